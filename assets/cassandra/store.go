@@ -1,0 +1,352 @@
+// Package cassandra is the assets.Store on Apache Cassandra, through the
+// Apache Cassandra Go driver. Statements are prepared (the driver prepares
+// every statement with bound values and caches it), routed token-aware, run
+// at the configured consistency, and retried with exponential backoff when
+// idempotent.
+//
+// Writes are cell-scoped: Update appends map entries (`facts = facts + ?`)
+// and never rewrites a row, so concurrent writers to other cells are never
+// lost. UpdateIf is a lightweight transaction on the version column.
+package cassandra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/reprocess/reprocess/assets"
+)
+
+// Store is the Cassandra-backed assets.Store.
+type Store struct {
+	sess      *gocql.Session
+	ks        string
+	layout    assets.Layout
+	now       func() time.Time
+	closeOnce sync.Once
+}
+
+var _ assets.Store = (*Store)(nil)
+
+// Open connects to the cluster, applies the schema when cfg.ApplySchema is
+// set, and checks that the keyspace's tables are there.
+func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error) {
+	if err := errors.Join(cfg.Validate(), layout.Validate()); err != nil {
+		return nil, err
+	}
+	if cfg.ApplySchema {
+		if err := ApplySchema(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	ks := cfg.Keyspace
+	cfg.Keyspace = "" // statements name their keyspace, so a missing one is reported clearly
+	sess, err := connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{sess: sess, ks: ks, layout: layout, now: time.Now}
+	var n int
+	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'checkpoints')`, ks).
+		ScanContext(ctx, &n); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("check schema of keyspace %s: %w", ks, classify(err))
+	}
+	if n != 4 {
+		sess.Close()
+		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 4 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+	}
+	return s, nil
+}
+
+// query binds a statement whose tables are written {ks}.table.
+func (s *Store) query(stmt string, args ...any) *gocql.Query {
+	return s.sess.Query(strings.ReplaceAll(stmt, "{ks}", s.ks), args...)
+}
+
+func connect(cfg Config) (*gocql.Session, error) {
+	c := gocql.NewCluster(cfg.Hosts...)
+	c.Keyspace = cfg.Keyspace
+	c.Consistency = gocql.ParseConsistency(cfg.Consistency)
+	if strings.EqualFold(cfg.SerialConsistency, "SERIAL") {
+		c.SerialConsistency = gocql.Serial
+	} else {
+		c.SerialConsistency = gocql.LocalSerial
+	}
+	c.ConnectTimeout = cfg.ConnectTimeout
+	c.Timeout = cfg.Timeout
+	c.WriteTimeout = cfg.Timeout
+	c.RetryPolicy = &gocql.ExponentialBackoffRetryPolicy{NumRetries: cfg.Retries, Min: cfg.MinBackoff, Max: cfg.MaxBackoff}
+	fallback := gocql.RoundRobinHostPolicy()
+	if cfg.LocalDC != "" {
+		fallback = gocql.DCAwareRoundRobinPolicy(cfg.LocalDC)
+	}
+	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	c.DefaultIdempotence = true
+	c.Logger = gocql.NewLogger(gocql.LogLevelNone)
+	if cfg.Username != "" {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
+	}
+	sess, err := c.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("connect to cassandra at %s: %w: %w", strings.Join(cfg.Hosts, ","), assets.ErrUnavailable, err)
+	}
+	return sess, nil
+}
+
+// classify maps driver errors onto the assets sentinels.
+func classify(err error) error {
+	var (
+		netErr      net.Error
+		unavailable *gocql.RequestErrUnavailable
+		wto         *gocql.RequestErrWriteTimeout
+		rto         *gocql.RequestErrReadTimeout
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gocql.ErrNotFound):
+		return assets.ErrNotFound
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrTimeoutNoResponse),
+		errors.Is(err, gocql.ErrConnectionClosed), errors.Is(err, gocql.ErrSessionClosed),
+		errors.As(err, &netErr), errors.As(err, &unavailable), errors.As(err, &wto), errors.As(err, &rto):
+		return fmt.Errorf("%w: %w", assets.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Close closes the session; a second call is a no-op.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.sess.Close)
+	return nil
+}
+
+// Put writes the index entry, then the asset, so a scan never finds an id
+// whose Put failed before the asset row was attempted.
+func (s *Store) Put(ctx context.Context, a assets.Asset) error {
+	if a.ID.IsZero() || a.Type == "" {
+		return fmt.Errorf("put asset %s: id and type are required", a.ID)
+	}
+	p := s.layout.PartitionOf(a)
+	err := s.query(`INSERT INTO {ks}.assets_by_type_bucket (asset_type, time_bucket, shard, asset_id) VALUES (?, ?, ?, ?)`,
+		p.Type, p.Bucket, p.Shard, a.ID[:]).ExecContext(ctx)
+	if err == nil {
+		err = s.query(`INSERT INTO {ks}.assets (asset_id, asset_type, created_at, metadata, facts, transforms, version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			a.ID[:], a.Type, a.CreatedAt, a.Metadata, a.Facts, a.Transforms, assets.NextVersion(a.Version, s.now())).ExecContext(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("put asset %s: %w", a.ID, classify(err))
+	}
+	return nil
+}
+
+// Get reads one asset.
+func (s *Store) Get(ctx context.Context, id assets.ID) (assets.Asset, error) {
+	a := assets.Asset{ID: id}
+	err := s.query(`SELECT asset_type, created_at, metadata, facts, transforms, version FROM {ks}.assets WHERE asset_id = ?`, id[:]).
+		ScanContext(ctx, &a.Type, &a.CreatedAt, &a.Metadata, &a.Facts, &a.Transforms, &a.Version)
+	if err != nil {
+		return assets.Asset{}, fmt.Errorf("get asset %s: %w", id, classify(err))
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	a.Metadata, a.Facts, a.Transforms = nilIfEmpty(a.Metadata), nilIfEmpty(a.Facts), nilIfEmpty(a.Transforms)
+	return a, nil
+}
+
+// Page returns the next ids of p below after, newest first, in one request.
+func (s *Store) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("page %s: limit must be positive, got %d", p, limit)
+	}
+	var q *gocql.Query
+	if after.IsZero() {
+		q = s.query(`SELECT asset_id FROM {ks}.assets_by_type_bucket WHERE asset_type = ? AND time_bucket = ? AND shard = ? LIMIT ?`,
+			p.Type, p.Bucket, p.Shard, limit)
+	} else {
+		q = s.query(`SELECT asset_id FROM {ks}.assets_by_type_bucket WHERE asset_type = ? AND time_bucket = ? AND shard = ? AND asset_id < ? LIMIT ?`,
+			p.Type, p.Bucket, p.Shard, after[:], limit)
+	}
+	iter := q.PageSize(limit).IterContext(ctx)
+	ids := make([]assets.ID, 0, limit)
+	var u gocql.UUID
+	for iter.Scan(&u) {
+		ids = append(ids, assets.ID(u))
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("page %s: %w", p, classify(err))
+	}
+	return ids, nil
+}
+
+// updateStmt builds `UPDATE {ks}.assets SET m = m + ?, ..., version = ?` for the
+// maps u names; the driver caches one prepared statement per shape.
+func updateStmt(u assets.Update, cond bool) (string, []any) {
+	var sets []string
+	var args []any
+	add := func(col string, n int, v any) {
+		if n > 0 {
+			sets = append(sets, col+" = "+col+" + ?")
+			args = append(args, v)
+		}
+	}
+	add("metadata", len(u.Metadata), u.Metadata)
+	add("facts", len(u.Facts), u.Facts)
+	add("transforms", len(u.Transforms), u.Transforms)
+	sets = append(sets, "version = ?")
+	stmt := "UPDATE {ks}.assets SET " + strings.Join(sets, ", ") + " WHERE asset_id = ?"
+	if cond {
+		stmt += " IF version = ?"
+	}
+	return stmt, args
+}
+
+// Update appends u's entries and sets a new version. It reads the version
+// first, so that updating a missing asset is ErrNotFound rather than a
+// partial row.
+func (s *Store) Update(ctx context.Context, id assets.ID, u assets.Update) error {
+	var prev int64
+	err := s.query(`SELECT version FROM {ks}.assets WHERE asset_id = ?`, id[:]).ScanContext(ctx, &prev)
+	if err != nil {
+		return fmt.Errorf("update asset %s: %w", id, classify(err))
+	}
+	stmt, args := updateStmt(u, false)
+	args = append(args, assets.NextVersion(prev, s.now()), id[:])
+	if err := s.query(stmt, args...).ExecContext(ctx); err != nil {
+		return fmt.Errorf("update asset %s: %w", id, classify(err))
+	}
+	return nil
+}
+
+// UpdateIf applies u through a lightweight transaction on version.
+func (s *Store) UpdateIf(ctx context.Context, id assets.ID, version int64, u assets.Update) (bool, error) {
+	stmt, args := updateStmt(u, true)
+	args = append(args, assets.NextVersion(version, s.now()), id[:], version)
+	var current *int64
+	applied, err := s.query(stmt, args...).ScanCASContext(ctx, &current)
+	if err != nil {
+		return false, fmt.Errorf("update asset %s if version %d: %w", id, version, classify(err))
+	}
+	if !applied && current == nil {
+		return false, fmt.Errorf("update asset %s if version %d: %w", id, version, assets.ErrNotFound)
+	}
+	return applied, nil
+}
+
+// SaveJob creates or replaces a job record.
+func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
+	if j.ID == "" {
+		return errors.New("save job: id is required")
+	}
+	err := s.query(`INSERT INTO {ks}.jobs (job_id, spec, status, counters, error, created_at, started_at, ended_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.Spec, j.Status, j.Counters, j.Error, nullTime(j.CreatedAt), nullTime(j.StartedAt), nullTime(j.EndedAt), nullTime(j.UpdatedAt)).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("save job %s: %w", j.ID, classify(err))
+	}
+	return nil
+}
+
+const jobColumns = `job_id, spec, status, counters, error, created_at, started_at, ended_at, updated_at`
+
+func scanJob(scan func(...any) bool) (assets.Job, bool) {
+	var j assets.Job
+	ok := scan(&j.ID, &j.Spec, &j.Status, &j.Counters, &j.Error, &j.CreatedAt, &j.StartedAt, &j.EndedAt, &j.UpdatedAt)
+	return j, ok
+}
+
+// Job reads one job.
+func (s *Store) Job(ctx context.Context, id string) (assets.Job, error) {
+	iter := s.query(`SELECT `+jobColumns+` FROM {ks}.jobs WHERE job_id = ?`, id).IterContext(ctx)
+	j, ok := scanJob(iter.Scan)
+	if err := iter.Close(); err != nil {
+		return assets.Job{}, fmt.Errorf("job %s: %w", id, classify(err))
+	}
+	if !ok {
+		return assets.Job{}, fmt.Errorf("job %s: %w", id, assets.ErrNotFound)
+	}
+	return normJob(j), nil
+}
+
+// Jobs lists every job in id order (the table is small: one row a job).
+func (s *Store) Jobs(ctx context.Context) ([]assets.Job, error) {
+	iter := s.query(`SELECT ` + jobColumns + ` FROM {ks}.jobs`).IterContext(ctx)
+	var jobs []assets.Job
+	for {
+		j, ok := scanJob(iter.Scan)
+		if !ok {
+			break
+		}
+		jobs = append(jobs, normJob(j))
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", classify(err))
+	}
+	slices.SortFunc(jobs, func(a, b assets.Job) int { return strings.Compare(a.ID, b.ID) })
+	return jobs, nil
+}
+
+// SaveCheckpoint records a task's position.
+func (s *Store) SaveCheckpoint(ctx context.Context, c assets.Checkpoint) error {
+	if c.Job == "" || c.Task == "" {
+		return errors.New("save checkpoint: job and task are required")
+	}
+	err := s.query(`INSERT INTO {ks}.checkpoints (job_id, task, position, done, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		c.Job, c.Task, c.Position, c.Done, nullTime(c.UpdatedAt)).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s/%s: %w", c.Job, c.Task, classify(err))
+	}
+	return nil
+}
+
+// Checkpoints lists a job's checkpoints in task order.
+func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error) {
+	iter := s.query(`SELECT task, position, done, updated_at FROM {ks}.checkpoints WHERE job_id = ?`, job).IterContext(ctx)
+	var out []assets.Checkpoint
+	c := assets.Checkpoint{Job: job}
+	for iter.Scan(&c.Task, &c.Position, &c.Done, &c.UpdatedAt) {
+		c.UpdatedAt = utcOrZero(c.UpdatedAt)
+		out = append(out, c)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("checkpoints of %s: %w", job, classify(err))
+	}
+	return out, nil
+}
+
+// nullTime stores the zero time as null rather than as year 1.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// nilIfEmpty reads an absent collection (Cassandra has no empty ones) as nil.
+func nilIfEmpty[V any](m map[string]V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func normJob(j assets.Job) assets.Job {
+	j.CreatedAt = utcOrZero(j.CreatedAt)
+	j.StartedAt = utcOrZero(j.StartedAt)
+	j.EndedAt = utcOrZero(j.EndedAt)
+	j.UpdatedAt = utcOrZero(j.UpdatedAt)
+	j.Counters = nilIfEmpty(j.Counters)
+	return j
+}

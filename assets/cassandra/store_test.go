@@ -1,0 +1,64 @@
+package cassandra_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/cassandra"
+)
+
+// testConfig points at the real Cassandra started by deployments/local/services.
+func testConfig(t testing.TB) cassandra.Config {
+	cfg := cassandra.DefaultConfig
+	cfg.Hosts = assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	cfg.Keyspace = "reprocess_test"
+	cfg.Consistency = "ONE"
+	return cfg
+}
+
+func TestContract(t *testing.T) {
+	cfg := testConfig(t)
+	layout := assets.Layout{BucketWidth: assets.DefaultLayout.BucketWidth, Shards: 4}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := cassandra.Open(ctx, cfg, layout)
+	if err != nil {
+		t.Fatalf("open the real Cassandra at %v: %v", cfg.Hosts, err)
+	}
+	defer s.Close()
+	t.Logf("contract suite against real Cassandra at %v, keyspace %s", cfg.Hosts, cfg.Keyspace)
+	assetstest.Run(t, assetstest.Config{
+		Store:  s,
+		Layout: layout,
+		Unreachable: func(ctx context.Context) error {
+			bad := cfg
+			bad.Hosts, bad.ConnectTimeout = []string{"127.0.0.1:1"}, 2*time.Second
+			s, err := cassandra.Open(ctx, bad, layout)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		},
+		Target: "127.0.0.1:1",
+	})
+}
+
+func TestOpenWithoutSchemaSaysHowToFix(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Keyspace = "reprocess_no_such_keyspace"
+	cfg.ApplySchema = false
+	s, err := cassandra.Open(context.Background(), cfg, assets.DefaultLayout)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a missing keyspace without apply_schema succeeded")
+	}
+	for _, want := range []string{cfg.Keyspace, "reprocess schema apply"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,353 @@
+// Package embedded is the single-machine assets.Store on Pebble, an
+// embedded LSM key-value store. It keeps Cassandra's partition and
+// clustering order so scans behave the same on both backends, and it is the
+// store the binary uses when nothing else is configured.
+//
+// Key space (every key starts with a one-byte table tag):
+//
+//	'a' id                                 → asset as JSON
+//	'p' len(type) type bucket shard sortkey → empty (the paging index)
+//	'j' job                                → job as JSON
+//	'c' len(job) job task                  → checkpoint as JSON
+//
+// Ids in the index are stored by assets.ID.SortKey, so byte order is
+// timeuuid order and a page is a reverse iteration below the last id seen.
+// Field-scoped writes read, modify and write one asset under a per-asset
+// lock; a process holds the directory lock, so these locks cover every
+// writer.
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/reprocess/reprocess/assets"
+)
+
+// Config configures the embedded store.
+type Config struct {
+	// Dir holds the Pebble files; it is created if missing.
+	Dir string `mapstructure:"dir"`
+	// Sync makes every write wait for fsync. Without it a write survives a
+	// process crash but not a machine crash.
+	Sync bool `mapstructure:"sync"`
+}
+
+// Validate reports a bad setting with its key.
+func (c Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("store.embedded.dir: must be set")
+	}
+	return nil
+}
+
+// Store is the Pebble-backed assets.Store.
+type Store struct {
+	db     *pebble.DB
+	dir    string
+	layout assets.Layout
+	wo     *pebble.WriteOptions
+	locks  [256]sync.Mutex
+	closed atomic.Bool
+	now    func() time.Time
+}
+
+var _ assets.Store = (*Store)(nil)
+
+// Open opens (or creates) the store in cfg.Dir.
+func Open(cfg Config, layout assets.Layout) (*Store, error) {
+	if err := errors.Join(cfg.Validate(), layout.Validate()); err != nil {
+		return nil, err
+	}
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w: %w", cfg.Dir, assets.ErrUnavailable, err)
+	}
+	wo := pebble.NoSync
+	if cfg.Sync {
+		wo = pebble.Sync
+	}
+	return &Store{db: db, dir: cfg.Dir, layout: layout, wo: wo, now: time.Now}, nil
+}
+
+// Close closes the database; a second call is a no-op.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("embedded store %s: %w: closed", s.dir, assets.ErrUnavailable)
+	}
+	return ctx.Err()
+}
+
+func (s *Store) lock(id assets.ID) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write(id[:])
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+func assetKey(id assets.ID) []byte { return append([]byte{'a'}, id[:]...) }
+
+func partitionPrefix(p assets.Partition) []byte {
+	k := make([]byte, 0, 1+binary.MaxVarintLen64+len(p.Type)+12)
+	k = append(k, 'p')
+	k = binary.AppendUvarint(k, uint64(len(p.Type)))
+	k = append(k, p.Type...)
+	k = binary.BigEndian.AppendUint64(k, uint64(p.Bucket.UnixNano())^(1<<63))
+	k = binary.BigEndian.AppendUint32(k, uint32(p.Shard))
+	return k
+}
+
+func indexKey(p assets.Partition, id assets.ID) []byte {
+	sk := id.SortKey()
+	return append(partitionPrefix(p), sk[:]...)
+}
+
+func jobKey(id string) []byte { return append([]byte{'j'}, id...) }
+
+func checkpointPrefix(job string) []byte {
+	k := binary.AppendUvarint([]byte{'c'}, uint64(len(job)))
+	return append(k, job...)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Put writes a and its index entry in one batch.
+func (s *Store) Put(ctx context.Context, a assets.Asset) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if a.ID.IsZero() || a.Type == "" {
+		return fmt.Errorf("put asset %s: id and type are required", a.ID)
+	}
+	mu := s.lock(a.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	a = a.Clone()
+	a.CreatedAt = a.CreatedAt.UTC()
+	a.Version = assets.NextVersion(a.Version, s.now())
+	v, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("put asset %s: %w", a.ID, err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(assetKey(a.ID), v, nil)
+	_ = b.Set(indexKey(s.layout.PartitionOf(a), a.ID), nil, nil)
+	if err := b.Commit(s.wo); err != nil {
+		return fmt.Errorf("put asset %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// Get reads one asset.
+func (s *Store) Get(ctx context.Context, id assets.ID) (assets.Asset, error) {
+	if err := s.check(ctx); err != nil {
+		return assets.Asset{}, err
+	}
+	return s.get(id)
+}
+
+func (s *Store) get(id assets.ID) (assets.Asset, error) {
+	var a assets.Asset
+	if err := s.getJSON(assetKey(id), &a); err != nil {
+		return a, fmt.Errorf("get asset %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func (s *Store) getJSON(key []byte, v any) error {
+	raw, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return assets.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	return json.Unmarshal(raw, v)
+}
+
+// Page returns the next ids of p below after, newest first.
+func (s *Store) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, fmt.Errorf("page %s: limit must be positive, got %d", p, limit)
+	}
+	prefix := partitionPrefix(p)
+	upper := prefixEnd(prefix)
+	if !after.IsZero() {
+		upper = indexKey(p, after)
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("page %s: %w", p, err)
+	}
+	defer it.Close()
+	var ids []assets.ID
+	for ok := it.Last(); ok && len(ids) < limit; ok = it.Prev() {
+		id, err := assets.IDFromSortKey(it.Key()[len(prefix):])
+		if err != nil {
+			return nil, fmt.Errorf("page %s: %w", p, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("page %s: %w", p, err)
+	}
+	return ids, nil
+}
+
+// Update sets u's cells and bumps the version.
+func (s *Store) Update(ctx context.Context, id assets.ID, u assets.Update) error {
+	_, err := s.update(ctx, id, u, func(int64) bool { return true })
+	return err
+}
+
+// UpdateIf sets u's cells only while the version is still version.
+func (s *Store) UpdateIf(ctx context.Context, id assets.ID, version int64, u assets.Update) (bool, error) {
+	return s.update(ctx, id, u, func(v int64) bool { return v == version })
+}
+
+func (s *Store) update(ctx context.Context, id assets.ID, u assets.Update, cond func(int64) bool) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	mu := s.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	a, err := s.get(id)
+	if err != nil {
+		return false, fmt.Errorf("update: %w", err)
+	}
+	if !cond(a.Version) {
+		return false, nil
+	}
+	u.Apply(&a)
+	a.Version = assets.NextVersion(a.Version, s.now())
+	v, err := json.Marshal(a)
+	if err != nil {
+		return false, fmt.Errorf("update asset %s: %w", id, err)
+	}
+	if err := s.db.Set(assetKey(id), v, s.wo); err != nil {
+		return false, fmt.Errorf("update asset %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// SaveJob creates or replaces a job record.
+func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if j.ID == "" {
+		return errors.New("save job: id is required")
+	}
+	return s.setJSON(jobKey(j.ID), j, "save job "+j.ID)
+}
+
+func (s *Store) setJSON(key []byte, v any, op string) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := s.db.Set(key, raw, s.wo); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Job reads one job.
+func (s *Store) Job(ctx context.Context, id string) (assets.Job, error) {
+	var j assets.Job
+	if err := s.check(ctx); err != nil {
+		return j, err
+	}
+	if err := s.getJSON(jobKey(id), &j); err != nil {
+		return j, fmt.Errorf("job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// Jobs lists every job in id order.
+func (s *Store) Jobs(ctx context.Context) ([]assets.Job, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return scanJSON[assets.Job](s.db, []byte{'j'}, "list jobs")
+}
+
+// SaveCheckpoint records a task's position.
+func (s *Store) SaveCheckpoint(ctx context.Context, c assets.Checkpoint) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if c.Job == "" || c.Task == "" {
+		return errors.New("save checkpoint: job and task are required")
+	}
+	key := append(checkpointPrefix(c.Job), c.Task...)
+	return s.setJSON(key, c, "save checkpoint "+c.Job+"/"+c.Task)
+}
+
+// Checkpoints lists a job's checkpoints in task order.
+func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return scanJSON[assets.Checkpoint](s.db, checkpointPrefix(job), "checkpoints of "+job)
+}
+
+func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer it.Close()
+	var out []T
+	for ok := it.First(); ok; ok = it.Next() {
+		var v T
+		if err := json.Unmarshal(it.Value(), &v); err != nil {
+			return nil, fmt.Errorf("%s: key %q: %w", op, it.Key(), err)
+		}
+		out = append(out, v)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// quietLogger drops Pebble's informational logs and keeps its fatal ones.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}

@@ -1,0 +1,69 @@
+package embedded_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/embedded"
+)
+
+func TestContract(t *testing.T) {
+	layout := assets.Layout{BucketWidth: assets.DefaultLayout.BucketWidth, Shards: 4}
+	s, err := embedded.Open(embedded.Config{Dir: t.TempDir()}, layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(blocker, "db")
+	assetstest.Run(t, assetstest.Config{
+		Store:  s,
+		Layout: layout,
+		Unreachable: func(context.Context) error {
+			s, err := embedded.Open(embedded.Config{Dir: bad}, layout)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		},
+		Target: bad,
+	})
+}
+
+func TestOpenTwiceIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s2, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout); err == nil {
+		s2.Close()
+		t.Fatal("a second Open of a directory in use succeeded")
+	}
+}
+
+func TestClosedStoreErrors(t *testing.T) {
+	s, err := embedded.Open(embedded.Config{Dir: t.TempDir()}, assets.DefaultLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err = s.Get(context.Background(), assets.NewID(time.Now()))
+	if err == nil {
+		t.Fatal("Get on a closed store succeeded")
+	}
+}

@@ -1,0 +1,85 @@
+package assets
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// Layout says how assets are spread over paging partitions. It must be the
+// same for every process that reads or writes one store.
+type Layout struct {
+	// BucketWidth is the span of creation time one partition covers.
+	BucketWidth time.Duration `mapstructure:"bucket_width"`
+	// Shards splits every (type, bucket) into this many partitions.
+	Shards int `mapstructure:"shards"`
+}
+
+// DefaultLayout is one-day buckets split over eight shards.
+var DefaultLayout = Layout{BucketWidth: 24 * time.Hour, Shards: 8}
+
+// Validate reports every bad setting, each with its key.
+func (l Layout) Validate() error {
+	var errs []error
+	if l.BucketWidth < time.Minute {
+		errs = append(errs, fmt.Errorf("layout.bucket_width: want at least 1m, got %s", l.BucketWidth))
+	}
+	if l.Shards < 1 || l.Shards > 1024 {
+		errs = append(errs, fmt.Errorf("layout.shards: want 1 to 1024, got %d", l.Shards))
+	}
+	return errors.Join(errs...)
+}
+
+// Partition names one paging partition: a (type, time bucket, shard).
+type Partition struct {
+	Type   string    `json:"asset_type"`
+	Bucket time.Time `json:"time_bucket"` // start of the bucket, UTC
+	Shard  int       `json:"shard"`
+}
+
+// String is a stable, readable name, used as a checkpoint task key.
+func (p Partition) String() string {
+	return fmt.Sprintf("%s/%s/%d", p.Type, p.Bucket.UTC().Format(time.RFC3339), p.Shard)
+}
+
+// Bucket returns the start of the bucket that holds creation time t.
+func (l Layout) Bucket(t time.Time) time.Time {
+	w := l.BucketWidth.Nanoseconds()
+	n := t.UnixNano()
+	start := n - n%w
+	if n%w < 0 {
+		start -= w
+	}
+	return time.Unix(0, start).UTC()
+}
+
+// Shard returns the shard of id: the 64-bit FNV-1a hash of its bytes, high
+// half folded into the low half (FNV's low bits alone depend only on the
+// inputs' low bits), modulo Shards. It is part of the stored layout: never
+// change it.
+func (l Layout) Shard(id ID) int {
+	h := fnv.New64a()
+	h.Write(id[:])
+	sum := h.Sum64()
+	return int((sum ^ sum>>32) % uint64(l.Shards))
+}
+
+// PartitionOf returns the partition that indexes a.
+func (l Layout) PartitionOf(a Asset) Partition {
+	return Partition{Type: a.Type, Bucket: l.Bucket(a.CreatedAt), Shard: l.Shard(a.ID)}
+}
+
+// Partitions lists every partition of the given types whose bucket overlaps
+// [from, to), in type, bucket, shard order.
+func (l Layout) Partitions(types []string, from, to time.Time) []Partition {
+	var ps []Partition
+	for _, typ := range types {
+		for b := l.Bucket(from); b.Before(to); b = b.Add(l.BucketWidth) {
+			for s := 0; s < l.Shards; s++ {
+				ps = append(ps, Partition{Type: typ, Bucket: b, Shard: s})
+			}
+		}
+	}
+	return ps
+}

@@ -1,0 +1,78 @@
+package assets
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when an asset or job does not exist.
+var ErrNotFound = errors.New("assets: not found")
+
+// ErrUnavailable wraps failures to reach the store at all, as opposed to a
+// request it answered with an error. Callers retry these.
+var ErrUnavailable = errors.New("assets: store unavailable")
+
+// Store is where assets, job state and checkpoints live. Implementations are
+// safe for concurrent use and pass the assetstest contract suite.
+type Store interface {
+	// Put writes a whole new asset and its paging index entry. It is the
+	// production path for creating assets (and seeding); transforms use
+	// Update.
+	Put(ctx context.Context, a Asset) error
+	// Get reads one asset; ErrNotFound if there is none.
+	Get(ctx context.Context, id ID) (Asset, error)
+	// Page returns up to limit ids of partition p, newest first, all
+	// ordered strictly before after (Compare); a zero after starts at the
+	// newest. An empty result means the partition is exhausted.
+	Page(ctx context.Context, p Partition, after ID, limit int) ([]ID, error)
+	// Update sets exactly the cells u names and changes Version.
+	// ErrNotFound if the asset does not exist.
+	Update(ctx context.Context, id ID, u Update) error
+	// UpdateIf is Update applied only while the asset's Version equals
+	// version. It reports whether it applied; ErrNotFound if the asset
+	// does not exist.
+	UpdateIf(ctx context.Context, id ID, version int64, u Update) (bool, error)
+
+	JobStore
+	// Close releases the store; it is safe to call twice.
+	Close() error
+}
+
+// JobStore keeps job state and scan checkpoints.
+type JobStore interface {
+	// SaveJob creates or replaces a job's record.
+	SaveJob(ctx context.Context, j Job) error
+	// Job reads one job; ErrNotFound if there is none.
+	Job(ctx context.Context, id string) (Job, error)
+	// Jobs lists every job, in id order.
+	Jobs(ctx context.Context) ([]Job, error)
+	// SaveCheckpoint records a task's resume position.
+	SaveCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints lists a job's checkpoints, in task order.
+	Checkpoints(ctx context.Context, job string) ([]Checkpoint, error)
+}
+
+// Job is the persisted state of one reprocessing job.
+type Job struct {
+	ID        string           `json:"job_id"`
+	Spec      string           `json:"spec"` // the job spec as submitted
+	Status    string           `json:"status"`
+	Counters  map[string]int64 `json:"counters,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	StartedAt time.Time        `json:"started_at,omitzero"`
+	EndedAt   time.Time        `json:"ended_at,omitzero"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+// Checkpoint is how far one scan task of a job got. Position is opaque to
+// the store: a partition walk stores the last id it emitted, other sources
+// their own cursor.
+type Checkpoint struct {
+	Job       string    `json:"job_id"`
+	Task      string    `json:"task"`
+	Position  string    `json:"position,omitempty"`
+	Done      bool      `json:"done"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
