@@ -196,9 +196,9 @@ func diffAsset(want, got assets.Asset) string {
 
 func (s *suite) paging(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		n, size    int
-		wantPages  int // including the final empty page
+		name      string
+		n, size   int
+		wantPages int // including the final empty page
 	}{
 		{"empty partition", 0, 3, 1},
 		{"one id page size 1", 1, 1, 2},

@@ -346,7 +346,7 @@ func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {
 // quietLogger drops Pebble's informational logs and keeps its fatal ones.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))

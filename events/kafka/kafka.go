@@ -1,0 +1,175 @@
+// Package kafka is the franz-go transport for events: clients built from
+// configuration, topics created when missing, and an in-process
+// Kafka-protocol broker (kfake) for running with no Kafka at all.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/plugin/kslog"
+)
+
+// Config configures the Kafka connection and topics. Keys are under kafka.
+type Config struct {
+	// Brokers are seed brokers; empty runs an in-process broker.
+	Brokers []string `mapstructure:"brokers"`
+	// Topic carries one event per asset id.
+	Topic string `mapstructure:"topic"`
+	// DLQTopic receives events that failed for good.
+	DLQTopic string `mapstructure:"dlq_topic"`
+	// Partitions and ReplicationFactor apply when a topic is created.
+	Partitions        int    `mapstructure:"partitions"`
+	ReplicationFactor int    `mapstructure:"replication_factor"`
+	ClientID          string `mapstructure:"client_id"`
+	Username          string `mapstructure:"username"` // SASL/PLAIN when set
+	Password          string `mapstructure:"password"`
+}
+
+// DefaultConfig uses the in-process broker.
+var DefaultConfig = Config{
+	Topic:             "reprocess.assets",
+	DLQTopic:          "reprocess.assets.dlq",
+	Partitions:        12,
+	ReplicationFactor: 1,
+	ClientID:          "reprocess",
+}
+
+// Validate reports every bad setting, each with its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("kafka."+key+": "+format, args...))
+	}
+	for _, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			bad("brokers", "%q: want host:port", b)
+		}
+	}
+	if c.Topic == "" {
+		bad("topic", "must be set")
+	}
+	if c.DLQTopic == "" || c.DLQTopic == c.Topic {
+		bad("dlq_topic", "must be set and differ from kafka.topic, got %q", c.DLQTopic)
+	}
+	if c.Partitions < 1 {
+		bad("partitions", "want >= 1, got %d", c.Partitions)
+	}
+	if c.ReplicationFactor < 1 {
+		bad("replication_factor", "want >= 1, got %d", c.ReplicationFactor)
+	}
+	if (c.Username == "") != (c.Password == "") {
+		bad("username", "username and password go together")
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster is where clients connect: the configured brokers, or an
+// in-process broker that Close shuts down.
+type Cluster struct {
+	cfg  Config
+	fake *kfake.Cluster
+	log  *slog.Logger
+}
+
+// Start returns the configured cluster, starting an in-process broker on
+// loopback when cfg.Brokers is empty.
+func Start(cfg Config, log *slog.Logger) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, log: log}
+	if len(cfg.Brokers) == 0 {
+		fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			return nil, fmt.Errorf("start in-process kafka: %w", err)
+		}
+		c.fake = fake
+		c.cfg.Brokers = fake.ListenAddrs()
+		log.Info("started in-process kafka", "brokers", c.cfg.Brokers)
+	}
+	return c, nil
+}
+
+// Brokers are the seed brokers clients use.
+func (c *Cluster) Brokers() []string { return c.cfg.Brokers }
+
+// InProcess reports whether the cluster is the in-process broker.
+func (c *Cluster) InProcess() bool { return c.fake != nil }
+
+// Close stops the in-process broker, if any.
+func (c *Cluster) Close() {
+	if c.fake != nil {
+		c.fake.Close()
+		c.fake = nil
+	}
+}
+
+// NewClient returns a franz-go client for the cluster with the options
+// every reprocess client shares, plus opts.
+func (c *Cluster) NewClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	base := []kgo.Opt{
+		kgo.SeedBrokers(c.cfg.Brokers...),
+		kgo.ClientID(c.cfg.ClientID),
+		kgo.WithLogger(kslog.New(c.log)),
+	}
+	if c.cfg.Username != "" {
+		base = append(base, kgo.SASL(plain.Auth{User: c.cfg.Username, Pass: c.cfg.Password}.AsMechanism()))
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %s: %w", strings.Join(c.cfg.Brokers, ","), err)
+	}
+	return cl, nil
+}
+
+// Ping checks that a broker answers a metadata request.
+func (c *Cluster) Ping(ctx context.Context) error {
+	cl, err := c.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	brokers, err := kadm.NewClient(cl).ListBrokers(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka at %s does not answer: %w", strings.Join(c.cfg.Brokers, ","), err)
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("kafka at %s lists no brokers", strings.Join(c.cfg.Brokers, ","))
+	}
+	return nil
+}
+
+// EnsureTopics creates the event and DLQ topics where missing, with the
+// configured partitions and replication factor. Existing topics are left
+// as they are.
+func (c *Cluster) EnsureTopics(ctx context.Context) error {
+	cl, err := c.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, c.cfg.Topic, c.cfg.DLQTopic)
+	if err != nil {
+		return fmt.Errorf("create topics %s, %s: %w", c.cfg.Topic, c.cfg.DLQTopic, err)
+	}
+	for _, r := range resp.Sorted() {
+		switch {
+		case r.Err == nil:
+			c.log.Info("created topic", "topic", r.Topic, "partitions", c.cfg.Partitions, "replication_factor", c.cfg.ReplicationFactor)
+		case errors.Is(r.Err, kerr.TopicAlreadyExists):
+		default:
+			return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}

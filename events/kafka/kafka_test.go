@@ -1,0 +1,104 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/events/kafka"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestInProcess(t *testing.T) {
+	roundTrip(t, kafka.DefaultConfig)
+}
+
+func TestRealKafka(t *testing.T) {
+	cfg := kafka.DefaultConfig
+	cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	roundTrip(t, cfg)
+}
+
+// roundTrip creates the topics (twice: the second is a no-op), checks their
+// partition counts, and sends one record through.
+func roundTrip(t *testing.T, cfg kafka.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	suffix := fmt.Sprintf("%x", rand.Uint32())
+	cfg.Topic, cfg.DLQTopic, cfg.Partitions = "test.assets."+suffix, "test.assets.dlq."+suffix, 3
+	c, err := kafka.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	for range 2 {
+		if err := c.EnsureTopics(ctx); err != nil {
+			t.Fatalf("EnsureTopics: %v", err)
+		}
+	}
+	cl, err := c.NewClient(kgo.ConsumeTopics(cfg.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, cfg.Topic, cfg.DLQTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{cfg.Topic, cfg.DLQTopic} {
+		if n := len(topics[name].Partitions); n != 3 {
+			t.Errorf("topic %s has %d partitions, want 3", name, n)
+		}
+	}
+	rec := &kgo.Record{Topic: cfg.Topic, Key: []byte("asset-1"), Value: []byte("hello")}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	fetches := cl.PollFetches(ctx)
+	if err := fetches.Err(); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	recs := fetches.Records()
+	if len(recs) != 1 || string(recs[0].Key) != "asset-1" || string(recs[0].Value) != "hello" {
+		t.Fatalf("fetched %d records, want the one produced", len(recs))
+	}
+	t.Logf("kafka at %v answered: topics created, record round-tripped (in-process: %v)", c.Brokers(), c.InProcess())
+}
+
+func TestStartRejectsBadConfig(t *testing.T) {
+	cfg := kafka.DefaultConfig
+	cfg.Brokers, cfg.Partitions, cfg.DLQTopic = []string{"nohost"}, 0, cfg.Topic
+	_, err := kafka.Start(cfg, quiet)
+	for _, key := range []string{"kafka.brokers", "kafka.partitions", "kafka.dlq_topic"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
+func TestPingUnreachable(t *testing.T) {
+	cfg := kafka.DefaultConfig
+	cfg.Brokers = []string{"127.0.0.1:1"}
+	c, err := kafka.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("Ping of nothing: got %v, want an error naming 127.0.0.1:1", err)
+	}
+}
