@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/reprocess/reprocess/assets/assetstest"
+)
+
+// run executes the CLI in-process with a clean REPROCESS_* environment.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "REPROCESS_") && !strings.HasPrefix(name, "REPROCESS_TEST_") {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestConfigPrintRedactsSecrets(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("store:\n  cassandra:\n    username: app\n    password: s3cret\n"), 0o600)
+	out, err := run(t, "--config", cfg, "config", "print", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "s3cret") || !strings.Contains(out, "REDACTED") {
+		t.Errorf("config print leaks or hides wrongly:\n%s", out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("--output json is not JSON: %v", err)
+	}
+}
+
+func TestBadConfigIsAnErrorNamingTheKey(t *testing.T) {
+	_, err := run(t, "--set", "layout.shards=zero", "config", "print")
+	if err == nil || !strings.Contains(err.Error(), "layout.shards") {
+		t.Errorf("got %v, want an error naming layout.shards", err)
+	}
+}
+
+func TestSeedThenPartitionsCountsEveryAsset(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "--data-dir", dir, "seed", "--count", "1500", "--days", "3")
+	if err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "seeded 1500 assets") {
+		t.Errorf("seed output: %s", out)
+	}
+	out, err = run(t, "--data-dir", dir, "partitions", "--days", "4", "-o", "json")
+	if err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	var counts []struct {
+		Type  string `json:"asset_type"`
+		Count int    `json:"count"`
+	}
+	if err := json.Unmarshal([]byte(out), &counts); err != nil {
+		t.Fatalf("partitions -o json: %v\n%s", err, out)
+	}
+	total := 0
+	for _, c := range counts {
+		total += c.Count
+	}
+	if total != 1500 {
+		t.Errorf("partitions count %d ids, want 1500", total)
+	}
+}
+
+func TestDemoVerifies(t *testing.T) {
+	out, err := run(t, "demo", "--count", "3000")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "verified: every one of the 3000 assets") {
+		t.Errorf("demo output lacks the verification:\n%s", out)
+	}
+}
+
+func TestSchemaApplyRefusesEmbedded(t *testing.T) {
+	_, err := run(t, "schema", "apply")
+	if err == nil || !strings.Contains(err.Error(), "embedded store needs no schema") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestSchemaApplySeedAndCountOnRealCassandra(t *testing.T) {
+	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	ks := fmt.Sprintf("reprocess_cli_%x", rand.Uint32())
+	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE"}
+	for range 2 { // the second apply must be a no-op
+		if out, err := run(t, append(common, "--set", "store.cassandra.apply_schema=false", "schema", "apply")...); err != nil {
+			t.Fatalf("schema apply: %v\n%s", err, out)
+		}
+	}
+	if out, err := run(t, append(common, "--set", "store.cassandra.apply_schema=false", "seed", "--count", "400", "--days", "2")...); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	out, err := run(t, append(common, "partitions", "--days", "3")...)
+	if err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	if !regexp.MustCompile(`total\s+\d+ partitions\s+400`).MatchString(out) {
+		t.Errorf("partitions on Cassandra do not total 400:\n%s", out)
+	}
+}
