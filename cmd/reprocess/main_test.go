@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
 	"github.com/reprocess/reprocess/assets/assetstest"
 )
 
@@ -106,6 +108,7 @@ func TestSchemaApplyRefusesEmbedded(t *testing.T) {
 func TestSchemaApplySeedAndCountOnRealCassandra(t *testing.T) {
 	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
 	ks := fmt.Sprintf("reprocess_cli_%x", rand.Uint32())
+	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
 	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE"}
 	for range 2 { // the second apply must be a no-op
 		if out, err := run(t, append(common, "--set", "store.cassandra.apply_schema=false", "schema", "apply")...); err != nil {
@@ -121,5 +124,18 @@ func TestSchemaApplySeedAndCountOnRealCassandra(t *testing.T) {
 	}
 	if !regexp.MustCompile(`total\s+\d+ partitions\s+400`).MatchString(out) {
 		t.Errorf("partitions on Cassandra do not total 400:\n%s", out)
+	}
+}
+
+func dropKeyspace(t *testing.T, hosts, ks string) {
+	c := gocql.NewCluster(strings.Split(hosts, ",")...)
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Errorf("drop keyspace %s: %v", ks, err)
+		return
+	}
+	defer s.Close()
+	if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+		t.Errorf("drop keyspace %s: %v", ks, err)
 	}
 }
