@@ -229,7 +229,9 @@ func (s *Store) UpdateIf(ctx context.Context, id assets.ID, version int64, u ass
 	stmt, args := updateStmt(u, true)
 	args = append(args, assets.NextVersion(version, s.now()), id[:], version)
 	var current *int64
-	applied, err := s.query(stmt, args...).ScanCASContext(ctx, &current)
+	// Not idempotent: a retry after an applied-but-unacknowledged attempt
+	// would report "not applied". The caller re-reads and decides instead.
+	applied, err := s.query(stmt, args...).Idempotent(false).ScanCASContext(ctx, &current)
 	if err != nil {
 		return false, fmt.Errorf("update asset %s if version %d: %w", id, version, classify(err))
 	}

@@ -14,11 +14,13 @@ import (
 
 func TestContract(t *testing.T) {
 	layout := assets.Layout{BucketWidth: assets.DefaultLayout.BucketWidth, Shards: 4}
-	s, err := embedded.Open(embedded.Config{Dir: t.TempDir()}, layout)
+	dir := t.TempDir()
+	s, err := embedded.Open(embedded.Config{Dir: dir}, layout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	t.Logf("contract suite against the embedded store in %s", dir)
 	blocker := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(blocker, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
