@@ -1,0 +1,220 @@
+// Package job is the job spec: what to scan, which assets to keep, which
+// transform version to apply, how fast. A spec is parsed strictly and
+// validated completely before anything runs: unknown fields, bad values and
+// CEL that does not compile or type-check are errors naming the field.
+package job
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/reprocess/reprocess/reprocess/expr"
+	"github.com/reprocess/reprocess/reprocess/throttle"
+)
+
+// Spec is a job as its author writes it (YAML).
+type Spec struct {
+	// Name identifies the job; checkpoints are kept under it, so running
+	// a spec with the same name again resumes it.
+	Name      string          `yaml:"name"`
+	Source    Source          `yaml:"source"`
+	Filter    string          `yaml:"filter,omitempty"` // CEL, boolean; needs a read of each asset
+	Transform Transform       `yaml:"transform"`
+	Mode      string          `yaml:"mode,omitempty"` // async (Kafka; default) or sync (in-process)
+	Rate      throttle.Config `yaml:"rate,omitempty"`
+	// CostLimit bounds each CEL evaluation (default expr.DefaultCostLimit).
+	CostLimit uint64 `yaml:"cost_limit,omitempty"`
+}
+
+// Source kinds.
+const (
+	SourceCassandra     = "cassandra"
+	SourceElasticsearch = "elasticsearch"
+	SourceIDs           = "ids"
+)
+
+// Source says where asset ids come from.
+type Source struct {
+	// Kind is cassandra (the store's (type, bucket, shard) paging index,
+	// embedded store included), elasticsearch or ids.
+	Kind string `yaml:"kind"`
+
+	// cassandra
+	Types       []string  `yaml:"types,omitempty"`
+	CreatedFrom time.Time `yaml:"created_from,omitempty"`
+	CreatedTo   time.Time `yaml:"created_to,omitempty"` // default: now
+	PageSize    int       `yaml:"page_size,omitempty"`
+	Concurrency int       `yaml:"concurrency,omitempty"` // partitions walked at once
+
+	// elasticsearch
+	Index     string         `yaml:"index,omitempty"`
+	Query     map[string]any `yaml:"query,omitempty"`    // query DSL, as YAML or JSON
+	IDField   string         `yaml:"id_field,omitempty"` // document field with the asset id; default _id
+	KeepAlive time.Duration  `yaml:"keep_alive,omitempty"`
+
+	// ids
+	File   string `yaml:"file,omitempty"`   // path, or - for standard input
+	Column string `yaml:"column,omitempty"` // CSV column: header name or 1-based number; empty: one id per line
+}
+
+// Transform names the transform a job applies.
+type Transform struct {
+	Name    string `yaml:"name"`
+	Version int    `yaml:"version"`
+	// Facts makes a declarative transform: fact name to CEL expression.
+	Facts map[string]string `yaml:"facts,omitempty"`
+}
+
+// Defaults.
+const (
+	DefaultPageSize    = 500
+	DefaultConcurrency = 4
+	DefaultKeepAlive   = 5 * time.Minute
+)
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+
+// Parse reads a spec strictly (unknown fields are errors) and fills in
+// defaults. It does not validate; Compile does.
+func Parse(data []byte) (Spec, error) {
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return s, errors.New("job spec is empty")
+		}
+		return s, fmt.Errorf("job spec: %w", err)
+	}
+	if s.Mode == "" {
+		s.Mode = "async"
+	}
+	if s.CostLimit == 0 {
+		s.CostLimit = expr.DefaultCostLimit
+	}
+	if s.Source.PageSize == 0 {
+		s.Source.PageSize = DefaultPageSize
+	}
+	if s.Source.Concurrency == 0 {
+		s.Source.Concurrency = DefaultConcurrency
+	}
+	if s.Source.Kind == SourceElasticsearch {
+		if s.Source.IDField == "" {
+			s.Source.IDField = "_id"
+		}
+		if s.Source.KeepAlive == 0 {
+			s.Source.KeepAlive = DefaultKeepAlive
+		}
+	}
+	return s, nil
+}
+
+// Load reads and parses a spec file.
+func Load(path string) (Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, err
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Job is a validated spec with its expressions compiled.
+type Job struct {
+	Spec
+	Filter *expr.Filter // nil: every asset
+	Facts  *expr.Facts  // nil: a Go transform
+}
+
+// Compile validates every field and compiles the CEL, reporting all
+// problems at once, each with its field.
+func Compile(s Spec) (*Job, error) {
+	j := &Job{Spec: s}
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+": "+format, args...))
+	}
+	if !namePattern.MatchString(s.Name) {
+		bad("name", "%q: want lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", s.Name)
+	}
+	errs = append(errs, s.Source.validate())
+	if s.Filter != "" {
+		f, err := expr.CompileFilter(s.Filter, s.CostLimit)
+		if err != nil {
+			bad("filter", "%v", err)
+		}
+		j.Filter = f
+	}
+	if !namePattern.MatchString(s.Transform.Name) {
+		bad("transform.name", "%q: want lower-case letters, digits, '.', '_' or '-'", s.Transform.Name)
+	}
+	if s.Transform.Version < 1 {
+		bad("transform.version", "want >= 1, got %d", s.Transform.Version)
+	}
+	if len(s.Transform.Facts) > 0 {
+		f, err := expr.CompileFacts(s.Transform.Facts, s.CostLimit)
+		if err != nil {
+			bad("transform.facts", "%v", err)
+		}
+		j.Facts = f
+	}
+	if s.Mode != "async" && s.Mode != "sync" {
+		bad("mode", "want async or sync, got %q", s.Mode)
+	}
+	errs = append(errs, s.Rate.Validate("rate"))
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("job spec %q is invalid:\n%w", s.Name, err)
+	}
+	return j, nil
+}
+
+func (src Source) validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("source."+field+": "+format, args...))
+	}
+	if src.PageSize < 1 || src.PageSize > 10000 {
+		bad("page_size", "want 1 to 10000, got %d", src.PageSize)
+	}
+	if src.Concurrency < 1 || src.Concurrency > 256 {
+		bad("concurrency", "want 1 to 256, got %d", src.Concurrency)
+	}
+	switch src.Kind {
+	case SourceCassandra:
+		if len(src.Types) == 0 {
+			bad("types", "list at least one asset type")
+		}
+		if src.CreatedFrom.IsZero() {
+			bad("created_from", "set the start of the creation-time range (RFC 3339)")
+		}
+		if !src.CreatedTo.IsZero() && !src.CreatedTo.After(src.CreatedFrom) {
+			bad("created_to", "%s is not after created_from %s", src.CreatedTo.Format(time.RFC3339), src.CreatedFrom.Format(time.RFC3339))
+		}
+	case SourceElasticsearch:
+		if src.Index == "" {
+			bad("index", "name the index (or alias) to query")
+		}
+		if src.KeepAlive < time.Second {
+			bad("keep_alive", "want at least 1s, got %s", src.KeepAlive)
+		}
+	case SourceIDs:
+		if src.File == "" {
+			bad("file", "give a path, or - for standard input")
+		}
+	case "":
+		bad("kind", "missing: cassandra, elasticsearch or ids")
+	default:
+		bad("kind", "%q: want cassandra, elasticsearch or ids", src.Kind)
+	}
+	return errors.Join(errs...)
+}
