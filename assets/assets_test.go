@@ -156,3 +156,19 @@ func TestWalk(t *testing.T) {
 		t.Errorf("Walk with a failing fn: err %v after %d calls; want stop after 1", err, calls)
 	}
 }
+
+func TestMinID(t *testing.T) {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := assets.MinID(at)
+	if !m.Time().Equal(at) {
+		t.Errorf("MinID time = %s", m.Time())
+	}
+	for range 100 {
+		if id := assets.NewID(at); assets.Compare(m, id) > 0 {
+			t.Fatalf("MinID(%s) = %s sorts above %s", at, m, id)
+		}
+		if id := assets.NewID(at.Add(-time.Microsecond)); assets.Compare(id, m) >= 0 {
+			t.Fatalf("an id 1µs earlier, %s, does not sort below MinID %s", id, m)
+		}
+	}
+}

@@ -90,6 +90,16 @@ func IDFromSortKey(k []byte) (ID, error) {
 	return id, nil
 }
 
+// MinID returns the smallest id (in Compare order) with time t: every id
+// of an asset created before t sorts below it, so it serves as a paging
+// bound, like CQL's minTimeuuid.
+func MinID(t time.Time) ID {
+	var k [16]byte
+	binary.BigEndian.PutUint64(k[0:8], uint64(t.UnixNano()/100)+uuidEpoch)
+	id, _ := IDFromSortKey(k[:])
+	return id
+}
+
 // Compare orders ids as Cassandra orders timeuuids: -1, 0 or +1.
 func Compare(a, b ID) int {
 	ka, kb := a.SortKey(), b.SortKey()

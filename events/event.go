@@ -135,3 +135,10 @@ func majorOf(v string) (int, error) {
 	major, _, _ := strings.Cut(v, ".")
 	return strconv.Atoi(major)
 }
+
+// Group is the consumer group that applies a transform's major version:
+// renaming a group re-reads its topic from scratch, so the name changes
+// only with the transform.
+func Group(transform string, version int) string {
+	return fmt.Sprintf("reprocess.%s.v%d", transform, version)
+}

@@ -75,6 +75,7 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.seedCmd(),
 		a.partitionsCmd(),
 		a.demoCmd(),
+		a.scanCmd(),
 	)
 	return root
 }

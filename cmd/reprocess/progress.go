@@ -18,7 +18,7 @@ import (
 type progress struct {
 	label string
 	unit  string
-	total int64
+	total int64 // atomic
 	done  atomic.Int64
 	start time.Time
 
@@ -28,16 +28,26 @@ type progress struct {
 	out  io.Writer
 	stop chan struct{}
 	wg   sync.WaitGroup
+	info func() string
 }
 
 func newProgress(out *os.File, label, unit string, total int64) *progress {
-	p := &progress{label: label, unit: unit, total: total, start: time.Now(), out: out}
+	return newProgressInfo(out, label, unit, total, nil)
+}
+
+// newProgressInfo is newProgress with a live note after the bar, e.g.
+// counters other than the one the bar tracks.
+func newProgressInfo(out *os.File, label, unit string, total int64, info func() string) *progress {
+	if info == nil {
+		info = func() string { return "" }
+	}
+	p := &progress{label: label, unit: unit, total: total, start: time.Now(), out: out, info: info}
 	if term.IsTerminal(int(out.Fd())) {
 		p.bars = mpb.New(mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 		p.bar = p.bars.AddBar(total,
 			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
 			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, "%.0f "+unit+"/s", decor.WCSyncSpace),
-				decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
+				decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO), decor.Any(func(decor.Statistics) string { return " " + p.info() })),
 		)
 		return p
 	}
@@ -59,6 +69,13 @@ func newProgress(out *os.File, label, unit string, total int64) *progress {
 	return p
 }
 
+// SetTotal changes the total (a step may learn it late).
+func (p *progress) SetTotal(n int64) {
+	if atomic.SwapInt64(&p.total, n) != n && p.bar != nil {
+		p.bar.SetTotal(n, false)
+	}
+}
+
 // Set records the running total; safe for concurrent use.
 func (p *progress) Set(n int64) {
 	for {
@@ -73,12 +90,12 @@ func (p *progress) Set(n int64) {
 }
 
 func (p *progress) line() {
-	n, el := p.done.Load(), time.Since(p.start).Seconds()
+	n, total, el := p.done.Load(), atomic.LoadInt64(&p.total), time.Since(p.start).Seconds()
 	pct := 100.0
-	if p.total > 0 {
-		pct = float64(n) / float64(p.total) * 100
+	if total > 0 {
+		pct = float64(n) / float64(total) * 100
 	}
-	fmt.Fprintf(p.out, "%s %d/%d (%.0f%%) %.0f %s/s\n", p.label, n, p.total, pct, float64(n)/el, p.unit)
+	fmt.Fprintf(p.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
 }
 
 // Finish stops the display and prints the final state.

@@ -119,7 +119,7 @@ func (c *Cluster) NewClient(opts ...kgo.Opt) (*kgo.Client, error) {
 	base := []kgo.Opt{
 		kgo.SeedBrokers(c.cfg.Brokers...),
 		kgo.ClientID(c.cfg.ClientID),
-		kgo.WithLogger(kslog.New(c.log)),
+		kgo.WithLogger(kgoLogger{kslog.New(c.log)}),
 	}
 	if c.cfg.Username != "" {
 		base = append(base, kgo.SASL(plain.Auth{User: c.cfg.Username, Pass: c.cfg.Password}.AsMechanism()))
@@ -172,4 +172,16 @@ func (c *Cluster) EnsureTopics(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// kgoLogger keeps franz-go's chatty info messages (connections, producer
+// ids, metrics subscriptions) for debug runs.
+type kgoLogger struct{ *kslog.Logger }
+
+func (l kgoLogger) Level() kgo.LogLevel {
+	if lvl := l.Logger.Level(); lvl == kgo.LogLevelDebug {
+		return kgo.LogLevelInfo
+	} else {
+		return min(lvl, kgo.LogLevelWarn)
+	}
 }

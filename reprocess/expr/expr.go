@@ -11,7 +11,8 @@
 //	asset.version     int
 //
 // Metadata values are strings: compare numbers with int() or double(), e.g.
-// int(asset.metadata.height) >= 2160. Everything is parsed, type-checked
+// int(asset.metadata.height) >= 2160; read a key that may be missing with
+// "key" in asset.metadata, or asset.metadata[?"key"].orValue(""). Everything is parsed, type-checked
 // and cost-estimated at compile time, so a bad expression stops a job
 // before it starts; evaluation is cost-limited as well.
 package expr
@@ -79,6 +80,7 @@ var env = func() *cel.Env {
 		ext.NativeTypes(ext.ParseStructTags(true), reflect.TypeFor[Asset]()),
 		cel.Variable("asset", cel.ObjectType("expr.Asset")),
 		ext.Strings(),
+		cel.OptionalTypes(),
 	)
 	if err != nil {
 		panic(fmt.Sprintf("expr: CEL environment: %v", err))

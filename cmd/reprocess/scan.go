@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/throttle"
+)
+
+func (a *app) scanCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scan JOB.yaml",
+		Short: "Walk a job's source and emit one Kafka event per asset id",
+		Long: `Validate the job spec (fields, CEL filter and facts) before touching
+anything, then walk its source (cassandra partitions, an id list) and publish
+one event per asset id to kafka.topic, keyed by the id. A batch's position
+is checkpointed only after Kafka acknowledged all of its events, so a scan
+that is killed and run again resumes where it stopped: done partitions are
+not walked again and at most the in-flight batches are emitted twice.
+
+The job's rate settings apply: rate.limit (assets/s), rate.adaptive (halve
+the rate when the p99 of store reads passes rate.target_p99, add 5% while
+it stays under), and rate.max_lag (pause while the transform's consumer
+group lags by more events).`,
+		Example: `  reprocess scan jobs/resolution-class.yaml
+  reprocess --store cassandra --kafka-brokers kafka-1:9092 scan job.yaml
+  cat ids.txt | reprocess scan ids-job.yaml   # source: {kind: ids, file: "-"}`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := job.Load(args[0])
+			if err != nil {
+				return err
+			}
+			j, err := job.Compile(spec)
+			if err != nil {
+				return err
+			}
+			if j.Mode != "async" {
+				return fmt.Errorf("job %s: mode %q: `reprocess scan` publishes to Kafka (async); sync mode runs with the processors", j.Name, j.Mode)
+			}
+			return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	return cmd
+}
+
+func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer) error {
+	log := a.log.With("job", j.Name)
+	limiter := throttle.NewLimiter(j.Rate, time.Second)
+	src, err := a.source(j, limiter, stdin)
+	if err != nil {
+		return err
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if p, ok := src.(*scan.Partitions); ok {
+		p.Pager = timedPager{s, limiter}
+	}
+	kc, err := kafka.Start(a.cfg.Kafka, log)
+	if err != nil {
+		return err
+	}
+	defer kc.Close()
+	if kc.InProcess() {
+		log.Warn("no kafka.brokers configured: events go to an in-process broker and are gone when this command exits")
+	}
+	if err := kc.EnsureTopics(ctx); err != nil {
+		return err
+	}
+	pub, err := kc.NewPublisher("reprocess/scan/" + j.Name)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	group := events.Group(j.Transform.Name, j.Transform.Version)
+	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return kc.Lag(ctx, group) }, 2*time.Second)
+
+	sc := scan.New(scan.Config{
+		Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Store: s, Log: a.log,
+	}, src, pub)
+	st := &sc.Stats
+	bar := newProgressInfo(os.Stderr, "scan "+j.Name, "tasks", 0, func() string {
+		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
+	})
+	done := make(chan struct{})
+	go func() { // the task count is known once Run listed the tasks
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.SetTotal(st.Tasks.Load())
+				bar.Set(st.TasksDone.Load())
+			}
+		}
+	}()
+	start := time.Now()
+	err = sc.Run(ctx)
+	close(done)
+	bar.SetTotal(st.Tasks.Load())
+	bar.Set(st.TasksDone.Load())
+	bar.Finish()
+	el := time.Since(start)
+	fmt.Fprintf(out, "job %s: %d/%d tasks done, scanned %d, emitted %d, filtered %d in %s (%.0f ids/s)\n",
+		j.Name, st.TasksDone.Load(), st.Tasks.Load(), st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load(),
+		el.Round(time.Millisecond), float64(st.Scanned.Load())/el.Seconds())
+	return err
+}
+
+// source builds the job's source; an id list is read and checked here,
+// before the store or Kafka is touched.
+func (a *app) source(j *job.Job, limiter *throttle.Limiter, stdin io.Reader) (scan.Source, error) {
+	src := j.Source
+	switch src.Kind {
+	case job.SourceCassandra:
+		to := src.CreatedTo
+		if to.IsZero() {
+			to = time.Now()
+		}
+		return &scan.Partitions{Layout: a.cfg.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
+	case job.SourceIDs:
+		r := stdin
+		if src.File != "-" {
+			f, err := os.Open(src.File)
+			if err != nil {
+				return nil, fmt.Errorf("source.file: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		ids, err := scan.ReadIDs(r, src.Column, src.PageSize)
+		if err != nil {
+			return nil, fmt.Errorf("source.file %s: %w", src.File, err)
+		}
+		return ids, nil
+	}
+	return nil, fmt.Errorf("source.kind %q is not supported by this build", src.Kind)
+}
+
+// timedPager reports every page read's latency to the adaptive limiter.
+type timedPager struct {
+	assets.Pager
+	l *throttle.Limiter
+}
+
+func (t timedPager) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
+	start := time.Now()
+	ids, err := t.Pager.Page(ctx, p, after, limit)
+	t.l.Observe(time.Since(start))
+	return ids, err
+}

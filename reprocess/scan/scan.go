@@ -1,0 +1,246 @@
+// Package scan walks a job's source and emits one event per asset id.
+//
+// A source splits a job into tasks (a Cassandra partition, an id list, an
+// Elasticsearch query) and walks one task from a checkpoint in batches. For
+// each batch the scanner waits for the lag gate and the rate limiter,
+// applies the job's filter (reading each asset), hands the events to the
+// emitter, which returns once Kafka acknowledged every one, and only then
+// saves the batch's position as the task's checkpoint. A task that ends is
+// marked done and never walked again by this job. So after a crash at most
+// the batches in flight (one per concurrent task) are emitted twice, and
+// nothing is skipped: at-least-once, which idempotent transforms make
+// exactly-once in effect.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/expr"
+	"github.com/reprocess/reprocess/reprocess/throttle"
+)
+
+// Item is one asset id with what the source knows of it.
+type Item struct {
+	ID     assets.ID
+	Type   string    // "" when the source does not know
+	Bucket time.Time // zero when the source does not know
+}
+
+// Batch is a run of items and the position to resume after them.
+type Batch struct {
+	Items    []Item
+	Position string
+}
+
+// Source splits a job into tasks and walks them.
+type Source interface {
+	// Tasks lists the task keys, stable across runs of one job.
+	Tasks(ctx context.Context) ([]string, error)
+	// Walk calls fn with each batch of task after position from ("" is
+	// the start), in order, until the task ends or fn fails.
+	Walk(ctx context.Context, task, from string, fn func(Batch) error) error
+}
+
+// Emitter delivers events; Emit returns once every event was accepted
+// (acknowledged by Kafka, or applied in sync mode).
+type Emitter interface {
+	Emit(ctx context.Context, evs []events.Reprocess) error
+}
+
+// Store is what the scanner needs of the asset store.
+type Store interface {
+	Get(ctx context.Context, id assets.ID) (assets.Asset, error)
+	SaveCheckpoint(ctx context.Context, c assets.Checkpoint) error
+	Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error)
+}
+
+// Config wires a scan.
+type Config struct {
+	Job         string
+	Transform   string
+	Version     int
+	Concurrency int               // tasks walked at once
+	Filter      *expr.Filter      // nil keeps every asset
+	Limiter     *throttle.Limiter // nil: unlimited
+	Gate        *throttle.Gate    // nil: never holds
+	Store       Store
+	Log         *slog.Logger
+}
+
+// Stats counts a scan's progress; safe to read while it runs.
+type Stats struct {
+	Tasks     atomic.Int64 // tasks of the job
+	TasksDone atomic.Int64 // done, including those done before this run
+	Scanned   atomic.Int64 // ids read from the source
+	Filtered  atomic.Int64 // ids dropped by the filter or gone from the store
+	Emitted   atomic.Int64 // events accepted by the emitter
+	Batches   atomic.Int64
+}
+
+// Scanner runs one job's scan.
+type Scanner struct {
+	cfg   Config
+	src   Source
+	emit  Emitter
+	Stats Stats
+}
+
+// New returns a scanner; Run starts it.
+func New(cfg Config, src Source, emit Emitter) *Scanner {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Log = cfg.Log.With("job", cfg.Job)
+	return &Scanner{cfg: cfg, src: src, emit: emit}
+}
+
+// Run scans every task that is not done, resuming each from its
+// checkpoint, and returns when all are done or the first error.
+func (s *Scanner) Run(ctx context.Context) error {
+	tasks, err := s.src.Tasks(ctx)
+	if err != nil {
+		return fmt.Errorf("list scan tasks: %w", err)
+	}
+	cps, err := s.cfg.Store.Checkpoints(ctx, s.cfg.Job)
+	if err != nil {
+		return fmt.Errorf("load checkpoints: %w", err)
+	}
+	byTask := make(map[string]assets.Checkpoint, len(cps))
+	for _, c := range cps {
+		byTask[c.Task] = c
+	}
+	s.Stats.Tasks.Store(int64(len(tasks)))
+	var todo []assets.Checkpoint
+	for _, t := range tasks {
+		c, ok := byTask[t]
+		switch {
+		case ok && c.Done:
+			s.Stats.TasksDone.Add(1)
+		case ok:
+			todo = append(todo, c)
+		default:
+			todo = append(todo, assets.Checkpoint{Job: s.cfg.Job, Task: t})
+		}
+	}
+	s.cfg.Log.Info("scan starting", "tasks", len(tasks), "done_before", len(tasks)-len(todo), "transform", s.cfg.Transform, "version", s.cfg.Version)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	for _, c := range todo {
+		g.Go(func() error { return s.task(ctx, c) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.cfg.Log.Info("scan finished", "scanned", s.Stats.Scanned.Load(), "emitted", s.Stats.Emitted.Load(), "filtered", s.Stats.Filtered.Load())
+	return nil
+}
+
+func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
+	log := s.cfg.Log.With("task", c.Task)
+	if c.Position != "" {
+		log.Debug("resuming task", "position", c.Position)
+	}
+	err := s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error {
+		if err := s.batch(ctx, b); err != nil {
+			return err
+		}
+		c.Position, c.UpdatedAt = b.Position, time.Now().UTC()
+		if err := s.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan task %s: %w", c.Task, err)
+	}
+	c.Done, c.UpdatedAt = true, time.Now().UTC()
+	if err := s.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+		return fmt.Errorf("scan task %s: mark done: %w", c.Task, err)
+	}
+	s.Stats.TasksDone.Add(1)
+	return nil
+}
+
+func (s *Scanner) batch(ctx context.Context, b Batch) error {
+	s.Stats.Batches.Add(1)
+	s.Stats.Scanned.Add(int64(len(b.Items)))
+	if err := s.cfg.Gate.Wait(ctx, func(lag int64) {
+		s.cfg.Log.Info("scan paused: processors lag", "lag", lag)
+	}); err != nil {
+		return err
+	}
+	items := b.Items
+	if s.cfg.Filter != nil {
+		var err error
+		if items, err = s.filter(ctx, items); err != nil {
+			return err
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if s.cfg.Limiter != nil {
+		if err := s.cfg.Limiter.Wait(ctx, len(items)); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	evs := make([]events.Reprocess, len(items))
+	for i, it := range items {
+		evs[i] = events.Reprocess{
+			SchemaVersion: events.SchemaVersion, JobID: s.cfg.Job, AssetID: it.ID, AssetType: it.Type, Bucket: it.Bucket,
+			Transform: s.cfg.Transform, Version: s.cfg.Version, Attempt: 1, EmittedAt: now,
+		}
+	}
+	if err := s.emit.Emit(ctx, evs); err != nil {
+		return fmt.Errorf("emit %d events: %w", len(evs), err)
+	}
+	s.Stats.Emitted.Add(int64(len(evs)))
+	return nil
+}
+
+// filter reads each asset and keeps those the filter matches. An asset
+// deleted since it was listed is dropped; an evaluation error fails the
+// scan, since the spec, not the asset, is wrong.
+func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
+	kept := items[:0:0]
+	for _, it := range items {
+		start := time.Now()
+		a, err := s.cfg.Store.Get(ctx, it.ID)
+		if s.cfg.Limiter != nil {
+			s.cfg.Limiter.Observe(time.Since(start))
+		}
+		if errors.Is(err, assets.ErrNotFound) {
+			s.Stats.Filtered.Add(1)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("filter: %w", err)
+		}
+		ok, err := s.cfg.Filter.Match(a)
+		if err != nil {
+			return nil, fmt.Errorf("filter: %w", err)
+		}
+		if !ok {
+			s.Stats.Filtered.Add(1)
+			continue
+		}
+		if it.Type == "" {
+			it.Type = a.Type
+		}
+		kept = append(kept, it)
+	}
+	return kept, nil
+}
