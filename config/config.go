@@ -57,7 +57,7 @@ func Default() Config {
 	return Config{
 		Store: Store{
 			Backend:   "embedded",
-			Embedded:  embedded.Config{Dir: ".reprocess/data"},
+			Embedded:  embedded.Config{Dir: ".reprocess/data", Sync: true},
 			Cassandra: cassandra.DefaultConfig,
 		},
 		Layout: assets.DefaultLayout,

@@ -37,8 +37,9 @@ import (
 type Config struct {
 	// Dir holds the Pebble files; it is created if missing.
 	Dir string `mapstructure:"dir"`
-	// Sync makes every write wait for fsync. Without it a write survives a
-	// process crash but not a machine crash.
+	// Sync makes every write wait for fsync (concurrent writes share one).
+	// Without it, writes of the last moments are lost if the process or
+	// the machine dies: only for throw-away data.
 	Sync bool `mapstructure:"sync"`
 }
 
