@@ -199,4 +199,3 @@ func consumeAll(t *testing.T, kc *kafka.Cluster, topic string, want int) map[ass
 	})
 	return seen
 }
-
