@@ -26,6 +26,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/cassandra"
+	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/events/kafka"
 )
@@ -35,7 +36,9 @@ type Config struct {
 	Store  Store         `mapstructure:"store"`
 	Layout assets.Layout `mapstructure:"layout"`
 	Kafka  kafka.Config  `mapstructure:"kafka"`
-	Log    Log           `mapstructure:"log"`
+	// Elasticsearch is where the elasticsearch source queries.
+	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
+	Log           Log            `mapstructure:"log"`
 }
 
 // Store picks and configures the asset store.
@@ -60,9 +63,10 @@ func Default() Config {
 			Embedded:  embedded.Config{Dir: ".reprocess/data", Sync: true},
 			Cassandra: cassandra.DefaultConfig,
 		},
-		Layout: assets.DefaultLayout,
-		Kafka:  kafka.DefaultConfig,
-		Log:    Log{Level: "info", Format: "text"},
+		Layout:        assets.DefaultLayout,
+		Kafka:         kafka.DefaultConfig,
+		Elasticsearch: elastic.DefaultConfig,
+		Log:           Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -231,7 +235,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.backend: want embedded or cassandra, got %q", c.Store.Backend))
 	}
-	errs = append(errs, c.Layout.Validate(), c.Kafka.Validate())
+	errs = append(errs, c.Layout.Validate(), c.Kafka.Validate(), c.Elasticsearch.Validate())
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.Log.Level)); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level))
@@ -251,6 +255,7 @@ func (c Config) Redacted() Config {
 	}
 	hide(&c.Store.Cassandra.Password)
 	hide(&c.Kafka.Password)
+	hide(&c.Elasticsearch.Password)
 	return c
 }
 

@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 )
 
@@ -137,5 +139,39 @@ func dropKeyspace(t *testing.T, hosts, ks string) {
 	defer s.Close()
 	if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
 		t.Errorf("drop keyspace %s: %v", ks, err)
+	}
+}
+
+func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	ids := write("ids.txt", assets.NewID(time.Now()).String()+"\nnot-a-uuid\n\n"+"zzz\n")
+	for _, tc := range []struct {
+		name, spec string
+		want       []string
+	}{
+		{"bad CEL", "name: j\nsource: {kind: cassandra, types: [image], created_from: 2025-01-01T00:00:00Z}\nfilter: 'asset.metadata.height > 5'\ntransform: {name: t, version: 1}\n",
+			[]string{"filter", "no matching overload"}},
+		{"unknown field", "name: j\nsource: {kind: ids, file: x}\ntransform: {name: t, version: 1, colour: red}\n",
+			[]string{"colour", "not found"}},
+		{"bad id file", "name: j\nsource: {kind: ids, file: " + ids + "}\ntransform: {name: t, version: 1}\n",
+			[]string{"2 invalid asset ids", "line 2", "not-a-uuid", "line 4", "zzz"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filepath.Join(dir, "data-"+strings.ReplaceAll(tc.name, " ", "-"))
+			_, err := run(t, "--data-dir", data, "scan", write("job.yaml", tc.spec))
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v does not mention %q", err, w)
+				}
+			}
+			if _, statErr := os.Stat(data); statErr == nil {
+				t.Errorf("the store was opened (%s exists) although the job was rejected", data)
+			}
+		})
 	}
 }

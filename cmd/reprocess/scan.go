@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/job"
@@ -22,7 +23,7 @@ func (a *app) scanCmd() *cobra.Command {
 		Use:   "scan JOB.yaml",
 		Short: "Walk a job's source and emit one Kafka event per asset id",
 		Long: `Validate the job spec (fields, CEL filter and facts) before touching
-anything, then walk its source (cassandra partitions, an id list) and publish
+anything, then walk its source (cassandra partitions, an Elasticsearch query, an id list) and publish
 one event per asset id to kafka.topic, keyed by the id. A batch's position
 is checkpointed only after Kafka acknowledged all of its events, so a scan
 that is killed and run again resumes where it stopped: done partitions are
@@ -149,6 +150,13 @@ func (a *app) source(j *job.Job, limiter *throttle.Limiter, stdin io.Reader) (sc
 			return nil, fmt.Errorf("source.file %s: %w", src.File, err)
 		}
 		return ids, nil
+	case job.SourceElasticsearch:
+		es, err := elastic.NewClient(a.cfg.Elasticsearch)
+		if err != nil {
+			return nil, err
+		}
+		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
+		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
 	}
 	return nil, fmt.Errorf("source.kind %q is not supported by this build", src.Kind)
 }
