@@ -150,14 +150,19 @@ func Seed(ctx context.Context, s assets.Store, cfg Config, progress func(done in
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
-	gen := NewGenerator(cfg)
-	work := make(chan assets.Asset, cfg.Concurrency*4)
+	return SeedFrom(ctx, s, cfg.Count, cfg.Concurrency, NewGenerator(cfg).Next, progress)
+}
+
+// SeedFrom writes count assets made by next (called from one goroutine)
+// with concurrency writers; see Seed.
+func SeedFrom(ctx context.Context, s assets.Store, count, concurrency int, next func() assets.Asset, progress func(done int64)) (int64, error) {
+	work := make(chan assets.Asset, concurrency*4)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(work)
-		for range cfg.Count {
+		for range count {
 			select {
-			case work <- gen.Next():
+			case work <- next():
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -165,7 +170,7 @@ func Seed(ctx context.Context, s assets.Store, cfg Config, progress func(done in
 		return nil
 	})
 	var done atomic.Int64
-	for range cfg.Concurrency {
+	for range concurrency {
 		g.Go(func() error {
 			for a := range work {
 				if err := s.Put(ctx, a); err != nil {
