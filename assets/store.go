@@ -33,6 +33,9 @@ type Store interface {
 	// version. It reports whether it applied; ErrNotFound if the asset
 	// does not exist.
 	UpdateIf(ctx context.Context, id ID, version int64, u Update) (bool, error)
+	// Delete removes the asset and its paging index entry. Deleting an
+	// asset that is not there is not an error (deletes are redelivered).
+	Delete(ctx context.Context, id ID) error
 
 	JobStore
 	// Close releases the store; it is safe to call twice.

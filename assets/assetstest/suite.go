@@ -43,6 +43,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("ConcurrentUpdatesKeepEveryField", s.concurrentUpdates)
 	t.Run("UpdateIf", s.updateIf)
 	t.Run("UpdateIfCounts", s.updateIfCounts)
+	t.Run("Delete", s.delete)
 	t.Run("Jobs", s.jobs)
 	t.Run("Checkpoints", s.checkpoints)
 	t.Run("Unreachable", s.unreachable)
@@ -489,6 +490,26 @@ func (s *suite) updateIfCounts(t *testing.T) {
 	}
 	if want := fmt.Sprint(workers * each); got.Metadata["count"] != want {
 		t.Errorf("count = %s after %s conditional increments", got.Metadata["count"], want)
+	}
+}
+
+func (s *suite) delete(t *testing.T) {
+	c := ctx(t)
+	typ := s.typ("doomed")
+	ids := s.idsInShard(3)
+	s.put(t, typ, ids)
+	if err := s.Store.Delete(c, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.Get(c, ids[1]); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	got, _ := s.walk(t, assets.Partition{Type: typ, Bucket: s.bucketStart(), Shard: 0}, 10)
+	if want := descending([]assets.ID{ids[0], ids[2]}); !slices.Equal(got, want) {
+		t.Errorf("partition after Delete = %v, want %v", got, want)
+	}
+	if err := s.Store.Delete(c, ids[1]); err != nil {
+		t.Errorf("a second Delete: %v, want nil", err)
 	}
 }
 

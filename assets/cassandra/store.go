@@ -241,6 +241,28 @@ func (s *Store) UpdateIf(ctx context.Context, id assets.ID, version int64, u ass
 	return applied, nil
 }
 
+// Delete reads the asset's partition, then deletes the asset row and
+// then its index entry, so a scan never lists a deleted asset for long.
+func (s *Store) Delete(ctx context.Context, id assets.ID) error {
+	a, err := s.Get(ctx, id)
+	if errors.Is(err, assets.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	p := s.layout.PartitionOf(a)
+	err = s.query(`DELETE FROM {ks}.assets WHERE asset_id = ?`, id[:]).ExecContext(ctx)
+	if err == nil {
+		err = s.query(`DELETE FROM {ks}.assets_by_type_bucket WHERE asset_type = ? AND time_bucket = ? AND shard = ? AND asset_id = ?`,
+			p.Type, p.Bucket, p.Shard, id[:]).ExecContext(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("delete asset %s: %w", id, classify(err))
+	}
+	return nil
+}
+
 // SaveJob creates or replaces a job record.
 func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	if j.ID == "" {

@@ -262,6 +262,31 @@ func (s *Store) update(ctx context.Context, id assets.ID, u assets.Update, cond 
 	return true, nil
 }
 
+// Delete removes the asset and its index entry in one batch.
+func (s *Store) Delete(ctx context.Context, id assets.ID) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	mu := s.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	a, err := s.get(id)
+	if errors.Is(err, assets.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(assetKey(id), nil)
+	_ = b.Delete(indexKey(s.layout.PartitionOf(a), id), nil)
+	if err := b.Commit(s.wo); err != nil {
+		return fmt.Errorf("delete asset %s: %w", id, err)
+	}
+	return nil
+}
+
 // SaveJob creates or replaces a job record.
 func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	if err := s.check(ctx); err != nil {

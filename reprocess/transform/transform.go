@@ -1,0 +1,121 @@
+// Package transform is what a processor applies to an asset: a named,
+// integer-versioned function from an asset to the cells it owns. A shipped
+// version is frozen; changing behaviour means adding version+1.
+//
+// Transforms come from three places: Go code registered by (name,
+// version) in a Registry (see reprocess/transform/orientation for a
+// family), a job spec's CEL facts (FromCEL), and the stock transforms
+// (reindex, export, delete in reprocess/transform/stock).
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/expr"
+)
+
+// Transform turns an asset into the cells it owns.
+type Transform interface {
+	Name() string
+	Version() int // frozen once shipped; change behaviour by adding v+1
+	Apply(ctx context.Context, a assets.Asset) (Result, error)
+}
+
+// Result is what applying a transform writes. The processor records
+// transforms[Name] = Version with the facts in the same write.
+type Result struct {
+	Facts  map[string]string // facts this transform owns
+	Delete bool              // delete the asset instead of writing
+}
+
+// ReadsProduction is implemented by transforms whose result depends on
+// fields production may change concurrently (metadata). Their write is
+// guarded by the asset's version and re-applied on conflict.
+type ReadsProduction interface {
+	ReadsProduction() bool
+}
+
+// ErrPermanent marks an error no retry can fix (bad input data); the
+// event goes to the dead-letter topic at once.
+var ErrPermanent = errors.New("permanent transform error")
+
+// Permanent wraps err as permanent.
+func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// Registry holds Go transforms by name and version; safe for concurrent use.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]map[int]Transform
+}
+
+// NewRegistry returns a registry holding ts.
+func NewRegistry(ts ...Transform) *Registry {
+	r := &Registry{m: map[string]map[int]Transform{}}
+	for _, t := range ts {
+		r.MustRegister(t)
+	}
+	return r
+}
+
+// MustRegister adds t; registering one (name, version) twice is a
+// programming error and panics.
+func (r *Registry) MustRegister(t Transform) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m[t.Name()] == nil {
+		r.m[t.Name()] = map[int]Transform{}
+	}
+	if _, dup := r.m[t.Name()][t.Version()]; dup {
+		panic(fmt.Sprintf("transform %s v%d registered twice", t.Name(), t.Version()))
+	}
+	r.m[t.Name()][t.Version()] = t
+}
+
+// Lookup returns the transform (name, version) or an error listing what
+// is registered.
+func (r *Registry) Lookup(name string, version int) (Transform, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if t, ok := r.m[name][version]; ok {
+		return t, nil
+	}
+	if vs := r.m[name]; len(vs) > 0 {
+		return nil, fmt.Errorf("transform %s has no version %d (registered: %v)", name, version, slices.Sorted(maps.Keys(vs)))
+	}
+	return nil, fmt.Errorf("no transform %s (registered: %v)", name, r.names())
+}
+
+func (r *Registry) names() []string {
+	return slices.Sorted(maps.Keys(r.m))
+}
+
+// cel is a declarative transform: facts computed by CEL expressions.
+type cel struct {
+	name    string
+	version int
+	facts   *expr.Facts
+}
+
+// FromCEL makes a transform of compiled fact expressions.
+func FromCEL(name string, version int, facts *expr.Facts) Transform {
+	return &cel{name: name, version: version, facts: facts}
+}
+
+func (c *cel) Name() string          { return c.name }
+func (c *cel) Version() int          { return c.version }
+func (c *cel) ReadsProduction() bool { return true } // expressions read metadata
+
+func (c *cel) Apply(_ context.Context, a assets.Asset) (Result, error) {
+	f, err := c.facts.Eval(a)
+	if err != nil {
+		// The same asset will fail the same way: no retry helps.
+		return Result{}, Permanent(err)
+	}
+	return Result{Facts: f}, nil
+}
