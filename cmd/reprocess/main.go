@@ -76,6 +76,8 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.partitionsCmd(),
 		a.demoCmd(),
 		a.scanCmd(),
+		a.workerCmd(),
+		a.dlqCmd(),
 	)
 	return root
 }

@@ -13,12 +13,15 @@ import (
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
+	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 func (a *app) scanCmd() *cobra.Command {
+	var confirmDelete bool
 	cmd := &cobra.Command{
 		Use:   "scan JOB.yaml",
 		Short: "Walk a job's source and emit one Kafka event per asset id",
@@ -32,7 +35,12 @@ not walked again and at most the in-flight batches are emitted twice.
 The job's rate settings apply: rate.limit (assets/s), rate.adaptive (halve
 the rate when the p99 of store reads passes rate.target_p99, add 5% while
 it stays under), and rate.max_lag (pause while the transform's consumer
-group lags by more events).`,
+group lags by more events).
+
+With mode: sync the scan applies each batch in-process with the same
+processor a worker runs (retries, dead letters) instead of publishing:
+for small jobs, no workers needed. A delete job counts what it would delete
+unless its spec says dry_run: false and --confirm-delete is given.`,
 		Example: `  reprocess scan jobs/resolution-class.yaml
   reprocess --store cassandra --kafka-brokers kafka-1:9092 scan job.yaml
   cat ids.txt | reprocess scan ids-job.yaml   # source: {kind: ids, file: "-"}`,
@@ -46,12 +54,13 @@ group lags by more events).`,
 			if err != nil {
 				return err
 			}
-			if j.Mode != "async" {
-				return fmt.Errorf("job %s: mode %q: `reprocess scan` publishes to Kafka (async); sync mode runs with the processors", j.Name, j.Mode)
+			if j.Transform.Deletes() && !confirmDelete {
+				return fmt.Errorf("job %s deletes assets (transform.dry_run: false): rerun with --confirm-delete if that is meant", j.Name)
 			}
 			return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
 	return cmd
 }
 
@@ -76,23 +85,39 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	}
 	defer kc.Close()
 	if kc.InProcess() {
-		log.Warn("no kafka.brokers configured: events go to an in-process broker and are gone when this command exits")
+		log.Warn("no kafka.brokers configured: events and dead letters go to an in-process broker and are gone when this command exits")
 	}
 	if err := kc.EnsureTopics(ctx); err != nil {
 		return err
 	}
-	pub, err := kc.NewPublisher("reprocess/scan/" + j.Name)
-	if err != nil {
+	if err := s.SaveJob(ctx, jobRecord(j)); err != nil {
 		return err
 	}
-	defer pub.Close()
 	group := events.Group(j.Transform.Name, j.Transform.Version)
+	var emit scan.Emitter
+	var w *worker.Worker
+	if j.Mode == "sync" {
+		dlq, err := kc.NewDLQ(j.Name)
+		if err != nil {
+			return err
+		}
+		defer dlq.Close()
+		w = a.newWorker(s, dlq, j.Source.Concurrency*4)
+		emit = w
+	} else {
+		pub, err := kc.NewPublisher("reprocess/scan/" + j.Name)
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		emit = pub
+	}
 	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return kc.Lag(ctx, group) }, 2*time.Second)
 
 	sc := scan.New(scan.Config{
 		Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
 		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Store: s, Log: a.log,
-	}, src, pub)
+	}, src, emit)
 	st := &sc.Stats
 	bar := newProgressInfo(os.Stderr, "scan "+j.Name, "tasks", 0, func() string {
 		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
@@ -121,7 +146,19 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	fmt.Fprintf(out, "job %s: %d/%d tasks done, scanned %d, emitted %d, filtered %d in %s (%.0f ids/s)\n",
 		j.Name, st.TasksDone.Load(), st.Tasks.Load(), st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load(),
 		el.Round(time.Millisecond), float64(st.Scanned.Load())/el.Seconds())
+	if w != nil {
+		fmt.Fprintf(out, "applied %d, skipped %d, missing %d, deleted %d, would delete %d, dead-lettered %d\n",
+			w.Count(apply.Applied), w.Count(apply.Skipped), w.Count(apply.Missing), w.Count(apply.Deleted),
+			w.Count(apply.WouldDelete), w.Count(worker.DeadLettered))
+	}
 	return err
+}
+
+// jobRecord is the job as the store keeps it, spec included, so workers
+// can build its CEL and stock transforms.
+func jobRecord(j *job.Job) assets.Job {
+	now := time.Now().UTC()
+	return assets.Job{ID: j.Name, Spec: j.Text, Status: "running", CreatedAt: now, StartedAt: now, UpdatedAt: now}
 }
 
 // source builds the job's source; an id list is read and checked here,

@@ -31,6 +31,9 @@ type Spec struct {
 	Rate      throttle.Config `yaml:"rate,omitempty"`
 	// CostLimit bounds each CEL evaluation (default expr.DefaultCostLimit).
 	CostLimit uint64 `yaml:"cost_limit,omitempty"`
+
+	// Text is the spec as written; workers compile CEL transforms from it.
+	Text string `yaml:"-"`
 }
 
 // Source kinds.
@@ -70,6 +73,15 @@ type Transform struct {
 	Version int    `yaml:"version"`
 	// Facts makes a declarative transform: fact name to CEL expression.
 	Facts map[string]string `yaml:"facts,omitempty"`
+	// DryRun, for the delete transform only, counts what would be deleted
+	// and deletes nothing. It defaults to true; false needs the
+	// --confirm-delete flag when the job starts.
+	DryRun *bool `yaml:"dry_run,omitempty"`
+}
+
+// Deletes reports whether the job really deletes assets.
+func (t Transform) Deletes() bool {
+	return t.Name == "delete" && t.DryRun != nil && !*t.DryRun
 }
 
 // Defaults.
@@ -93,6 +105,7 @@ func Parse(data []byte) (Spec, error) {
 		}
 		return s, fmt.Errorf("job spec: %w", err)
 	}
+	s.Text = string(data)
 	if s.Mode == "" {
 		s.Mode = "async"
 	}
@@ -167,6 +180,9 @@ func Compile(s Spec) (*Job, error) {
 			bad("transform.facts", "%v", err)
 		}
 		j.Facts = f
+	}
+	if s.Transform.DryRun != nil && s.Transform.Name != "delete" {
+		bad("transform.dry_run", "only the delete transform has a dry run")
 	}
 	if s.Mode != "async" && s.Mode != "sync" {
 		bad("mode", "want async or sync, got %q", s.Mode)

@@ -1,0 +1,229 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RecordHandler handles one record. Returning nil means the record is done
+// (applied, skipped or dead-lettered) and its offset may be committed; an
+// error stops the consumer without committing the record.
+type RecordHandler func(ctx context.Context, r *kgo.Record) error
+
+// ConsumerConfig configures a consumer-group member.
+type ConsumerConfig struct {
+	Group       string
+	Topics      []string
+	Concurrency int           // records handled at once across partitions
+	Grace       time.Duration // how long shutdown waits for in-flight records
+}
+
+// Consume runs a consumer-group member until ctx is done or a handler
+// fails. Partitions are balanced cooperative-sticky; each assigned
+// partition gets a goroutine that handles its records in order, so one
+// asset's events stay ordered; at most Concurrency records are handled at
+// once. Offsets are committed only for handled records. On shutdown it
+// lets in-flight records finish (up to Grace), commits, and leaves the
+// group.
+func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle RecordHandler) error {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 30 * time.Second
+	}
+	// Handlers run on a context that outlives ctx by Grace, so SIGTERM lets
+	// the record in hand finish instead of failing it.
+	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer hcancel(nil)
+	stopGrace := context.AfterFunc(ctx, func() {
+		time.AfterFunc(cfg.Grace, func() { hcancel(errors.New("shutdown grace period over")) })
+	})
+	defer stopGrace()
+
+	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx}
+	cl, err := c.NewClient(
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(m.assigned),
+		kgo.OnPartitionsRevoked(m.revoked),
+		kgo.OnPartitionsLost(m.revoked),
+	)
+	if err != nil {
+		return err
+	}
+	m.cl = cl
+	defer cl.Close() // leaves the group
+
+	for {
+		fetches := cl.PollRecords(ctx, 1000)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			break
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			cl.AllowRebalance()
+			m.stopAll()
+			return ferr
+		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			m.dispatch(p)
+		})
+		cl.AllowRebalance()
+		if err := m.failed(); err != nil {
+			m.stopAll()
+			return err
+		}
+	}
+	m.stopAll()
+	return m.failed()
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+type partition struct {
+	recs chan []*kgo.Record
+	quit chan struct{}
+	done chan struct{}
+}
+
+type members struct {
+	cl     *kgo.Client
+	handle RecordHandler
+	sem    chan struct{}
+	ctx    context.Context
+
+	mu    sync.Mutex
+	parts map[tp]*partition
+	err   error
+}
+
+func (m *members) failed() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+func (m *members) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err == nil {
+		m.err = err
+	}
+}
+
+func (m *members) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for topic, ps := range assigned {
+		for _, p := range ps {
+			pc := &partition{recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{})}
+			m.parts[tp{topic, p}] = pc
+			go m.run(pc)
+		}
+	}
+}
+
+// revoked stops the partitions' goroutines and waits for them: each
+// commits what it handled before it returns.
+func (m *members) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	m.mu.Lock()
+	var stop []*partition
+	for topic, ps := range revoked {
+		for _, p := range ps {
+			if pc, ok := m.parts[tp{topic, p}]; ok {
+				stop = append(stop, pc)
+				delete(m.parts, tp{topic, p})
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, pc := range stop {
+		close(pc.quit)
+	}
+	for _, pc := range stop {
+		<-pc.done
+	}
+}
+
+func (m *members) stopAll() {
+	m.mu.Lock()
+	all := make(map[string][]int32)
+	for k := range m.parts {
+		all[k.topic] = append(all[k.topic], k.partition)
+	}
+	m.mu.Unlock()
+	m.revoked(context.Background(), m.cl, all)
+}
+
+func (m *members) dispatch(p kgo.FetchTopicPartition) {
+	m.mu.Lock()
+	pc := m.parts[tp{p.Topic, p.Partition}]
+	m.mu.Unlock()
+	if pc == nil || len(p.Records) == 0 {
+		return
+	}
+	select {
+	case pc.recs <- p.Records:
+	case <-pc.quit:
+	}
+}
+
+// run handles one partition's records in order and commits after each
+// batch.
+func (m *members) run(pc *partition) {
+	defer close(pc.done)
+	for {
+		select {
+		case <-pc.quit:
+			return
+		case recs := <-pc.recs:
+			var last *kgo.Record
+			for _, r := range recs {
+				select {
+				case <-pc.quit:
+					m.commit(last)
+					return
+				case m.sem <- struct{}{}:
+				}
+				err := m.handle(m.ctx, r)
+				<-m.sem
+				if err != nil {
+					m.fail(fmt.Errorf("record %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err))
+					m.commit(last)
+					return
+				}
+				last = r
+			}
+			m.commit(last)
+		}
+	}
+}
+
+func (m *members) commit(last *kgo.Record) {
+	if last == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 10*time.Second)
+	defer cancel()
+	if err := m.cl.CommitRecords(ctx, last); err != nil {
+		m.fail(fmt.Errorf("commit %s/%d@%d: %w", last.Topic, last.Partition, last.Offset, err))
+	}
+}

@@ -1,0 +1,94 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/transform"
+)
+
+// Stock builds a stock transform (reindex, export, delete) from its job's
+// spec; it returns nil, nil for names that are not stock transforms.
+type Stock func(j *job.Job) (transform.Transform, error)
+
+// Resolve finds transforms: Go transforms in the registry, stock ones
+// built from their job's spec, and CEL transforms compiled from the spec
+// the job saved in the store. Compiled transforms are cached per job.
+type Resolve struct {
+	Registry *transform.Registry
+	Jobs     assets.JobStore
+	Stock    Stock
+
+	mu    sync.Mutex
+	cache map[string]transform.Transform
+}
+
+// Resolve implements Resolver.
+func (r *Resolve) Resolve(ctx context.Context, ev events.Reprocess) (transform.Transform, error) {
+	key := fmt.Sprintf("%s/%s/%d", ev.JobID, ev.Transform, ev.Version)
+	r.mu.Lock()
+	t, ok := r.cache[key]
+	r.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := r.build(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]transform.Transform{}
+	}
+	r.cache[key] = t
+	r.mu.Unlock()
+	return t, nil
+}
+
+func (r *Resolve) build(ctx context.Context, ev events.Reprocess) (transform.Transform, error) {
+	regErr := errors.New("no registry")
+	if r.Registry != nil {
+		t, err := r.Registry.Lookup(ev.Transform, ev.Version)
+		if err == nil {
+			return t, nil
+		}
+		regErr = err
+	}
+	rec, err := r.Jobs.Job(ctx, ev.JobID)
+	if errors.Is(err, assets.ErrNotFound) {
+		return nil, fmt.Errorf("%w %s v%d: %v, and job %s is not in the store", ErrUnknownTransform, ev.Transform, ev.Version, regErr, ev.JobID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load job %s: %w", ev.JobID, err)
+	}
+	spec, err := job.Parse([]byte(rec.Spec))
+	if err != nil {
+		return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
+	}
+	j, err := job.Compile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
+	}
+	if j.Transform.Name != ev.Transform || j.Transform.Version != ev.Version {
+		return nil, fmt.Errorf("%w: event asks for %s v%d, job %s declares %s v%d", ErrUnknownTransform,
+			ev.Transform, ev.Version, ev.JobID, j.Transform.Name, j.Transform.Version)
+	}
+	if j.Facts != nil {
+		return transform.FromCEL(j.Transform.Name, j.Transform.Version, j.Facts), nil
+	}
+	if r.Stock != nil {
+		t, err := r.Stock(j)
+		if err != nil {
+			return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
+		}
+		if t != nil {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %v", ErrUnknownTransform, regErr)
+}
