@@ -36,6 +36,7 @@ func (a *app) workerCmd() *cobra.Command {
 		version     int
 		concurrency int
 		grace       time.Duration
+		idleExit    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker --transform NAME --version N",
@@ -85,7 +86,7 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 			defer dlq.Close()
 			w := a.newWorker(s, dlq, concurrency)
 			w.Transform, w.Version = name, version
-			err = w.Run(ctx, kc, kafka.ConsumerConfig{Group: group, Topics: []string{a.cfg.Kafka.Topic}, Concurrency: concurrency, Grace: grace})
+			err = w.Run(ctx, kc, kafka.ConsumerConfig{Group: group, Topics: []string{a.cfg.Kafka.Topic}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 			if ctx.Err() != nil && err == nil {
 				a.log.Info("worker stopped by signal")
 			}
@@ -96,5 +97,6 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 	cmd.Flags().IntVar(&version, "version", 0, "transform version")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "events applied at once across partitions")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long in-flight events may take to finish")
+	cmd.Flags().DurationVar(&idleExit, "exit-idle", 0, "leave the group and exit once no event arrived for this long (0: run until stopped)")
 	return cmd
 }

@@ -21,6 +21,9 @@ type ConsumerConfig struct {
 	Topics      []string
 	Concurrency int           // records handled at once across partitions
 	Grace       time.Duration // how long shutdown waits for in-flight records
+	// IdleExit, when set, ends Consume (gracefully) once no record has
+	// arrived for this long: for draining a topic in batch runs and tests.
+	IdleExit time.Duration
 }
 
 // Consume runs a consumer-group member until ctx is done or a handler
@@ -64,9 +67,18 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Record
 	m.cl = cl
 	defer cl.Close() // leaves the group
 
+	if cfg.IdleExit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		idle := time.AfterFunc(cfg.IdleExit, cancel)
+		defer idle.Stop()
+		m.seen = func() { idle.Reset(cfg.IdleExit) }
+	}
 	for {
 		fetches := cl.PollRecords(ctx, 1000)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
+			cl.AllowRebalance() // or leaving the group on Close waits forever
 			break
 		}
 		var ferr error
@@ -109,6 +121,8 @@ type members struct {
 	handle RecordHandler
 	sem    chan struct{}
 	ctx    context.Context
+
+	seen func() // called for every fetched batch (idle exit), may be nil
 
 	mu    sync.Mutex
 	parts map[tp]*partition
@@ -179,6 +193,9 @@ func (m *members) dispatch(p kgo.FetchTopicPartition) {
 	m.mu.Unlock()
 	if pc == nil || len(p.Records) == 0 {
 		return
+	}
+	if m.seen != nil {
+		m.seen()
 	}
 	select {
 	case pc.recs <- p.Records:
