@@ -21,9 +21,13 @@ type ConsumerConfig struct {
 	Topics      []string
 	Concurrency int           // records handled at once across partitions
 	Grace       time.Duration // how long shutdown waits for in-flight records
-	// IdleExit, when set, ends Consume (gracefully) once no record has
-	// arrived for this long: for draining a topic in batch runs and tests.
+	// IdleExit, when set, ends Consume (gracefully) once partitions were
+	// assigned and no record arrived for this long: for draining a topic
+	// in batch runs and tests.
 	IdleExit time.Duration
+	// SessionTimeout is how long the group waits for a silent member
+	// (a killed worker) before giving its partitions to others (default 10s).
+	SessionTimeout time.Duration
 }
 
 // Consume runs a consumer-group member until ctx is done or a handler
@@ -39,6 +43,9 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Record
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 30 * time.Second
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
 	}
 	// Handlers run on a context that outlives ctx by Grace, so SIGTERM lets
 	// the record in hand finish instead of failing it.
@@ -56,6 +63,8 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Record
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(cfg.SessionTimeout/10),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(m.assigned),
 		kgo.OnPartitionsRevoked(m.revoked),
@@ -71,7 +80,7 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Record
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		idle := time.AfterFunc(cfg.IdleExit, cancel)
+		idle := time.AfterFunc(365*24*time.Hour, cancel) // armed on the first assignment
 		defer idle.Stop()
 		m.seen = func() { idle.Reset(cfg.IdleExit) }
 	}
@@ -144,6 +153,9 @@ func (m *members) fail(err error) {
 }
 
 func (m *members) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if m.seen != nil {
+		m.seen()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for topic, ps := range assigned {
