@@ -46,10 +46,11 @@ test: services-up ## all tests, against embedded + kfake and real Cassandra + Ka
 test-unit: ## only what needs no real services (integration tests skip, loudly)
 	$(GO) test $(TESTFLAGS) ./...
 
-bench: services-up ## benchmarks with figures: seed and scan rates on both stores, publish rate vs Kafka's own
+bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's own) and end-to-end rates
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	$(GO) test -run '^$$' -bench 'Seed|Scan' -benchtime 20000x ./... | grep -E '^(Benchmark|ok|FAIL|---)'; \
-	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'
+	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
+	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'
 
 lint: ## go vet + staticcheck
 	$(GO) vet ./...

@@ -158,6 +158,12 @@ func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
 			[]string{"filter", "no matching overload"}},
 		{"unknown field", "name: j\nsource: {kind: ids, file: x}\ntransform: {name: t, version: 1, colour: red}\n",
 			[]string{"colour", "not found"}},
+		{"CEL over its cost limit", "name: j\nsource: {kind: ids, file: x}\ntransform:\n  name: t\n  version: 1\n  facts:\n    n: 'string(asset.metadata.exists(k, asset.metadata.exists(j, asset.metadata[j].contains(asset.metadata[k]))))'\n",
+			[]string{"transform.facts", "exceeds the cost limit"}},
+		{"CEL fact of the wrong type", "name: j\nsource: {kind: ids, file: x}\ntransform: {name: t, version: 1, facts: {n: 'asset.metadata'}}\n",
+			[]string{"transform.facts", "n: result is map(string, string)"}},
+		{"delete without confirmation", "name: j\nsource: {kind: ids, file: x}\ntransform: {name: delete, version: 1, dry_run: false}\n",
+			[]string{"--confirm-delete"}},
 		{"bad id file", "name: j\nsource: {kind: ids, file: " + ids + "}\ntransform: {name: t, version: 1}\n",
 			[]string{"2 invalid asset ids", "line 2", "not-a-uuid", "line 4", "zzz"}},
 	} {
@@ -174,4 +180,61 @@ func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDeleteIsDryRunUnlessConfirmed(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := run(t, "--data-dir", data, "seed", "--count", "600", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	from := time.Now().Add(-3 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	spec := func(name, dryRun string) string {
+		p := filepath.Join(dir, name+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`name: %s
+source: {kind: cassandra, types: [audio], created_from: %s}
+filter: 'asset.metadata.codec == "mp3"'
+transform: {name: delete, version: 1%s}
+mode: sync
+`, name, from, dryRun)), 0o600)
+		return p
+	}
+	count := func() int {
+		out, err := run(t, "--data-dir", data, "partitions", "--type", "audio", "--days", "3", "-o", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cs []struct{ Count int }
+		json.Unmarshal([]byte(out), &cs)
+		n := 0
+		for _, c := range cs {
+			n += c.Count
+		}
+		return n
+	}
+	audio := count()
+	out, err := run(t, "--data-dir", data, "scan", spec("dry", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`would delete (\d+)`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" || count() != audio {
+		t.Fatalf("dry run: %q, and %d of %d audio assets left; want a count and nothing deleted", out, count(), audio)
+	}
+	out, err = run(t, "--data-dir", data, "scan", "--confirm-delete", spec("real", ", dry_run: false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "deleted "+m[1]) {
+		t.Errorf("confirmed delete: %q, want deleted %s", out, m[1])
+	}
+	if left, want := count(), audio-atoi(m[1]); left != want {
+		t.Errorf("%d audio assets left, want %d", left, want)
+	}
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
 }
