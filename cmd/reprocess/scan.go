@@ -102,7 +102,13 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 			return err
 		}
 		defer dlq.Close()
-		w = a.newWorker(s, dlq, j.Source.Concurrency*4)
+		var closeStock func() error
+		w, closeStock = a.newWorker(s, dlq, j.Source.Concurrency*4)
+		defer func() {
+			if err := closeStock(); err != nil {
+				log.Error("flush stock transform writers", "error", err)
+			}
+		}()
 		emit = w
 	} else {
 		pub, err := kc.NewPublisher("reprocess/scan/" + j.Name)

@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
@@ -22,12 +26,18 @@ func registry() *transform.Registry {
 }
 
 // newWorker wires a processor on the store s: Go transforms from the
-// registry, CEL and stock transforms from the jobs' specs.
-func (a *app) newWorker(s assets.Store, dlq worker.DeadLetters, concurrency int) *worker.Worker {
-	return &worker.Worker{
-		Handler: &apply.Handler{Store: s, Transforms: &apply.Resolve{Registry: registry(), Jobs: s, Stock: stock.Build}, Log: a.log},
-		Policy:  apply.DefaultPolicy, DLQ: dlq, Log: a.log, Concurrency: concurrency,
+// registry, CEL and stock transforms from the jobs' specs. The returned
+// close flushes the stock transforms' writers.
+func (a *app) newWorker(s assets.Store, dlq worker.DeadLetters, concurrency int) (*worker.Worker, func() error) {
+	host, _ := os.Hostname()
+	b := &stock.Builder{
+		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(a.cfg.Elasticsearch) },
+		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
 	}
+	return &worker.Worker{
+		Handler: &apply.Handler{Store: s, Transforms: &apply.Resolve{Registry: registry(), Jobs: s, Stock: b.Build}, Log: a.log},
+		Policy:  apply.DefaultPolicy, DLQ: dlq, Log: a.log, Concurrency: concurrency,
+	}, b.Close
 }
 
 func (a *app) workerCmd() *cobra.Command {
@@ -84,7 +94,12 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				return err
 			}
 			defer dlq.Close()
-			w := a.newWorker(s, dlq, concurrency)
+			w, closeStock := a.newWorker(s, dlq, concurrency)
+			defer func() {
+				if err := closeStock(); err != nil {
+					a.log.Error("flush stock transform writers", "error", err)
+				}
+			}()
 			w.Transform, w.Version = name, version
 			err = w.Run(ctx, kc, kafka.ConsumerConfig{Group: group, Topics: []string{a.cfg.Kafka.Topic}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 			if ctx.Err() != nil && err == nil {

@@ -77,6 +77,16 @@ type Transform struct {
 	// and deletes nothing. It defaults to true; false needs the
 	// --confirm-delete flag when the job starts.
 	DryRun *bool `yaml:"dry_run,omitempty"`
+
+	// reindex: the target index and the mapping version written into
+	// every document.
+	Index          string `yaml:"index,omitempty"`
+	MappingVersion int    `yaml:"mapping_version,omitempty"`
+
+	// export: the directory, jsonl or parquet, and the file size to roll at.
+	Dir       string `yaml:"dir,omitempty"`
+	Format    string `yaml:"format,omitempty"`
+	RollBytes int64  `yaml:"roll_bytes,omitempty"`
 }
 
 // Deletes reports whether the job really deletes assets.
@@ -181,9 +191,7 @@ func Compile(s Spec) (*Job, error) {
 		}
 		j.Facts = f
 	}
-	if s.Transform.DryRun != nil && s.Transform.Name != "delete" {
-		bad("transform.dry_run", "only the delete transform has a dry run")
-	}
+	errs = append(errs, s.Transform.validateStock())
 	if s.Mode != "async" && s.Mode != "sync" {
 		bad("mode", "want async or sync, got %q", s.Mode)
 	}
@@ -231,6 +239,45 @@ func (src Source) validate() error {
 		bad("kind", "missing: cassandra, elasticsearch or ids")
 	default:
 		bad("kind", "%q: want cassandra, elasticsearch or ids", src.Kind)
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultRollBytes is the export file size at which a new file starts.
+const DefaultRollBytes = 128 << 20
+
+func (t Transform) validateStock() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("transform."+field+": "+format, args...))
+	}
+	if t.DryRun != nil && t.Name != "delete" {
+		bad("dry_run", "only the delete transform has a dry run")
+	}
+	if (t.Index != "" || t.MappingVersion != 0) && t.Name != "reindex" {
+		bad("index", "index and mapping_version belong to the reindex transform")
+	}
+	if (t.Dir != "" || t.Format != "" || t.RollBytes != 0) && t.Name != "export" {
+		bad("dir", "dir, format and roll_bytes belong to the export transform")
+	}
+	switch t.Name {
+	case "reindex":
+		if t.Index == "" {
+			bad("index", "name the Elasticsearch index to write")
+		}
+		if t.MappingVersion < 1 {
+			bad("mapping_version", "want >= 1, got %d", t.MappingVersion)
+		}
+	case "export":
+		if t.Dir == "" {
+			bad("dir", "name the directory to write files under")
+		}
+		if t.Format != "jsonl" && t.Format != "parquet" {
+			bad("format", "want jsonl or parquet, got %q", t.Format)
+		}
+		if t.RollBytes < 0 {
+			bad("roll_bytes", "want >= 0 (0: %d), got %d", DefaultRollBytes, t.RollBytes)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,7 @@ func TestBadSpecs(t *testing.T) {
 		{"everything.bad.yaml", []string{"name:", "source.page_size", "source.types", "source.created_from", "filter:", "no matching overload",
 			"transform.version", "transform.facts", "nope", "mode:", "turbo", "rate.limit"}},
 		{"kind.bad.yaml", []string{"source.kind", "postgres"}},
+		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index and mapping_version belong to the reindex"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			s, err := job.Load(filepath.Join("testdata", tc.file))

@@ -1,23 +1,98 @@
-// Package stock holds the transforms every deployment has: delete (by the
-// job's filter, dry-run unless confirmed). Build makes them from a job.
+// Package stock holds the transforms every deployment has, built from a
+// job's spec by a Builder:
+//
+//   - delete removes the assets the job's filter selects; dry run unless
+//     the spec says dry_run: false (and the job was started with
+//     --confirm-delete);
+//   - reindex writes each asset as a document into an Elasticsearch index,
+//     through a bulk indexer, with the asset's version as the document's
+//     external version, so an older snapshot never overwrites a newer one;
+//   - export appends each asset to JSON-lines or Parquet files under a
+//     directory, rolled by size.
+//
+// Reindex and export return only once their write is durable (acknowledged
+// by Elasticsearch, fsynced to disk), so the transforms[name] marker the
+// processor writes next never claims a write that was lost. After a crash
+// between the two the asset is written again: side effects are
+// at-least-once, the marker makes the job as a whole exactly-once.
 package stock
 
 import (
 	"context"
+	"errors"
+	"sync"
+
+	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
 
+// Builder builds stock transforms and owns their writers. It is safe for
+// concurrent use; Close flushes and closes every writer.
+type Builder struct {
+	// ES returns the Elasticsearch client for reindex (called once).
+	ES func() (*elasticsearch.Client, error)
+	// Writer names this process in export file names (e.g. host-pid).
+	Writer string
+
+	mu     sync.Mutex
+	closer []func() error
+}
+
 // Build returns the stock transform a job names, or nil, nil when the
 // job's transform is not a stock one.
-func Build(j *job.Job) (transform.Transform, error) {
-	switch j.Transform.Name {
+func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
+	t := j.Transform
+	switch t.Name {
 	case "delete":
-		return &Delete{version: j.Transform.Version, dryRun: !j.Transform.Deletes()}, nil
+		return &Delete{version: t.Version, dryRun: !t.Deletes()}, nil
+	case "reindex":
+		if b.ES == nil {
+			return nil, errors.New("reindex: no Elasticsearch configured")
+		}
+		es, err := b.ES()
+		if err != nil {
+			return nil, err
+		}
+		r, err := newReindex(es, t.Version, t.Index, t.MappingVersion)
+		if err != nil {
+			return nil, err
+		}
+		b.track(r.Close)
+		return r, nil
+	case "export":
+		roll := t.RollBytes
+		if roll == 0 {
+			roll = job.DefaultRollBytes
+		}
+		e, err := newExport(t.Version, t.Dir, t.Format, j.Name+"-"+b.Writer, roll)
+		if err != nil {
+			return nil, err
+		}
+		b.track(e.Close)
+		return e, nil
 	}
 	return nil, nil
+}
+
+func (b *Builder) track(closer func() error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closer = append(b.closer, closer)
+}
+
+// Close flushes and closes every writer built.
+func (b *Builder) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, c := range b.closer {
+		errs = append(errs, c())
+	}
+	b.closer = nil
+	return errors.Join(errs...)
 }
 
 // Delete removes every asset its job selects (the job's filter is the

@@ -1,0 +1,240 @@
+package stock
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/transform"
+)
+
+// Row is one exported asset, in JSON lines and in Parquet.
+type Row struct {
+	AssetID    string            `json:"asset_id" parquet:"asset_id"`
+	Type       string            `json:"asset_type" parquet:"asset_type"`
+	CreatedAt  time.Time         `json:"created_at" parquet:"created_at,timestamp(millisecond)"`
+	Version    int64             `json:"version" parquet:"version"`
+	Metadata   map[string]string `json:"metadata" parquet:"metadata"`
+	Facts      map[string]string `json:"facts" parquet:"facts"`
+	ExportedAt time.Time         `json:"exported_at" parquet:"exported_at,timestamp(millisecond)"`
+}
+
+// Export appends assets to files under a directory. Rows go to a JSON-lines
+// segment, fsynced in groups (Apply returns once its row is on disk); a
+// segment rolls at the size limit. With format parquet each rolled segment
+// is converted to a .parquet file and removed, and Close (or the next
+// start in the same directory) converts what a crash left behind.
+type Export struct {
+	version int
+	dir     string
+	format  string
+	prefix  string
+	roll    int64
+
+	mu      sync.Mutex
+	file    *os.File
+	buf     *bufio.Writer
+	size    int64
+	seq     int
+	waiters []chan error
+	timer   *time.Timer
+	closed  bool
+}
+
+const segmentExt = ".jsonl.part"
+
+func newExport(version int, dir, format, prefix string, roll int64) (*Export, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	e := &Export{version: version, dir: dir, format: format, prefix: prefix, roll: roll}
+	if err := e.recover(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Export) Name() string { return "export" }
+func (e *Export) Version() int { return e.version }
+
+// Apply appends a's row and returns once it is fsynced.
+func (e *Export) Apply(ctx context.Context, a assets.Asset) (transform.Result, error) {
+	line, err := json.Marshal(Row{AssetID: a.ID.String(), Type: a.Type, CreatedAt: a.CreatedAt, Version: a.Version,
+		Metadata: a.Metadata, Facts: a.Facts, ExportedAt: time.Now().UTC()})
+	if err != nil {
+		return transform.Result{}, err
+	}
+	done := make(chan error, 1)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return transform.Result{}, errors.New("export: closed")
+	}
+	if e.file == nil {
+		if err := e.open(); err != nil {
+			e.mu.Unlock()
+			return transform.Result{}, err
+		}
+	}
+	e.buf.Write(append(line, '\n'))
+	e.size += int64(len(line) + 1)
+	e.waiters = append(e.waiters, done)
+	if e.timer == nil {
+		// Group commit: one fsync for the rows of the next few milliseconds.
+		e.timer = time.AfterFunc(10*time.Millisecond, e.flush)
+	}
+	e.mu.Unlock()
+	select {
+	case err := <-done:
+		return transform.Result{}, err
+	case <-ctx.Done():
+		return transform.Result{}, ctx.Err()
+	}
+}
+
+func (e *Export) open() error {
+	e.seq++
+	name := fmt.Sprintf("%s-%s-%04d%s", e.prefix, time.Now().UTC().Format("20060102T150405"), e.seq, segmentExt)
+	f, err := os.OpenFile(filepath.Join(e.dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	e.file, e.buf, e.size = f, bufio.NewWriterSize(f, 1<<20), 0
+	return nil
+}
+
+// flush writes and fsyncs the buffered rows, answers their waiters, and
+// rolls the segment when it is full.
+func (e *Export) flush() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.timer = nil
+	err := e.sync()
+	for _, w := range e.waiters {
+		w <- err
+	}
+	e.waiters = nil
+	if err == nil && e.size >= e.roll {
+		err = e.finish()
+	}
+	if err != nil && e.file != nil {
+		// The next rows go to a new segment; these waiters already know.
+		e.file.Close()
+		e.file = nil
+	}
+}
+
+func (e *Export) sync() error {
+	if e.file == nil {
+		return nil
+	}
+	if err := e.buf.Flush(); err != nil {
+		return fmt.Errorf("export %s: %w", e.file.Name(), err)
+	}
+	if err := e.file.Sync(); err != nil {
+		return fmt.Errorf("export %s: %w", e.file.Name(), err)
+	}
+	return nil
+}
+
+// finish closes the current segment and makes it a final file.
+func (e *Export) finish() error {
+	if e.file == nil {
+		return nil
+	}
+	path := e.file.Name()
+	err := e.file.Close()
+	e.file = nil
+	if err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	return e.publish(path)
+}
+
+// publish turns a closed segment into its final file.
+func (e *Export) publish(segment string) error {
+	base := strings.TrimSuffix(segment, segmentExt)
+	if e.format == "jsonl" {
+		return os.Rename(segment, base+".jsonl")
+	}
+	if err := toParquet(segment, base+".parquet"); err != nil {
+		return err
+	}
+	return os.Remove(segment)
+}
+
+// recover publishes the segments an earlier process of this job left.
+func (e *Export) recover() error {
+	left, err := filepath.Glob(filepath.Join(e.dir, e.prefix+"-*"+segmentExt))
+	if err != nil {
+		return err
+	}
+	for _, seg := range left {
+		if err := e.publish(seg); err != nil {
+			return fmt.Errorf("export: recover %s: %w", seg, err)
+		}
+	}
+	return nil
+}
+
+func toParquet(segment, out string) error {
+	in, err := os.Open(segment)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := out + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[Row](f)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		var r Row
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			// A torn last line of a crashed process: its row was never
+			// acknowledged, so its asset will be exported again.
+			continue
+		}
+		if _, err := w.Write([]Row{r}); err != nil {
+			f.Close()
+			return fmt.Errorf("parquet %s line %d: %w", out, line, err)
+		}
+	}
+	if err := errors.Join(sc.Err(), w.Close(), f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("parquet %s: %w", out, err)
+	}
+	return os.Rename(tmp, out)
+}
+
+// Close flushes, and publishes the open segment.
+func (e *Export) Close() error {
+	e.mu.Lock()
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	e.closed = true
+	err := e.sync()
+	for _, w := range e.waiters {
+		w <- err
+	}
+	e.waiters = nil
+	if err == nil {
+		err = e.finish()
+	}
+	e.mu.Unlock()
+	return err
+}
