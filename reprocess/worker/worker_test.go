@@ -303,7 +303,10 @@ func TestProductionKeepsWriting(t *testing.T) {
 				mu     sync.Mutex
 				fields = map[assets.ID][]string{}
 				incs   = map[assets.ID]int{}
-				writes atomic.Int64
+				// unknown counts increments cut short by the test's end: a
+				// cancelled conditional write may still have applied.
+				unknown = map[assets.ID]int{}
+				writes  atomic.Int64
 			)
 			prod, pctx := errgroup.WithContext(ctx)
 			for w := range 4 {
@@ -328,6 +331,9 @@ func TestProductionKeepsWriting(t *testing.T) {
 								fmt.Sscan(a.Metadata["views"], &views)
 								ok, err := e.store.UpdateIf(pctx, id, a.Version, assets.Update{Metadata: map[string]string{"views": fmt.Sprint(views + 1)}})
 								if err != nil {
+									mu.Lock()
+									unknown[id]++
+									mu.Unlock()
 									return ignoreCancel(err)
 								}
 								if ok {
@@ -370,8 +376,10 @@ func TestProductionKeepsWriting(t *testing.T) {
 						t.Errorf("asset %s lost production field %s", id, f)
 					}
 				}
-				if want := incs[id]; want > 0 && a.Metadata["views"] != fmt.Sprint(want) {
-					t.Errorf("asset %s: views = %s, production incremented it %d times", id, a.Metadata["views"], want)
+				var views int
+				fmt.Sscan(a.Metadata["views"], &views)
+				if views < incs[id] || views > incs[id]+unknown[id] {
+					t.Errorf("asset %s: views = %d, production incremented it %d times (%d more cut short)", id, views, incs[id], unknown[id])
 				}
 			}
 			t.Logf("%s: %d assets transformed by 2 workers while production made %d writes; every write kept", e.name, n, writes.Load())
