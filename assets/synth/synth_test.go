@@ -8,7 +8,6 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
-	"github.com/reprocess/reprocess/assets/cassandra"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 )
@@ -98,25 +97,8 @@ func TestSeedStopsOnStoreError(t *testing.T) {
 // BenchmarkSeed reports seeding throughput (assets/s) into each store.
 func BenchmarkSeed(b *testing.B) {
 	layout := assets.DefaultLayout
-	b.Run("embedded", func(b *testing.B) {
-		s, err := embedded.Open(embedded.Config{Dir: b.TempDir()}, layout)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		benchSeed(b, s, 8)
-	})
-	b.Run("cassandra", func(b *testing.B) {
-		cfg := cassandra.DefaultConfig
-		cfg.Hosts = assetstest.RealService(b, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
-		cfg.Keyspace, cfg.Consistency = "reprocess_bench", "ONE"
-		s, err := cassandra.Open(context.Background(), cfg, layout)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		benchSeed(b, s, 64)
-	})
+	b.Run("embedded", func(b *testing.B) { benchSeed(b, assetstest.Embedded(b, layout), 8) })
+	b.Run("cassandra", func(b *testing.B) { benchSeed(b, assetstest.Cassandra(b, "reprocess_bench", layout), 64) })
 }
 
 func benchSeed(b *testing.B, s assets.Store, concurrency int) {

@@ -92,7 +92,13 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, fn func(*kgo.Record
 		return nil
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
-	for len(want) > 0 {
+	return pollUntil(ctx, cl, topic, want, fn)
+}
+
+// pollUntil polls cl, calling fn with each record below its partition's
+// offset in ends, until every partition reached its end.
+func pollUntil(ctx context.Context, cl *kgo.Client, topic string, ends map[int32]int64, fn func(*kgo.Record) error) error {
+	for len(ends) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return err
@@ -102,19 +108,17 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, fn func(*kgo.Record
 		if ferr != nil {
 			return fmt.Errorf("read %s: %w", topic, ferr)
 		}
-		var fnErr error
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end || fnErr != nil {
-				return
+		for _, r := range fs.Records() {
+			end, ok := ends[r.Partition]
+			if !ok || r.Offset >= end {
+				continue
 			}
-			fnErr = fn(r)
+			if err := fn(r); err != nil {
+				return err
+			}
 			if r.Offset+1 >= end {
-				delete(want, r.Partition)
+				delete(ends, r.Partition)
 			}
-		})
-		if fnErr != nil {
-			return fnErr
 		}
 	}
 	return nil
@@ -159,31 +163,13 @@ func (c *Cluster) Replay(ctx context.Context, group string, fn func(*kgo.Record)
 			left[o.Partition] = o.Offset
 		}
 	})
-	for len(left) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
+	return pollUntil(ctx, cl, c.cfg.DLQTopic, left, func(r *kgo.Record) error {
+		if err := fn(r); err != nil {
 			return err
 		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return fmt.Errorf("read %s: %w", c.cfg.DLQTopic, ferr)
+		if err := cl.CommitRecords(ctx, r); err != nil {
+			return fmt.Errorf("commit replay progress: %w", err)
 		}
-		for _, r := range fs.Records() {
-			end, ok := left[r.Partition]
-			if !ok || r.Offset >= end {
-				continue
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-			if err := cl.CommitRecords(ctx, r); err != nil {
-				return fmt.Errorf("commit replay progress: %w", err)
-			}
-			if r.Offset+1 >= end {
-				delete(left, r.Partition)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }

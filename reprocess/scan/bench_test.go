@@ -9,8 +9,6 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
-	"github.com/reprocess/reprocess/assets/cassandra"
-	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/reprocess/scan"
 )
@@ -20,25 +18,8 @@ import (
 // walks them all, 8 partitions at a time, 500 ids a page, into a counting
 // emitter (Kafka is measured by events/kafka's benchmarks).
 func BenchmarkScan(b *testing.B) {
-	b.Run("embedded", func(b *testing.B) {
-		s, err := embedded.Open(embedded.Config{Dir: b.TempDir()}, layout)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		benchScan(b, s)
-	})
-	b.Run("cassandra", func(b *testing.B) {
-		cfg := cassandra.DefaultConfig
-		cfg.Hosts = assetstest.RealService(b, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
-		cfg.Keyspace, cfg.Consistency = "reprocess_bench", "ONE"
-		s, err := cassandra.Open(context.Background(), cfg, layout)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		benchScan(b, s)
-	})
+	b.Run("embedded", func(b *testing.B) { benchScan(b, assetstest.Embedded(b, layout)) })
+	b.Run("cassandra", func(b *testing.B) { benchScan(b, assetstest.Cassandra(b, "reprocess_bench", layout)) })
 }
 
 func benchScan(b *testing.B, s assets.Store) {

@@ -15,8 +15,6 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
-	"github.com/reprocess/reprocess/assets/cassandra"
-	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
@@ -46,14 +44,8 @@ func envs(t *testing.T, n int) []*env {
 	t.Helper()
 	out := []*env{embeddedEnv(t, n)}
 	t.Run("real services", func(t *testing.T) {
-		hosts := assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+		s := assetstest.Cassandra(t, "reprocess_scan_test", layout)
 		brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
-		cfg := cassandra.DefaultConfig
-		cfg.Hosts, cfg.Keyspace, cfg.Consistency = hosts, "reprocess_scan_test", "ONE"
-		s, err := cassandra.Open(context.Background(), cfg, layout)
-		if err != nil {
-			t.Fatal(err)
-		}
 		out = append(out, newEnv(t, "cassandra+kafka", s, brokers, n))
 	})
 	return out
@@ -62,12 +54,7 @@ func envs(t *testing.T, n int) []*env {
 // embeddedEnv is the embedded store with kfake.
 func embeddedEnv(t *testing.T, n int) *env {
 	t.Helper()
-	emb, err := embedded.Open(embedded.Config{Dir: t.TempDir()}, layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	return newEnv(t, "embedded+kfake", emb, nil, n)
+	return newEnv(t, "embedded+kfake", assetstest.Embedded(t, layout), nil, n)
 }
 
 func newEnv(t *testing.T, name string, s assets.Store, brokers []string, n int) *env {

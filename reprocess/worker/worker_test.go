@@ -16,8 +16,6 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
-	"github.com/reprocess/reprocess/assets/cassandra"
-	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
@@ -46,25 +44,13 @@ type env struct {
 
 func embeddedEnv(t testing.TB, n int) *env {
 	t.Helper()
-	s, err := embedded.Open(embedded.Config{Dir: t.TempDir()}, layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return newEnv(t, "embedded+kfake", s, nil, n)
+	return newEnv(t, "embedded+kfake", assetstest.Embedded(t, layout), nil, n)
 }
 
 func realEnv(t testing.TB, n int) *env {
 	t.Helper()
-	hosts := assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	s := assetstest.Cassandra(t, "reprocess_worker_test", layout)
 	brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
-	cfg := cassandra.DefaultConfig
-	cfg.Hosts, cfg.Keyspace, cfg.Consistency = hosts, "reprocess_worker_test", "ONE"
-	s, err := cassandra.Open(context.Background(), cfg, layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	return newEnv(t, "cassandra+kafka", s, brokers, n)
 }
 
