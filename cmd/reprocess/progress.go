@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -13,61 +12,111 @@ import (
 	"golang.org/x/term"
 )
 
-// progress shows how far a long step got: a live bar on a terminal, a
-// line every few seconds otherwise (CI logs, pipes).
+// display shows how far long steps got: live bars on a terminal, a line
+// per bar every few seconds otherwise (CI logs, pipes).
+type display struct {
+	out  *os.File
+	bars *mpb.Progress // nil when not a terminal
+
+	mu   sync.Mutex
+	list []*progress
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// progress is one bar of a display.
 type progress struct {
+	d     *display
 	label string
 	unit  string
 	total int64 // atomic
 	done  atomic.Int64
 	start time.Time
-
-	bars *mpb.Progress
-	bar  *mpb.Bar
-
-	out  io.Writer
-	stop chan struct{}
-	wg   sync.WaitGroup
-	info func() string
+	info  func() string
+	bar   *mpb.Bar
 }
 
-func newProgress(out *os.File, label, unit string, total int64) *progress {
-	return newProgressInfo(out, label, unit, total, nil)
-}
-
-// newProgressInfo is newProgress with a live note after the bar, e.g.
-// counters other than the one the bar tracks.
-func newProgressInfo(out *os.File, label, unit string, total int64, info func() string) *progress {
-	if info == nil {
-		info = func() string { return "" }
-	}
-	p := &progress{label: label, unit: unit, total: total, start: time.Now(), out: out, info: info}
+func newDisplay(out *os.File) *display {
+	d := &display{out: out}
 	if term.IsTerminal(int(out.Fd())) {
-		p.bars = mpb.New(mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
-		p.bar = p.bars.AddBar(total,
-			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
-			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, "%.0f "+unit+"/s", decor.WCSyncSpace),
-				decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO), decor.Any(func(decor.Statistics) string { return " " + p.info() })),
-		)
-		return p
+		d.bars = mpb.New(mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+		return d
 	}
-	p.stop = make(chan struct{})
-	p.wg.Add(1)
+	d.stop = make(chan struct{})
+	d.wg.Add(1)
 	go func() {
-		defer p.wg.Done()
+		defer d.wg.Done()
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				p.line()
-			case <-p.stop:
+				d.lines()
+			case <-d.stop:
 				return
 			}
 		}
 	}()
+	return d
+}
+
+// add starts a bar; info, if not nil, is a live note after it.
+func (d *display) add(label, unit string, total int64, info func() string) *progress {
+	if info == nil {
+		info = func() string { return "" }
+	}
+	p := &progress{d: d, label: label, unit: unit, total: total, start: time.Now(), info: info}
+	if d.bars != nil {
+		p.bar = d.bars.AddBar(total,
+			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
+			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, "%.0f "+unit+"/s", decor.WCSyncSpace),
+				decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO), decor.Any(func(decor.Statistics) string { return " " + p.info() })),
+		)
+	}
+	d.mu.Lock()
+	d.list = append(d.list, p)
+	d.mu.Unlock()
 	return p
 }
+
+func (d *display) lines() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.list {
+		p.line()
+	}
+}
+
+// wait stops the display and prints the final state of every bar.
+func (d *display) wait() {
+	if d.bars != nil {
+		d.mu.Lock()
+		for _, p := range d.list {
+			if !p.bar.Completed() {
+				p.bar.Abort(false)
+			}
+		}
+		d.mu.Unlock()
+		d.bars.Wait()
+		return
+	}
+	close(d.stop)
+	d.wg.Wait()
+	d.lines()
+}
+
+// newProgress is a display with one bar; Finish ends both.
+func newProgress(out *os.File, label, unit string, total int64) *progress {
+	return newDisplay(out).add(label, unit, total, nil)
+}
+
+// newProgressInfo is newProgress with a live note after the bar.
+func newProgressInfo(out *os.File, label, unit string, total int64, info func() string) *progress {
+	return newDisplay(out).add(label, unit, total, info)
+}
+
+// Finish ends the display the bar belongs to.
+func (p *progress) Finish() { p.d.wait() }
 
 // SetTotal changes the total (a step may learn it late).
 func (p *progress) SetTotal(n int64) {
@@ -76,7 +125,7 @@ func (p *progress) SetTotal(n int64) {
 	}
 }
 
-// Set records the running total; safe for concurrent use.
+// Set records the running count; safe for concurrent use.
 func (p *progress) Set(n int64) {
 	for {
 		cur := p.done.Load()
@@ -95,19 +144,5 @@ func (p *progress) line() {
 	if total > 0 {
 		pct = float64(n) / float64(total) * 100
 	}
-	fmt.Fprintf(p.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
-}
-
-// Finish stops the display and prints the final state.
-func (p *progress) Finish() {
-	if p.bars != nil {
-		if !p.bar.Completed() {
-			p.bar.Abort(false)
-		}
-		p.bars.Wait()
-		return
-	}
-	close(p.stop)
-	p.wg.Wait()
-	p.line()
+	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
 }
