@@ -38,17 +38,16 @@ type env struct {
 	seeded []assets.Asset
 }
 
-// envs returns the embedded store with kfake, and real Cassandra with real
-// Kafka (skipped outside CI when they are not configured, failed under CI).
-func envs(t *testing.T, n int) []*env {
-	t.Helper()
-	out := []*env{embeddedEnv(t, n)}
-	t.Run("real services", func(t *testing.T) {
+// envMakers are the two setups the end-to-end tests run on: the embedded
+// store with kfake, and real Cassandra with real Kafka (skipped outside CI
+// when they are not configured, failed under CI).
+var envMakers = map[string]func(*testing.T, int) *env{
+	"embedded+kfake": embeddedEnv,
+	"cassandra+kafka": func(t *testing.T, n int) *env {
 		s := assetstest.Cassandra(t, "reprocess_scan_test", layout)
 		brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
-		out = append(out, newEnv(t, "cassandra+kafka", s, brokers, n))
-	})
-	return out
+		return newEnv(t, "cassandra+kafka", s, brokers, n)
+	},
 }
 
 // embeddedEnv is the embedded store with kfake.
@@ -161,8 +160,9 @@ func (e *env) publisher(t *testing.T) *kafka.Publisher {
 }
 
 func TestEmitsEveryAssetInRangeOnce(t *testing.T) {
-	for _, e := range envs(t, 2000) {
-		t.Run(e.name, func(t *testing.T) {
+	for name, mk := range envMakers {
+		t.Run(name, func(t *testing.T) {
+			e := mk(t, 2000)
 			types := e.types("image", "video")
 			from, to := end.Add(-6*24*time.Hour-5*time.Hour), end.Add(-2*24*time.Hour+7*time.Hour)
 			want := e.expected(t, types, from, to, nil)
