@@ -50,6 +50,10 @@ type JobStore interface {
 	Job(ctx context.Context, id string) (Job, error)
 	// Jobs lists every job, in id order.
 	Jobs(ctx context.Context) ([]Job, error)
+	// SetJobCounters sets the named counters of an existing job and leaves
+	// the rest of its record, status included, as it is; ErrNotFound if
+	// there is no such job.
+	SetJobCounters(ctx context.Context, id string, counters map[string]int64) error
 	// SaveCheckpoint records a task's resume position.
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints lists a job's checkpoints, in task order.

@@ -554,6 +554,21 @@ func (s *suite) jobs(t *testing.T) {
 	if !slices.IsSortedFunc(all, func(a, b assets.Job) int { return strings.Compare(a.ID, b.ID) }) {
 		t.Error("Jobs is not in id order")
 	}
+
+	// Counters change without touching the rest of the record.
+	if err := s.Store.SetJobCounters(c, j.ID, map[string]int64{"emitted": 42, "filtered": 3}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Store.Job(c, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "running" || got.Counters["scanned"] != 10 || got.Counters["emitted"] != 42 || got.Counters["filtered"] != 3 {
+		t.Errorf("after SetJobCounters: status %s, counters %v", got.Status, got.Counters)
+	}
+	if err := s.Store.SetJobCounters(c, "no-such-job-"+s.run, map[string]int64{"x": 1}); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("SetJobCounters of a missing job: %v, want ErrNotFound", err)
+	}
 }
 
 func jobEqual(a, b assets.Job) bool {

@@ -276,6 +276,21 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	return nil
 }
 
+// SetJobCounters appends the counters to the job's map (a lightweight
+// transaction, so that a missing job is ErrNotFound, not a partial row).
+func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[string]int64) error {
+	var ignored *string
+	applied, err := s.query(`UPDATE {ks}.jobs SET counters = counters + ?, updated_at = ? WHERE job_id = ? IF EXISTS`,
+		counters, s.now().UTC(), id).Idempotent(false).ScanCASContext(ctx, &ignored)
+	if err != nil {
+		return fmt.Errorf("set counters of job %s: %w", id, classify(err))
+	}
+	if !applied {
+		return fmt.Errorf("set counters of job %s: %w", id, assets.ErrNotFound)
+	}
+	return nil
+}
+
 const jobColumns = `job_id, spec, status, counters, error, created_at, started_at, ended_at, updated_at`
 
 func scanJob(scan func(...any) bool) (assets.Job, bool) {

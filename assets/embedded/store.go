@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type Store struct {
 	layout assets.Layout
 	wo     *pebble.WriteOptions
 	locks  [256]sync.Mutex
+	jobsMu sync.Mutex // read-modify-write of job records
 	closed atomic.Bool
 	now    func() time.Time
 }
@@ -295,7 +297,28 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	if j.ID == "" {
 		return errors.New("save job: id is required")
 	}
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
 	return s.setJSON(jobKey(j.ID), j, "save job "+j.ID)
+}
+
+// SetJobCounters sets counters of an existing job.
+func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[string]int64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	var j assets.Job
+	if err := s.getJSON(jobKey(id), &j); err != nil {
+		return fmt.Errorf("set counters of job %s: %w", id, err)
+	}
+	if j.Counters == nil {
+		j.Counters = map[string]int64{}
+	}
+	maps.Copy(j.Counters, counters)
+	j.UpdatedAt = s.now().UTC()
+	return s.setJSON(jobKey(id), j, "set counters of job "+id)
 }
 
 func (s *Store) setJSON(key []byte, v any, op string) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/worker"
@@ -130,7 +131,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	if err != nil {
 		return err
 	}
-	if err := s.SaveJob(ctx, jobRecord(j)); err != nil {
+	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
 		return err
 	}
 
@@ -164,7 +165,9 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 		Concurrency: j.Source.Concurrency, Store: s, Log: a.log}, src, pub)
 
 	d := newDisplay(os.Stderr)
-	scanBar := d.add("scan ", "ids", n, func() string { return fmt.Sprintf("partitions %d/%d", sc.Stats.TasksDone.Load(), sc.Stats.Tasks.Load()) })
+	scanBar := d.add("scan ", "ids", n, func() string {
+		return fmt.Sprintf("partitions %d/%d", sc.Stats.TasksDone.Load(), sc.Stats.Tasks.Load())
+	})
 	applyBar := d.add("apply", "assets", n, func() string {
 		var dl int64
 		for _, w := range ws {

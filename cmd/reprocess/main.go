@@ -78,6 +78,7 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.scanCmd(),
 		a.workerCmd(),
 		a.dlqCmd(),
+		a.jobCmd(),
 	)
 	return root
 }

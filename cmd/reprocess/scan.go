@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
@@ -90,9 +92,11 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	if err := kc.EnsureTopics(ctx); err != nil {
 		return err
 	}
-	if err := s.SaveJob(ctx, jobRecord(j)); err != nil {
+	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
 		return err
 	}
+	watch := &control.Watch{Store: s, Job: j.Name, Interval: time.Second,
+		Paused: func() { log.Info("job paused: scanning waits; in-flight events finish") }}
 	group := events.Group(j.Transform.Name, j.Transform.Version)
 	var emit scan.Emitter
 	var w *worker.Worker
@@ -122,29 +126,47 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 
 	sc := scan.New(scan.Config{
 		Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Store: s, Log: a.log,
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Proceed: watch.Proceed, Store: s, Log: a.log,
 	}, src, emit)
 	st := &sc.Stats
 	bar := newProgressInfo(os.Stderr, "scan "+j.Name, "tasks", 0, func() string {
 		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
 	})
+	counters := func() map[string]int64 {
+		c := map[string]int64{"tasks": st.Tasks.Load(), "tasks_done": st.TasksDone.Load(), "scanned": st.Scanned.Load(),
+			"emitted": st.Emitted.Load(), "filtered": st.Filtered.Load()}
+		if w != nil {
+			for _, o := range []apply.Outcome{apply.Applied, apply.Skipped, apply.Missing, apply.Deleted, apply.WouldDelete, worker.DeadLettered} {
+				c[string(o)] = w.Count(o)
+			}
+		}
+		return c
+	}
 	done := make(chan struct{})
 	go func() { // the task count is known once Run listed the tasks
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-done:
 				return
 			case <-t.C:
 				bar.SetTotal(st.Tasks.Load())
 				bar.Set(st.TasksDone.Load())
+				if i%20 == 0 {
+					if err := s.SetJobCounters(ctx, j.Name, counters()); err != nil && ctx.Err() == nil {
+						log.Warn("save job counters", "error", err)
+					}
+				}
 			}
 		}
 	}()
 	start := time.Now()
 	err = sc.Run(ctx)
 	close(done)
+	if cerr := a.finishJob(context.WithoutCancel(ctx), s, j.Name, err, counters()); cerr != nil {
+		log.Error("record the job's end", "error", cerr)
+	}
 	bar.SetTotal(st.Tasks.Load())
 	bar.Set(st.TasksDone.Load())
 	bar.Finish()
@@ -160,11 +182,22 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	return err
 }
 
-// jobRecord is the job as the store keeps it, spec included, so workers
-// can build its CEL and stock transforms.
-func jobRecord(j *job.Job) assets.Job {
-	now := time.Now().UTC()
-	return assets.Job{ID: j.Name, Spec: j.Text, Status: "running", CreatedAt: now, StartedAt: now, UpdatedAt: now}
+// finishJob records how a scan ended: succeeded, failed with its error,
+// cancelled (already recorded by whoever cancelled), or still running if
+// the process was stopped (a restart resumes it).
+func (a *app) finishJob(ctx context.Context, s assets.Store, id string, runErr error, counters map[string]int64) error {
+	if err := s.SetJobCounters(ctx, id, counters); err != nil {
+		return err
+	}
+	switch {
+	case runErr == nil:
+		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
+		return err
+	case errors.Is(runErr, control.ErrCancelled), errors.Is(runErr, context.Canceled):
+		return nil
+	}
+	_, err := control.Transition(ctx, s, id, control.Failed, func(j *assets.Job) { j.Error = runErr.Error() })
+	return err
 }
 
 // source builds the job's source; an id list is read and checked here,

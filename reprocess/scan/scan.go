@@ -72,8 +72,11 @@ type Config struct {
 	Filter      *expr.Filter      // nil keeps every asset
 	Limiter     *throttle.Limiter // nil: unlimited
 	Gate        *throttle.Gate    // nil: never holds
-	Store       Store
-	Log         *slog.Logger
+	// Proceed, if not nil, is asked before every batch: it may hold the
+	// scan (job paused) or stop it with an error (job cancelled).
+	Proceed func(ctx context.Context) error
+	Store   Store
+	Log     *slog.Logger
 }
 
 // Stats counts a scan's progress; safe to read while it runs.
@@ -174,6 +177,11 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 }
 
 func (s *Scanner) batch(ctx context.Context, b Batch) error {
+	if s.cfg.Proceed != nil {
+		if err := s.cfg.Proceed(ctx); err != nil {
+			return err
+		}
+	}
 	s.Stats.Batches.Add(1)
 	s.Stats.Scanned.Add(int64(len(b.Items)))
 	if err := s.cfg.Gate.Wait(ctx, func(lag int64) {

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/control"
+)
+
+func (a *app) jobCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "job",
+		Short: "List, inspect, pause, resume and cancel jobs",
+		Long: `Jobs live in the store: pending -> running <-> paused -> succeeded |
+failed | cancelled. Pausing makes a running scan wait before its next page
+(events already published are still applied); resuming lets it go on from
+its checkpoints; cancelling stops it for good. A scan started again with the
+same job name resumes from its checkpoints.`,
+	}
+	var output string
+	out := func(w io.Writer, v any, table func(*tabwriter.Writer)) error {
+		if output == "json" {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		if output != "table" {
+			return fmt.Errorf("--output: want table or json, got %q", output)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		table(tw)
+		return tw.Flush()
+	}
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "table or json")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List jobs with their state and counters",
+		Example: "  reprocess job list\n  reprocess --store cassandra job list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			jobs, err := s.Jobs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out(cmd.OutOrStdout(), jobs, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "JOB\tSTATUS\tSTARTED\tUPDATED\tCOUNTERS")
+				for _, j := range jobs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, when(j.StartedAt), when(j.UpdatedAt), counters(j.Counters))
+				}
+			})
+		},
+	}
+	status := &cobra.Command{
+		Use:     "status JOB",
+		Short:   "Show one job: state, counters, partitions done, error",
+		Example: "  reprocess job status resolution-class-v2 -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			j, err := s.Job(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			cps, err := s.Checkpoints(cmd.Context(), j.ID)
+			if err != nil {
+				return err
+			}
+			done := 0
+			for _, c := range cps {
+				if c.Done {
+					done++
+				}
+			}
+			view := struct {
+				assets.Job
+				TasksStarted int `json:"tasks_started"`
+				TasksDone    int `json:"tasks_done"`
+			}{j, len(cps), done}
+			return out(cmd.OutOrStdout(), view, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
+					j.ID, j.Status, when(j.StartedAt), when(j.EndedAt), len(cps), done, counters(j.Counters))
+				if j.Error != "" {
+					fmt.Fprintf(tw, "error\t%s\n", j.Error)
+				}
+			})
+		},
+	}
+	move := func(use, short, to string) *cobra.Command {
+		return &cobra.Command{
+			Use:     use + " JOB",
+			Short:   short,
+			Example: "  reprocess job " + use + " resolution-class-v2",
+			Args:    cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				s, err := a.openStore(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				j, err := control.Transition(cmd.Context(), s, args[0], to, nil)
+				if err != nil {
+					return err
+				}
+				a.log.Info("job "+to, "job", j.ID)
+				fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", j.ID, j.Status)
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(list, status,
+		move("pause", "Pause a running job: its scan waits before the next page", control.Paused),
+		move("resume", "Resume a paused job from its checkpoints", control.Running),
+		move("cancel", "Cancel a job: its scan stops for good", control.Cancelled))
+	return cmd
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func counters(c map[string]int64) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, c[k])
+	}
+	return strings.Join(parts, " ")
+}

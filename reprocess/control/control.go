@@ -1,0 +1,141 @@
+// Package control is a job's lifecycle, kept in the store:
+//
+//	pending -> running <-> paused -> succeeded | failed | cancelled
+//
+// (pending and paused jobs may be cancelled too). Commands move a job with
+// Transition; a running scan asks Watch before every batch whether to go
+// on, wait (paused) or stop (cancelled), so a pause takes effect within one
+// page and in-flight events still finish.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+)
+
+// Job states.
+const (
+	Pending   = "pending"
+	Running   = "running"
+	Paused    = "paused"
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+var next = map[string][]string{
+	Pending: {Running, Cancelled},
+	// A running job may be started again: a scan restarted after a crash.
+	Running: {Running, Paused, Succeeded, Failed, Cancelled},
+	Paused:  {Running, Cancelled},
+	// A finished job may run again: its checkpoints make that a resume.
+	Succeeded: {Running},
+	Failed:    {Running},
+	Cancelled: {Running},
+}
+
+// ErrTransition is returned for a move the lifecycle does not allow.
+var ErrTransition = errors.New("control: transition not allowed")
+
+// ErrCancelled stops a scan whose job was cancelled.
+var ErrCancelled = errors.New("control: job cancelled")
+
+// Transition moves job id to state to, applying edit (may be nil) to the
+// record, and saves it. The job must exist.
+func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func(*assets.Job)) (assets.Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if !slices.Contains(next[j.Status], to) {
+		return j, fmt.Errorf("%w: job %s is %s, cannot become %s", ErrTransition, id, j.Status, to)
+	}
+	now := time.Now().UTC()
+	if to == Running && j.Status != Paused {
+		j.StartedAt, j.EndedAt, j.Error = now, time.Time{}, ""
+	}
+	if to == Succeeded || to == Failed || to == Cancelled {
+		j.EndedAt = now
+	}
+	j.Status, j.UpdatedAt = to, now
+	if edit != nil {
+		edit(&j)
+	}
+	return j, s.SaveJob(ctx, j)
+}
+
+// Start records a job as running, creating it if it is new, with its spec.
+func Start(ctx context.Context, s assets.JobStore, id, spec string) (assets.Job, error) {
+	_, err := s.Job(ctx, id)
+	if errors.Is(err, assets.ErrNotFound) {
+		now := time.Now().UTC()
+		j := assets.Job{ID: id, Spec: spec, Status: Running, CreatedAt: now, StartedAt: now, UpdatedAt: now}
+		return j, s.SaveJob(ctx, j)
+	}
+	if err != nil {
+		return assets.Job{}, err
+	}
+	return Transition(ctx, s, id, Running, func(j *assets.Job) { j.Spec = spec })
+}
+
+// Watch reads a job's state at most once per interval, for a scan to ask
+// before each batch.
+type Watch struct {
+	Store    assets.JobStore
+	Job      string
+	Interval time.Duration
+	// Paused, if not nil, is called once each time a pause begins.
+	Paused func()
+
+	mu     sync.Mutex
+	last   time.Time
+	status string
+}
+
+func (w *Watch) state(ctx context.Context) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status != "" && time.Since(w.last) < w.Interval {
+		return w.status, nil
+	}
+	j, err := w.Store.Job(ctx, w.Job)
+	if err != nil {
+		return "", fmt.Errorf("read state of job %s: %w", w.Job, err)
+	}
+	w.status, w.last = j.Status, time.Now()
+	return w.status, nil
+}
+
+// Proceed returns nil when the job may go on, waits while it is paused,
+// and returns ErrCancelled once it is cancelled.
+func (w *Watch) Proceed(ctx context.Context) error {
+	told := false
+	for {
+		st, err := w.state(ctx)
+		if err != nil {
+			return err
+		}
+		switch st {
+		case Cancelled:
+			return ErrCancelled
+		case Paused:
+			if !told && w.Paused != nil {
+				w.Paused()
+				told = true
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(w.Interval):
+			}
+		default:
+			return nil
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/synth"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/throttle"
+)
+
+func TestTransitions(t *testing.T) {
+	s := assetstest.Embedded(t, assets.DefaultLayout)
+	ctx := context.Background()
+	if _, err := control.Transition(ctx, s, "nope", control.Paused, nil); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("transition of a missing job: %v", err)
+	}
+	j, err := control.Start(ctx, s, "j", "name: j\n")
+	if err != nil || j.Status != control.Running || j.Spec != "name: j\n" {
+		t.Fatalf("Start: %+v, %v", j, err)
+	}
+	for _, tc := range []struct {
+		to string
+		ok bool
+	}{
+		{control.Paused, true}, {control.Paused, false}, {control.Succeeded, false}, {control.Running, true},
+		{control.Succeeded, true}, {control.Paused, false}, {control.Cancelled, false}, {control.Running, true},
+		{control.Cancelled, true}, {control.Running, true}, {control.Failed, true},
+	} {
+		before, _ := s.Job(ctx, "j")
+		after, err := control.Transition(ctx, s, "j", tc.to, nil)
+		if tc.ok != (err == nil) {
+			t.Fatalf("%s -> %s: err %v, want allowed=%v", before.Status, tc.to, err, tc.ok)
+		}
+		if !tc.ok && !errors.Is(err, control.ErrTransition) {
+			t.Errorf("%s -> %s: %v, want ErrTransition", before.Status, tc.to, err)
+		}
+		if tc.ok && (after.Status != tc.to || (tc.to == control.Succeeded && after.EndedAt.IsZero())) {
+			t.Errorf("%s -> %s: got %+v", before.Status, tc.to, after)
+		}
+	}
+}
+
+type counting struct{ n atomic.Int64 }
+
+func (c *counting) Emit(_ context.Context, evs []events.Reprocess) error {
+	c.n.Add(int64(len(evs)))
+	return nil
+}
+
+// TestPauseResumeCancelARunningScan pauses a throttled scan, checks that
+// it stops emitting within a page, resumes it, and cancels it.
+func TestPauseResumeCancelARunningScan(t *testing.T) {
+	layout := assets.Layout{BucketWidth: 24 * time.Hour, Shards: 2}
+	s := assetstest.Embedded(t, layout)
+	ctx := context.Background()
+	end := time.Now()
+	if _, err := synth.Seed(ctx, s, synth.Config{Count: 3000, Span: 48 * time.Hour, End: end, Seed: 2, Concurrency: 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.Start(ctx, s, "pausable", ""); err != nil {
+		t.Fatal(err)
+	}
+	em := &counting{}
+	watch := &control.Watch{Store: s, Job: "pausable", Interval: 20 * time.Millisecond}
+	src := &scan.Partitions{Pager: s, Layout: layout, Types: synth.TypeNames(), From: end.Add(-49 * time.Hour), To: end, PageSize: 20}
+	sc := scan.New(scan.Config{Job: "pausable", Transform: "t", Version: 1, Concurrency: 2, Store: s, Proceed: watch.Proceed,
+		Limiter: throttle.NewLimiter(throttle.Config{Limit: 1000}, time.Second)}, src, em)
+	done := make(chan error, 1)
+	go func() { done <- sc.Run(ctx) }()
+
+	time.Sleep(400 * time.Millisecond)
+	if _, err := control.Transition(ctx, s, "pausable", control.Paused, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the watch notices; pages in hand finish
+	held := em.n.Load()
+	time.Sleep(500 * time.Millisecond)
+	if moved := em.n.Load() - held; moved > 0 {
+		t.Errorf("a paused scan emitted %d more events", moved)
+	}
+	if held == 0 || held >= 3000 {
+		t.Fatalf("%d events before the pause; want the scan midway", held)
+	}
+	if _, err := control.Transition(ctx, s, "pausable", control.Running, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if em.n.Load() <= held {
+		t.Error("the resumed scan does not emit")
+	}
+	if _, err := control.Transition(ctx, s, "pausable", control.Cancelled, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, control.ErrCancelled) {
+			t.Errorf("cancelled scan ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cancelled scan did not stop")
+	}
+	if em.n.Load() >= 3000 {
+		t.Errorf("the cancelled scan emitted everything (%d)", em.n.Load())
+	}
+}
