@@ -39,6 +39,13 @@ type Config struct {
 	// Elasticsearch is where the elasticsearch source queries.
 	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
 	Log           Log            `mapstructure:"log"`
+	Metrics       Metrics        `mapstructure:"metrics"`
+}
+
+// Metrics configures the HTTP endpoint of scan and worker processes.
+type Metrics struct {
+	// Addr serves /metrics, /healthz and /readyz (e.g. ":9464"); empty: off.
+	Addr string `mapstructure:"addr"`
 }
 
 // Store picks and configures the asset store.
@@ -84,6 +91,7 @@ var flagKeys = map[string]string{
 	"keyspace":        "store.cassandra.keyspace",
 	"kafka-brokers":   "kafka.brokers",
 	"log-level":       "log.level",
+	"metrics-addr":    "metrics.addr",
 }
 
 // AddFlags registers the configuration flags on fs.
@@ -95,6 +103,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("keyspace", "", "Cassandra keyspace (store.cassandra.keyspace)")
 	fs.StringSlice("kafka-brokers", nil, "Kafka seed brokers; none runs an in-process broker (kafka.brokers)")
 	fs.String("log-level", "", "debug, info, warn or error (log.level)")
+	fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. :9464 (metrics.addr)")
 	fs.StringArray("set", nil, "set any key, e.g. --set layout.shards=16 (repeatable)")
 }
 

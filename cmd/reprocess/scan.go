@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/elastic"
+	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
@@ -73,11 +74,16 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	if err != nil {
 		return err
 	}
-	s, err := a.openStore(ctx)
+	raw, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer raw.Close()
+	reg := newRegistry()
+	s, err := instrument.Wrap(raw, reg)
+	if err != nil {
+		return err
+	}
 	if p, ok := src.(*scan.Partitions); ok {
 		p.Pager = timedPager{s, limiter}
 	}
@@ -128,6 +134,15 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 		Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
 		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Proceed: watch.Proceed, Store: s, Log: a.log,
 	}, src, emit)
+	if err := sc.Register(reg, limiter, gate); err != nil {
+		return err
+	}
+	if w != nil {
+		reg.MustRegister(w)
+	}
+	if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
+		return err
+	}
 	st := &sc.Stats
 	bar := newProgressInfo(os.Stderr, "scan "+j.Name, "tasks", 0, func() string {
 		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
@@ -248,4 +263,13 @@ func (t timedPager) Page(ctx context.Context, p assets.Partition, after assets.I
 	ids, err := t.Pager.Page(ctx, p, after, limit)
 	t.l.Observe(time.Since(start))
 	return ids, err
+}
+
+// ready checks that the store answers (an unknown job is an answer) and
+// that Kafka does.
+func ready(ctx context.Context, s assets.JobStore, kc *kafka.Cluster) error {
+	if _, err := s.Job(ctx, "reprocess-readiness-probe"); err != nil && !errors.Is(err, assets.ErrNotFound) {
+		return err
+	}
+	return kc.Ping(ctx)
 }

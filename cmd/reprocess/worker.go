@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/elastic"
+	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
@@ -75,11 +77,16 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				return fmt.Errorf("--transform and --version (>= 1) are required")
 			}
 			ctx := cmd.Context()
-			s, err := a.openStore(ctx)
+			raw, err := a.openStore(ctx)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer raw.Close()
+			reg := newRegistry()
+			s, err := instrument.Wrap(raw, reg)
+			if err != nil {
+				return err
+			}
 			kc, err := kafka.Start(a.cfg.Kafka, a.log)
 			if err != nil {
 				return err
@@ -101,6 +108,10 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				}
 			}()
 			w.Transform, w.Version = name, version
+			reg.MustRegister(w)
+			if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
+				return err
+			}
 			err = w.Run(ctx, kc, kafka.ConsumerConfig{Group: group, Topics: []string{a.cfg.Kafka.Topic}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 			if ctx.Err() != nil && err == nil {
 				a.log.Info("worker stopped by signal")
