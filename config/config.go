@@ -40,6 +40,13 @@ type Config struct {
 	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
 	Log           Log            `mapstructure:"log"`
 	Metrics       Metrics        `mapstructure:"metrics"`
+	Serve         Serve          `mapstructure:"serve"`
+}
+
+// Serve configures `reprocess serve`.
+type Serve struct {
+	Addr  string `mapstructure:"addr"`  // listen address of the API and job page
+	Token string `mapstructure:"token"` // bearer token every /api/v1 request needs
 }
 
 // Metrics configures the HTTP endpoint of scan and worker processes.
@@ -74,6 +81,7 @@ func Default() Config {
 		Kafka:         kafka.DefaultConfig,
 		Elasticsearch: elastic.DefaultConfig,
 		Log:           Log{Level: "info", Format: "text"},
+		Serve:         Serve{Addr: "127.0.0.1:8080"},
 	}
 }
 
@@ -265,6 +273,7 @@ func (c Config) Redacted() Config {
 	hide(&c.Store.Cassandra.Password)
 	hide(&c.Kafka.Password)
 	hide(&c.Elasticsearch.Password)
+	hide(&c.Serve.Token)
 	return c
 }
 

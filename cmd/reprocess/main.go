@@ -79,6 +79,7 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.workerCmd(),
 		a.dlqCmd(),
 		a.jobCmd(),
+		a.serveCmd(),
 	)
 	return root
 }

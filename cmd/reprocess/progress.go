@@ -102,7 +102,9 @@ func (d *display) wait() {
 	}
 	close(d.stop)
 	d.wg.Wait()
-	d.lines()
+	if d.out != nil {
+		d.lines()
+	}
 }
 
 // newProgress is a display with one bar; Finish ends both.
@@ -145,4 +147,17 @@ func (p *progress) line() {
 		pct = float64(n) / float64(total) * 100
 	}
 	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
+}
+
+// progressOrNot is a one-bar display when show is set, and a bar that
+// shows nothing otherwise (jobs run by serve).
+func progressOrNot(show bool, label, unit string, info func() string) *progress {
+	if show {
+		return newProgressInfo(os.Stderr, label, unit, 0, info)
+	}
+	d := &display{stop: make(chan struct{})}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); <-d.stop }()
+	p := &progress{d: d, label: label, unit: unit, info: info, start: time.Now()}
+	return p
 }

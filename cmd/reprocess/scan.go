@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets"
@@ -67,10 +68,11 @@ unless its spec says dry_run: false and --confirm-delete is given.`,
 	return cmd
 }
 
+// scan runs a job from the command line: its own store, Kafka, metrics
+// endpoint and progress bars.
 func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer) error {
 	log := a.log.With("job", j.Name)
-	limiter := throttle.NewLimiter(j.Rate, time.Second)
-	src, err := a.source(j, limiter, stdin)
+	src, err := a.source(j, stdin)
 	if err != nil {
 		return err
 	}
@@ -84,9 +86,6 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	if err != nil {
 		return err
 	}
-	if p, ok := src.(*scan.Partitions); ok {
-		p.Pager = timedPager{s, limiter}
-	}
 	kc, err := kafka.Start(a.cfg.Kafka, log)
 	if err != nil {
 		return err
@@ -97,6 +96,21 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	}
 	if err := kc.EnsureTopics(ctx); err != nil {
 		return err
+	}
+	if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
+		return err
+	}
+	return a.runScan(ctx, j, src, s, kc, reg, out, true)
+}
+
+// runScan runs a job's scan on an open store and Kafka: records its
+// lifecycle, registers its metrics on reg, shows bars when show is set,
+// and writes a summary to out.
+func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets.Store, kc *kafka.Cluster, reg prometheus.Registerer, out io.Writer, show bool) error {
+	log := a.log.With("job", j.Name)
+	limiter := throttle.NewLimiter(j.Rate, time.Second)
+	if p, ok := src.(*scan.Partitions); ok {
+		p.Pager = timedPager{s, limiter}
 	}
 	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
 		return err
@@ -135,16 +149,15 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: limiter, Gate: gate, Proceed: watch.Proceed, Store: s, Log: a.log,
 	}, src, emit)
 	if err := sc.Register(reg, limiter, gate); err != nil {
-		return err
+		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
 	}
 	if w != nil {
-		reg.MustRegister(w)
-	}
-	if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
-		return err
+		if err := reg.Register(w); err != nil {
+			log.Warn("worker metrics not registered", "error", err)
+		}
 	}
 	st := &sc.Stats
-	bar := newProgressInfo(os.Stderr, "scan "+j.Name, "tasks", 0, func() string {
+	bar := progressOrNot(show, "scan "+j.Name, "tasks", func() string {
 		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
 	})
 	counters := func() map[string]int64 {
@@ -177,7 +190,7 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 		}
 	}()
 	start := time.Now()
-	err = sc.Run(ctx)
+	err := sc.Run(ctx)
 	close(done)
 	if cerr := a.finishJob(context.WithoutCancel(ctx), s, j.Name, err, counters()); cerr != nil {
 		log.Error("record the job's end", "error", cerr)
@@ -217,7 +230,7 @@ func (a *app) finishJob(ctx context.Context, s assets.Store, id string, runErr e
 
 // source builds the job's source; an id list is read and checked here,
 // before the store or Kafka is touched.
-func (a *app) source(j *job.Job, limiter *throttle.Limiter, stdin io.Reader) (scan.Source, error) {
+func (a *app) source(j *job.Job, stdin io.Reader) (scan.Source, error) {
 	src := j.Source
 	switch src.Kind {
 	case job.SourceCassandra:

@@ -1,0 +1,226 @@
+// Package api is the HTTP control plane: the job operations of the CLI as
+// JSON under /api/v1/ (described by openapi.yaml, served at
+// /api/v1/openapi.yaml), a job page at /, and the process endpoints
+// /metrics, /healthz and /readyz. Every /api/v1/ request needs the bearer
+// token; the page asks for it once and keeps it in the browser.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
+)
+
+//go:embed openapi.yaml
+var openapi []byte
+
+//go:embed page.html
+var page []byte
+
+// Runner starts a validated job in the background.
+type Runner interface {
+	Start(j *job.Job) error
+}
+
+// Server serves the API. Token must not be empty.
+type Server struct {
+	Store    assets.Store
+	Runner   Runner
+	Token    string
+	Registry *prometheus.Registry
+	Ready    func(context.Context) error
+	Log      *slog.Logger
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	}
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openapi)
+	})
+	api.HandleFunc("GET /api/v1/jobs", s.list)
+	api.HandleFunc("POST /api/v1/jobs", s.create)
+	api.HandleFunc("GET /api/v1/jobs/{id}", s.get)
+	api.HandleFunc("POST /api/v1/jobs/{id}/{action}", s.act)
+	mux.Handle("/api/", s.auth(api))
+	return mux
+}
+
+// auth requires "Authorization: Bearer TOKEN".
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="reprocess"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// JobView is a job as the API shows it.
+type JobView struct {
+	assets.Job
+	TasksStarted int `json:"tasks_started"`
+	TasksDone    int `json:"tasks_done"`
+}
+
+func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
+	cps, err := s.Store.Checkpoints(ctx, j.ID)
+	if err != nil {
+		return JobView{}, err
+	}
+	v := JobView{Job: j, TasksStarted: len(cps)}
+	for _, c := range cps {
+		if c.Done {
+			v.TasksDone++
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	jobs, err := s.Store.Jobs(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	views := make([]JobView, 0, len(jobs))
+	for _, j := range jobs {
+		v, err := s.view(r.Context(), j)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, err)
+			return
+		}
+		views = append(views, v)
+	}
+	writeJSON(w, http.StatusOK, views)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	j, err := s.Store.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	v, err := s.view(r.Context(), j)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// create validates a spec (YAML or JSON body) and starts the job.
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	spec, err := job.Parse(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	j, err := job.Compile(spec)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if j.Transform.Deletes() && r.URL.Query().Get("confirm_delete") != "true" {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("job %s deletes assets (transform.dry_run: false): add ?confirm_delete=true if that is meant", j.Name))
+		return
+	}
+	if cur, err := s.Store.Job(r.Context(), j.Name); err == nil && (cur.Status == control.Running || cur.Status == control.Paused) {
+		writeError(w, http.StatusConflict, fmt.Errorf("job %s is already %s", j.Name, cur.Status))
+		return
+	}
+	if err := s.Runner.Start(j); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	s.Log.Info("job started through the API", "job", j.Name)
+	cur, err := s.Store.Job(r.Context(), j.Name)
+	if err != nil {
+		cur = assets.Job{ID: j.Name, Status: control.Pending}
+	}
+	writeJSON(w, http.StatusCreated, JobView{Job: cur})
+}
+
+var actions = map[string]string{"pause": control.Paused, "resume": control.Running, "cancel": control.Cancelled}
+
+func (s *Server) act(w http.ResponseWriter, r *http.Request) {
+	to, ok := actions[r.PathValue("action")]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no action %q: want pause, resume or cancel", r.PathValue("action")))
+		return
+	}
+	j, err := control.Transition(r.Context(), s.Store, r.PathValue("id"), to, nil)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	s.Log.Info("job "+to+" through the API", "job", j.ID)
+	v, err := s.view(r.Context(), j)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, assets.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, control.ErrTransition):
+		return http.StatusConflict
+	}
+	return http.StatusServiceUnavailable
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
