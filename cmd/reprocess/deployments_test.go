@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/reprocess/reprocess/config"
+)
+
+// knownEnv is every REPROCESS_* variable the configuration reads.
+func knownEnv() map[string]bool {
+	known := map[string]bool{"REPROCESS_CONFIG": true}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+"_", sub)
+				continue
+			}
+			known[strings.ToUpper(prefix+k)] = true
+		}
+	}
+	walk(config.EnvPrefix, config.Default().Map())
+	return known
+}
+
+// checkCommand fails unless args start with a real subcommand whose flags
+// parse.
+func checkCommand(t *testing.T, where string, args []string) {
+	t.Helper()
+	if len(args) == 0 {
+		t.Errorf("%s: no command", where)
+		return
+	}
+	cmd, rest, err := newRoot().Find(args)
+	if err != nil || cmd.Name() != args[0] {
+		t.Errorf("%s: %q is not a reprocess command (%v)", where, args[0], err)
+		return
+	}
+	var expanded []string
+	for _, a := range rest {
+		// Compose variables expand to their defaults: ${NAME:-default}.
+		expanded = append(expanded, os.Expand(a, func(name string) string {
+			if _, def, ok := strings.Cut(name, ":-"); ok {
+				return def
+			}
+			return "x"
+		}))
+	}
+	if err := cmd.ParseFlags(expanded); err != nil {
+		t.Errorf("%s: flags of %s: %v", where, args[0], err)
+	}
+}
+
+func TestComposeFile(t *testing.T) {
+	raw, err := os.ReadFile("../../deployments/compose/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Services map[string]struct {
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	if len(c.Services) < 2 {
+		t.Fatalf("compose.yaml has %d services", len(c.Services))
+	}
+	known := knownEnv()
+	for name, svc := range c.Services {
+		checkCommand(t, "compose service "+name, svc.Command)
+		for k := range svc.Environment {
+			if !known[k] {
+				t.Errorf("compose service %s sets %s, which is no setting", name, k)
+			}
+		}
+	}
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	raw, err := os.ReadFile("../../deployments/kubernetes/reprocess.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	kinds := map[string]int{}
+	known := knownEnv()
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Args []string `yaml:"args"`
+							Env  []struct {
+								Name string `yaml:"name"`
+							} `yaml:"env"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("reprocess.yaml: %v", err)
+		}
+		kinds[doc.Kind]++
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			checkCommand(t, "kubernetes "+doc.Kind, c.Args)
+			for _, e := range c.Env {
+				if !known[e.Name] {
+					t.Errorf("kubernetes %s sets %s, which is no setting", doc.Kind, e.Name)
+				}
+			}
+		}
+		if doc.Kind == "ConfigMap" {
+			// The mounted file must load as the binary loads it.
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(path, []byte(doc.Data["config.yaml"]), 0o600)
+			for _, kv := range os.Environ() {
+				if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "REPROCESS_") && !strings.HasPrefix(name, "REPROCESS_TEST_") {
+					t.Setenv(name, "")
+					os.Unsetenv(name)
+				}
+			}
+			t.Setenv("REPROCESS_CONFIG", path)
+			cfg, err := config.Load(nil)
+			if err != nil {
+				t.Errorf("the ConfigMap's config.yaml does not load: %v", err)
+			} else if cfg.Store.Backend != "cassandra" || len(cfg.Kafka.Brokers) != 3 {
+				t.Errorf("ConfigMap config: backend %s, brokers %v", cfg.Store.Backend, cfg.Kafka.Brokers)
+			}
+		}
+	}
+	for _, k := range []string{"ConfigMap", "Secret", "Deployment", "Service"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s in the manifests", k)
+		}
+	}
+}
