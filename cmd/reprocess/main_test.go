@@ -238,3 +238,35 @@ func atoi(s string) int {
 	fmt.Sscan(s, &n)
 	return n
 }
+
+func TestRunFollowsASyncJobAndRefusesAsyncWithoutKafka(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := run(t, "--data-dir", data, "seed", "--count", "800", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	spec := func(name, mode string) string {
+		p := filepath.Join(dir, name+".yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`name: %s
+source: {kind: cassandra, types: [image, video], created_from: %s}
+transform: {name: orientation, version: 1}
+mode: %s
+`, name, time.Now().Add(-72*time.Hour).UTC().Format(time.RFC3339), mode)), 0o600)
+		return p
+	}
+	if _, err := run(t, "--data-dir", data, "run", spec("async", "async")); err == nil || !strings.Contains(err.Error(), "kafka.brokers") {
+		t.Errorf("run of an async job with no brokers: %v", err)
+	}
+	out, err := run(t, "--data-dir", data, "run", spec("sync", "sync"))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`emitted (\d+).*\napplied (\d+)`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" || m[1] != m[2] {
+		t.Errorf("run summary: %q; want every emitted event applied", out)
+	}
+	status, err := run(t, "--data-dir", data, "job", "status", "sync", "-o", "json")
+	if err != nil || !strings.Contains(status, `"status": "succeeded"`) || !strings.Contains(status, `"applied": `+m[2]) {
+		t.Errorf("job status after run: %v\n%s", err, status)
+	}
+}

@@ -149,15 +149,10 @@ func (p *progress) line() {
 	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
 }
 
-// progressOrNot is a one-bar display when show is set, and a bar that
-// shows nothing otherwise (jobs run by serve).
-func progressOrNot(show bool, label, unit string, info func() string) *progress {
-	if show {
-		return newProgressInfo(os.Stderr, label, unit, 0, info)
-	}
+// newQuietDisplay is a display that shows nothing (jobs run by serve).
+func newQuietDisplay() *display {
 	d := &display{stop: make(chan struct{})}
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); <-d.stop }()
-	p := &progress{d: d, label: label, unit: unit, info: info, start: time.Now()}
-	return p
+	return d
 }

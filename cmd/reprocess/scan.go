@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,27 +51,58 @@ unless its spec says dry_run: false and --confirm-delete is given.`,
   cat ids.txt | reprocess scan ids-job.yaml   # source: {kind: ids, file: "-"}`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := job.Load(args[0])
-			if err != nil {
-				return err
-			}
-			j, err := job.Compile(spec)
-			if err != nil {
-				return err
-			}
-			if j.Transform.Deletes() && !confirmDelete {
-				return fmt.Errorf("job %s deletes assets (transform.dry_run: false): rerun with --confirm-delete if that is meant", j.Name)
-			}
-			return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout())
+			return a.startJob(cmd, args[0], confirmDelete, false)
 		},
 	}
 	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
 	return cmd
 }
 
+func (a *app) runCmd() *cobra.Command {
+	var confirmDelete bool
+	cmd := &cobra.Command{
+		Use:   "run JOB.yaml",
+		Short: "Start a job and follow it to the end: scan and apply progress",
+		Long: `Start a job as 'reprocess scan' does, and follow it with two bars: the
+scan (partitions done, ids scanned and emitted) and the apply (events the
+transform's workers handled, from their consumer group's committed offsets;
+in sync mode, the in-process worker's counts), with rates and ETAs. In
+async mode it waits after the scan until the workers handled every event;
+Ctrl-C stops following (and scanning: a later run resumes), while running
+workers go on. Plain progress lines replace the bars when not on a terminal.`,
+		Example: `  reprocess --kafka-brokers 127.0.0.1:9092 run jobs/orientation-v2.yaml   # workers run elsewhere
+  reprocess run small-sync-job.yaml                                        # mode: sync, no Kafka needed`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.startJob(cmd, args[0], confirmDelete, true)
+		},
+	}
+	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
+	return cmd
+}
+
+// startJob validates the spec at path before anything starts, then scans.
+func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bool) error {
+	spec, err := job.Load(path)
+	if err != nil {
+		return err
+	}
+	j, err := job.Compile(spec)
+	if err != nil {
+		return err
+	}
+	if j.Transform.Deletes() && !confirmDelete {
+		return fmt.Errorf("job %s deletes assets (transform.dry_run: false): rerun with --confirm-delete if that is meant", j.Name)
+	}
+	if follow && j.Mode == "async" && len(a.cfg.Kafka.Brokers) == 0 {
+		return fmt.Errorf("job %s is async: following it needs kafka.brokers (--kafka-brokers) that workers also use; use mode: sync for a run with no Kafka, or `reprocess demo`", j.Name)
+	}
+	return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout(), follow)
+}
+
 // scan runs a job from the command line: its own store, Kafka, metrics
 // endpoint and progress bars.
-func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer) error {
+func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer, follow bool) error {
 	log := a.log.With("job", j.Name)
 	src, err := a.source(j, stdin)
 	if err != nil {
@@ -100,13 +132,13 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
 		return err
 	}
-	return a.runScan(ctx, j, src, s, kc, reg, out, true)
+	return a.runScan(ctx, j, src, s, kc, reg, out, true, follow)
 }
 
 // runScan runs a job's scan on an open store and Kafka: records its
 // lifecycle, registers its metrics on reg, shows bars when show is set,
 // and writes a summary to out.
-func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets.Store, kc *kafka.Cluster, reg prometheus.Registerer, out io.Writer, show bool) error {
+func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets.Store, kc *kafka.Cluster, reg prometheus.Registerer, out io.Writer, show, follow bool) error {
 	log := a.log.With("job", j.Name)
 	limiter := throttle.NewLimiter(j.Rate, time.Second)
 	if p, ok := src.(*scan.Partitions); ok {
@@ -157,9 +189,43 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 		}
 	}
 	st := &sc.Stats
-	bar := progressOrNot(show, "scan "+j.Name, "tasks", func() string {
+	d := newQuietDisplay()
+	if show {
+		d = newDisplay(os.Stderr)
+	}
+	bar := d.add("scan  "+j.Name, "tasks", 0, func() string {
 		return fmt.Sprintf("scanned %d emitted %d filtered %d", st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load())
 	})
+	// The apply bar: the in-process worker's counts (sync), or the events
+	// the transform's consumer group has committed (async, when following).
+	var applied func() int64
+	var applyBar *progress
+	switch {
+	case w != nil:
+		applied = func() int64 {
+			return w.Count(apply.Applied) + w.Count(apply.Skipped) + w.Count(apply.Missing) + w.Count(apply.Deleted) +
+				w.Count(apply.WouldDelete) + w.Count(worker.DeadLettered)
+		}
+	case follow:
+		var lastLag atomic.Int64
+		applied = func() int64 {
+			if lag, err := kc.Lag(ctx, group); err == nil {
+				lastLag.Store(lag)
+			}
+			return max(0, st.Emitted.Load()-lastLag.Load())
+		}
+	}
+	if applied != nil {
+		applyBar = d.add("apply "+j.Name, "events", 0, nil)
+	}
+	updateBars := func() {
+		bar.SetTotal(st.Tasks.Load())
+		bar.Set(st.TasksDone.Load())
+		if applyBar != nil {
+			applyBar.SetTotal(st.Emitted.Load())
+			applyBar.Set(applied())
+		}
+	}
 	counters := func() map[string]int64 {
 		c := map[string]int64{"tasks": st.Tasks.Load(), "tasks_done": st.TasksDone.Load(), "scanned": st.Scanned.Load(),
 			"emitted": st.Emitted.Load(), "filtered": st.Filtered.Load()}
@@ -172,16 +238,15 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 	}
 	done := make(chan struct{})
 	go func() { // the task count is known once Run listed the tasks
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				bar.SetTotal(st.Tasks.Load())
-				bar.Set(st.TasksDone.Load())
-				if i%20 == 0 {
+				updateBars()
+				if i%8 == 0 {
 					if err := s.SetJobCounters(ctx, j.Name, counters()); err != nil && ctx.Err() == nil {
 						log.Warn("save job counters", "error", err)
 					}
@@ -191,13 +256,22 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 	}()
 	start := time.Now()
 	err := sc.Run(ctx)
+	if err == nil && follow && w == nil {
+		// Follow the workers until they handled every event (Ctrl-C stops
+		// following; the job and the workers go on).
+		for ctx.Err() == nil && applied() < st.Emitted.Load() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
 	close(done)
 	if cerr := a.finishJob(context.WithoutCancel(ctx), s, j.Name, err, counters()); cerr != nil {
 		log.Error("record the job's end", "error", cerr)
 	}
-	bar.SetTotal(st.Tasks.Load())
-	bar.Set(st.TasksDone.Load())
-	bar.Finish()
+	updateBars()
+	d.wait()
 	el := time.Since(start)
 	fmt.Fprintf(out, "job %s: %d/%d tasks done, scanned %d, emitted %d, filtered %d in %s (%.0f ids/s)\n",
 		j.Name, st.TasksDone.Load(), st.Tasks.Load(), st.Scanned.Load(), st.Emitted.Load(), st.Filtered.Load(),

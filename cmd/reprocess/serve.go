@@ -129,7 +129,7 @@ func (r *jobRunner) Start(j *job.Job) error {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if err := r.a.runScan(r.ctx, j, src, r.s, r.kc, r.reg, io.Discard, false); err != nil && r.ctx.Err() == nil {
+		if err := r.a.runScan(r.ctx, j, src, r.s, r.kc, r.reg, io.Discard, false, false); err != nil && r.ctx.Err() == nil {
 			r.a.log.Warn("job ended with an error", "job", j.Name, "error", err)
 		}
 	}()
