@@ -172,3 +172,16 @@ func TestMinID(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePartition(t *testing.T) {
+	p := assets.Partition{Type: "image/raw", Bucket: time.Date(2025, 3, 1, 6, 0, 0, 0, time.UTC), Shard: 7}
+	got, err := assets.ParsePartition(p.String())
+	if err != nil || got != p {
+		t.Errorf("ParsePartition(%q) = %+v, %v", p.String(), got, err)
+	}
+	for _, bad := range []string{"", "image", "image/2025-03-01T06:00:00Z", "image/yesterday/1", "image/2025-03-01T06:00:00Z/x"} {
+		if _, err := assets.ParsePartition(bad); err == nil {
+			t.Errorf("ParsePartition(%q): want an error", bad)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,6 +43,27 @@ type Partition struct {
 // String is a stable, readable name, used as a checkpoint task key.
 func (p Partition) String() string {
 	return fmt.Sprintf("%s/%s/%d", p.Type, p.Bucket.UTC().Format(time.RFC3339), p.Shard)
+}
+
+// ParsePartition reads a partition back from its String form.
+func ParsePartition(s string) (Partition, error) {
+	i := strings.LastIndexByte(s, '/')
+	j := -1
+	if i > 0 {
+		j = strings.LastIndexByte(s[:i], '/')
+	}
+	if j <= 0 {
+		return Partition{}, fmt.Errorf("partition %q: want type/bucket/shard", s)
+	}
+	bucket, err := time.Parse(time.RFC3339, s[j+1:i])
+	if err != nil {
+		return Partition{}, fmt.Errorf("partition %q: bucket: %w", s, err)
+	}
+	shard, err := strconv.Atoi(s[i+1:])
+	if err != nil || shard < 0 {
+		return Partition{}, fmt.Errorf("partition %q: shard %q is not a number", s, s[i+1:])
+	}
+	return Partition{Type: s[:j], Bucket: bucket.UTC(), Shard: shard}, nil
 }
 
 // Bucket returns the start of the bucket that holds creation time t.

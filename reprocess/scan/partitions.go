@@ -20,8 +20,6 @@ type Partitions struct {
 	Types    []string
 	From, To time.Time
 	PageSize int
-
-	byKey map[string]assets.Partition
 }
 
 var _ Source = (*Partitions)(nil)
@@ -29,20 +27,18 @@ var _ Source = (*Partitions)(nil)
 // Tasks lists the partitions.
 func (p *Partitions) Tasks(context.Context) ([]string, error) {
 	ps := p.Layout.Partitions(p.Types, p.From, p.To)
-	p.byKey = make(map[string]assets.Partition, len(ps))
 	keys := make([]string, len(ps))
 	for i, part := range ps {
 		keys[i] = part.String()
-		p.byKey[keys[i]] = part
 	}
 	return keys, nil
 }
 
 // Walk pages one partition below from (an asset id) or below To.
 func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch) error) error {
-	part, ok := p.byKey[task]
-	if !ok {
-		return fmt.Errorf("unknown partition task %q", task)
+	part, err := assets.ParsePartition(task)
+	if err != nil {
+		return err
 	}
 	after := assets.MinID(p.To)
 	if from != "" {
@@ -53,7 +49,7 @@ func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch)
 		after = id
 	}
 	errStop := errors.New("reached created_from")
-	err := assets.Walk(ctx, p.Pager, part, after, p.PageSize, func(page []assets.ID) error {
+	err = assets.Walk(ctx, p.Pager, part, after, p.PageSize, func(page []assets.ID) error {
 		items := make([]Item, 0, len(page))
 		for _, id := range page {
 			if id.Time().Before(p.From) {
