@@ -142,3 +142,25 @@ func majorOf(v string) (int, error) {
 func Group(transform string, version int) string {
 	return fmt.Sprintf("reprocess.%s.v%d", transform, version)
 }
+
+// ScanTask asks a scanner-group member to walk one task of a job. It is
+// the value of a record on the tasks topic, keyed by Key.
+type ScanTask struct {
+	JobID string `json:"job_id"`
+	Task  string `json:"task"`
+}
+
+// Key spreads a job's tasks over the topic's partitions.
+func (t ScanTask) Key() []byte { return []byte(t.JobID + "/" + t.Task) }
+
+// DecodeTask parses a tasks-topic record value.
+func DecodeTask(value []byte) (ScanTask, error) {
+	var t ScanTask
+	if err := json.Unmarshal(value, &t); err != nil {
+		return t, fmt.Errorf("%w: scan task: %w", ErrMalformed, err)
+	}
+	if t.JobID == "" || t.Task == "" {
+		return t, fmt.Errorf("%w: scan task without job_id or task", ErrMalformed)
+	}
+	return t, nil
+}

@@ -26,9 +26,12 @@ import (
 )
 
 func (a *app) scanCmd() *cobra.Command {
-	var confirmDelete bool
+	var (
+		confirmDelete, distribute bool
+		concurrency               int
+	)
 	cmd := &cobra.Command{
-		Use:   "scan JOB.yaml",
+		Use:   "scan [JOB.yaml]",
 		Short: "Walk a job's source and emit one Kafka event per asset id",
 		Long: `Validate the job spec (fields, CEL filter and facts) before touching
 anything, then walk its source (cassandra partitions, an Elasticsearch query, an id list) and publish
@@ -42,19 +45,38 @@ the rate when the p99 of store reads passes rate.target_p99, add 5% while
 it stays under), and rate.max_lag (pause while the transform's consumer
 group lags by more events).
 
+Scale-out: 'reprocess scan --distribute JOB.yaml' puts the job's tasks on
+kafka.tasks_topic, and every 'reprocess scan' started without a JOB joins
+the scanner group and walks the tasks Kafka assigns it; adding a scanner
+rebalances the tasks, and a killed scanner's tasks resume elsewhere from
+their checkpoints. A task is walked by one scanner at a time.
+
 With mode: sync the scan applies each batch in-process with the same
 processor a worker runs (retries, dead letters) instead of publishing:
 for small jobs, no workers needed. A delete job counts what it would delete
 unless its spec says dry_run: false and --confirm-delete is given.`,
 		Example: `  reprocess scan jobs/resolution-class.yaml
+  reprocess --kafka-brokers k1:9092 scan --distribute job.yaml && reprocess --kafka-brokers k1:9092 scan
   reprocess --store cassandra --kafka-brokers kafka-1:9092 scan job.yaml
   cat ids.txt | reprocess scan ids-job.yaml   # source: {kind: ids, file: "-"}`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return a.scanMember(cmd.Context(), concurrency)
+			}
+			if distribute {
+				j, err := a.loadJob(args[0], confirmDelete)
+				if err != nil {
+					return err
+				}
+				return a.distribute(cmd.Context(), j, cmd.OutOrStdout())
+			}
 			return a.startJob(cmd, args[0], confirmDelete, false)
 		},
 	}
 	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
+	cmd.Flags().BoolVar(&distribute, "distribute", false, "put the job's scan tasks on kafka.tasks_topic for the scanner group instead of scanning here")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "with no JOB: scan tasks walked at once by this scanner-group member")
 	return cmd
 }
 
@@ -81,18 +103,27 @@ workers go on. Plain progress lines replace the bars when not on a terminal.`,
 	return cmd
 }
 
-// startJob validates the spec at path before anything starts, then scans.
-func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bool) error {
+// loadJob reads and validates a spec before anything starts.
+func (a *app) loadJob(path string, confirmDelete bool) (*job.Job, error) {
 	spec, err := job.Load(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	j, err := job.Compile(spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if j.Transform.Deletes() && !confirmDelete {
-		return fmt.Errorf("job %s deletes assets (transform.dry_run: false): rerun with --confirm-delete if that is meant", j.Name)
+		return nil, fmt.Errorf("job %s deletes assets (transform.dry_run: false): rerun with --confirm-delete if that is meant", j.Name)
+	}
+	return j, nil
+}
+
+// startJob validates the spec at path before anything starts, then scans.
+func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bool) error {
+	j, err := a.loadJob(path, confirmDelete)
+	if err != nil {
+		return err
 	}
 	if follow && j.Mode == "async" && len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("job %s is async: following it needs kafka.brokers (--kafka-brokers) that workers also use; use mode: sync for a run with no Kafka, or `reprocess demo`", j.Name)

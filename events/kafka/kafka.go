@@ -5,6 +5,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/reprocess/reprocess/events"
 )
 
 // Config configures the Kafka connection and topics. Keys are under kafka.
@@ -26,6 +29,8 @@ type Config struct {
 	Topic string `mapstructure:"topic"`
 	// DLQTopic receives events that failed for good.
 	DLQTopic string `mapstructure:"dlq_topic"`
+	// TasksTopic carries scan tasks to the scanner group.
+	TasksTopic string `mapstructure:"tasks_topic"`
 	// Partitions and ReplicationFactor apply when a topic is created.
 	Partitions        int    `mapstructure:"partitions"`
 	ReplicationFactor int    `mapstructure:"replication_factor"`
@@ -38,6 +43,7 @@ type Config struct {
 var DefaultConfig = Config{
 	Topic:             "reprocess.assets",
 	DLQTopic:          "reprocess.assets.dlq",
+	TasksTopic:        "reprocess.tasks",
 	Partitions:        12,
 	ReplicationFactor: 1,
 	ClientID:          "reprocess",
@@ -59,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if c.DLQTopic == "" || c.DLQTopic == c.Topic {
 		bad("dlq_topic", "must be set and differ from kafka.topic, got %q", c.DLQTopic)
+	}
+	if c.TasksTopic == "" || c.TasksTopic == c.Topic || c.TasksTopic == c.DLQTopic {
+		bad("tasks_topic", "must be set and differ from the other topics, got %q", c.TasksTopic)
 	}
 	if c.Partitions < 1 {
 		bad("partitions", "want >= 1, got %d", c.Partitions)
@@ -148,7 +157,7 @@ func (c *Cluster) Ping(ctx context.Context) error {
 	return nil
 }
 
-// EnsureTopics creates the event and DLQ topics where missing, with the
+// EnsureTopics creates the event, DLQ and scan-task topics where missing, with the
 // configured partitions and replication factor. Existing topics are left
 // as they are.
 func (c *Cluster) EnsureTopics(ctx context.Context) error {
@@ -158,9 +167,9 @@ func (c *Cluster) EnsureTopics(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopics(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, c.cfg.Topic, c.cfg.DLQTopic)
+	resp, err := adm.CreateTopics(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, c.cfg.Topic, c.cfg.DLQTopic, c.cfg.TasksTopic)
 	if err != nil {
-		return fmt.Errorf("create topics %s, %s: %w", c.cfg.Topic, c.cfg.DLQTopic, err)
+		return fmt.Errorf("create topics %s, %s, %s: %w", c.cfg.Topic, c.cfg.DLQTopic, c.cfg.TasksTopic, err)
 	}
 	for _, r := range resp.Sorted() {
 		switch {
@@ -185,3 +194,28 @@ func (l kgoLogger) Level() kgo.LogLevel {
 		return min(lvl, kgo.LogLevelWarn)
 	}
 }
+
+// PublishTasks puts scan tasks on the tasks topic and returns once Kafka
+// has them all.
+func (c *Cluster) PublishTasks(ctx context.Context, tasks []events.ScanTask) error {
+	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(tasks))
+	for i, t := range tasks {
+		v, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		recs[i] = &kgo.Record{Topic: c.cfg.TasksTopic, Key: t.Key(), Value: v}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("publish %d scan tasks to %s: %w", len(tasks), c.cfg.TasksTopic, err)
+	}
+	return nil
+}
+
+// TasksTopic is the scan-task topic.
+func (c *Cluster) TasksTopic() string { return c.cfg.TasksTopic }

@@ -150,6 +150,26 @@ func (s *Scanner) Run(ctx context.Context) error {
 	return nil
 }
 
+// RunTask walks one task of the job from its checkpoint; a task already
+// done returns at once. Scanner-group members run the tasks Kafka assigns
+// them this way.
+func (s *Scanner) RunTask(ctx context.Context, task string) error {
+	cps, err := s.cfg.Store.Checkpoints(ctx, s.cfg.Job)
+	if err != nil {
+		return fmt.Errorf("load checkpoints: %w", err)
+	}
+	c := assets.Checkpoint{Job: s.cfg.Job, Task: task}
+	for _, cp := range cps {
+		if cp.Task == task {
+			c = cp
+		}
+	}
+	if c.Done {
+		return nil
+	}
+	return s.task(ctx, c)
+}
+
 func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	log := s.cfg.Log.With("task", c.Task)
 	if c.Position != "" {
