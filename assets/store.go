@@ -54,6 +54,10 @@ type JobStore interface {
 	// the rest of its record, status included, as it is; ErrNotFound if
 	// there is no such job.
 	SetJobCounters(ctx context.Context, id string, counters map[string]int64) error
+	// AddJobCounters adds deltas to a job's counters, safely from many
+	// processes at once (workers report what they applied). Job shows
+	// these counters over the ones SetJobCounters set.
+	AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error
 	// SaveCheckpoint records a task's resume position.
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints lists a job's checkpoints, in task order.

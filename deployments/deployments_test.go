@@ -5,6 +5,7 @@ package deployments_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/instrument"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/worker"
@@ -36,6 +39,21 @@ func exported(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	reg.MustRegister(&worker.Worker{Transform: "t", Version: 1})
+	kc, err := kafka.Start(kafka.DefaultConfig, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	pub, err := kc.NewPublisher("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	kc.EnsureTopics(t.Context())
+	pub.Emit(t.Context(), []events.Reprocess{{JobID: "j", AssetID: assets.NewID(time.Now()), Transform: "t", Version: 1, Attempt: 1}})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -569,6 +569,28 @@ func (s *suite) jobs(t *testing.T) {
 	if err := s.Store.SetJobCounters(c, "no-such-job-"+s.run, map[string]int64{"x": 1}); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("SetJobCounters of a missing job: %v, want ErrNotFound", err)
 	}
+
+	// Increments from concurrent writers all count.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				if err := s.Store.AddJobCounters(c, j.ID, map[string]int64{"applied": 2, "dlq": 1}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err = s.Store.Job(c, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counters["applied"] != 80 || got.Counters["dlq"] != 40 || got.Counters["emitted"] != 42 || got.Status != "running" {
+		t.Errorf("after concurrent AddJobCounters: status %s, counters %v; want applied 80, dlq 40, emitted 42", got.Status, got.Counters)
+	}
 }
 
 func jobEqual(a, b assets.Job) bool {

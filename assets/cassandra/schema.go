@@ -36,6 +36,11 @@ var schema = []string{
 		started_at timestamp,
 		ended_at   timestamp,
 		updated_at timestamp)`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.job_counters (
+		job_id text,
+		name   text,
+		value  counter,
+		PRIMARY KEY (job_id, name))`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

@@ -54,14 +54,14 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 	}
 	s := &Store{sess: sess, ks: ks, layout: layout, now: time.Now}
 	var n int
-	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'checkpoints')`, ks).
+	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints')`, ks).
 		ScanContext(ctx, &n); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("check schema of keyspace %s: %w", ks, classify(err))
 	}
-	if n != 4 {
+	if n != 5 {
 		sess.Close()
-		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 4 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 5 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
 	}
 	return s, nil
 }
@@ -291,6 +291,39 @@ func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[stri
 	return nil
 }
 
+// AddJobCounters increments the job's counter columns (Cassandra
+// counters: safe from many writers; a retried increment may count twice,
+// which progress figures tolerate).
+func (s *Store) AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error {
+	for name, d := range deltas {
+		if d == 0 {
+			continue
+		}
+		err := s.query(`UPDATE {ks}.job_counters SET value = value + ? WHERE job_id = ? AND name = ?`, d, id, name).
+			Idempotent(false).ExecContext(ctx)
+		if err != nil {
+			return fmt.Errorf("add to counter %s of job %s: %w", name, id, classify(err))
+		}
+	}
+	return nil
+}
+
+// addCounters overlays the job's counter columns on j.Counters.
+func (s *Store) addCounters(ctx context.Context, j *assets.Job) error {
+	iter := s.query(`SELECT name, value FROM {ks}.job_counters WHERE job_id = ?`, j.ID).IterContext(ctx)
+	var (
+		name  string
+		value int64
+	)
+	for iter.Scan(&name, &value) {
+		if j.Counters == nil {
+			j.Counters = map[string]int64{}
+		}
+		j.Counters[name] = value
+	}
+	return classify(iter.Close())
+}
+
 const jobColumns = `job_id, spec, status, counters, error, created_at, started_at, ended_at, updated_at`
 
 func scanJob(scan func(...any) bool) (assets.Job, bool) {
@@ -309,7 +342,11 @@ func (s *Store) Job(ctx context.Context, id string) (assets.Job, error) {
 	if !ok {
 		return assets.Job{}, fmt.Errorf("job %s: %w", id, assets.ErrNotFound)
 	}
-	return normJob(j), nil
+	j = normJob(j)
+	if err := s.addCounters(ctx, &j); err != nil {
+		return assets.Job{}, fmt.Errorf("job %s: %w", id, err)
+	}
+	return j, nil
 }
 
 // Jobs lists every job in id order (the table is small: one row a job).
@@ -325,6 +362,11 @@ func (s *Store) Jobs(ctx context.Context) ([]assets.Job, error) {
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("list jobs: %w", classify(err))
+	}
+	for i := range jobs {
+		if err := s.addCounters(ctx, &jobs[i]); err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
 	}
 	slices.SortFunc(jobs, func(a, b assets.Job) int { return strings.Compare(a.ID, b.ID) })
 	return jobs, nil

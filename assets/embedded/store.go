@@ -302,6 +302,28 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	return s.setJSON(jobKey(j.ID), j, "save job "+j.ID)
 }
 
+// AddJobCounters adds deltas to a job's counters (kept with the record:
+// one process holds the store).
+func (s *Store) AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	var j assets.Job
+	if err := s.getJSON(jobKey(id), &j); err != nil {
+		return fmt.Errorf("add to counters of job %s: %w", id, err)
+	}
+	if j.Counters == nil {
+		j.Counters = map[string]int64{}
+	}
+	for k, d := range deltas {
+		j.Counters[k] += d
+	}
+	j.UpdatedAt = s.now().UTC()
+	return s.setJSON(jobKey(id), j, "add to counters of job "+id)
+}
+
 // SetJobCounters sets counters of an existing job.
 func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[string]int64) error {
 	if err := s.check(ctx); err != nil {

@@ -203,6 +203,9 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 			return err
 		}
 		defer pub.Close()
+		if err := pub.Register(reg); err != nil {
+			log.Warn("publisher metrics not registered", "error", err)
+		}
 		emit = pub
 	}
 	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return kc.Lag(ctx, group) }, 2*time.Second)

@@ -107,7 +107,7 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 					a.log.Error("flush stock transform writers", "error", err)
 				}
 			}()
-			w.Transform, w.Version = name, version
+			w.Transform, w.Version, w.Reports = name, version, s
 			reg.MustRegister(w)
 			if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
 				return err

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,6 +24,23 @@ type Publisher struct {
 	cl     *kgo.Client
 	topic  string
 	source string
+	acks   prometheus.Histogram
+}
+
+// Register exposes reprocess_kafka_produce_seconds, the time from handing a
+// batch of events to Kafka to its last acknowledgement.
+func (p *Publisher) Register(reg prometheus.Registerer) error {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "reprocess_kafka_produce_seconds",
+		Help:        "Time from publishing a batch of events to Kafka acknowledging all of them.",
+		ConstLabels: prometheus.Labels{"topic": p.topic},
+		Buckets:     prometheus.ExponentialBuckets(0.001, 2, 14), // 1ms .. 8s
+	})
+	if err := reg.Register(h); err != nil {
+		return err
+	}
+	p.acks = h
+	return nil
 }
 
 // NewPublisher returns a publisher; source names the emitter in the
@@ -42,6 +62,9 @@ func (c *Cluster) NewPublisher(source string, opts ...kgo.Opt) (*Publisher, erro
 // Emit publishes evs and returns once Kafka acknowledged every one, or with
 // the first error. Records of one asset keep their order (key = asset id).
 func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
+	if p.acks != nil {
+		defer func(start time.Time) { p.acks.Observe(time.Since(start).Seconds()) }(time.Now())
+	}
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex

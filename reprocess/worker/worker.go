@@ -6,14 +6,17 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
@@ -36,8 +39,15 @@ type Worker struct {
 	// applies; others belong to other consumer groups and are ignored.
 	Transform string
 	Version   int
+	// Reports, if set, receives per-job outcome counts every few seconds
+	// while Run runs (AddJobCounters), so a job's record shows what the
+	// workers applied.
+	Reports assets.JobStore
 
 	counts sync.Map // apply.Outcome or "dlq" -> *atomic.Int64
+
+	mu      sync.Mutex
+	pending map[string]map[string]int64 // job -> outcome -> count not yet reported
 }
 
 // Count returns how many events ended with outcome ("dlq" for dead-lettered).
@@ -48,9 +58,34 @@ func (w *Worker) Count(outcome apply.Outcome) int64 {
 	return 0
 }
 
-func (w *Worker) add(outcome apply.Outcome) {
+func (w *Worker) add(job string, outcome apply.Outcome) {
 	v, _ := w.counts.LoadOrStore(outcome, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+	if w.Reports == nil || job == "" || outcome == Ignored {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]map[string]int64{}
+	}
+	if w.pending[job] == nil {
+		w.pending[job] = map[string]int64{}
+	}
+	w.pending[job][string(outcome)]++
+}
+
+// report adds the counts gathered since the last report to the jobs.
+func (w *Worker) report(ctx context.Context) {
+	w.mu.Lock()
+	pending := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	for job, deltas := range pending {
+		if err := w.Reports.AddJobCounters(ctx, job, deltas); err != nil && !errors.Is(err, assets.ErrNotFound) {
+			w.Log.Warn("report job counters", "job", job, "error", err)
+		}
+	}
 }
 
 // DeadLettered is the outcome counted for events sent to the DLQ.
@@ -72,7 +107,7 @@ const Ignored apply.Outcome = "ignored"
 
 func (w *Worker) event(ctx context.Context, ev events.Reprocess, r *kgo.Record) error {
 	if w.Transform != "" && (ev.Transform != w.Transform || ev.Version != w.Version) {
-		w.add(Ignored)
+		w.add(ev.JobID, Ignored)
 		return nil
 	}
 	out, tries, err := w.Policy.Do(ctx, func() (apply.Outcome, error) { return w.Handler.Handle(ctx, ev) })
@@ -82,7 +117,7 @@ func (w *Worker) event(ctx context.Context, ev events.Reprocess, r *kgo.Record) 
 		}
 		return w.deadLetter(ctx, r, ev, err, tries)
 	}
-	w.add(out)
+	w.add(ev.JobID, out)
 	w.Log.Debug("handled", "job", ev.JobID, "asset_id", ev.AssetID, "transform", ev.Transform, "version", ev.Version, "outcome", out)
 	return nil
 }
@@ -93,7 +128,7 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, ev events.Reproc
 	if err := w.DLQ.Send(ctx, r, cause, tries); err != nil {
 		return err
 	}
-	w.add(DeadLettered)
+	w.add(ev.JobID, DeadLettered)
 	return nil
 }
 
@@ -127,6 +162,25 @@ func toRecord(m events.Message) *kgo.Record {
 // nor dead-lettered.
 func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerConfig) error {
 	w.Log.Info("worker joining", "group", cfg.Group, "topics", cfg.Topics, "concurrency", cfg.Concurrency)
+	if w.Reports != nil {
+		done := make(chan struct{})
+		defer func() {
+			close(done)
+			w.report(context.WithoutCancel(ctx))
+		}()
+		go func() {
+			t := time.NewTicker(2 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					w.report(ctx)
+				}
+			}
+		}()
+	}
 	err := kc.Consume(ctx, cfg, w.Record)
 	w.Log.Info("worker left", "group", cfg.Group, "applied", w.Count(apply.Applied), "skipped", w.Count(apply.Skipped),
 		"dlq", w.Count(DeadLettered))

@@ -207,9 +207,13 @@ func TestRedeliveryRerunAndVersionBump(t *testing.T) {
 				t.Fatalf("scan emitted %d, want %d", n, len(e.ids))
 			}
 			ws := []*worker.Worker{e.worker(nil, v1, e.dlq(t))}
+			ws[0].Reports = e.store
 			e.drain(t, v1, ws, n)
 			if got := sum(ws, apply.Applied); got != n {
 				t.Fatalf("first pass applied %d of %d", got, n)
+			}
+			if rec, err := e.store.Job(context.Background(), v1.Name); err != nil || rec.Counters["applied"] != n {
+				t.Errorf("job record after the first pass: counters %v, %v; want applied %d reported by the worker", rec.Counters, err, n)
 			}
 			before := e.versions(t)
 
