@@ -131,7 +131,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	if err != nil {
 		return err
 	}
-	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
+	if _, err := control.Start(ctx, s, j.Name, j.Text, true); err != nil {
 		return err
 	}
 

@@ -69,12 +69,14 @@ unless its spec says dry_run: false and --confirm-delete is given.`,
 				if err != nil {
 					return err
 				}
-				return a.distribute(cmd.Context(), j, cmd.OutOrStdout())
+				takeover, _ := cmd.Flags().GetBool("takeover")
+				return a.distribute(cmd.Context(), j, cmd.OutOrStdout(), takeover)
 			}
 			return a.startJob(cmd, args[0], confirmDelete, false)
 		},
 	}
 	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
+	cmd.Flags().Bool("takeover", false, "run the job even if another process seems to (its record was touched in the last 6s)")
 	cmd.Flags().BoolVar(&distribute, "distribute", false, "put the job's scan tasks on kafka.tasks_topic for the scanner group instead of scanning here")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "with no JOB: scan tasks walked at once by this scanner-group member")
 	return cmd
@@ -100,6 +102,7 @@ workers go on. Plain progress lines replace the bars when not on a terminal.`,
 		},
 	}
 	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
+	cmd.Flags().Bool("takeover", false, "run the job even if another process seems to (its record was touched in the last 6s)")
 	return cmd
 }
 
@@ -128,12 +131,13 @@ func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bo
 	if follow && j.Mode == "async" && len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("job %s is async: following it needs kafka.brokers (--kafka-brokers) that workers also use; use mode: sync for a run with no Kafka, or `reprocess demo`", j.Name)
 	}
-	return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout(), follow)
+	takeover, _ := cmd.Flags().GetBool("takeover")
+	return a.scan(cmd.Context(), j, cmd.InOrStdin(), cmd.OutOrStdout(), follow, takeover)
 }
 
 // scan runs a job from the command line: its own store, Kafka, metrics
 // endpoint and progress bars.
-func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer, follow bool) error {
+func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writer, follow, takeover bool) error {
 	log := a.log.With("job", j.Name)
 	src, err := a.source(j, stdin)
 	if err != nil {
@@ -163,19 +167,24 @@ func (a *app) scan(ctx context.Context, j *job.Job, stdin io.Reader, out io.Writ
 	if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
 		return err
 	}
-	return a.runScan(ctx, j, src, s, kc, reg, out, true, follow)
+	return a.runScan(ctx, j, src, s, kc, reg, out, runOpts{show: true, follow: follow, takeover: takeover})
 }
 
 // runScan runs a job's scan on an open store and Kafka: records its
 // lifecycle, registers its metrics on reg, shows bars when show is set,
 // and writes a summary to out.
-func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets.Store, kc *kafka.Cluster, reg prometheus.Registerer, out io.Writer, show, follow bool) error {
+// runOpts says how a scan runs: with bars (show), following the workers
+// to the end (follow), taking over a job another process seems to run.
+type runOpts struct{ show, follow, takeover bool }
+
+func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets.Store, kc *kafka.Cluster, reg prometheus.Registerer, out io.Writer, o runOpts) error {
+	show, follow := o.show, o.follow
 	log := a.log.With("job", j.Name)
 	limiter := throttle.NewLimiter(j.Rate, time.Second)
 	if p, ok := src.(*scan.Partitions); ok {
 		p.Pager = timedPager{s, limiter}
 	}
-	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
+	if _, err := control.Start(ctx, s, j.Name, j.Text, o.takeover); err != nil {
 		return err
 	}
 	watch := &control.Watch{Store: s, Job: j.Name, Interval: time.Second,

@@ -107,7 +107,8 @@ rate: {limit: 3000}
 		t.Fatalf("%d of %d partitions done at the kill; want some but not all", len(doneBefore), total)
 	}
 
-	second := exec.Command(bin, args...)
+	// The killed scan's record is seconds old: take the job over.
+	second := exec.Command(bin, append(args, "--takeover")...)
 	second.Env = childEnv()
 	out, err := second.CombinedOutput()
 	if err != nil {

@@ -24,7 +24,7 @@ const scannerGroup = "reprocess.scanners"
 
 // distribute records the job as running and puts its unfinished tasks on
 // the tasks topic for the scanner group, instead of scanning here.
-func (a *app) distribute(ctx context.Context, j *job.Job, out io.Writer) error {
+func (a *app) distribute(ctx context.Context, j *job.Job, out io.Writer, takeover bool) error {
 	if len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("--distribute needs kafka.brokers (--kafka-brokers) shared with the scanners")
 	}
@@ -66,7 +66,7 @@ func (a *app) distribute(ctx context.Context, j *job.Job, out io.Writer) error {
 			todo = append(todo, events.ScanTask{JobID: j.Name, Task: t})
 		}
 	}
-	if _, err := control.Start(ctx, s, j.Name, j.Text); err != nil {
+	if _, err := control.Start(ctx, s, j.Name, j.Text, takeover); err != nil {
 		return err
 	}
 	if err := s.SetJobCounters(ctx, j.Name, map[string]int64{"tasks": int64(len(tasks))}); err != nil {

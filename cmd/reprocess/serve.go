@@ -123,13 +123,14 @@ func (r *jobRunner) Start(j *job.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := control.Start(r.ctx, r.s, j.Name, j.Text); err != nil {
+	if _, err := control.Start(r.ctx, r.s, j.Name, j.Text, false); err != nil {
 		return err
 	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if err := r.a.runScan(r.ctx, j, src, r.s, r.kc, r.reg, io.Discard, false, false); err != nil && r.ctx.Err() == nil {
+		// Start above claimed the job, so the scan takes it over.
+		if err := r.a.runScan(r.ctx, j, src, r.s, r.kc, r.reg, io.Discard, runOpts{takeover: true}); err != nil && r.ctx.Err() == nil {
 			r.a.log.Warn("job ended with an error", "job", j.Name, "error", err)
 		}
 	}()

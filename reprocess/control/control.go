@@ -70,9 +70,24 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 	return j, s.SaveJob(ctx, j)
 }
 
+// ErrBusy is returned by Start for a job another process is running.
+var ErrBusy = errors.New("control: job is running elsewhere")
+
+// Heartbeat is how often a running scan touches its job record; a record
+// untouched for three heartbeats belongs to a process that is gone.
+const Heartbeat = 2 * time.Second
+
 // Start records a job as running, creating it if it is new, with its spec.
-func Start(ctx context.Context, s assets.JobStore, id, spec string) (assets.Job, error) {
-	_, err := s.Job(ctx, id)
+// A job that another process is running (its record touched within three
+// heartbeats) is ErrBusy unless takeover is set.
+func Start(ctx context.Context, s assets.JobStore, id, spec string, takeover bool) (assets.Job, error) {
+	cur, err := s.Job(ctx, id)
+	if err == nil && cur.Status == Running && !takeover {
+		if age := time.Since(cur.UpdatedAt); age < 3*Heartbeat {
+			return cur, fmt.Errorf("%w: job %s was updated %s ago; if its process is gone, wait %s or take it over (--takeover)",
+				ErrBusy, id, age.Round(time.Millisecond), (3*Heartbeat - age).Round(time.Second))
+		}
+	}
 	if errors.Is(err, assets.ErrNotFound) {
 		now := time.Now().UTC()
 		j := assets.Job{ID: id, Spec: spec, Status: Running, CreatedAt: now, StartedAt: now, UpdatedAt: now}

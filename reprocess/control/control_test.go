@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestTransitions(t *testing.T) {
 	if _, err := control.Transition(ctx, s, "nope", control.Paused, nil); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("transition of a missing job: %v", err)
 	}
-	j, err := control.Start(ctx, s, "j", "name: j\n")
+	j, err := control.Start(ctx, s, "j", "name: j\n", false)
 	if err != nil || j.Status != control.Running || j.Spec != "name: j\n" {
 		t.Fatalf("Start: %+v, %v", j, err)
 	}
@@ -65,7 +66,7 @@ func TestPauseResumeCancelARunningScan(t *testing.T) {
 	if _, err := synth.Seed(ctx, s, synth.Config{Count: 3000, Span: 48 * time.Hour, End: end, Seed: 2, Concurrency: 4}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := control.Start(ctx, s, "pausable", ""); err != nil {
+	if _, err := control.Start(ctx, s, "pausable", "", false); err != nil {
 		t.Fatal(err)
 	}
 	em := &counting{}
@@ -109,5 +110,25 @@ func TestPauseResumeCancelARunningScan(t *testing.T) {
 	}
 	if em.n.Load() >= 3000 {
 		t.Errorf("the cancelled scan emitted everything (%d)", em.n.Load())
+	}
+}
+
+func TestStartRefusesAJobRunningElsewhere(t *testing.T) {
+	s := assetstest.Embedded(t, assets.DefaultLayout)
+	ctx := context.Background()
+	if _, err := control.Start(ctx, s, "busy", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.Start(ctx, s, "busy", "", false); !errors.Is(err, control.ErrBusy) || !strings.Contains(err.Error(), "--takeover") {
+		t.Errorf("a second Start of a fresh running job: %v, want ErrBusy with advice", err)
+	}
+	if _, err := control.Start(ctx, s, "busy", "", true); err != nil {
+		t.Errorf("Start with takeover: %v", err)
+	}
+	j, _ := s.Job(ctx, "busy")
+	j.UpdatedAt = time.Now().Add(-time.Minute) // its process went away a minute ago
+	s.SaveJob(ctx, j)
+	if _, err := control.Start(ctx, s, "busy", "", false); err != nil {
+		t.Errorf("Start of a job whose process is long gone: %v", err)
 	}
 }
