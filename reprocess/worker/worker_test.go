@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,6 +96,8 @@ func newEnv(t testing.TB, name string, s assets.Store, brokers []string, n int) 
 // spec returns a compiled job over the env's assets.
 func (e *env) spec(t testing.TB, name, body string) *job.Job {
 	t.Helper()
+	// Job names carry the env's suffix: the real store outlives test runs.
+	name += strings.ReplaceAll(e.types[0][strings.LastIndex(e.types[0], "_"):], "_", "-")
 	text := fmt.Sprintf("name: %s\nsource: {kind: cassandra, types: [%s, %s], created_from: %s, page_size: 200, concurrency: 4}\n%s",
 		name, e.types[0], e.types[1], end.Add(-4*24*time.Hour).Format(time.RFC3339), body)
 	s, err := job.Parse([]byte(text))
