@@ -112,11 +112,6 @@ func newProgress(out *os.File, label, unit string, total int64) *progress {
 	return newDisplay(out).add(label, unit, total, nil)
 }
 
-// newProgressInfo is newProgress with a live note after the bar.
-func newProgressInfo(out *os.File, label, unit string, total int64, info func() string) *progress {
-	return newDisplay(out).add(label, unit, total, info)
-}
-
 // Finish ends the display the bar belongs to.
 func (p *progress) Finish() { p.d.wait() }
 
