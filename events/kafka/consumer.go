@@ -21,9 +21,10 @@ type ConsumerConfig struct {
 	Topics      []string
 	Concurrency int           // records handled at once across partitions
 	Grace       time.Duration // how long shutdown waits for in-flight records
-	// IdleExit, when set, ends Consume (gracefully) once partitions were
-	// assigned and no record arrived for this long: for draining a topic
-	// in batch runs and tests.
+	// IdleExit, when set, ends Consume (gracefully) once no record arrived
+	// for this long and the group has committed every record of its topics
+	// (a dead member's partitions may still be waiting for reassignment):
+	// for draining a topic in batch runs and tests.
 	IdleExit time.Duration
 	// SessionTimeout is how long the group waits for a silent member
 	// (a killed worker) before giving its partitions to others (default 10s).
@@ -80,7 +81,14 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Record
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		idle := time.AfterFunc(365*24*time.Hour, cancel) // armed on the first assignment
+		var idle *time.Timer
+		idle = time.AfterFunc(cfg.IdleExit, func() {
+			if lag, err := c.lag(ctx, cfg.Group, cfg.Topics...); err == nil && lag == 0 {
+				cancel()
+				return
+			}
+			idle.Reset(cfg.IdleExit) // records are left: keep waiting for them
+		})
 		defer idle.Stop()
 		m.seen = func() { idle.Reset(cfg.IdleExit) }
 	}

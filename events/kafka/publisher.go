@@ -105,21 +105,26 @@ func record(topic string, m events.Message) *kgo.Record {
 // Lag returns the events the consumer group has not yet committed on the
 // events topic; a group that committed nothing lags by every record.
 func (c *Cluster) Lag(ctx context.Context, group string) (int64, error) {
+	return c.lag(ctx, group, c.cfg.Topic)
+}
+
+// lag is the group's uncommitted records on topics.
+func (c *Cluster) lag(ctx context.Context, group string, topics ...string) (int64, error) {
 	cl, err := c.NewClient()
 	if err != nil {
 		return 0, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, c.cfg.Topic)
+	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
-		return 0, fmt.Errorf("end offsets of %s: %w", c.cfg.Topic, err)
+		return 0, fmt.Errorf("end offsets of %v: %w", topics, err)
 	}
-	starts, err := adm.ListStartOffsets(ctx, c.cfg.Topic)
+	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
-		return 0, fmt.Errorf("start offsets of %s: %w", c.cfg.Topic, err)
+		return 0, fmt.Errorf("start offsets of %v: %w", topics, err)
 	}
-	committed, err := adm.FetchOffsetsForTopics(ctx, group, c.cfg.Topic)
+	committed, err := adm.FetchOffsetsForTopics(ctx, group, topics...)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		committed, err = nil, nil // no member has committed yet
 	}
