@@ -10,8 +10,9 @@ import (
 
 func (a *app) configCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Inspect the configuration",
+		Use:     "config",
+		Short:   "Inspect the configuration",
+		Example: "  reprocess config print\n  reprocess --config prod.yaml config print -o json",
 	}
 	var output string
 	print := &cobra.Command{

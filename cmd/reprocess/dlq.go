@@ -46,6 +46,7 @@ func (a *app) dlqCmd() *cobra.Command {
 exhausted) are on kafka.dlq_topic with the error, attempt count and origin
 in their headers. List them, fix the cause, and replay them: replayed
 events go back to kafka.topic with their attempt count raised.`,
+		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job orient-v2\n  reprocess --kafka-brokers 127.0.0.1:9092 dlq replay --job orient-v2",
 	}
 	var job, output string
 	list := &cobra.Command{

@@ -24,6 +24,7 @@ failed | cancelled. Pausing makes a running scan wait before its next page
 (events already published are still applied); resuming lets it go on from
 its checkpoints; cancelling stops it for good. A scan started again with the
 same job name resumes from its checkpoints.`,
+		Example: "  reprocess job list\n  reprocess job status orient-v2 -o json\n  reprocess job pause orient-v2",
 	}
 	var output string
 	out := func(w io.Writer, v any, table func(*tabwriter.Writer)) error {

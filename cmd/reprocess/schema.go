@@ -17,6 +17,7 @@ assets_by_type_bucket (the paging index), jobs and checkpoints. 'schema apply'
 creates whatever is missing and is safe to run again; with
 store.cassandra.apply_schema (the default) every start does the same.
 The embedded store needs no schema.`,
+		Example: "  reprocess --store cassandra schema print\n  reprocess --store cassandra --cassandra-hosts 10.0.0.5:9042 schema apply",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "apply",
@@ -35,9 +36,10 @@ The embedded store needs no schema.`,
 			return nil
 		},
 	}, &cobra.Command{
-		Use:   "print",
-		Short: "Print the CQL that apply runs",
-		Args:  cobra.NoArgs,
+		Use:     "print",
+		Short:   "Print the CQL that apply runs",
+		Example: "  reprocess --keyspace media schema print > schema.cql",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := a.cfg.Store.Cassandra
 			for _, stmt := range cassandra.Schema(c.Keyspace, c.Replication) {
