@@ -1,0 +1,126 @@
+package sstable
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// ErrCorrupt marks input that does not decode; errors name file and offset.
+var ErrCorrupt = errors.New("sstable: corrupt")
+
+// buf reads big-endian values and vints from a byte slice, remembering the
+// first error; reads past the end return zero values and set the error.
+type buf struct {
+	b    []byte
+	off  int
+	file string
+	base int64 // offset of b[0] in the file's stream, for messages
+	err  error
+}
+
+func (r *buf) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, r.file, r.base+int64(r.off), fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *buf) need(n int) bool {
+	if r.err != nil {
+		return false
+	}
+	if n < 0 || r.off+n > len(r.b) {
+		r.fail("want %d more bytes, %d left", n, len(r.b)-r.off)
+		return false
+	}
+	return true
+}
+
+func (r *buf) bytes(n int) []byte {
+	if !r.need(n) {
+		return nil
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+func (r *buf) u8() byte {
+	if !r.need(1) {
+		return 0
+	}
+	v := r.b[r.off]
+	r.off++
+	return v
+}
+
+func (r *buf) u16() uint16 {
+	if !r.need(2) {
+		return 0
+	}
+	v := binary.BigEndian.Uint16(r.b[r.off:])
+	r.off += 2
+	return v
+}
+
+func (r *buf) u32() uint32 {
+	if !r.need(4) {
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b[r.off:])
+	r.off += 4
+	return v
+}
+
+func (r *buf) u64() uint64 {
+	if !r.need(8) {
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b[r.off:])
+	r.off += 8
+	return v
+}
+
+// uvint reads Cassandra's unsigned vint.
+func (r *buf) uvint() uint64 {
+	b0 := r.u8()
+	if r.err != nil {
+		return 0
+	}
+	n := bits.LeadingZeros8(^b0)
+	v := uint64(b0 & (0xFF >> n))
+	if n == 8 {
+		v = 0
+	}
+	for range n {
+		v = v<<8 | uint64(r.u8())
+	}
+	return v
+}
+
+// uvint32 reads a vint that holds a Java int (sign-extended when written).
+func (r *buf) uvint32() int32 {
+	v := int64(r.uvint())
+	if v < -1<<31 || v > 1<<31-1 {
+		r.fail("vint %d does not fit 32 bits", v)
+		return 0
+	}
+	return int32(v)
+}
+
+// length reads a uvint length and checks it against what is left.
+func (r *buf) length() int {
+	v := r.uvint()
+	if r.err == nil && v > uint64(len(r.b)-r.off) {
+		r.fail("length %d exceeds the %d bytes left", v, len(r.b)-r.off)
+		return 0
+	}
+	return int(v)
+}
+
+func (r *buf) utf() string    { return string(r.bytes(int(r.u16()))) }
+func (r *buf) bytesV() []byte { return r.bytes(r.length()) }
+
+func float64frombits(b uint64) float64 { return math.Float64frombits(b) }
