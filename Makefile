@@ -52,6 +52,10 @@ bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's o
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'
 
+FUZZTIME ?= 15s
+fuzz: ## run the SSTable decoder fuzz target briefly (FUZZTIME=15s)
+	$(GO) test -run '^$$' -fuzz FuzzPartitions -fuzztime $(FUZZTIME) ./assets/sstable/
+
 lint: ## go vet + staticcheck
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
@@ -62,4 +66,4 @@ fmt: ## gofmt the tree
 clean: ## remove build and test output
 	rm -rf bin $(OUT)
 
-.PHONY: help build run services-up services-down services-status test test-unit bench lint fmt clean
+.PHONY: help build run services-up services-down services-status test test-unit bench fuzz lint fmt clean

@@ -118,7 +118,7 @@ func (t *Table) partition(r *buf) (Partition, error) {
 	p.Deletion = t.fixedDeletion(r)
 	if len(t.Header.StaticColumns) > 0 {
 		flags := r.u8()
-		if r.err == nil && flags&flagExtension != 0 && r.b[r.off]&extStatic != 0 {
+		if flags&flagExtension != 0 && r.need(1) && r.b[r.off]&extStatic != 0 {
 			row := t.row(r, flags, true)
 			p.Static = row
 		} else if r.err == nil {
@@ -260,7 +260,7 @@ func (t *Table) row(r *buf, flags byte, static bool) *Row {
 			if r.err == nil && n > uint64(end-r.off) {
 				r.fail("%d cells in %d bytes", n, end-r.off)
 			}
-			for range n {
+			for i := uint64(0); i < n && r.err == nil; i++ {
 				cd.Cells = append(cd.Cells, t.cell(r, c.Type, true, row.Liveness))
 			}
 		}
