@@ -100,16 +100,6 @@ func (r *buf) uvint() uint64 {
 	return v
 }
 
-// uvint32 reads a vint that holds a Java int (sign-extended when written).
-func (r *buf) uvint32() int32 {
-	v := int64(r.uvint())
-	if v < -1<<31 || v > 1<<31-1 {
-		r.fail("vint %d does not fit 32 bits", v)
-		return 0
-	}
-	return int32(v)
-}
-
 // length reads a uvint length and checks it against what is left.
 func (r *buf) length() int {
 	v := r.uvint()

@@ -69,9 +69,7 @@ func Open(path string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sstable: %w", err)
 	}
-	for _, l := range strings.Fields(string(toc)) {
-		t.TOC = append(t.TOC, l)
-	}
+	t.TOC = strings.Fields(string(toc))
 	if err := t.readStatistics(); err != nil {
 		return nil, err
 	}
