@@ -305,27 +305,20 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 // AddJobCounters adds deltas to a job's counters (kept with the record:
 // one process holds the store).
 func (s *Store) AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	s.jobsMu.Lock()
-	defer s.jobsMu.Unlock()
-	var j assets.Job
-	if err := s.getJSON(jobKey(id), &j); err != nil {
-		return fmt.Errorf("add to counters of job %s: %w", id, err)
-	}
-	if j.Counters == nil {
-		j.Counters = map[string]int64{}
-	}
-	for k, d := range deltas {
-		j.Counters[k] += d
-	}
-	j.UpdatedAt = s.now().UTC()
-	return s.setJSON(jobKey(id), j, "add to counters of job "+id)
+	return s.editCounters(ctx, id, "add to counters of job", func(c map[string]int64) {
+		for k, d := range deltas {
+			c[k] += d
+		}
+	})
 }
 
 // SetJobCounters sets counters of an existing job.
 func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[string]int64) error {
+	return s.editCounters(ctx, id, "set counters of job", func(c map[string]int64) { maps.Copy(c, counters) })
+}
+
+// editCounters changes a job's counters under the jobs lock.
+func (s *Store) editCounters(ctx context.Context, id, op string, edit func(map[string]int64)) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
@@ -333,14 +326,14 @@ func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[stri
 	defer s.jobsMu.Unlock()
 	var j assets.Job
 	if err := s.getJSON(jobKey(id), &j); err != nil {
-		return fmt.Errorf("set counters of job %s: %w", id, err)
+		return fmt.Errorf("%s %s: %w", op, id, err)
 	}
 	if j.Counters == nil {
 		j.Counters = map[string]int64{}
 	}
-	maps.Copy(j.Counters, counters)
+	edit(j.Counters)
 	j.UpdatedAt = s.now().UTC()
-	return s.setJSON(jobKey(id), j, "set counters of job "+id)
+	return s.setJSON(jobKey(id), j, op+" "+id)
 }
 
 func (s *Store) setJSON(key []byte, v any, op string) error {

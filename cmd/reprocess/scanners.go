@@ -35,19 +35,11 @@ func (a *app) distribute(ctx context.Context, j *job.Job, out io.Writer, takeove
 	if err != nil {
 		return err
 	}
-	s, err := a.openStore(ctx)
+	s, kc, closeAll, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	kc, err := kafka.Start(a.cfg.Kafka, a.log)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
-	if err := kc.EnsureTopics(ctx); err != nil {
-		return err
-	}
+	defer closeAll()
 	tasks, err := src.Tasks(ctx)
 	if err != nil {
 		return err
@@ -88,19 +80,11 @@ func (a *app) scanMember(ctx context.Context, concurrency int) error {
 	if len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("a scanner-group member needs kafka.brokers (--kafka-brokers); to scan one job here, give its spec: reprocess scan JOB.yaml")
 	}
-	s, err := a.openStore(ctx)
+	s, kc, closeAll, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	kc, err := kafka.Start(a.cfg.Kafka, a.log)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
-	if err := kc.EnsureTopics(ctx); err != nil {
-		return err
-	}
+	defer closeAll()
 	pub, err := kc.NewPublisher("reprocess/scanners")
 	if err != nil {
 		return err

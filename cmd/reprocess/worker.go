@@ -77,22 +77,14 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				return fmt.Errorf("--transform and --version (>= 1) are required")
 			}
 			ctx := cmd.Context()
-			raw, err := a.openStore(ctx)
+			raw, kc, closeAll, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}
-			defer raw.Close()
+			defer closeAll()
 			reg := newRegistry()
 			s, err := instrument.Wrap(raw, reg)
 			if err != nil {
-				return err
-			}
-			kc, err := kafka.Start(a.cfg.Kafka, a.log)
-			if err != nil {
-				return err
-			}
-			defer kc.Close()
-			if err := kc.EnsureTopics(ctx); err != nil {
 				return err
 			}
 			group := events.Group(name, version)
