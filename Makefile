@@ -19,6 +19,9 @@ build: ## build bin/reprocess
 run: build ## the main job on the embedded default: seed, walk, verify (no services needed)
 	$(BIN) demo
 
+deps: ## install what a fresh Debian machine lacks (JDK 17, Maven, curl, Chromium) and the Go modules
+	deployments/local/install-deps
+
 services-up: ## start real Cassandra and Kafka (Maven Central jars) on loopback
 	$(SERVICES) up
 
@@ -31,7 +34,7 @@ services-status: ## are they up and answering?
 # test: unit tests on the embedded store and kfake, and integration tests on
 # the real services, which it starts when they are not running. Under CI=true
 # a service that cannot start fails the run. Full output: testout/go-test.log.
-test: services-up ## all tests, against embedded + kfake and real Cassandra + Kafka
+test: deps services-up ## all tests, against embedded + kfake and real Cassandra + Kafka
 	@mkdir -p $(OUT)
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	echo "real services: cassandra $$REPROCESS_TEST_CASSANDRA_HOSTS, kafka $$REPROCESS_TEST_KAFKA_BROKERS"; \
@@ -66,4 +69,4 @@ fmt: ## gofmt the tree
 clean: ## remove build and test output
 	rm -rf bin $(OUT)
 
-.PHONY: help build run services-up services-down services-status test test-unit bench fuzz lint fmt clean
+.PHONY: help build run deps services-up services-down services-status test test-unit bench fuzz lint fmt clean

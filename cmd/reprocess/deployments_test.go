@@ -130,12 +130,7 @@ func TestKubernetesManifests(t *testing.T) {
 			// The mounted file must load as the binary loads it.
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			os.WriteFile(path, []byte(doc.Data["config.yaml"]), 0o600)
-			for _, kv := range os.Environ() {
-				if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "REPROCESS_") && !strings.HasPrefix(name, "REPROCESS_TEST_") {
-					t.Setenv(name, "")
-					os.Unsetenv(name)
-				}
-			}
+			clearEnv(t)
 			t.Setenv("REPROCESS_CONFIG", path)
 			cfg, err := config.Load(nil)
 			if err != nil {

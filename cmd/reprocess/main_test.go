@@ -19,9 +19,9 @@ import (
 	"github.com/reprocess/reprocess/assets/assetstest"
 )
 
-// run executes the CLI in-process with a clean REPROCESS_* environment.
-func run(t *testing.T, args ...string) (string, error) {
-	t.Helper()
+// clearEnv unsets the REPROCESS_* settings for one test (t.Setenv
+// restores them); the REPROCESS_TEST_* service addresses stay.
+func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, "REPROCESS_") && !strings.HasPrefix(name, "REPROCESS_TEST_") {
@@ -29,6 +29,12 @@ func run(t *testing.T, args ...string) (string, error) {
 			os.Unsetenv(name)
 		}
 	}
+}
+
+// run executes the CLI in-process with a clean REPROCESS_* environment.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	clearEnv(t)
 	root := newRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)

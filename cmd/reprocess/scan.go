@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -250,12 +250,22 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 				w.Count(apply.WouldDelete) + w.Count(worker.DeadLettered)
 		}
 	case follow:
-		var lastLag atomic.Int64
+		// The bars refresh every 250ms; the group's lag is read once a second.
+		var (
+			mu       sync.Mutex
+			lastLag  int64
+			lastRead time.Time
+		)
 		applied = func() int64 {
-			if lag, err := kc.Lag(ctx, group); err == nil {
-				lastLag.Store(lag)
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(lastRead) >= time.Second {
+				if lag, err := kc.Lag(ctx, group); err == nil {
+					lastLag = lag
+				}
+				lastRead = time.Now()
 			}
-			return max(0, st.Emitted.Load()-lastLag.Load())
+			return max(0, st.Emitted.Load()-lastLag)
 		}
 	}
 	if applied != nil {

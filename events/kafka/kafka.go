@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -87,6 +88,9 @@ type Cluster struct {
 	cfg  Config
 	fake *kfake.Cluster
 	log  *slog.Logger
+
+	mu    sync.Mutex
+	admin *kgo.Client // shared by the periodic lag reads
 }
 
 // Start returns the configured cluster, starting an in-process broker on
@@ -114,12 +118,33 @@ func (c *Cluster) Brokers() []string { return c.cfg.Brokers }
 // InProcess reports whether the cluster is the in-process broker.
 func (c *Cluster) InProcess() bool { return c.fake != nil }
 
-// Close stops the in-process broker, if any.
+// Close closes the shared admin client and stops the in-process broker,
+// if any.
 func (c *Cluster) Close() {
+	c.mu.Lock()
+	if c.admin != nil {
+		c.admin.Close()
+		c.admin = nil
+	}
+	c.mu.Unlock()
 	if c.fake != nil {
 		c.fake.Close()
 		c.fake = nil
 	}
+}
+
+// adminClient returns the client lag reads share, made on first use.
+func (c *Cluster) adminClient() (*kgo.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.admin == nil {
+		cl, err := c.NewClient()
+		if err != nil {
+			return nil, err
+		}
+		c.admin = cl
+	}
+	return c.admin, nil
 }
 
 // NewClient returns a franz-go client for the cluster with the options

@@ -110,11 +110,10 @@ func (c *Cluster) Lag(ctx context.Context, group string) (int64, error) {
 
 // lag is the group's uncommitted records on topics.
 func (c *Cluster) lag(ctx context.Context, group string, topics ...string) (int64, error) {
-	cl, err := c.NewClient()
+	cl, err := c.adminClient()
 	if err != nil {
 		return 0, err
 	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {

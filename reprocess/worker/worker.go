@@ -122,7 +122,16 @@ func (w *Worker) event(ctx context.Context, ev events.Reprocess, r *kgo.Record) 
 	return nil
 }
 
+// deadLetter sends r, or ev encoded when there is no record (sync mode),
+// to the dead-letter topic.
 func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, ev events.Reprocess, cause error, tries int) error {
+	if r == nil {
+		m, err := events.Encode(ev, "reprocess/sync")
+		if err != nil {
+			return err
+		}
+		r = toRecord(m)
+	}
 	w.Log.Warn("dead-lettering event", "job", ev.JobID, "asset_id", ev.AssetID, "transform", ev.Transform,
 		"version", ev.Version, "attempts", tries, "error", cause)
 	if err := w.DLQ.Send(ctx, r, cause, tries); err != nil {
@@ -138,13 +147,7 @@ func (w *Worker) Emit(ctx context.Context, evs []events.Reprocess) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, w.Concurrency))
 	for _, ev := range evs {
-		g.Go(func() error {
-			m, err := events.Encode(ev, "reprocess/sync")
-			if err != nil {
-				return err
-			}
-			return w.event(ctx, ev, toRecord(m))
-		})
+		g.Go(func() error { return w.event(ctx, ev, nil) })
 	}
 	return g.Wait()
 }
