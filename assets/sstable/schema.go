@@ -1,0 +1,176 @@
+package sstable
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Schema is a table's definition as a snapshot's schema.cql gives it: the
+// names the SSTables themselves lack (partition key and clustering
+// columns), the column order of SELECT *, and the columns dropped since.
+type Schema struct {
+	Keyspace, Table string
+	PartitionKey    []string
+	Clustering      []string
+	Columns         []SchemaColumn   // in CREATE TABLE order
+	Dropped         map[string]int64 // column → drop timestamp (µs)
+	DefaultTTL      int
+}
+
+// SchemaColumn is one column of CREATE TABLE.
+type SchemaColumn struct {
+	Name, Type string // Type as CQL writes it: text, map<text, int>, frozen<addr>
+	Static     bool
+}
+
+var (
+	createTable = regexp.MustCompile(`(?is)CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)\s*\((.*?)\)\s*(?:WITH\s(.*?))?;`)
+	dropColumn  = regexp.MustCompile(`(?i)ALTER TABLE \S+ DROP (.+?) USING TIMESTAMP (\d+)\s*;`)
+	defaultTTL  = regexp.MustCompile(`(?i)default_time_to_live = (\d+)`)
+)
+
+// ParseSchema reads schema.cql as Cassandra writes it into a snapshot:
+// CREATE TYPE statements, one CREATE TABLE, then ALTER TABLE … DROP for
+// dropped columns and CREATE INDEX statements.
+func ParseSchema(cql string) (*Schema, error) {
+	m := createTable.FindStringSubmatch(cql)
+	if m == nil {
+		return nil, fmt.Errorf("schema.cql: no CREATE TABLE statement")
+	}
+	s := &Schema{Dropped: map[string]int64{}}
+	name := splitTop(m[1], '.')
+	if len(name) != 2 {
+		return nil, fmt.Errorf("schema.cql: table name %q is not keyspace.table", m[1])
+	}
+	s.Keyspace, s.Table = unquote(name[0]), unquote(name[1])
+	for _, def := range splitTop(m[2], ',') {
+		def = strings.TrimSpace(def)
+		if def == "" {
+			continue
+		}
+		if rest, ok := cutPrefixFold(def, "PRIMARY KEY"); ok {
+			if err := s.primaryKey(rest); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		col, err := parseColumnDef(def)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(strings.ToUpper(col.Type), " PRIMARY KEY") {
+			col.Type = strings.TrimSpace(col.Type[:len(col.Type)-len(" PRIMARY KEY")])
+			s.PartitionKey = []string{col.Name}
+		}
+		s.Columns = append(s.Columns, col)
+	}
+	if len(s.PartitionKey) == 0 {
+		return nil, fmt.Errorf("schema.cql: table %s.%s has no primary key", s.Keyspace, s.Table)
+	}
+	if t := defaultTTL.FindStringSubmatch(m[3]); t != nil {
+		s.DefaultTTL, _ = strconv.Atoi(t[1])
+	}
+	for _, d := range dropColumn.FindAllStringSubmatch(cql, -1) {
+		ts, err := strconv.ParseInt(d[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("schema.cql: drop timestamp %q: %w", d[2], err)
+		}
+		for _, c := range splitTop(strings.Trim(d[1], "() "), ',') {
+			c = unquote(strings.TrimSpace(c))
+			s.Dropped[c] = max(s.Dropped[c], ts)
+		}
+	}
+	return s, nil
+}
+
+// primaryKey reads "((a, b), c, d)" or "(a, c)".
+func (s *Schema) primaryKey(def string) error {
+	def = strings.TrimSpace(def)
+	if !strings.HasPrefix(def, "(") || !strings.HasSuffix(def, ")") {
+		return fmt.Errorf("schema.cql: PRIMARY KEY %q", def)
+	}
+	parts := splitTop(def[1:len(def)-1], ',')
+	first := strings.TrimSpace(parts[0])
+	if strings.HasPrefix(first, "(") {
+		for _, k := range splitTop(strings.Trim(first, "()"), ',') {
+			s.PartitionKey = append(s.PartitionKey, unquote(strings.TrimSpace(k)))
+		}
+	} else {
+		s.PartitionKey = []string{unquote(first)}
+	}
+	for _, c := range parts[1:] {
+		s.Clustering = append(s.Clustering, unquote(strings.TrimSpace(c)))
+	}
+	return nil
+}
+
+func parseColumnDef(def string) (SchemaColumn, error) {
+	var name, rest string
+	if strings.HasPrefix(def, `"`) {
+		end := strings.Index(def[1:], `"`)
+		for end >= 0 && strings.HasPrefix(def[end+2:], `"`) { // "" escapes a quote
+			next := strings.Index(def[end+3:], `"`)
+			if next < 0 {
+				end = -1
+				break
+			}
+			end += 2 + next
+		}
+		if end < 0 {
+			return SchemaColumn{}, fmt.Errorf("schema.cql: unterminated quoted name in %q", def)
+		}
+		name, rest = unquote(def[:end+2]), def[end+2:]
+	} else {
+		var ok bool
+		name, rest, ok = strings.Cut(def, " ")
+		if !ok {
+			return SchemaColumn{}, fmt.Errorf("schema.cql: column %q has no type", def)
+		}
+	}
+	col := SchemaColumn{Name: name, Type: strings.TrimSpace(rest)}
+	if t, ok := strings.CutSuffix(col.Type, " static"); ok {
+		col.Type, col.Static = t, true
+	}
+	if col.Type == "" {
+		return SchemaColumn{}, fmt.Errorf("schema.cql: column %q has no type", name)
+	}
+	return col, nil
+}
+
+// splitTop splits s at sep outside of (), <> and quotes.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(' || c == '<':
+			depth++
+		case c == ')' || c == '>':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// unquote turns a CQL identifier into its name: "Zip" → Zip, abc → abc.
+func unquote(id string) string {
+	if len(id) >= 2 && id[0] == '"' && id[len(id)-1] == '"' {
+		return strings.ReplaceAll(id[1:len(id)-1], `""`, `"`)
+	}
+	return id
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}

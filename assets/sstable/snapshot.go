@@ -1,0 +1,100 @@
+package sstable
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Snapshot is the SSTables of one table as of one moment: a directory
+// `nodetool snapshot` wrote (manifest.json, schema.cql and hard links to
+// the SSTables), an incremental-backups directory, or a plain table
+// directory. Several directories (one per replica, or a snapshot plus the
+// backups taken after it) are read as one and merged.
+type Snapshot struct {
+	Dirs      []string
+	Tables    []*Table
+	Schema    *Schema   // nil when no directory has schema.cql
+	CreatedAt time.Time // the newest manifest's created_at; zero without one
+}
+
+// manifest is manifest.json.
+type manifest struct {
+	Files     []string   `json:"files"`
+	CreatedAt *time.Time `json:"created_at"`
+}
+
+// OpenSnapshot opens the SSTables of one or more snapshot directories. The
+// manifest, where there is one, is the authoritative list of SSTables; a
+// directory without one contributes every *-Data.db it holds.
+func OpenSnapshot(dirs ...string) (*Snapshot, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("sstable: no snapshot directory given")
+	}
+	s := &Snapshot{Dirs: dirs}
+	for _, dir := range dirs {
+		files, err := s.readDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			t, err := Open(f)
+			if err != nil {
+				return nil, err
+			}
+			s.Tables = append(s.Tables, t)
+		}
+	}
+	if len(s.Tables) == 0 {
+		return nil, fmt.Errorf("sstable: no SSTables in %v", dirs)
+	}
+	return s, nil
+}
+
+func (s *Snapshot) readDir(dir string) ([]string, error) {
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("sstable: snapshot: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("sstable: snapshot %s is not a directory", dir)
+	}
+	if cql, err := os.ReadFile(filepath.Join(dir, "schema.cql")); err == nil {
+		schema, err := ParseSchema(string(cql))
+		if err != nil {
+			return nil, fmt.Errorf("sstable: %s: %w", dir, err)
+		}
+		if s.Schema != nil && (s.Schema.Keyspace != schema.Keyspace || s.Schema.Table != schema.Table) {
+			return nil, fmt.Errorf("sstable: %s holds %s.%s, not %s.%s", dir, schema.Keyspace, schema.Table, s.Schema.Keyspace, s.Schema.Table)
+		}
+		if s.Schema == nil || len(schema.Dropped) >= len(s.Schema.Dropped) {
+			s.Schema = schema
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		files, err := filepath.Glob(filepath.Join(dir, "*-Data.db"))
+		sort.Strings(files)
+		return files, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sstable: snapshot: %w", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("sstable: %s: manifest.json: %w", dir, err)
+	}
+	if m.CreatedAt != nil && m.CreatedAt.After(s.CreatedAt) {
+		s.CreatedAt = m.CreatedAt.UTC()
+	}
+	files := make([]string, 0, len(m.Files))
+	for _, f := range m.Files {
+		if filepath.IsAbs(f) || filepath.Base(f) != f { // secondary-index SSTables live in .<index>/
+			continue
+		}
+		files = append(files, filepath.Join(dir, f))
+	}
+	return files, nil
+}

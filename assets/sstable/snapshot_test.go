@@ -1,0 +1,132 @@
+package sstable_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets/sstable"
+)
+
+func TestParseSchema(t *testing.T) {
+	// testdata/schema.cql was written by Cassandra 5.0 into a snapshot.
+	raw, err := os.ReadFile("testdata/schema.cql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sstable.ParseSchema(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &sstable.Schema{
+		Keyspace: "snapdemo", Table: "t",
+		PartitionKey: []string{"Pk", "k2"},
+		Clustering:   []string{"ck", "ck2"},
+		Columns: []sstable.SchemaColumn{
+			{Name: "Pk", Type: "text"}, {Name: "k2", Type: "int"}, {Name: "ck", Type: "int"}, {Name: "ck2", Type: "text"},
+			{Name: "s", Type: "int", Static: true}, {Name: "a", Type: "frozen<addr>"}, {Name: "v", Type: "map<text, int>"}, {Name: "dropme", Type: "int"},
+		},
+		Dropped: map[string]int64{"dropme": 1795224917822000},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("got  %+v\nwant %+v", s, want)
+	}
+}
+
+func TestParseSchemaForms(t *testing.T) {
+	for _, tc := range []struct {
+		name, cql   string
+		pk, ck      []string
+		ttl         int
+		dropped     map[string]int64
+		errContains string
+	}{
+		{name: "inline key", cql: "CREATE TABLE ks.t (id timeuuid PRIMARY KEY, v text) WITH default_time_to_live = 60;",
+			pk: []string{"id"}, ttl: 60, dropped: map[string]int64{}},
+		{name: "no WITH", cql: `CREATE TABLE IF NOT EXISTS "Ks"."T" (a int, b int, PRIMARY KEY (a, b));` + "\nALTER TABLE \"Ks\".\"T\" DROP (c, d) USING TIMESTAMP 7;",
+			pk: []string{"a"}, ck: []string{"b"}, dropped: map[string]int64{"c": 7, "d": 7}},
+		{name: "no table", cql: "CREATE TYPE ks.a (x int);", errContains: "no CREATE TABLE"},
+		{name: "no key", cql: "CREATE TABLE ks.t (a int);", errContains: "no primary key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sstable.ParseSchema(tc.cql)
+			if tc.errContains != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errContains) {
+					t.Fatalf("error %v, want one containing %q", err, tc.errContains)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s.PartitionKey, tc.pk) || !reflect.DeepEqual(s.Clustering, tc.ck) || s.DefaultTTL != tc.ttl || !reflect.DeepEqual(s.Dropped, tc.dropped) {
+				t.Errorf("got pk %v ck %v ttl %d dropped %v", s.PartitionKey, s.Clustering, s.DefaultTTL, s.Dropped)
+			}
+		})
+	}
+}
+
+// snapshotDir lays a fixture out as nodetool snapshot would: its
+// components, manifest.json and schema.cql.
+func snapshotDir(t *testing.T, fixture, schema, manifest string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(fixtures(t), fixture, "*"))
+	for _, f := range files {
+		if err := os.Link(f, filepath.Join(dir, filepath.Base(f))); err != nil {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, body := range map[string]string{"schema.cql": schema, "manifest.json": manifest} {
+		if body != "" {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func TestOpenSnapshot(t *testing.T) {
+	schema := "CREATE TABLE IF NOT EXISTS legacy_tables.legacy_nb_simple (pk text PRIMARY KEY, val text) WITH ID = 1;"
+	dir := snapshotDir(t, "nb/legacy_nb_simple", schema,
+		`{"files": ["nb-1-big-Data.db"], "created_at": "2026-11-20T10:00:00.5Z", "expires_at": null, "ephemeral": false}`)
+	s, err := sstable.OpenSnapshot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tables) != 1 || s.Tables[0].Version != "nb" || s.Schema == nil || s.Schema.Table != "legacy_nb_simple" ||
+		!s.CreatedAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 5e8, time.UTC)) {
+		t.Errorf("snapshot %+v, schema %+v", s, s.Schema)
+	}
+
+	// Without a manifest every Data.db counts; two directories merge.
+	plain := snapshotDir(t, "oa/legacy_oa_simple", "", "")
+	s, err = sstable.OpenSnapshot(dir, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tables) != 2 || s.Tables[1].Version != "oa" {
+		t.Errorf("%d tables", len(s.Tables))
+	}
+
+	for _, tc := range []struct{ name, dir, want string }{
+		{"missing", filepath.Join(t.TempDir(), "nope"), "no such file"},
+		{"empty", t.TempDir(), "no SSTables"},
+		{"bad manifest", snapshotDir(t, "nb/legacy_nb_simple", "", "{"), "manifest.json"},
+		{"bad schema", snapshotDir(t, "nb/legacy_nb_simple", "CREATE TABLE x (a int);", ""), "schema.cql"},
+	} {
+		if _, err := sstable.OpenSnapshot(tc.dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
