@@ -1,15 +1,21 @@
 package sstable
 
 import (
+	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 )
 
@@ -25,6 +31,8 @@ type Table struct {
 	FPChance    float64
 	Header      Header
 	Compression *Compression // nil when Data.db is not compressed
+
+	dataSize int64 // size of Data.db as stored
 }
 
 // Header is the serialization header: column names and types, and the
@@ -73,6 +81,11 @@ func Open(path string) (*Table, error) {
 	if err := t.readStatistics(); err != nil {
 		return nil, err
 	}
+	st, err := os.Stat(t.component("Data.db"))
+	if err != nil {
+		return nil, fmt.Errorf("sstable: %w", err)
+	}
+	t.dataSize = st.Size()
 	if t.has("CompressionInfo.db") {
 		if err := t.readCompressionInfo(); err != nil {
 			return nil, err
@@ -234,51 +247,169 @@ func (t *Table) readCompressionInfo() error {
 	if r.err == nil && (c.ChunkLength <= 0 || c.ChunkLength > 1<<30) {
 		r.fail("chunk length %d", c.ChunkLength)
 	}
+	if r.err == nil && (c.DataLength < 0 || int64(n) != (c.DataLength+int64(c.ChunkLength)-1)/int64(c.ChunkLength)) {
+		r.fail("%d chunks of %d bytes for %d uncompressed bytes", n, c.ChunkLength, c.DataLength)
+	}
 	if r.err != nil {
 		return r.err
+	}
+	// Every chunk holds at least its checksum, and the last ends the file.
+	for i, off := range c.Offsets {
+		end := t.dataSize
+		if i+1 < n {
+			end = c.Offsets[i+1]
+		}
+		if off < 0 || end-off < 4 || end > t.dataSize {
+			return fmt.Errorf("%w: %s: chunk %d at offset %d ends at %d, Data.db holds %d bytes", ErrCorrupt, path, i, off, end, t.dataSize)
+		}
+	}
+	if n == 0 && t.dataSize != 0 {
+		return fmt.Errorf("%w: %s: no chunks for %d bytes of Data.db", ErrCorrupt, path, t.dataSize)
+	}
+	switch codec(c.Compressor) {
+	case "LZ4Compressor", "SnappyCompressor", "DeflateCompressor", "ZstdCompressor", "NoopCompressor":
+	default:
+		return fmt.Errorf("sstable: %s: compressor %s is not supported", path, c.Compressor)
 	}
 	t.Compression = c
 	return nil
 }
 
+// DataLength is the length of the uncompressed data stream.
+func (t *Table) DataLength() int64 {
+	if t.Compression != nil {
+		return t.Compression.DataLength
+	}
+	return t.dataSize
+}
+
 // Data returns the whole uncompressed data stream, every chunk's checksum
 // verified.
 func (t *Table) Data() ([]byte, error) {
+	return t.ReadRange(0, t.DataLength())
+}
+
+// ReadRange returns the uncompressed bytes [from, to) of the data stream,
+// reading and decompressing only the chunks that cover them and verifying
+// each one's checksum.
+func (t *Table) ReadRange(from, to int64) ([]byte, error) {
+	d, err := t.openData()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	return d.read(from, to)
+}
+
+// Scan decodes the partitions that start in [s.From, s.To), which must lie
+// on partition starts as the splits of Splits do, calling fn with each.
+// Offsets in partitions and errors are those of the whole stream.
+func (t *Table) Scan(s Split, fn func(Partition) error) error {
+	data, err := t.ReadRange(s.From, s.To)
+	if err != nil {
+		return err
+	}
+	r := &buf{b: data, base: s.From, file: t.component("Data.db")}
+	for r.off < len(r.b) {
+		start := r.base + int64(r.off)
+		p, err := t.partition(r)
+		if err != nil {
+			return err
+		}
+		p.Offset, p.End = start, r.base+int64(r.off)
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dataReader reads ranges of the uncompressed stream from an open
+// Data.db, keeping the last chunk it decompressed for nearby reads.
+type dataReader struct {
+	t     *Table
+	f     *os.File
+	path  string
+	chunk int // index of cached, -1 for none
+	cache []byte
+}
+
+func (t *Table) openData() (*dataReader, error) {
 	path := t.component("Data.db")
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("sstable: %w", err)
 	}
-	c := t.Compression
+	return &dataReader{t: t, f: f, path: path, chunk: -1}, nil
+}
+
+func (d *dataReader) close() { d.f.Close() }
+
+func (d *dataReader) read(from, to int64) ([]byte, error) {
+	n := d.t.DataLength()
+	if from < 0 || to < from || to > n {
+		return nil, fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", d.path, from, to, n)
+	}
+	c := d.t.Compression
 	if c == nil {
-		return raw, nil
+		out := make([]byte, to-from)
+		if _, err := d.f.ReadAt(out, from); err != nil {
+			return nil, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, d.path, from, err)
+		}
+		return out, nil
 	}
-	out := make([]byte, 0, c.DataLength)
-	for i, off := range c.Offsets {
-		end := int64(len(raw))
-		if i+1 < len(c.Offsets) {
-			end = c.Offsets[i+1]
-		}
-		if off < 0 || end-4 < off || end > int64(len(raw)) {
-			return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: bounds %d..%d outside the file", ErrCorrupt, path, i, off, off, end)
-		}
-		stored, sum := raw[off:end-4], binary.BigEndian.Uint32(raw[end-4:end])
-		if crc32.ChecksumIEEE(stored) != sum {
-			return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: checksum mismatch", ErrCorrupt, path, i, off)
-		}
-		want := min(int64(c.ChunkLength), c.DataLength-int64(len(out)))
-		chunk, err := t.decompress(stored, int(want))
+	out := make([]byte, 0, to-from)
+	L := int64(c.ChunkLength)
+	for pos := from; pos < to; {
+		i := int(pos / L)
+		chunk, err := d.readChunk(i)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, path, i, off, err)
+			return nil, err
 		}
-		out = append(out, chunk...)
-	}
-	if int64(len(out)) != c.DataLength {
-		return nil, fmt.Errorf("%w: %s: %d bytes decompressed, CompressionInfo says %d", ErrCorrupt, path, len(out), c.DataLength)
+		lo := pos - int64(i)*L
+		hi := min(int64(len(chunk)), to-int64(i)*L)
+		out = append(out, chunk[lo:hi]...)
+		pos = int64(i)*L + hi
 	}
 	return out, nil
 }
 
+// readChunk returns chunk i uncompressed, its checksum verified.
+func (d *dataReader) readChunk(i int) ([]byte, error) {
+	if i == d.chunk {
+		return d.cache, nil
+	}
+	c := d.t.Compression
+	off, end := c.Offsets[i], d.t.dataSize
+	if i+1 < len(c.Offsets) {
+		end = c.Offsets[i+1]
+	}
+	raw := make([]byte, end-off)
+	if _, err := d.f.ReadAt(raw, off); err != nil {
+		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
+	}
+	stored, sum := raw[:len(raw)-4], binary.BigEndian.Uint32(raw[len(raw)-4:])
+	if crc32.ChecksumIEEE(stored) != sum {
+		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: checksum mismatch", ErrCorrupt, d.path, i, off)
+	}
+	want := min(int64(c.ChunkLength), c.DataLength-int64(i)*int64(c.ChunkLength))
+	chunk, err := d.t.decompress(stored, int(want))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
+	}
+	d.chunk, d.cache = i, chunk
+	return chunk, nil
+}
+
+// codec is the simple name of a compressor class.
+func codec(class string) string { return class[strings.LastIndexByte(class, '.')+1:] }
+
+// zstdDecoder is shared: DecodeAll is safe for concurrent use.
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxMemory(1<<30))
+})
+
+// decompress returns the want bytes a stored chunk holds.
 func (t *Table) decompress(stored []byte, want int) ([]byte, error) {
 	c := t.Compression
 	if len(stored) >= int(c.MaxCompressedLen) {
@@ -287,26 +418,54 @@ func (t *Table) decompress(stored []byte, want int) ([]byte, error) {
 		}
 		return stored[:want], nil
 	}
-	switch c.Compressor {
-	case "LZ4Compressor", "org.apache.cassandra.io.compress.LZ4Compressor":
+	var out []byte
+	switch codec(c.Compressor) {
+	case "LZ4Compressor":
 		if len(stored) < 4 {
 			return nil, errors.New("lz4 chunk shorter than its length prefix")
 		}
-		n := int(binary.LittleEndian.Uint32(stored))
-		if n != want {
+		if n := int(binary.LittleEndian.Uint32(stored)); n != want {
 			return nil, fmt.Errorf("lz4 chunk holds %d bytes, want %d", n, want)
 		}
-		out := make([]byte, n)
+		out = make([]byte, want)
 		got, err := lz4.UncompressBlock(stored[4:], out)
 		if err != nil {
 			return nil, fmt.Errorf("lz4: %w", err)
 		}
-		if got != n {
-			return nil, fmt.Errorf("lz4 chunk decoded to %d bytes, want %d", got, n)
+		out = out[:got]
+	case "SnappyCompressor":
+		if n, err := snappy.DecodedLen(stored); err != nil || n != want {
+			return nil, fmt.Errorf("snappy chunk holds %d bytes (%v), want %d", n, err, want)
 		}
-		return out, nil
-	case "NoopCompressor", "org.apache.cassandra.io.compress.NoopCompressor":
-		return stored, nil
+		var err error
+		if out, err = snappy.Decode(make([]byte, want), stored); err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+	case "DeflateCompressor":
+		z, err := zlib.NewReader(bytes.NewReader(stored))
+		if err != nil {
+			return nil, fmt.Errorf("deflate: %w", err)
+		}
+		// One spare byte catches a longer stream; the checksum is
+		// verified at its end.
+		if out, err = io.ReadAll(io.LimitReader(z, int64(want)+1)); err != nil {
+			return nil, fmt.Errorf("deflate: %w", err)
+		}
+	case "ZstdCompressor":
+		dec, err := zstdDecoder()
+		if err != nil {
+			return nil, err
+		}
+		if out, err = dec.DecodeAll(stored, make([]byte, 0, want)); err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+	case "NoopCompressor":
+		out = stored
+	default:
+		return nil, fmt.Errorf("compressor %s is not supported", c.Compressor)
 	}
-	return nil, fmt.Errorf("compressor %s is not supported yet", c.Compressor)
+	if len(out) != want {
+		return nil, fmt.Errorf("%s chunk decoded to %d bytes, want %d", codec(c.Compressor), len(out), want)
+	}
+	return out, nil
 }
