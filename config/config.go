@@ -28,6 +28,7 @@ import (
 	"github.com/reprocess/reprocess/assets/cassandra"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/embedded"
+	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/events/kafka"
 )
 
@@ -38,9 +39,11 @@ type Config struct {
 	Kafka  kafka.Config  `mapstructure:"kafka"`
 	// Elasticsearch is where the elasticsearch source queries.
 	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
-	Log           Log            `mapstructure:"log"`
-	Metrics       Metrics        `mapstructure:"metrics"`
-	Serve         Serve          `mapstructure:"serve"`
+	// Backup is where SSTable snapshots are read from.
+	Backup  Backup  `mapstructure:"backup"`
+	Log     Log     `mapstructure:"log"`
+	Metrics Metrics `mapstructure:"metrics"`
+	Serve   Serve   `mapstructure:"serve"`
 }
 
 // Serve configures `reprocess serve`.
@@ -62,6 +65,13 @@ type Store struct {
 	Cassandra cassandra.Config `mapstructure:"cassandra"`
 }
 
+// Backup configures reading SSTable snapshots: the backup source and
+// `reprocess sstable`.
+type Backup struct {
+	CacheDir string     `mapstructure:"cache_dir"` // s3:// snapshots are fetched under it
+	S3       sstable.S3 `mapstructure:"s3"`
+}
+
 // Log configures the process log.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
@@ -80,6 +90,7 @@ func Default() Config {
 		Layout:        assets.DefaultLayout,
 		Kafka:         kafka.DefaultConfig,
 		Elasticsearch: elastic.DefaultConfig,
+		Backup:        Backup{CacheDir: ".reprocess/backups"},
 		Log:           Log{Level: "info", Format: "text"},
 		Serve:         Serve{Addr: "127.0.0.1:8080"},
 	}
@@ -273,6 +284,7 @@ func (c Config) Redacted() Config {
 	hide(&c.Store.Cassandra.Password)
 	hide(&c.Kafka.Password)
 	hide(&c.Elasticsearch.Password)
+	hide(&c.Backup.S3.SecretKey)
 	hide(&c.Serve.Token)
 	return c
 }

@@ -16,11 +16,11 @@ import (
 
 // S3 says how to reach S3-compatible storage holding snapshot backups.
 type S3 struct {
-	Endpoint  string // host:port; default s3.amazonaws.com
-	Region    string
-	AccessKey string
-	SecretKey string
-	Insecure  bool // plain HTTP, for a local MinIO
+	Endpoint  string `mapstructure:"endpoint"` // host:port; default s3.amazonaws.com
+	Region    string `mapstructure:"region"`
+	AccessKey string `mapstructure:"access_key"` // empty: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+	SecretKey string `mapstructure:"secret_key"`
+	Insecure  bool   `mapstructure:"insecure"` // plain HTTP, for a local MinIO
 }
 
 // IsRemote reports whether a snapshot location is an s3:// URL.

@@ -41,12 +41,13 @@ const (
 	SourceCassandra     = "cassandra"
 	SourceElasticsearch = "elasticsearch"
 	SourceIDs           = "ids"
+	SourceBackup        = "backup"
 )
 
 // Source says where asset ids come from.
 type Source struct {
 	// Kind is cassandra (the store's (type, bucket, shard) paging index,
-	// embedded store included), elasticsearch or ids.
+	// embedded store included), elasticsearch, ids or backup.
 	Kind string `yaml:"kind"`
 
 	// cassandra
@@ -65,6 +66,12 @@ type Source struct {
 	// ids
 	File   string `yaml:"file,omitempty"`   // path, or - for standard input
 	Column string `yaml:"column,omitempty"` // CSV column: header name or 1-based number; empty: one id per line
+
+	// backup: snapshots of the assets table, read from their SSTables
+	// with no load on the live cluster. Several (one per replica) merge.
+	Snapshots []string  `yaml:"snapshots,omitempty"` // directories or s3://bucket/prefix URLs
+	AsOf      time.Time `yaml:"as_of,omitempty"`     // TTLs are judged at this time; default the snapshot's created_at
+	Splits    int       `yaml:"splits,omitempty"`    // token ranges, one scan task each
 }
 
 // Transform names the transform a job applies.
@@ -99,6 +106,7 @@ const (
 	DefaultPageSize    = 500
 	DefaultConcurrency = 4
 	DefaultKeepAlive   = 5 * time.Minute
+	DefaultSplits      = 64
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
@@ -127,6 +135,9 @@ func Parse(data []byte) (Spec, error) {
 	}
 	if s.Source.Concurrency == 0 {
 		s.Source.Concurrency = DefaultConcurrency
+	}
+	if s.Source.Kind == SourceBackup && s.Source.Splits == 0 {
+		s.Source.Splits = DefaultSplits
 	}
 	if s.Source.Kind == SourceElasticsearch {
 		if s.Source.IDField == "" {
@@ -235,10 +246,22 @@ func (src Source) validate() error {
 		if src.File == "" {
 			bad("file", "give a path, or - for standard input")
 		}
+	case SourceBackup:
+		if len(src.Snapshots) == 0 {
+			bad("snapshots", "list the snapshot directories or s3:// URLs of the assets table")
+		}
+		for i, loc := range src.Snapshots {
+			if loc == "" {
+				bad(fmt.Sprintf("snapshots[%d]", i), "empty location")
+			}
+		}
+		if src.Splits < 1 || src.Splits > 65536 {
+			bad("splits", "want 1 to 65536, got %d", src.Splits)
+		}
 	case "":
-		bad("kind", "missing: cassandra, elasticsearch or ids")
+		bad("kind", "missing: cassandra, elasticsearch, ids or backup")
 	default:
-		bad("kind", "%q: want cassandra, elasticsearch or ids", src.Kind)
+		bad("kind", "%q: want cassandra, elasticsearch, ids or backup", src.Kind)
 	}
 	return errors.Join(errs...)
 }

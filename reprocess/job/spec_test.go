@@ -33,6 +33,9 @@ func TestGoodSpecs(t *testing.T) {
 		t.Errorf("compiled job: %+v", j)
 	}
 	es, _ := job.Load("testdata/es.good.yaml")
+	if b, _ := job.Load("testdata/backup.good.yaml"); b.Source.Splits != job.DefaultSplits || len(b.Source.Snapshots) != 2 || b.Source.AsOf.Day() != 20 {
+		t.Errorf("backup defaults not filled: %+v", b)
+	}
 	if es.Source.IDField != "_id" || es.Source.KeepAlive != job.DefaultKeepAlive || es.Mode != "async" || es.Source.Query["term"] == nil {
 		t.Errorf("defaults not filled: %+v", es.Source)
 	}
@@ -47,6 +50,7 @@ func TestBadSpecs(t *testing.T) {
 		{"everything.bad.yaml", []string{"name:", "source.page_size", "source.types", "source.created_from", "filter:", "no matching overload",
 			"transform.version", "transform.facts", "nope", "mode:", "turbo", "rate.limit"}},
 		{"kind.bad.yaml", []string{"source.kind", "postgres"}},
+		{"backup.bad.yaml", []string{"source.snapshots: list the snapshot", "source.splits: want 1 to 65536, got -1"}},
 		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index and mapping_version belong to the reindex"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
