@@ -271,10 +271,10 @@ type table struct {
 	stream    []byte  // the uncompressed data stream
 	class     string  // compressor; "" writes Data.db uncompressed
 	chunk     int
-	maxLen    int32                           // CompressionInfo's max compressed length
-	enc       func([]byte) ([]byte, error)    // chunk encoder
+	maxLen    int32                             // CompressionInfo's max compressed length
+	enc       func([]byte) ([]byte, error)      // chunk encoder
 	mangle    func(i int, stored []byte) []byte // changes stored chunks before their CRC
-	index     []sstable.IndexEntry            // written to Index.db when set
+	index     []sstable.IndexEntry              // written to Index.db when set
 	noSummary bool
 }
 

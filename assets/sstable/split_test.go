@@ -150,7 +150,7 @@ func rowLength(t *testing.T, b []byte) int {
 	if b[0]&0x80 != 0 {
 		off++
 	}
-	_, off = uvint(b, off)   // clustering header
+	_, off = uvint(b, off)  // clustering header
 	n, off := uvint(b, off) // value length
 	off += int(n)
 	size, off := uvint(b, off)
