@@ -1,7 +1,9 @@
 package sstable
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -9,8 +11,15 @@ import (
 // org.apache.cassandra.db.marshal.MapType(…UTF8Type,…Int32Type).
 type Type struct {
 	Name   string  // simple class name: UTF8Type, ReversedType, ...
-	Params []*Type // parameters that are types
+	Params []*Type // parameters that are types; a UserType's field types
 	Raw    string  // the string as written
+
+	// UserType(keyspace,hex name,hex field:type,...) only.
+	Keyspace string
+	UDTName  string   // the type's name
+	Fields   []string // field names, one per Params entry
+
+	Dimension int // VectorType(type,n) only: n
 }
 
 const marshalPkg = "org.apache.cassandra.db.marshal."
@@ -21,58 +30,111 @@ func ParseType(s string) (*Type, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rest != "" {
+	if strings.TrimSpace(rest) != "" {
 		return nil, fmt.Errorf("type %q: unexpected %q", s, rest)
 	}
 	return t, nil
 }
 
-func parseType(s string) (*Type, string, error) {
-	end := strings.IndexAny(s, "(,)")
+// token returns the text of s up to the first of ",():" and the rest.
+func token(s string) (string, string) {
+	end := strings.IndexAny(s, ",():")
 	if end < 0 {
 		end = len(s)
 	}
-	name := strings.TrimSpace(s[:end])
+	return strings.TrimSpace(s[:end]), s[end:]
+}
+
+func parseType(s string) (*Type, string, error) {
+	name, rest := token(s)
+	// DynamicCompositeType aliases (b=>BytesType) name their parameters.
+	if i := strings.Index(name, "=>"); i >= 0 {
+		name = strings.TrimSpace(name[i+2:])
+	}
 	if name == "" {
 		return nil, "", fmt.Errorf("type %q: empty name", s)
 	}
 	t := &Type{Name: strings.TrimPrefix(name, marshalPkg)}
-	rest := s[end:]
 	if !strings.HasPrefix(rest, "(") {
 		t.Raw = name
 		return t, rest, nil
 	}
 	rest = rest[1:]
-	for {
+	for i := 0; ; i++ {
+		rest = strings.TrimLeft(rest, " ")
 		if strings.HasPrefix(rest, ")") {
 			rest = rest[1:]
 			break
 		}
-		// UserType parameters are keyspace, hex name, and hexname:type
-		// fields; only the types matter here.
-		if i := strings.IndexAny(rest, ":(,)"); i >= 0 && rest[i] == ':' {
-			rest = rest[i+1:]
-		}
-		var p *Type
 		var err error
-		p, rest, err = parseType(rest)
-		if err != nil {
+		if rest, err = t.parseParam(s, i, rest); err != nil {
 			return nil, "", err
 		}
-		t.Params = append(t.Params, p)
 		switch {
 		case strings.HasPrefix(rest, ","):
 			rest = rest[1:]
+			if strings.HasPrefix(strings.TrimLeft(rest, " "), ")") {
+				return nil, "", fmt.Errorf("type %q: empty parameter", s)
+			}
 		case strings.HasPrefix(rest, ")"):
 		default:
 			return nil, "", fmt.Errorf("type %q: unbalanced parameters", s)
 		}
 	}
+	if t.Name == "UserType" && (t.UDTName == "" || len(t.Fields) != len(t.Params)) {
+		return nil, "", fmt.Errorf("type %q: want keyspace, name and name:type fields", s)
+	}
+	if t.Name == "VectorType" && (len(t.Params) != 1 || t.Dimension <= 0) {
+		return nil, "", fmt.Errorf("type %q: want an element type and a positive dimension", s)
+	}
 	t.Raw = s[:len(s)-len(rest)]
 	return t, rest, nil
 }
 
-// fixedLength is the byte length of the type's values when fixed, else -1.
+// parseParam parses the i-th parameter of t at s and returns what follows it.
+func (t *Type) parseParam(full string, i int, s string) (string, error) {
+	tok, after := token(s)
+	switch {
+	case t.Name == "UserType" && i == 0:
+		t.Keyspace = tok
+		return after, nil
+	case t.Name == "UserType" && i == 1:
+		b, err := hex.DecodeString(tok)
+		if err != nil {
+			return "", fmt.Errorf("type %q: name %q is not hex", full, tok)
+		}
+		t.UDTName = string(b)
+		return after, nil
+	case t.Name == "VectorType" && i == 1:
+		n, err := strconv.Atoi(tok)
+		if err != nil {
+			return "", fmt.Errorf("type %q: dimension %q", full, tok)
+		}
+		t.Dimension = n
+		return after, nil
+	}
+	// UserType fields are hexname:type; ColumnToCollectionType uses the same.
+	if strings.HasPrefix(after, ":") {
+		if t.Name == "UserType" {
+			b, err := hex.DecodeString(tok)
+			if err != nil {
+				return "", fmt.Errorf("type %q: field name %q is not hex", full, tok)
+			}
+			t.Fields = append(t.Fields, string(b))
+		}
+		s = after[1:]
+	}
+	p, rest, err := parseType(s)
+	if err != nil {
+		return "", err
+	}
+	t.Params = append(t.Params, p)
+	return rest, nil
+}
+
+// fixedLength is the byte length of the type's values when fixed, else -1,
+// as Cassandra's valueLengthIfFixed: smallint, tinyint, date and time are
+// variable-length although their values have a fixed size.
 func (t *Type) fixedLength() int {
 	switch t.Name {
 	case "BooleanType":
@@ -85,9 +147,15 @@ func (t *Type) fixedLength() int {
 		return 16
 	case "EmptyType":
 		return 0
-	case "ReversedType":
+	case "ReversedType", "FrozenType":
 		if len(t.Params) == 1 {
 			return t.Params[0].fixedLength()
+		}
+	case "VectorType":
+		if len(t.Params) == 1 && t.Dimension > 0 {
+			if n := t.Params[0].fixedLength(); n >= 0 {
+				return n * t.Dimension
+			}
 		}
 	}
 	return -1
