@@ -1,6 +1,7 @@
 package sstable_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -128,5 +129,38 @@ func TestOpenSnapshot(t *testing.T) {
 		if _, err := sstable.OpenSnapshot(tc.dir); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestSnapshotRows(t *testing.T) {
+	for _, tc := range []struct {
+		name, fixture, schema string
+		want                  []string
+	}{
+		{"with schema.cql", "nb/legacy_nb_simple", "CREATE TABLE ks.legacy_nb_simple (pk text PRIMARY KEY, val text);",
+			[]string{`{"pk": "0", "val": "foo bar baz"}`, `{"pk": "1", "val": "foo bar baz"}`, `{"pk": "2", "val": "foo bar baz"}`, `{"pk": "3", "val": "foo bar baz"}`, `{"pk": "4", "val": "foo bar baz"}`}},
+		{"without, counters", "da/legacy_da_simple_counter", "",
+			[]string{`{"key": "0", "val": 1}`, `{"key": "1", "val": 1}`, `{"key": "2", "val": 1}`, `{"key": "3", "val": 1}`, `{"key": "4", "val": 1}`}},
+		{"dropped column", "oa/legacy_oa_simple", "CREATE TABLE ks.legacy_oa_simple (pk text PRIMARY KEY, val text);\nALTER TABLE ks.legacy_oa_simple DROP val USING TIMESTAMP 1999999999999999;",
+			[]string{`{"pk": "0"}`, `{"pk": "1"}`, `{"pk": "2"}`, `{"pk": "3"}`, `{"pk": "4"}`}}, // INSERTed rows outlive their cells
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sstable.OpenSnapshot(snapshotDir(t, tc.fixture, tc.schema, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			err = s.Rows(context.Background(), sstable.ReadOptions{Parallel: 2}, func(r sstable.CQLRow) error {
+				b, err := r.MarshalJSON()
+				got = append(got, string(b))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("rows\n got  %q\n want %q", got, tc.want)
+			}
+		})
 	}
 }

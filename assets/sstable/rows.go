@@ -1,0 +1,348 @@
+package sstable
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// CQLRow is one CQL row of a snapshot, as SELECT * returns it: every column
+// of the table in schema order, nil for a null.
+type CQLRow struct {
+	Columns []string // shared by every row of a snapshot: do not modify
+	Values  []any
+}
+
+// Get returns the value of the named column, nil when null or absent.
+func (r CQLRow) Get(name string) any {
+	for i, c := range r.Columns {
+		if c == name {
+			return r.Values[i]
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the row as SELECT JSON * does: every column in
+// schema order, values in Cassandra's text forms, case-sensitive names
+// quoted.
+func (r CQLRow) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, c := range r.Columns {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if c != strings.ToLower(c) {
+			c = `"` + c + `"`
+		}
+		b = appendQuoted(b, c)
+		b = append(b, ": "...)
+		b = appendJSON(b, r.Values[i])
+	}
+	return append(b, '}'), nil
+}
+
+// ReadOptions tune reading a snapshot.
+type ReadOptions struct {
+	// AsOf is the moment TTLs are judged against; zero means the
+	// snapshot's created_at, or now when the snapshot has no manifest.
+	AsOf time.Time
+	// Parallel is how many token ranges are read at once; 0 means one
+	// per core.
+	Parallel int
+	// Progress, if set, is called by Rows as token ranges finish.
+	Progress func(done, total int)
+}
+
+func (s *Snapshot) mergeOptions(o ReadOptions) MergeOptions {
+	asOf := o.AsOf
+	if asOf.IsZero() {
+		asOf = s.CreatedAt
+	}
+	if asOf.IsZero() {
+		asOf = time.Now()
+	}
+	m := MergeOptions{Now: asOf.Unix()}
+	if s.Schema != nil {
+		m.Dropped = s.Schema.Dropped
+	}
+	return m
+}
+
+// Ranges splits the snapshot into n token ranges of similar size whose
+// rows, read one range at a time, are exactly the snapshot's rows.
+func (s *Snapshot) Ranges(n int) ([]TokenRange, error) { return MergeSplits(s.Tables, n) }
+
+// ReadRange calls fn with every live row of one token range, in token
+// and clustering order.
+func (s *Snapshot) ReadRange(r TokenRange, o ReadOptions, fn func(CQLRow) error) error {
+	l := s.layout()
+	return MergeRange(s.Tables, r, s.mergeOptions(o), func(p LivePartition) error {
+		return l.rows(p, fn)
+	})
+}
+
+// Rows calls fn with every live row of the snapshot in token order,
+// reading several token ranges at once. fn is called from one goroutine.
+func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) error) error {
+	par := o.Parallel
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	ranges, err := s.Ranges(4 * par)
+	if err != nil {
+		return err
+	}
+	outs := make([]chan CQLRow, len(ranges))
+	for i := range outs {
+		outs[i] = make(chan CQLRow, 256)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	var done atomic.Int64
+	g.Go(func() error {
+		w, wctx := errgroup.WithContext(ctx)
+		w.SetLimit(par)
+		for i, r := range ranges {
+			w.Go(func() error {
+				defer close(outs[i])
+				err := s.ReadRange(r, o, func(row CQLRow) error {
+					select {
+					case outs[i] <- row:
+						return nil
+					case <-wctx.Done():
+						return wctx.Err()
+					}
+				})
+				if err == nil && o.Progress != nil {
+					o.Progress(int(done.Add(1)), len(ranges))
+				}
+				return err
+			})
+		}
+		return w.Wait()
+	})
+	g.Go(func() error {
+		for _, out := range outs {
+			for {
+				select {
+				case row, ok := <-out:
+					if !ok {
+						goto next
+					}
+					if err := fn(row); err != nil {
+						return err
+					}
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		next:
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// layout maps merged partitions to rows: which column each value goes to.
+type layout struct {
+	columns    []string
+	keyTypes   []*Type
+	clustering []*Type
+	index      map[string]int // regular and static column → position
+	hasRows    bool           // the table has clustering columns
+}
+
+func (s *Snapshot) layout() *layout {
+	h := s.Tables[0].Header
+	l := &layout{clustering: h.Clustering, index: map[string]int{}, hasRows: len(h.Clustering) > 0}
+	l.keyTypes = []*Type{h.PartitionKey}
+	if h.PartitionKey.Name == "CompositeType" {
+		l.keyTypes = h.PartitionKey.Params
+	}
+	var keyNames, ckNames []string
+	if s.Schema != nil {
+		keyNames, ckNames = s.Schema.PartitionKey, s.Schema.Clustering
+	}
+	if len(keyNames) != len(l.keyTypes) || len(ckNames) != len(l.clustering) {
+		keyNames, ckNames = defaultNames("key", len(l.keyTypes)), defaultNames("clustering", len(l.clustering))
+	}
+	l.columns = append(append(l.columns, keyNames...), ckNames...)
+	if s.Schema != nil {
+		for _, c := range s.Schema.Columns {
+			if _, dropped := s.Schema.Dropped[c.Name]; dropped || contains(keyNames, c.Name) || contains(ckNames, c.Name) {
+				continue
+			}
+			l.index[c.Name] = len(l.columns)
+			l.columns = append(l.columns, c.Name)
+		}
+		return l
+	}
+	for _, t := range s.Tables {
+		for _, c := range append(append([]Column(nil), t.Header.StaticColumns...), t.Header.RegularColumns...) {
+			if _, ok := l.index[c.Name]; !ok {
+				l.index[c.Name] = len(l.columns)
+				l.columns = append(l.columns, c.Name)
+			}
+		}
+	}
+	return l
+}
+
+func defaultNames(prefix string, n int) []string {
+	if n == 1 && prefix == "key" {
+		return []string{"key"}
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// rows emits the CQL rows of one live partition.
+func (l *layout) rows(p LivePartition, fn func(CQLRow) error) error {
+	base := make([]any, len(l.columns))
+	comps := [][]byte{p.Key}
+	if len(l.keyTypes) > 1 {
+		var err error
+		if comps, err = (&Type{Name: "CompositeType", Params: l.keyTypes}).Components(p.Key); err != nil {
+			return fmt.Errorf("partition key %x: %w", p.Key, err)
+		}
+	}
+	if len(comps) != len(l.keyTypes) {
+		return fmt.Errorf("partition key %x: %d components, want %d", p.Key, len(comps), len(l.keyTypes))
+	}
+	for i, c := range comps {
+		v, err := l.keyTypes[i].Decode(c)
+		if err != nil {
+			return fmt.Errorf("partition key %x: %w", p.Key, err)
+		}
+		base[i] = v
+	}
+	if p.Static != nil {
+		if err := l.fill(base, p.Static); err != nil {
+			return fmt.Errorf("partition key %x: static row: %w", p.Key, err)
+		}
+	}
+	if len(p.Rows) == 0 {
+		if p.Static == nil || !l.hasRows {
+			return nil
+		}
+		return fn(CQLRow{Columns: l.columns, Values: base})
+	}
+	for _, r := range p.Rows {
+		vals := append([]any(nil), base...)
+		for i, c := range r.Clustering {
+			if i >= len(l.clustering) {
+				break
+			}
+			v, err := l.clustering[i].Decode(c)
+			if err != nil {
+				return fmt.Errorf("partition key %x: clustering %d: %w", p.Key, i, err)
+			}
+			vals[len(l.keyTypes)+i] = v
+		}
+		if err := l.fill(vals, &r); err != nil {
+			return fmt.Errorf("partition key %x: %w", p.Key, err)
+		}
+		if err := fn(CQLRow{Columns: l.columns, Values: vals}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *layout) fill(vals []any, r *LiveRow) error {
+	for _, c := range r.Columns {
+		i, ok := l.index[c.Column.Name]
+		if !ok {
+			continue // dropped, or not in the schema
+		}
+		v, err := c.decode()
+		if err != nil {
+			return fmt.Errorf("column %s: %w", c.Column.Name, err)
+		}
+		vals[i] = v
+	}
+	return nil
+}
+
+// decode turns a live column into its CQL value.
+func (c LiveColumn) decode() (any, error) {
+	t := c.Column.Type
+	switch {
+	case t.Counter():
+		return CounterValue(c.Value)
+	case t.Complex():
+		return t.DecodeComplex(c.Elements)
+	}
+	return t.Decode(c.Value)
+}
+
+// ValueKind is how an export stores a column: the plain kinds as
+// themselves, everything else as its SELECT JSON text.
+type ValueKind int
+
+// Value kinds.
+const (
+	KindJSON ValueKind = iota
+	KindText
+	KindInt
+	KindFloat
+	KindBool
+)
+
+// ColumnKinds returns the columns of the snapshot's rows and their kinds.
+func (s *Snapshot) ColumnKinds() ([]string, []ValueKind) {
+	l := s.layout()
+	types := make([]*Type, len(l.columns))
+	copy(types, l.keyTypes)
+	copy(types[len(l.keyTypes):], l.clustering)
+	for _, t := range s.Tables {
+		for _, c := range append(append([]Column(nil), t.Header.StaticColumns...), t.Header.RegularColumns...) {
+			if i, ok := l.index[c.Name]; ok && types[i] == nil {
+				types[i] = c.Type
+			}
+		}
+	}
+	kinds := make([]ValueKind, len(types))
+	for i, t := range types {
+		kinds[i] = kindOf(t)
+	}
+	return l.columns, kinds
+}
+
+func kindOf(t *Type) ValueKind {
+	if t == nil {
+		return KindJSON
+	}
+	switch t.Name {
+	case "ReversedType":
+		if len(t.Params) == 1 {
+			return kindOf(t.Params[0])
+		}
+	case "UTF8Type", "AsciiType":
+		return KindText
+	case "Int32Type", "LongType", "ShortType", "ByteType", "CounterColumnType":
+		return KindInt
+	case "FloatType", "DoubleType":
+		return KindFloat
+	case "BooleanType":
+		return KindBool
+	}
+	return KindJSON
+}
