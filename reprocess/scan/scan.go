@@ -33,6 +33,9 @@ type Item struct {
 	ID     assets.ID
 	Type   string    // "" when the source does not know
 	Bucket time.Time // zero when the source does not know
+	// Asset is the asset as the source has it (the backup source);
+	// nil means the filter reads it from the store.
+	Asset *assets.Asset
 }
 
 // Batch is a run of items and the position to resume after them.
@@ -239,17 +242,26 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 	return nil
 }
 
+// asset is the item's asset: the source's copy, else a store read.
+func (s *Scanner) asset(ctx context.Context, it Item) (assets.Asset, error) {
+	if it.Asset != nil {
+		return *it.Asset, nil
+	}
+	start := time.Now()
+	a, err := s.cfg.Store.Get(ctx, it.ID)
+	if s.cfg.Limiter != nil {
+		s.cfg.Limiter.Observe(time.Since(start))
+	}
+	return a, err
+}
+
 // filter reads each asset and keeps those the filter matches. An asset
 // deleted since it was listed is dropped; an evaluation error fails the
 // scan, since the spec, not the asset, is wrong.
 func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
 	kept := items[:0:0]
 	for _, it := range items {
-		start := time.Now()
-		a, err := s.cfg.Store.Get(ctx, it.ID)
-		if s.cfg.Limiter != nil {
-			s.cfg.Limiter.Observe(time.Since(start))
-		}
+		a, err := s.asset(ctx, it)
 		if errors.Is(err, assets.ErrNotFound) {
 			s.Stats.Filtered.Add(1)
 			continue
