@@ -81,6 +81,7 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.dlqCmd(),
 		a.jobCmd(),
 		a.serveCmd(),
+		a.sstableCmd(),
 	)
 	return root
 }

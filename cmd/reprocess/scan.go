@@ -388,6 +388,12 @@ func (a *app) source(j *job.Job, stdin io.Reader) (scan.Source, error) {
 		}
 		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
 		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
+	case job.SourceBackup:
+		snap, err := a.openSnapshot(context.Background(), src.Snapshots)
+		if err != nil {
+			return nil, fmt.Errorf("source.snapshots: %w", err)
+		}
+		return &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}, nil
 	}
 	return nil, fmt.Errorf("source.kind %q is not supported by this build", src.Kind)
 }

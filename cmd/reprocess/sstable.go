@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/spf13/cobra"
+
+	"github.com/reprocess/reprocess/assets/sstable"
+)
+
+func (a *app) sstableCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sstable",
+		Short: "Read Cassandra SSTable snapshots directly: info, dump, export",
+		Long: `Read a table's SSTables straight from a snapshot, with no load on the live
+cluster. A SNAPSHOT is a directory written by 'nodetool snapshot' (its
+manifest.json lists the SSTables and schema.cql names the columns), a
+backups or table directory, or an s3://bucket/prefix URL (fetched into
+backup.cache_dir; endpoint and keys from backup.s3.* or AWS_* variables).
+Give one SNAPSHOT per replica to merge them: the newest write of each cell
+wins, and every tombstone and expired TTL is applied as of --as-of.`,
+		Example: `  reprocess sstable info data/reprocess/assets-*/snapshots/daily
+  reprocess sstable dump data/reprocess/assets-*/snapshots/daily | jq .asset_type
+  reprocess sstable export --format parquet --out assets.parquet s3://backups/node1/assets/daily`,
+	}
+	cmd.AddCommand(a.sstableInfoCmd(), a.sstableDumpCmd(), a.sstableExportCmd())
+	return cmd
+}
+
+// openSnapshot opens local directories and fetches s3:// ones first.
+func (a *app) openSnapshot(ctx context.Context, locations []string) (*sstable.Snapshot, error) {
+	dirs := make([]string, len(locations))
+	for i, loc := range locations {
+		dirs[i] = loc
+		if !sstable.IsRemote(loc) {
+			continue
+		}
+		a.log.Info("fetching snapshot", "from", loc, "cache", a.cfg.Backup.CacheDir)
+		dir, err := a.cfg.Backup.S3.Fetch(ctx, loc, a.cfg.Backup.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		dirs[i] = dir
+	}
+	return sstable.OpenSnapshot(dirs...)
+}
+
+func (a *app) sstableInfoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "info SNAPSHOT...",
+		Short: "List a snapshot's SSTables: version, format, partitioner, compression, size, partitions",
+		Example: `  reprocess sstable info /var/lib/cassandra/data/ks/t-*/snapshots/daily
+  reprocess sstable info ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openSnapshot(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if s.Schema != nil {
+				fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
+					s.Schema.PartitionKey, s.Schema.Clustering, s.CreatedAt.Format(time.RFC3339))
+			}
+			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SSTABLE\tFORMAT\tPARTITIONER\tCOMPRESSION\tDATA BYTES\tPARTITIONS")
+			for _, t := range s.Tables {
+				idx, err := t.Index()
+				if err != nil {
+					return err
+				}
+				comp := "none"
+				if t.Compression != nil {
+					comp = strings.TrimPrefix(t.Compression.Compressor, "org.apache.cassandra.io.compress.")
+				}
+				fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
+					strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+type readFlags struct {
+	asOf     string
+	parallel int
+}
+
+func (f *readFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.asOf, "as-of", "", "judge TTLs at this RFC 3339 time (default: the snapshot's created_at, else now)")
+	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "token ranges read at once (default: one per core)")
+}
+
+func (f *readFlags) options() (sstable.ReadOptions, error) {
+	o := sstable.ReadOptions{Parallel: f.parallel}
+	if f.asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, f.asOf)
+		if err != nil {
+			return o, fmt.Errorf("--as-of: want an RFC 3339 time like 2026-11-20T00:00:00Z: %w", err)
+		}
+		o.AsOf = t
+	}
+	if f.parallel < 0 {
+		return o, fmt.Errorf("--parallel: want 0 or more, got %d", f.parallel)
+	}
+	return o, nil
+}
+
+func (a *app) sstableDumpCmd() *cobra.Command {
+	var (
+		rf    readFlags
+		limit int64
+	)
+	cmd := &cobra.Command{
+		Use:   "dump SNAPSHOT...",
+		Short: "Print the live rows of a snapshot as JSON lines, one row per line",
+		Long: `Print every live row of the merged snapshot, in token order, as one JSON
+object per line with every column of the table, as SELECT JSON * would.`,
+		Example: `  reprocess sstable dump /backups/node1/assets/daily /backups/node2/assets/daily
+  reprocess sstable dump --as-of 2026-11-01T00:00:00Z --limit 10 s3://backups/node1/assets/daily`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := rf.options()
+			if err != nil {
+				return err
+			}
+			s, err := a.openSnapshot(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
+			enc := json.NewEncoder(w)
+			var n int64
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			err = s.Rows(ctx, o, func(r sstable.CQLRow) error {
+				if limit > 0 && n >= limit {
+					cancel()
+					return context.Canceled
+				}
+				n++
+				return enc.Encode(r)
+			})
+			if err != nil && !(limit > 0 && n >= limit) {
+				return err
+			}
+			return w.Flush()
+		},
+	}
+	rf.add(cmd)
+	cmd.Flags().Int64Var(&limit, "limit", 0, "stop after this many rows (0: all)")
+	return cmd
+}
+
+func (a *app) sstableExportCmd() *cobra.Command {
+	var (
+		rf     readFlags
+		format string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "export SNAPSHOT... --out FILE",
+		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file for the data lake",
+		Long: `Write every live row of the merged snapshot to --out. Parquet columns follow
+the table: text as strings, integers as int64, floating point as double,
+booleans as booleans, and every other type (timestamps, uuids, collections,
+tuples, user types) as its SELECT JSON text in a JSON column.`,
+		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
+  reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "parquet" && format != "jsonl" {
+				return fmt.Errorf("--format: want parquet or jsonl, got %q", format)
+			}
+			if out == "" {
+				return fmt.Errorf("--out: name the file to write")
+			}
+			o, err := rf.options()
+			if err != nil {
+				return err
+			}
+			s, err := a.openSnapshot(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			f, err := os.Create(out + ".part")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(out + ".part")
+			defer f.Close()
+			var rows atomic.Int64
+			bar := newProgress(os.Stderr, "export", "token ranges", 0)
+			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
+			w, err := newRowWriter(f, format, s)
+			if err != nil {
+				bar.Finish()
+				return err
+			}
+			err = s.Rows(cmd.Context(), o, func(r sstable.CQLRow) error { rows.Add(1); return w.write(r) })
+			bar.Finish()
+			if err == nil {
+				err = w.close()
+			}
+			if err == nil {
+				err = f.Sync()
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.Rename(out+".part", out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s (%s)\n", rows.Load(), out, format)
+			return nil
+		},
+	}
+	rf.add(cmd)
+	cmd.Flags().StringVar(&format, "format", "parquet", "parquet or jsonl")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
+	return cmd
+}
+
+// rowWriter writes snapshot rows in an export format.
+type rowWriter struct {
+	write func(sstable.CQLRow) error
+	close func() error
+}
+
+func newRowWriter(w io.Writer, format string, s *sstable.Snapshot) (*rowWriter, error) {
+	if format == "jsonl" {
+		bw := bufio.NewWriterSize(w, 1<<16)
+		enc := json.NewEncoder(bw)
+		return &rowWriter{write: func(r sstable.CQLRow) error { return enc.Encode(r) }, close: bw.Flush}, nil
+	}
+	cols, kinds := s.ColumnKinds()
+	group := parquet.Group{}
+	for i, c := range cols {
+		var n parquet.Node
+		switch kinds[i] {
+		case sstable.KindText:
+			n = parquet.String()
+		case sstable.KindInt:
+			n = parquet.Int(64)
+		case sstable.KindFloat:
+			n = parquet.Leaf(parquet.DoubleType)
+		case sstable.KindBool:
+			n = parquet.Leaf(parquet.BooleanType)
+		default:
+			n = parquet.JSON()
+		}
+		group[c] = parquet.Optional(n)
+	}
+	pw := parquet.NewGenericWriter[map[string]any](w, parquet.NewSchema("row", group))
+	batch := make([]map[string]any, 0, 1024)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := pw.Write(batch)
+		batch = batch[:0]
+		return err
+	}
+	write := func(r sstable.CQLRow) error {
+		m := make(map[string]any, len(r.Columns))
+		for i, c := range r.Columns {
+			v, err := parquetValue(r.Values[i], kinds[i])
+			if err != nil {
+				return fmt.Errorf("column %s: %w", c, err)
+			}
+			m[c] = v
+		}
+		batch = append(batch, m)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	}
+	return &rowWriter{write: write, close: func() error {
+		if err := flush(); err != nil {
+			return err
+		}
+		return pw.Close()
+	}}, nil
+}
+
+// parquetValue converts a row value by way of its SELECT JSON text, so the
+// file holds exactly what Cassandra would show.
+func parquetValue(v any, kind sstable.ValueKind) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case sstable.KindText:
+		var s string
+		err = json.Unmarshal(raw, &s)
+		return s, err
+	case sstable.KindInt:
+		var n int64
+		err = json.Unmarshal(raw, &n)
+		return n, err
+	case sstable.KindFloat:
+		var f float64
+		err = json.Unmarshal(raw, &f)
+		return f, err
+	case sstable.KindBool:
+		var b bool
+		err = json.Unmarshal(raw, &b)
+		return b, err
+	}
+	return string(raw), nil
+}
