@@ -55,9 +55,12 @@ bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's o
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'
 
-FUZZTIME ?= 15s
-fuzz: ## run the SSTable decoder fuzz target briefly (FUZZTIME=15s)
-	$(GO) test -run '^$$' -fuzz FuzzPartitions -fuzztime $(FUZZTIME) ./assets/sstable/
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzPartitions FuzzChunk FuzzIndex
+fuzz: ## run each SSTable fuzz target briefly in turn (FUZZTIME=10s each)
+	@for f in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./assets/sstable/ || exit 1; \
+	done
 
 lint: ## go vet + staticcheck
 	$(GO) vet ./...

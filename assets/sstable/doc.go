@@ -11,6 +11,10 @@
 //	                 of all delta-encoded timestamps, deletion times and TTLs
 //	CompressionInfo  compressor, chunk length, uncompressed length and the
 //	                 offset of every chunk in Data.db
+//	Index.db         BIG: every partition's key and Data.db position
+//	Summary.db       BIG: a sample of Index.db (little-endian offsets)
+//	Partitions.db    BTI: a trie of key prefixes, replacing both
+//	Rows.db          BTI: key, position and row index of wide partitions
 //	Data.db          partitions, concatenated; compressed in independent
 //	                 chunks, each followed by a CRC32 of its stored bytes
 //
@@ -30,6 +34,15 @@
 // seconds, oa and da mark a live one with a single 0x80 byte and read the
 // seconds as unsigned; from na, Statistics components carry CRCs and
 // CompressionInfo a maximum compressed length.
+//
+// Chunks are LZ4, Snappy, Deflate (zlib), Zstd or Noop and independent:
+// ReadRange decompresses only those covering a range, checking each CRC.
+// Index lists every partition's key and position, from Index.db (BIG) or
+// from a depth-first walk of the Partitions.db trie, whose payloads point
+// into Data.db or at a Rows.db entry (BTI); Summary and Sample read the
+// BIG summary, one entry in 128. Splits cuts the stream on partition
+// starts into ranges of about a target size, which Scan decodes one by one
+// with absolute offsets, so workers can share one big SSTable.
 //
 // Malformed input of any kind is an error wrapping ErrCorrupt that names
 // the file and the offset; the reader never panics on bad bytes.
