@@ -1,0 +1,152 @@
+package sstable_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/sstable"
+)
+
+// benchSet returns the Data.db files of the benchmark SSTable set
+// (REPROCESS_BENCH_SSTABLES, from `services env`), writing the set with
+// `services sstablegen` when it is not there yet.
+func benchSet(b *testing.B) []string {
+	b.Helper()
+	dir := assetstest.RealService(b, "REPROCESS_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	if _, err := os.Stat(filepath.Join(dir, "DONE")); err != nil {
+		b.Logf("writing the benchmark SSTables into %s (once)", dir)
+		cmd := exec.Command("../../deployments/local/services", "sstablegen", dir)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("services sstablegen %s: %v", dir, err)
+		}
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*", "*-Data.db"))
+	if len(paths) == 0 {
+		b.Fatalf("no *-Data.db under %s", dir)
+	}
+	return paths
+}
+
+// benchSplit is one split of one table.
+type benchSplit struct {
+	t *sstable.Table
+	s sstable.Split
+}
+
+// scanAll decodes every split with the given number of goroutines and
+// returns the rows (static rows included) seen.
+func scanAll(b *testing.B, splits []benchSplit, workers int) int64 {
+	var rows atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			n := int64(0)
+			defer func() { rows.Add(n) }()
+			for i := next.Add(1) - 1; i < int64(len(splits)); i = next.Add(1) - 1 {
+				sp := splits[i]
+				err := sp.t.Scan(sp.s, func(p sstable.Partition) error {
+					if p.Static != nil {
+						n++
+					}
+					for _, u := range p.Unfiltereds {
+						if u.Row != nil {
+							n++
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return rows.Load()
+}
+
+// BenchmarkReadSSTables decodes every partition, row and cell of a
+// >= 1 GiB SSTable set (see benchSet) with 1 and 2 goroutines, the tables
+// cut into 32 MiB splits, reporting uncompressed MB/s and rows/s; then
+// times Cassandra's sstabledump (REPROCESS_TEST_SSTABLEDUMP, output to
+// /dev/null) on the same files and prints its rates and the Go/sstabledump
+// ratios.
+func BenchmarkReadSSTables(b *testing.B) {
+	paths := benchSet(b)
+	var splits []benchSplit
+	var total int64
+	for _, p := range paths {
+		t, err := sstable.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss, err := t.Splits(32 << 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range ss {
+			splits = append(splits, benchSplit{t, s})
+		}
+		total += t.DataLength()
+	}
+	rows := scanAll(b, splits, 2) // warms the page cache, counts the rows
+	if rows == 0 {
+		b.Fatal("no rows in the benchmark set")
+	}
+	fmt.Printf("sstable set: %d SSTables, %d splits, %.0f MB uncompressed, %d rows\n", len(paths), len(splits), float64(total)/1e6, rows)
+
+	goRate := map[int][2]float64{} // workers -> MB/s, rows/s
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
+			b.SetBytes(total)
+			n := 0
+			for b.Loop() {
+				if got := scanAll(b, splits, workers); got != rows {
+					b.Fatalf("read %d rows, want %d", got, rows)
+				}
+				n++
+			}
+			secs := b.Elapsed().Seconds()
+			b.ReportMetric(float64(rows)*float64(n)/secs, "rows/s")
+			goRate[workers] = [2]float64{float64(total) * float64(n) / secs / 1e6, float64(rows) * float64(n) / secs}
+		})
+	}
+
+	dump := assetstest.RealService(b, "REPROCESS_TEST_SSTABLEDUMP", "Cassandra's sstabledump")[0]
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	start := time.Now()
+	for _, p := range paths {
+		cmd := exec.Command(dump, p)
+		cmd.Stdout, cmd.Stderr = devnull, os.Stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("sstabledump %s: %v", p, err)
+		}
+	}
+	secs := time.Since(start).Seconds()
+	dumpMB, dumpRows := float64(total)/secs/1e6, float64(rows)/secs
+	fmt.Printf("sstabledump: %d SSTables in %.1fs, %.1f MB/s, %.0f rows/s (one JVM per SSTable, JSON to /dev/null)\n", len(paths), secs, dumpMB, dumpRows)
+	for _, w := range []int{1, 2} {
+		if r, ok := goRate[w]; ok {
+			fmt.Printf("sstabledump: Go reader with %d goroutine(s) / sstabledump = %.1fx MB/s, %.1fx rows/s\n", w, r[0]/dumpMB, r[1]/dumpRows)
+		}
+	}
+}
