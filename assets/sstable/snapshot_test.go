@@ -164,3 +164,64 @@ func TestSnapshotRows(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotsMergeAsReplicas reads three copies of one table, written
+// at different times (nb in 2021, oa and da in 2023), as replicas of one
+// another: every row is there once, with the newest write's value.
+func TestSnapshotsMergeAsReplicas(t *testing.T) {
+	schema := func(table string) string {
+		return "CREATE TABLE ks." + table + " (pk text, ck text, val text, PRIMARY KEY (pk, ck));"
+	}
+	s, err := sstable.OpenSnapshot(
+		snapshotDir(t, "nb/legacy_nb_clust", schema("legacy_nb_clust"), ""),
+		snapshotDir(t, "da/legacy_da_clust", "", ""),
+		snapshotDir(t, "oa/legacy_oa_clust", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const newest = "wxappmnfhjwtvqhxcmeeupmryhmmvjmcxrcbvtxfdyeaxbeemxusoynrkhgatseiqrrcseynuwevqdipsgplgvqcelsjdtlkeetrcufulrzonyuscrlbowotizznpmcd" // da's
+	seen := map[string]bool{}
+	err = s.Rows(context.Background(), sstable.ReadOptions{}, func(r sstable.CQLRow) error {
+		key := r.Get("pk").(string) + "/" + r.Get("ck").(string)
+		if seen[key] {
+			t.Errorf("row %s twice", key[:8])
+		}
+		seen[key] = true
+		if r.Get("val") != newest {
+			t.Errorf("row %s: val %v, want the newest write", key[:8], r.Get("val"))
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 250 {
+		t.Errorf("%d rows, %v; want 250", len(seen), err)
+	}
+}
+
+// TestSnapshotAsOf reads TTL'd rows (20 years, written in 2018) as of now
+// and as of a time past their expiry.
+func TestSnapshotAsOf(t *testing.T) {
+	s, err := sstable.OpenSnapshot(snapshotDir(t, "mc/negative_local_expiration_table1", "CREATE TABLE ks.table1 (k int PRIMARY KEY, a int, b int);", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		asOf time.Time
+		want []string
+	}{
+		{time.Now(), []string{`{"k": 1, "a": 1, "b": 1}`, `{"k": 2, "a": 2, "b": null}`}},
+		{time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC), nil},
+	} {
+		var got []string
+		err := s.Rows(context.Background(), sstable.ReadOptions{AsOf: tc.asOf}, func(r sstable.CQLRow) error {
+			b, err := r.MarshalJSON()
+			got = append(got, string(b))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("as of %s: %q, want %q", tc.asOf.Format(time.DateOnly), got, tc.want)
+		}
+	}
+}
