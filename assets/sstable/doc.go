@@ -44,6 +44,17 @@
 // starts into ranges of about a target size, which Scan decodes one by one
 // with absolute offsets, so workers can share one big SSTable.
 //
+// Above one SSTable, the stages run in this order:
+//
+//	OpenSnapshot   snapshot directories (manifest.json, schema.cql), backup
+//	               or table directories, S3 prefixes fetched by S3.Fetch
+//	MergeSplits    token ranges of similar size over all the SSTables
+//	MergeRange     k-way merge by token and key, then MergePartition: the
+//	               newest cell wins, every deletion and expired TTL (as of
+//	               one fixed time) applies, dropped columns go
+//	Snapshot.Rows  live partitions as CQL rows, values decoded by their
+//	               types (Type.Decode) into SELECT JSON's forms
+//
 // Malformed input of any kind is an error wrapping ErrCorrupt that names
 // the file and the offset; the reader never panics on bad bytes.
 package sstable
