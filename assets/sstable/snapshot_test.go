@@ -149,16 +149,7 @@ func TestSnapshotRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			err = s.Rows(context.Background(), sstable.ReadOptions{Parallel: 2}, func(r sstable.CQLRow) error {
-				b, err := r.MarshalJSON()
-				got = append(got, string(b))
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
+			if got := jsonRows(t, s, sstable.ReadOptions{Parallel: 2}); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("rows\n got  %q\n want %q", got, tc.want)
 			}
 		})
@@ -211,17 +202,23 @@ func TestSnapshotAsOf(t *testing.T) {
 		{time.Now(), []string{`{"k": 1, "a": 1, "b": 1}`, `{"k": 2, "a": 2, "b": null}`}},
 		{time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC), nil},
 	} {
-		var got []string
-		err := s.Rows(context.Background(), sstable.ReadOptions{AsOf: tc.asOf}, func(r sstable.CQLRow) error {
-			b, err := r.MarshalJSON()
-			got = append(got, string(b))
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, tc.want) {
+		if got := jsonRows(t, s, sstable.ReadOptions{AsOf: tc.asOf}); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("as of %s: %q, want %q", tc.asOf.Format(time.DateOnly), got, tc.want)
 		}
 	}
+}
+
+// jsonRows reads a snapshot's rows as SELECT JSON text.
+func jsonRows(t *testing.T, s *sstable.Snapshot, o sstable.ReadOptions) []string {
+	t.Helper()
+	var got []string
+	err := s.Rows(context.Background(), o, func(r sstable.CQLRow) error {
+		b, err := r.MarshalJSON()
+		got = append(got, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -294,33 +294,23 @@ func newRowWriter(w io.Writer, format string, s *sstable.Snapshot) (*rowWriter, 
 	}}, nil
 }
 
-// parquetValue converts a row value by way of its SELECT JSON text, so the
-// file holds exactly what Cassandra would show.
+// parquetValue converts a row value to the column's Parquet kind; values
+// of other types are stored as their SELECT JSON text.
 func parquetValue(v any, kind sstable.ValueKind) (any, error) {
-	if v == nil {
+	switch x := v.(type) {
+	case nil:
 		return nil, nil
+	case float32:
+		if kind == sstable.KindFloat {
+			return float64(x), nil
+		}
+	case string, int64, float64, bool:
+		if kind != sstable.KindJSON {
+			return x, nil
+		}
 	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+	if kind != sstable.KindJSON {
+		return nil, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
 	}
-	switch kind {
-	case sstable.KindText:
-		var s string
-		err = json.Unmarshal(raw, &s)
-		return s, err
-	case sstable.KindInt:
-		var n int64
-		err = json.Unmarshal(raw, &n)
-		return n, err
-	case sstable.KindFloat:
-		var f float64
-		err = json.Unmarshal(raw, &f)
-		return f, err
-	case sstable.KindBool:
-		var b bool
-		err = json.Unmarshal(raw, &b)
-		return b, err
-	}
-	return string(raw), nil
+	return string(sstable.JSON(v)), nil
 }
