@@ -1,6 +1,7 @@
 package sstable_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,6 +128,40 @@ func BenchmarkReadSSTables(b *testing.B) {
 		})
 	}
 
+	// The whole path of `reprocess sstable dump`: merge by token range,
+	// decode every value, write each row as JSON, as sstabledump does.
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		dirs[filepath.Dir(p)] = true
+	}
+	jsonRate := map[int][2]float64{}
+	for dir := range dirs {
+		snap, err := sstable.OpenSnapshot(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("json-rows/goroutines=%d", workers), func(b *testing.B) {
+				b.SetBytes(total)
+				var n, got int64
+				for b.Loop() {
+					err := snap.Rows(context.Background(), sstable.ReadOptions{Parallel: workers}, func(r sstable.CQLRow) error {
+						got++
+						_, err := r.MarshalJSON()
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				secs := b.Elapsed().Seconds()
+				b.ReportMetric(float64(got)/secs, "rows/s")
+				jsonRate[workers] = [2]float64{float64(total) * float64(n) / secs / 1e6, float64(got) / secs}
+			})
+		}
+	}
+
 	dump := assetstest.RealService(b, "REPROCESS_TEST_SSTABLEDUMP", "Cassandra's sstabledump")[0]
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -147,6 +182,9 @@ func BenchmarkReadSSTables(b *testing.B) {
 	for _, w := range []int{1, 2} {
 		if r, ok := goRate[w]; ok {
 			fmt.Printf("sstabledump: Go reader with %d goroutine(s) / sstabledump = %.1fx MB/s, %.1fx rows/s\n", w, r[0]/dumpMB, r[1]/dumpRows)
+		}
+		if r, ok := jsonRate[w]; ok {
+			fmt.Printf("sstabledump: Go merged JSON rows with %d goroutine(s) / sstabledump = %.1fx MB/s, %.1fx rows/s\n", w, r[0]/dumpMB, r[1]/dumpRows)
 		}
 	}
 }

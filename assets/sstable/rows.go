@@ -32,7 +32,8 @@ func (r CQLRow) Get(name string) any {
 // schema order, values in Cassandra's text forms, case-sensitive names
 // quoted.
 func (r CQLRow) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
+	b := make([]byte, 1, 64*len(r.Columns))
+	b[0] = '{'
 	for i, c := range r.Columns {
 		if i > 0 {
 			b = append(b, ", "...)

@@ -324,27 +324,32 @@ func appendJSON(dst []byte, v any) []byte {
 func appendQuoted(dst []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	dst = append(dst, '"')
+	start := 0 // s[start:i] needs no escape: copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		start = i + 1
+		switch c {
+		case '"', '\\':
 			dst = append(dst, '\\', c)
-		case c == '\b':
+		case '\b':
 			dst = append(dst, `\b`...)
-		case c == '\t':
+		case '\t':
 			dst = append(dst, `\t`...)
-		case c == '\n':
+		case '\n':
 			dst = append(dst, `\n`...)
-		case c == '\f':
+		case '\f':
 			dst = append(dst, `\f`...)
-		case c == '\r':
+		case '\r':
 			dst = append(dst, `\r`...)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		default:
-			dst = append(dst, c)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		}
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
 
