@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,5 +148,30 @@ func TestRedactedMap(t *testing.T) {
 	}
 	if c.Store.Cassandra.Password != "hunter2" {
 		t.Error("Redacted changed the original")
+	}
+}
+
+// TestServicesEnvIsAccepted loads the configuration with every variable
+// `deployments/local/services env` prints set, as a developer's shell has
+// them after eval: none may be mistaken for an unknown setting.
+func TestServicesEnvIsAccepted(t *testing.T) {
+	out, err := exec.Command("../deployments/local/services", "env").Output()
+	if err != nil {
+		t.Fatalf("services env: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || !strings.HasPrefix(name, config.EnvPrefix) {
+			continue
+		}
+		t.Setenv(name, value)
+		n++
+	}
+	if n < 5 {
+		t.Fatalf("services env printed %d REPROCESS_ variables:\n%s", n, out)
+	}
+	if _, err := config.Load(nil); err != nil {
+		t.Errorf("with the services' environment: %v", err)
 	}
 }

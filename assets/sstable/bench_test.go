@@ -16,11 +16,11 @@ import (
 )
 
 // benchSet returns the Data.db files of the benchmark SSTable set
-// (REPROCESS_BENCH_SSTABLES, from `services env`), writing the set with
+// (REPROCESS_TEST_BENCH_SSTABLES, from `services env`), writing the set with
 // `services sstablegen` when it is not there yet.
 func benchSet(b *testing.B) []string {
 	b.Helper()
-	dir := assetstest.RealService(b, "REPROCESS_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	dir := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
 	if _, err := os.Stat(filepath.Join(dir, "DONE")); err != nil {
 		b.Logf("writing the benchmark SSTables into %s (once)", dir)
 		cmd := exec.Command("../../deployments/local/services", "sstablegen", dir)
