@@ -116,6 +116,16 @@ func (f *readFlags) options() (sstable.ReadOptions, error) {
 	return o, nil
 }
 
+// open checks the flags, then opens the snapshot.
+func (f *readFlags) open(ctx context.Context, a *app, locations []string) (*sstable.Snapshot, sstable.ReadOptions, error) {
+	o, err := f.options()
+	if err != nil {
+		return nil, o, err
+	}
+	s, err := a.openSnapshot(ctx, locations)
+	return s, o, err
+}
+
 func (a *app) sstableDumpCmd() *cobra.Command {
 	var (
 		rf    readFlags
@@ -130,11 +140,7 @@ object per line with every column of the table, as SELECT JSON * would.`,
   reprocess sstable dump --as-of 2026-11-01T00:00:00Z --limit 10 s3://backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := rf.options()
-			if err != nil {
-				return err
-			}
-			s, err := a.openSnapshot(cmd.Context(), args)
+			s, o, err := rf.open(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
@@ -185,11 +191,7 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			if out == "" {
 				return fmt.Errorf("--out: name the file to write")
 			}
-			o, err := rf.options()
-			if err != nil {
-				return err
-			}
-			s, err := a.openSnapshot(cmd.Context(), args)
+			s, o, err := rf.open(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
