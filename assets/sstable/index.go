@@ -10,11 +10,17 @@ import (
 // Index returns every partition's key and Data.db position, in Data.db
 // order: from Index.db for BIG, from Partitions.db and Rows.db for BTI.
 // Positions are checked to increase from 0 and stay inside the stream.
+// The index is read once per Table (splits and every merged token range
+// need it) and shared: callers must not modify it.
 func (t *Table) Index() ([]IndexEntry, error) {
-	if t.Format == "bti" {
-		return t.btiIndex()
-	}
-	return t.bigIndex()
+	t.indexOnce.Do(func() {
+		if t.Format == "bti" {
+			t.index, t.indexErr = t.btiIndex()
+		} else {
+			t.index, t.indexErr = t.bigIndex()
+		}
+	})
+	return t.index, t.indexErr
 }
 
 // bigIndex reads Index.db: bytes16 key, uvint position, uvint size of the

@@ -33,6 +33,10 @@ type Table struct {
 	Compression *Compression // nil when Data.db is not compressed
 
 	dataSize int64 // size of Data.db as stored
+
+	indexOnce sync.Once // Index reads the partition index once
+	index     []IndexEntry
+	indexErr  error
 }
 
 // Header is the serialization header: column names and types, and the
