@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -175,7 +176,7 @@ func (s *Snapshot) layout() *layout {
 	l.columns = append(append(l.columns, keyNames...), ckNames...)
 	if s.Schema != nil {
 		for _, c := range s.Schema.Columns {
-			if _, dropped := s.Schema.Dropped[c.Name]; dropped || contains(keyNames, c.Name) || contains(ckNames, c.Name) {
+			if _, dropped := s.Schema.Dropped[c.Name]; dropped || slices.Contains(keyNames, c.Name) || slices.Contains(ckNames, c.Name) {
 				continue
 			}
 			l.index[c.Name] = len(l.columns)
@@ -203,15 +204,6 @@ func defaultNames(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s%d", prefix, i)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // rows emits the CQL rows of one live partition.

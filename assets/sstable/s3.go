@@ -2,7 +2,6 @@ package sstable
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -83,7 +82,7 @@ func (c S3) Fetch(ctx context.Context, location, cache string) (string, error) {
 		n++
 	}
 	if n == 0 {
-		return "", fmt.Errorf("sstable: %w: no objects under %s", errors.New("empty snapshot"), location)
+		return "", fmt.Errorf("sstable: no objects under %s", location)
 	}
 	return dest, nil
 }

@@ -2,11 +2,12 @@ package scan
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/sstable"
@@ -107,34 +108,63 @@ func (b *Backup) Walk(ctx context.Context, task, from string, fn func(Batch) err
 	return flush()
 }
 
-// AssetFromRow reads an asset from a row of the assets table.
+// AssetFromRow reads an asset from a row of the assets table, by the
+// Go types its columns decode to.
 func AssetFromRow(r sstable.CQLRow) (assets.Asset, error) {
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return assets.Asset{}, err
-	}
-	var row struct {
-		ID         string            `json:"asset_id"`
-		Type       string            `json:"asset_type"`
-		CreatedAt  string            `json:"created_at"`
-		Metadata   map[string]string `json:"metadata"`
-		Facts      map[string]string `json:"facts"`
-		Transforms map[string]int    `json:"transforms"`
-		Version    int64             `json:"version"`
-	}
-	if err := json.Unmarshal(raw, &row); err != nil {
-		return assets.Asset{}, fmt.Errorf("row %s is not an asset: %w", raw, err)
-	}
-	id, err := assets.ParseID(row.ID)
-	if err != nil {
-		return assets.Asset{}, fmt.Errorf("row %s: asset_id: %w", raw, err)
-	}
-	a := assets.Asset{ID: id, Type: row.Type, Metadata: row.Metadata, Facts: row.Facts, Transforms: row.Transforms, Version: row.Version}
-	if row.CreatedAt != "" {
-		// SELECT JSON's timestamp form.
-		if a.CreatedAt, err = time.Parse("2006-01-02 15:04:05.000Z", strings.TrimSpace(row.CreatedAt)); err != nil {
-			return assets.Asset{}, fmt.Errorf("row %s: created_at: %w", raw, err)
+	var a assets.Asset
+	var errs []error
+	get := func(col string, ok bool) {
+		if !ok && r.Get(col) != nil {
+			errs = append(errs, fmt.Errorf("%s: %v (%T) is not an assets-table value", col, r.Get(col), r.Get(col)))
 		}
 	}
+	id, ok := r.Get("asset_id").(uuid.UUID)
+	get("asset_id", ok)
+	a.ID = assets.ID(id)
+	a.Type, ok = r.Get("asset_type").(string)
+	get("asset_type", ok)
+	created, ok := r.Get("created_at").(sstable.Timestamp)
+	get("created_at", ok)
+	if ok {
+		a.CreatedAt = created.Time()
+	}
+	a.Version, ok = r.Get("version").(int64)
+	get("version", ok)
+	a.Metadata, ok = textMap[string](r.Get("metadata"))
+	get("metadata", ok)
+	a.Facts, ok = textMap[string](r.Get("facts"))
+	get("facts", ok)
+	versions, ok := textMap[int64](r.Get("transforms"))
+	get("transforms", ok)
+	for k, v := range versions {
+		if a.Transforms == nil {
+			a.Transforms = map[string]int{}
+		}
+		a.Transforms[k] = int(v)
+	}
+	if r.Get("asset_id") == nil {
+		errs = append(errs, errors.New("asset_id: missing"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return assets.Asset{}, fmt.Errorf("row is not an asset: %w", err)
+	}
 	return a, nil
+}
+
+// textMap converts a decoded map<text, V>; nil (an empty map) gives nil.
+func textMap[V any](v any) (map[string]V, bool) {
+	m, ok := v.(sstable.Map)
+	if !ok || len(m) == 0 {
+		return nil, ok
+	}
+	out := make(map[string]V, len(m))
+	for _, e := range m {
+		k, kok := e.Key.(string)
+		val, vok := e.Value.(V)
+		if !kok || !vok {
+			return nil, false
+		}
+		out[k] = val
+	}
+	return out, true
 }
