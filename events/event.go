@@ -49,11 +49,36 @@ type Header struct {
 	Value []byte
 }
 
-// Message is an encoded event: what goes into a Kafka record.
+// Message is an encoded event: what goes into a Kafka record. A message
+// read from Kafka also says where it was read (Topic is "" for one that
+// never was, such as an event applied in sync mode).
 type Message struct {
 	Key     []byte
 	Value   []byte
 	Headers []Header
+
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// Header returns the value of the header key ("" when absent).
+func (m Message) Header(key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// Origin is where the message was read, topic/partition@offset, or
+// "sync" for one that was never on Kafka.
+func (m Message) Origin() string {
+	if m.Topic == "" {
+		return "sync"
+	}
+	return fmt.Sprintf("%s/%d@%d", m.Topic, m.Partition, m.Offset)
 }
 
 // ID is the event's CloudEvents id: unique per job, asset, transform

@@ -149,9 +149,8 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	ws := make([]*worker.Worker, workers)
 	for i := range ws {
 		var closeStock func() error
-		ws[i], closeStock = a.newWorker(s, dlq, 8)
+		ws[i], closeStock = a.newWorker(s, dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version})
 		defer closeStock()
-		ws[i].Transform, ws[i].Version = j.Transform.Name, j.Transform.Version
 	}
 	handled := func() (applied, total int64) {
 		for _, w := range ws {

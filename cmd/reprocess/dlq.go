@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
@@ -28,9 +27,9 @@ type dlqEntry struct {
 	Partition int32  `json:"dlq_partition"`
 }
 
-func entry(r *kgo.Record) dlqEntry {
-	e := dlqEntry{Attempts: kafka.Header(r, kafka.HeaderDLQAttempts), Error: kafka.Header(r, kafka.HeaderDLQError),
-		FailedAt: kafka.Header(r, kafka.HeaderDLQFailedAt), Origin: kafka.Header(r, kafka.HeaderDLQOrigin),
+func entry(r events.Message) dlqEntry {
+	e := dlqEntry{Attempts: r.Header(kafka.HeaderDLQAttempts), Error: r.Header(kafka.HeaderDLQError),
+		FailedAt: r.Header(kafka.HeaderDLQFailedAt), Origin: r.Header(kafka.HeaderDLQOrigin),
 		Offset: r.Offset, Partition: r.Partition, AssetID: string(r.Key)}
 	if ev, err := events.Decode(r.Value); err == nil {
 		e.Job, e.AssetID, e.Transform, e.Version = ev.JobID, ev.AssetID.String(), ev.Transform, ev.Version
@@ -61,7 +60,7 @@ events go back to kafka.topic with their attempt count raised.`,
 			}
 			defer kc.Close()
 			var entries []dlqEntry
-			err = kc.ReadAll(cmd.Context(), a.cfg.Kafka.DLQTopic, func(r *kgo.Record) error {
+			err = kc.ReadAll(cmd.Context(), a.cfg.Kafka.DLQTopic, func(r events.Message) error {
 				if e := entry(r); job == "" || e.Job == job {
 					entries = append(entries, e)
 				}
@@ -112,12 +111,12 @@ were dead-lettered since.`,
 			}
 			defer pub.Close()
 			n := 0
-			err = kc.Replay(cmd.Context(), "reprocess.dlq-replay."+replayJob, func(r *kgo.Record) error {
+			err = kc.Replay(cmd.Context(), "reprocess.dlq-replay."+replayJob, func(r events.Message) error {
 				ev, err := events.Decode(r.Value)
 				if err != nil || ev.JobID != replayJob {
 					return nil // another job's, or not an event at all
 				}
-				prev, _ := strconv.Atoi(kafka.Header(r, kafka.HeaderDLQAttempts))
+				prev, _ := strconv.Atoi(r.Header(kafka.HeaderDLQAttempts))
 				ev.Attempt = max(ev.Attempt, 1) + 1
 				ev.EmittedAt = time.Now().UTC()
 				a.log.Info("replaying", "job", ev.JobID, "asset_id", ev.AssetID, "attempt", ev.Attempt, "previous_tries", prev)

@@ -199,7 +199,7 @@ func (a *app) runScan(ctx context.Context, j *job.Job, src scan.Source, s assets
 		}
 		defer dlq.Close()
 		var closeStock func() error
-		w, closeStock = a.newWorker(s, dlq, j.Source.Concurrency*4)
+		w, closeStock = a.newWorker(s, dlq, worker.Config{Concurrency: j.Source.Concurrency * 4})
 		defer func() {
 			if err := closeStock(); err != nil {
 				log.Error("flush stock transform writers", "error", err)

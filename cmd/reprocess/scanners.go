@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
@@ -107,10 +105,10 @@ type member struct {
 
 // task walks one scan task; it returns nil (commit) once the task is done,
 // skipped (job cancelled or gone) or poison (malformed record).
-func (m *member) task(ctx context.Context, r *kgo.Record) error {
-	t, err := events.DecodeTask(r.Value)
+func (m *member) task(ctx context.Context, msg events.Message) error {
+	t, err := events.DecodeTask(msg.Value)
 	if err != nil {
-		m.a.log.Warn("skipping a malformed scan task", "offset", r.Offset, "error", err)
+		m.a.log.Warn("skipping a malformed scan task", "origin", msg.Origin(), "error", err)
 		return nil
 	}
 	sc, err := m.scanner(ctx, t.JobID)

@@ -30,16 +30,19 @@ func registry() *transform.Registry {
 // newWorker wires a processor on the store s: Go transforms from the
 // registry, CEL and stock transforms from the jobs' specs. The returned
 // close flushes the stock transforms' writers.
-func (a *app) newWorker(s assets.Store, dlq worker.DeadLetters, concurrency int) (*worker.Worker, func() error) {
+func (a *app) newWorker(s assets.Store, dlq worker.DeadLetters, cfg worker.Config) (*worker.Worker, func() error) {
 	host, _ := os.Hostname()
 	b := &stock.Builder{
 		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(a.cfg.Elasticsearch) },
 		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
 	}
-	return &worker.Worker{
-		Handler: &apply.Handler{Store: s, Transforms: &apply.Resolve{Registry: registry(), Jobs: s, Stock: b.Build}, Log: a.log},
-		Policy:  apply.DefaultPolicy, DLQ: dlq, Log: a.log, Concurrency: concurrency,
-	}, b.Close
+	cfg.Apply = &apply.Handler{Store: s, Transforms: &apply.Resolve{Registry: registry(), Jobs: s, Stock: b.Build}, Log: a.log}
+	cfg.DLQ, cfg.Log = dlq, a.log
+	w, err := worker.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return w, b.Close
 }
 
 func (a *app) workerCmd() *cobra.Command {
@@ -93,13 +96,12 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				return err
 			}
 			defer dlq.Close()
-			w, closeStock := a.newWorker(s, dlq, concurrency)
+			w, closeStock := a.newWorker(s, dlq, worker.Config{Transform: name, Version: version, Reports: s})
 			defer func() {
 				if err := closeStock(); err != nil {
 					a.log.Error("flush stock transform writers", "error", err)
 				}
 			}()
-			w.Transform, w.Version, w.Reports = name, version, s
 			reg.MustRegister(w)
 			if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
 				return err

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reprocess/reprocess/events"
 )
 
-// RecordHandler handles one record. Returning nil means the record is done
+// Handler handles one message. Returning nil means the message is done
 // (applied, skipped or dead-lettered) and its offset may be committed; an
-// error stops the consumer without committing the record.
-type RecordHandler func(ctx context.Context, r *kgo.Record) error
+// error stops the consumer without committing the message.
+type Handler func(ctx context.Context, m events.Message) error
 
 // ConsumerConfig configures a consumer-group member.
 type ConsumerConfig struct {
@@ -38,7 +40,7 @@ type ConsumerConfig struct {
 // once. Offsets are committed only for handled records. On shutdown it
 // lets in-flight records finish (up to Grace), commits, and leaves the
 // group.
-func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle RecordHandler) error {
+func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handler) error {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
 	}
@@ -135,7 +137,7 @@ type partition struct {
 
 type members struct {
 	cl     *kgo.Client
-	handle RecordHandler
+	handle Handler
 	sem    chan struct{}
 	ctx    context.Context
 
@@ -240,7 +242,7 @@ func (m *members) run(pc *partition) {
 					return
 				case m.sem <- struct{}{}:
 				}
-				err := m.handle(m.ctx, r)
+				err := m.handle(m.ctx, message(r))
 				<-m.sem
 				if err != nil {
 					m.fail(fmt.Errorf("record %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err))

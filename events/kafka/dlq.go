@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reprocess/reprocess/events"
 )
 
 // Dead-letter headers, added to the original record's headers.
@@ -38,15 +40,11 @@ func (c *Cluster) NewDLQ(group string) (*DLQ, error) {
 	return &DLQ{cl: cl, topic: c.cfg.DLQTopic, group: group}, nil
 }
 
-// Send writes r (key, value, original headers) to the dead-letter topic
+// Send writes m (key, value, original headers) to the dead-letter topic
 // with the error and attempt count, and returns once Kafka has it.
-func (d *DLQ) Send(ctx context.Context, r *kgo.Record, cause error, attempts int) error {
-	origin := "sync"
-	if r.Topic != "" {
-		origin = fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
-	}
-	out := &kgo.Record{Topic: d.topic, Key: r.Key, Value: r.Value}
-	out.Headers = append(out.Headers, r.Headers...)
+func (d *DLQ) Send(ctx context.Context, m events.Message, cause error, attempts int) error {
+	origin := m.Origin()
+	out := record(d.topic, m)
 	out.Headers = append(out.Headers,
 		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(cause.Error())},
 		kgo.RecordHeader{Key: HeaderDLQAttempts, Value: []byte(strconv.Itoa(attempts))},
@@ -63,9 +61,9 @@ func (d *DLQ) Send(ctx context.Context, r *kgo.Record, cause error, attempts int
 // Close closes the producer.
 func (d *DLQ) Close() { d.cl.Close() }
 
-// ReadAll calls fn with every record of topic from the start to the end
-// offsets as of the call (records written later are not waited for).
-func (c *Cluster) ReadAll(ctx context.Context, topic string, fn func(*kgo.Record) error) error {
+// ReadAll calls fn with every message of topic from the start to the end
+// offsets as of the call (messages written later are not waited for).
+func (c *Cluster) ReadAll(ctx context.Context, topic string, fn func(events.Message) error) error {
 	cl, err := c.NewClient()
 	if err != nil {
 		return err
@@ -92,7 +90,7 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, fn func(*kgo.Record
 		return nil
 	}
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
-	return pollUntil(ctx, cl, topic, want, fn)
+	return pollUntil(ctx, cl, topic, want, func(r *kgo.Record) error { return fn(message(r)) })
 }
 
 // pollUntil polls cl, calling fn with each record below its partition's
@@ -124,20 +122,10 @@ func pollUntil(ctx context.Context, cl *kgo.Client, topic string, ends map[int32
 	return nil
 }
 
-// Header returns a record header's value.
-func Header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
-// Replay calls fn with every dead-lettered record the consumer group has
+// Replay calls fn with every dead-lettered message the consumer group has
 // not seen yet, up to the end offsets as of the call, committing each
-// record after fn returns nil for it.
-func (c *Cluster) Replay(ctx context.Context, group string, fn func(*kgo.Record) error) error {
+// message after fn returns nil for it.
+func (c *Cluster) Replay(ctx context.Context, group string, fn func(events.Message) error) error {
 	cl, err := c.NewClient(kgo.ConsumerGroup(group), kgo.ConsumeTopics(c.cfg.DLQTopic),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -164,7 +152,7 @@ func (c *Cluster) Replay(ctx context.Context, group string, fn func(*kgo.Record)
 		}
 	})
 	return pollUntil(ctx, cl, c.cfg.DLQTopic, left, func(r *kgo.Record) error {
-		if err := fn(r); err != nil {
+		if err := fn(message(r)); err != nil {
 			return err
 		}
 		if err := cl.CommitRecords(ctx, r); err != nil {

@@ -102,6 +102,15 @@ func record(topic string, m events.Message) *kgo.Record {
 	return r
 }
 
+// message is a record as the rest of the program sees it.
+func message(r *kgo.Record) events.Message {
+	m := events.Message{Key: r.Key, Value: r.Value, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+	for _, h := range r.Headers {
+		m.Headers = append(m.Headers, events.Header{Key: h.Key, Value: h.Value})
+	}
+	return m
+}
+
 // Lag returns the events the consumer group has not yet committed on the
 // events topic; a group that committed nothing lags by every record.
 func (c *Cluster) Lag(ctx context.Context, group string) (int64, error) {

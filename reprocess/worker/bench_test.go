@@ -23,7 +23,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				j := e.spec(b, fmt.Sprintf("bench-%d", workers), "transform: {name: orientation, version: 2}\n")
 				ws := make([]*worker.Worker, workers)
 				for i := range ws {
-					ws[i] = e.worker(reg, j, e.dlq(b))
+					ws[i] = e.worker(b, reg, j, e.dlq(b), nil)
 				}
 				b.ResetTimer()
 				start := time.Now()

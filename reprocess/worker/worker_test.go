@@ -131,14 +131,22 @@ func (e *env) scan(t testing.TB, j *job.Job) int64 {
 	return sc.Stats.Emitted.Load()
 }
 
-func (e *env) worker(reg *transform.Registry, j *job.Job, dlq worker.DeadLetters) *worker.Worker {
-	return &worker.Worker{
-		Handler:   &apply.Handler{Store: e.store, Transforms: &apply.Resolve{Registry: reg, Jobs: e.store}},
+// worker is a member of j's group; reports, if not nil, receives its
+// per-job counts.
+func (e *env) worker(t testing.TB, reg *transform.Registry, j *job.Job, dlq worker.DeadLetters, reports assets.JobStore) *worker.Worker {
+	t.Helper()
+	w, err := worker.New(worker.Config{
+		Apply:     &apply.Handler{Store: e.store, Transforms: &apply.Resolve{Registry: reg, Jobs: e.store}},
 		Policy:    apply.Policy{Attempts: 3, Base: time.Millisecond, Max: 10 * time.Millisecond},
 		DLQ:       dlq,
 		Log:       quiet,
 		Transform: j.Transform.Name, Version: j.Transform.Version,
+		Reports:   reports,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return w
 }
 
 // drain runs n worker members of the job's group until every one of want
@@ -156,9 +164,7 @@ func (e *env) drain(t testing.TB, j *job.Job, ws []*worker.Worker, want int64) {
 	for {
 		var got int64
 		for _, w := range ws {
-			for _, o := range []apply.Outcome{apply.Applied, apply.Skipped, apply.Missing, apply.Deleted, worker.DeadLettered} {
-				got += w.Count(o)
-			}
+			got += w.Handled()
 		}
 		if got >= want {
 			break
@@ -209,8 +215,7 @@ func TestRedeliveryRerunAndVersionBump(t *testing.T) {
 			if n != int64(len(e.ids)) {
 				t.Fatalf("scan emitted %d, want %d", n, len(e.ids))
 			}
-			ws := []*worker.Worker{e.worker(nil, v1, e.dlq(t))}
-			ws[0].Reports = e.store
+			ws := []*worker.Worker{e.worker(t, nil, v1, e.dlq(t), e.store)}
 			e.drain(t, v1, ws, n)
 			if got := sum(ws, apply.Applied); got != n {
 				t.Fatalf("first pass applied %d of %d", got, n)
@@ -224,7 +229,7 @@ func TestRedeliveryRerunAndVersionBump(t *testing.T) {
 			// every one is a no-op and no asset is written.
 			again := e.spec(t, "tally-v1-again", fmt.Sprintf(countingFacts, 1, 1))
 			e.scan(t, again)
-			ws2 := []*worker.Worker{e.worker(nil, again, e.dlq(t))}
+			ws2 := []*worker.Worker{e.worker(t, nil, again, e.dlq(t), nil)}
 			e.drain(t, again, ws2, n)
 			if sum(ws2, apply.Skipped) != n || sum(ws2, apply.Applied) != 0 {
 				t.Errorf("redelivery: skipped %d, applied %d; want %d skipped", sum(ws2, apply.Skipped), sum(ws2, apply.Applied), n)
@@ -239,7 +244,7 @@ func TestRedeliveryRerunAndVersionBump(t *testing.T) {
 			// Version 2 reprocesses every asset once.
 			v2 := e.spec(t, "tally-v2", fmt.Sprintf(countingFacts, 2, 2))
 			e.scan(t, v2)
-			ws3 := []*worker.Worker{e.worker(nil, v2, e.dlq(t))}
+			ws3 := []*worker.Worker{e.worker(t, nil, v2, e.dlq(t), nil)}
 			e.drain(t, v2, ws3, n)
 			if sum(ws3, apply.Applied) != n {
 				t.Errorf("version 2 applied %d of %d", sum(ws3, apply.Applied), n)
@@ -343,7 +348,7 @@ func TestProductionKeepsWriting(t *testing.T) {
 				})
 			}
 			n := e.scan(t, j)
-			ws := []*worker.Worker{e.worker(nil, j, e.dlq(t)), e.worker(nil, j, e.dlq(t))}
+			ws := []*worker.Worker{e.worker(t, nil, j, e.dlq(t), nil), e.worker(t, nil, j, e.dlq(t), nil)}
 			e.drain(t, j, ws, n)
 			stopProd()
 			if err := prod.Wait(); err != nil {
@@ -416,7 +421,7 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 	reg := transform.NewRegistry(f)
 	j := e.spec(t, "flaky-job", "transform: {name: flaky, version: 1}\n")
 	n := e.scan(t, j)
-	ws := []*worker.Worker{e.worker(reg, j, e.dlq(t))}
+	ws := []*worker.Worker{e.worker(t, reg, j, e.dlq(t), nil)}
 	e.drain(t, j, ws, n)
 	if got := sum(ws, worker.DeadLettered); got != int64(len(f.bad)) {
 		t.Errorf("dead-lettered %d, want the %d poison assets", got, len(f.bad))
@@ -425,13 +430,13 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 		t.Errorf("applied %d, want every other asset (%d)", got, n-int64(len(f.bad)))
 	}
 	inDLQ := map[assets.ID]bool{}
-	err := e.kc.ReadAll(context.Background(), e.kcfg.DLQTopic, func(r *kgo.Record) error {
-		ev, err := events.Decode(r.Value)
+	err := e.kc.ReadAll(context.Background(), e.kcfg.DLQTopic, func(m events.Message) error {
+		ev, err := events.Decode(m.Value)
 		if err != nil {
 			return err
 		}
 		inDLQ[ev.AssetID] = true
-		if kafka.Header(r, kafka.HeaderDLQError) == "" || kafka.Header(r, kafka.HeaderDLQAttempts) != "1" || kafka.Header(r, "ce_type") != events.TypeReprocess {
+		if m.Header(kafka.HeaderDLQError) == "" || m.Header(kafka.HeaderDLQAttempts) != "1" || m.Header("ce_type") != events.TypeReprocess {
 			t.Errorf("DLQ record of %s lacks the error, the attempt count (1: permanent) or the original headers", ev.AssetID)
 		}
 		return nil
@@ -458,8 +463,8 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 	}
 	defer pub.Close()
 	replayed := 0
-	err = e.kc.Replay(context.Background(), "replay-test", func(r *kgo.Record) error {
-		ev, err := events.Decode(r.Value)
+	err = e.kc.Replay(context.Background(), "replay-test", func(m events.Message) error {
+		ev, err := events.Decode(m.Value)
 		if err != nil {
 			return err
 		}
@@ -470,7 +475,7 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 	if err != nil || replayed != len(f.bad) {
 		t.Fatalf("replay: %d events, %v", replayed, err)
 	}
-	ws2 := []*worker.Worker{e.worker(reg, j, e.dlq(t))}
+	ws2 := []*worker.Worker{e.worker(t, reg, j, e.dlq(t), nil)}
 	e.drain(t, j, ws2, int64(replayed))
 	if got := sum(ws2, apply.Applied); got != int64(len(f.bad)) {
 		t.Errorf("after the fix and replay applied %d, want %d", got, len(f.bad))
@@ -486,7 +491,7 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 	}
 	// A second replay finds nothing new.
 	again := 0
-	if err := e.kc.Replay(context.Background(), "replay-test", func(*kgo.Record) error { again++; return nil }); err != nil || again != 0 {
+	if err := e.kc.Replay(context.Background(), "replay-test", func(events.Message) error { again++; return nil }); err != nil || again != 0 {
 		t.Errorf("a second replay saw %d records (%v), want none", again, err)
 	}
 }
@@ -506,7 +511,7 @@ func TestMalformedRecordIsDeadLetteredNotBlocking(t *testing.T) {
 		}
 	}
 	n := e.scan(t, j)
-	ws := []*worker.Worker{e.worker(nil, j, e.dlq(t))}
+	ws := []*worker.Worker{e.worker(t, nil, j, e.dlq(t), nil)}
 	e.drain(t, j, ws, n+2)
 	if sum(ws, worker.DeadLettered) != 2 || sum(ws, apply.Applied) != n {
 		t.Errorf("dead-lettered %d (want 2), applied %d (want %d)", sum(ws, worker.DeadLettered), sum(ws, apply.Applied), n)

@@ -1,0 +1,113 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/apply"
+)
+
+// Outcomes is every outcome a worker counts, in the order they are shown:
+// the counter names of a job's record, the outcome label of
+// reprocess_apply_events_total, and the columns of progress output.
+var Outcomes = []apply.Outcome{apply.Applied, apply.Skipped, apply.Missing, apply.Deleted, apply.WouldDelete, DeadLettered, Ignored}
+
+// Done reports whether an outcome finishes an event of its job (every
+// outcome but Ignored, which belongs to another group's job).
+func Done(o apply.Outcome) bool { return o != Ignored }
+
+// Counts counts outcomes, in all and per job for reports. It is safe for
+// concurrent use.
+type Counts struct {
+	all sync.Map // apply.Outcome -> *atomic.Int64
+
+	mu      sync.Mutex
+	pending map[string]map[string]int64 // job -> outcome -> not yet reported
+}
+
+// Add counts one event of job that ended with o.
+func (c *Counts) Add(job string, o apply.Outcome) {
+	v, _ := c.all.LoadOrStore(o, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+	if job == "" || !Done(o) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = map[string]map[string]int64{}
+	}
+	if c.pending[job] == nil {
+		c.pending[job] = map[string]int64{}
+	}
+	c.pending[job][string(o)]++
+}
+
+// Get is how many events ended with o.
+func (c *Counts) Get(o apply.Outcome) int64 {
+	if v, ok := c.all.Load(o); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// Handled is how many events ended with an outcome that finishes them.
+func (c *Counts) Handled() int64 {
+	var n int64
+	for _, o := range Outcomes {
+		if Done(o) {
+			n += c.Get(o)
+		}
+	}
+	return n
+}
+
+// Map is the counts by outcome name, for a job's record.
+func (c *Counts) Map() map[string]int64 {
+	m := make(map[string]int64, len(Outcomes))
+	for _, o := range Outcomes {
+		if Done(o) {
+			m[string(o)] = c.Get(o)
+		}
+	}
+	return m
+}
+
+// Report adds the counts gathered since the last report to the jobs'
+// records.
+func (c *Counts) Report(ctx context.Context, s assets.JobStore, log *slog.Logger) {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for job, deltas := range pending {
+		if err := s.AddJobCounters(ctx, job, deltas); err != nil && !errors.Is(err, assets.ErrNotFound) {
+			log.Warn("report job counters", "job", job, "error", err)
+		}
+	}
+}
+
+var eventsDesc = prometheus.NewDesc("reprocess_apply_events_total",
+	"Events handled by a worker, by transform, version and outcome (applied, skipped, missing, deleted, would_delete, dlq, ignored).",
+	[]string{"transform", "version", "outcome"}, nil)
+
+// Describe implements prometheus.Collector.
+func (w *Worker) Describe(ch chan<- *prometheus.Desc) { ch <- eventsDesc }
+
+// Collect implements prometheus.Collector: one counter per outcome.
+func (w *Worker) Collect(ch chan<- prometheus.Metric) {
+	version := ""
+	if w.cfg.Version > 0 {
+		version = strconv.Itoa(w.cfg.Version)
+	}
+	for _, o := range Outcomes {
+		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(w.Count(o)), w.cfg.Transform, version, string(o))
+	}
+}
