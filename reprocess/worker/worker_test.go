@@ -141,7 +141,7 @@ func (e *env) worker(t testing.TB, reg *transform.Registry, j *job.Job, dlq work
 		DLQ:       dlq,
 		Log:       quiet,
 		Transform: j.Transform.Name, Version: j.Transform.Version,
-		Reports:   reports,
+		Reports: reports,
 	})
 	if err != nil {
 		t.Fatal(err)
