@@ -20,6 +20,7 @@ import (
 	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/worker"
@@ -38,12 +39,21 @@ func exported(t *testing.T) map[string]bool {
 	if err := sc.Register(reg, throttle.NewLimiter(throttle.Config{Limit: 1}, time.Second), nil); err != nil {
 		t.Fatal(err)
 	}
-	reg.MustRegister(&worker.Worker{Transform: "t", Version: 1})
 	kc, err := kafka.Start(kafka.DefaultConfig, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
+	dlq, err := kc.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close()
+	w, err := worker.New(worker.Config{Apply: &apply.Handler{Store: s}, DLQ: dlq, Transform: "t", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(w)
 	pub, err := kc.NewPublisher("test")
 	if err != nil {
 		t.Fatal(err)

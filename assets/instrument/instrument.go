@@ -4,12 +4,15 @@
 //	reprocess_store_request_seconds{op, outcome}
 //
 // (outcome: ok, not_found, error). Production-facing load is what a job
-// must keep within bounds; this is the figure to watch.
+// must keep within bounds; this is the figure to watch. Each request is
+// timed once: the same measurement feeds the histogram and every watcher
+// (a job's adaptive rate limiter).
 package instrument
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +24,10 @@ import (
 type Store struct {
 	assets.Store
 	hist *prometheus.HistogramVec
+
+	mu       sync.RWMutex
+	watchers map[int]func(time.Duration)
+	next     int
 }
 
 var _ assets.Store = (*Store)(nil)
@@ -38,7 +45,25 @@ func Wrap(s assets.Store, reg prometheus.Registerer) (*Store, error) {
 	return &Store{Store: s, hist: h}, nil
 }
 
+// Watch calls fn with the latency of every request from now until stop.
+func (s *Store) Watch(fn func(time.Duration)) (stop func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watchers == nil {
+		s.watchers = map[int]func(time.Duration){}
+	}
+	id := s.next
+	s.next++
+	s.watchers[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.watchers, id)
+	}
+}
+
 func (s *Store) observe(op string, start time.Time, err error) {
+	d := time.Since(start)
 	outcome := "ok"
 	switch {
 	case errors.Is(err, assets.ErrNotFound):
@@ -46,7 +71,12 @@ func (s *Store) observe(op string, start time.Time, err error) {
 	case err != nil:
 		outcome = "error"
 	}
-	s.hist.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
+	s.hist.WithLabelValues(op, outcome).Observe(d.Seconds())
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, fn := range s.watchers {
+		fn(d)
+	}
 }
 
 func (s *Store) Put(ctx context.Context, a assets.Asset) error {

@@ -24,7 +24,7 @@ func TestEveryCommandTeaches(t *testing.T) {
 			}
 			if sub.Runnable() {
 				args := append(strings.Fields(strings.TrimPrefix(path, "reprocess ")), "--help")
-				out, err := run(t, args...)
+				out, err := cli(t, args...)
 				if err != nil || !strings.Contains(out, "Examples:") {
 					t.Errorf("%s --help shows no examples (err %v)", path, err)
 				}

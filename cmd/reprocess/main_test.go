@@ -31,8 +31,8 @@ func clearEnv(t *testing.T) {
 	}
 }
 
-// run executes the CLI in-process with a clean REPROCESS_* environment.
-func run(t *testing.T, args ...string) (string, error) {
+// cli executes the CLI in-process with a clean REPROCESS_* environment.
+func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	clearEnv(t)
 	root := newRoot()
@@ -47,7 +47,7 @@ func run(t *testing.T, args ...string) (string, error) {
 func TestConfigPrintRedactsSecrets(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfg, []byte("store:\n  cassandra:\n    username: app\n    password: s3cret\n"), 0o600)
-	out, err := run(t, "--config", cfg, "config", "print", "-o", "json")
+	out, err := cli(t, "--config", cfg, "config", "print", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestConfigPrintRedactsSecrets(t *testing.T) {
 }
 
 func TestBadConfigIsAnErrorNamingTheKey(t *testing.T) {
-	_, err := run(t, "--set", "layout.shards=zero", "config", "print")
+	_, err := cli(t, "--set", "layout.shards=zero", "config", "print")
 	if err == nil || !strings.Contains(err.Error(), "layout.shards") {
 		t.Errorf("got %v, want an error naming layout.shards", err)
 	}
@@ -69,14 +69,14 @@ func TestBadConfigIsAnErrorNamingTheKey(t *testing.T) {
 
 func TestSeedThenPartitionsCountsEveryAsset(t *testing.T) {
 	dir := t.TempDir()
-	out, err := run(t, "--data-dir", dir, "seed", "--count", "1500", "--days", "3")
+	out, err := cli(t, "--data-dir", dir, "seed", "--count", "1500", "--days", "3")
 	if err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "seeded 1500 assets") {
 		t.Errorf("seed output: %s", out)
 	}
-	out, err = run(t, "--data-dir", dir, "partitions", "--days", "4", "-o", "json")
+	out, err = cli(t, "--data-dir", dir, "partitions", "--days", "4", "-o", "json")
 	if err != nil {
 		t.Fatalf("partitions: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestSeedThenPartitionsCountsEveryAsset(t *testing.T) {
 }
 
 func TestDemoVerifies(t *testing.T) {
-	out, err := run(t, "demo", "--count", "3000")
+	out, err := cli(t, "demo", "--count", "3000")
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
@@ -107,7 +107,7 @@ func TestDemoVerifies(t *testing.T) {
 }
 
 func TestSchemaApplyRefusesEmbedded(t *testing.T) {
-	_, err := run(t, "schema", "apply")
+	_, err := cli(t, "schema", "apply")
 	if err == nil || !strings.Contains(err.Error(), "embedded store needs no schema") {
 		t.Errorf("got %v", err)
 	}
@@ -119,14 +119,14 @@ func TestSchemaApplySeedAndCountOnRealCassandra(t *testing.T) {
 	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
 	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE"}
 	for range 2 { // the second apply must be a no-op
-		if out, err := run(t, append(common, "--set", "store.cassandra.apply_schema=false", "schema", "apply")...); err != nil {
+		if out, err := cli(t, append(common, "--set", "store.cassandra.apply_schema=false", "schema", "apply")...); err != nil {
 			t.Fatalf("schema apply: %v\n%s", err, out)
 		}
 	}
-	if out, err := run(t, append(common, "--set", "store.cassandra.apply_schema=false", "seed", "--count", "400", "--days", "2")...); err != nil {
+	if out, err := cli(t, append(common, "--set", "store.cassandra.apply_schema=false", "seed", "--count", "400", "--days", "2")...); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
-	out, err := run(t, append(common, "partitions", "--days", "3")...)
+	out, err := cli(t, append(common, "partitions", "--days", "3")...)
 	if err != nil {
 		t.Fatalf("partitions: %v", err)
 	}
@@ -175,7 +175,7 @@ func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := filepath.Join(dir, "data-"+strings.ReplaceAll(tc.name, " ", "-"))
-			_, err := run(t, "--data-dir", data, "scan", write("job.yaml", tc.spec))
+			_, err := cli(t, "--data-dir", data, "scan", write("job.yaml", tc.spec))
 			for _, w := range tc.want {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("error %v does not mention %q", err, w)
@@ -191,7 +191,7 @@ func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
 func TestDeleteIsDryRunUnlessConfirmed(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if out, err := run(t, "--data-dir", data, "seed", "--count", "600", "--days", "2"); err != nil {
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "600", "--days", "2"); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	from := time.Now().Add(-3 * 24 * time.Hour).UTC().Format(time.RFC3339)
@@ -206,7 +206,7 @@ mode: sync
 		return p
 	}
 	count := func() int {
-		out, err := run(t, "--data-dir", data, "partitions", "--type", "audio", "--days", "3", "-o", "json")
+		out, err := cli(t, "--data-dir", data, "partitions", "--type", "audio", "--days", "3", "-o", "json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ mode: sync
 		return n
 	}
 	audio := count()
-	out, err := run(t, "--data-dir", data, "scan", spec("dry", ""))
+	out, err := cli(t, "--data-dir", data, "scan", spec("dry", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ mode: sync
 	if m == nil || m[1] == "0" || count() != audio {
 		t.Fatalf("dry run: %q, and %d of %d audio assets left; want a count and nothing deleted", out, count(), audio)
 	}
-	out, err = run(t, "--data-dir", data, "scan", "--confirm-delete", spec("real", ", dry_run: false"))
+	out, err = cli(t, "--data-dir", data, "scan", "--confirm-delete", spec("real", ", dry_run: false"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func atoi(s string) int {
 func TestRunFollowsASyncJobAndRefusesAsyncWithoutKafka(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if out, err := run(t, "--data-dir", data, "seed", "--count", "800", "--days", "2"); err != nil {
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "800", "--days", "2"); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	spec := func(name, mode string) string {
@@ -260,10 +260,10 @@ mode: %s
 `, name, time.Now().Add(-72*time.Hour).UTC().Format(time.RFC3339), mode)), 0o600)
 		return p
 	}
-	if _, err := run(t, "--data-dir", data, "run", spec("async", "async")); err == nil || !strings.Contains(err.Error(), "kafka.brokers") {
+	if _, err := cli(t, "--data-dir", data, "run", spec("async", "async")); err == nil || !strings.Contains(err.Error(), "kafka.brokers") {
 		t.Errorf("run of an async job with no brokers: %v", err)
 	}
-	out, err := run(t, "--data-dir", data, "run", spec("sync", "sync"))
+	out, err := cli(t, "--data-dir", data, "run", spec("sync", "sync"))
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
@@ -271,7 +271,7 @@ mode: %s
 	if m == nil || m[1] == "0" || m[1] != m[2] {
 		t.Errorf("run summary: %q; want every emitted event applied", out)
 	}
-	status, err := run(t, "--data-dir", data, "job", "status", "sync", "-o", "json")
+	status, err := cli(t, "--data-dir", data, "job", "status", "sync", "-o", "json")
 	if err != nil || !strings.Contains(status, `"status": "succeeded"`) || !strings.Contains(status, `"applied": `+m[2]) {
 		t.Errorf("job status after run: %v\n%s", err, status)
 	}

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/synth"
@@ -48,7 +42,9 @@ many ids each holds. Empty partitions are left out.`,
 			defer s.Close()
 			now := time.Now()
 			ps := a.cfg.Layout.Partitions(types, now.Add(-time.Duration(days)*24*time.Hour), now)
-			counts, err := countPartitions(cmd.Context(), s, ps, pageSize, concurrency)
+			bar := newProgress(os.Stderr, "partitions", "partitions", int64(len(ps)))
+			counts, err := assets.Count(cmd.Context(), s, ps, pageSize, concurrency, bar.Set)
+			bar.Finish()
 			if err != nil {
 				return err
 			}
@@ -63,55 +59,7 @@ many ids each holds. Empty partitions are left out.`,
 	return cmd
 }
 
-type partitionCount struct {
-	assets.Partition
-	Count int `json:"count"`
-}
-
-// countPartitions walks ps, concurrency at a time, with a progress display.
-func countPartitions(ctx context.Context, s assets.Pager, ps []assets.Partition, pageSize, concurrency int) ([]partitionCount, error) {
-	if pageSize < 1 || concurrency < 1 {
-		return nil, fmt.Errorf("page size and concurrency must be positive, got %d and %d", pageSize, concurrency)
-	}
-	bar := newProgress(os.Stderr, "partitions", "partitions", int64(len(ps)))
-	defer bar.Finish()
-	var (
-		mu     sync.Mutex
-		counts []partitionCount
-		done   int64
-	)
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	for _, p := range ps {
-		g.Go(func() error {
-			n := 0
-			err := assets.Walk(ctx, s, p, assets.ID{}, pageSize, func(page []assets.ID) error {
-				n += len(page)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if n > 0 {
-				counts = append(counts, partitionCount{p, n})
-			}
-			done++
-			bar.Set(done)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(counts, func(a, b partitionCount) int {
-		return cmp.Or(strings.Compare(a.Type, b.Type), a.Bucket.Compare(b.Bucket), cmp.Compare(a.Shard, b.Shard))
-	})
-	return counts, nil
-}
-
-func printCounts(w io.Writer, counts []partitionCount, output string) error {
+func printCounts(w io.Writer, counts []assets.PartitionCount, output string) error {
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

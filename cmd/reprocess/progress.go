@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -10,6 +12,9 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
+
+	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 // display shows how far long steps got: live bars on a terminal, a line
@@ -144,10 +149,55 @@ func (p *progress) line() {
 	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
 }
 
-// newQuietDisplay is a display that shows nothing (jobs run by serve).
-func newQuietDisplay() *display {
-	d := &display{stop: make(chan struct{})}
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); <-d.stop }()
-	return d
+// watch runs job r with its progress on bars: the scan (in tasks, or in
+// ids against total when total > 0) and, when known, the apply (events
+// the processors handled). Then it prints the job's summary to out.
+func watch(ctx context.Context, r *run.Job, name string, total int64, out io.Writer) error {
+	d := newDisplay(os.Stderr)
+	unit := "tasks"
+	if total > 0 {
+		unit = "ids"
+	}
+	scanBar := d.add("scan  "+name, unit, total, func() string {
+		p := r.Progress(ctx)
+		return fmt.Sprintf("scanned %d emitted %d filtered %d", p.Scanned, p.Emitted, p.Filtered)
+	})
+	var applyBar *progress
+	if r.Progress(ctx).Handled >= 0 {
+		applyBar = d.add("apply "+name, "events", total, func() string {
+			return fmt.Sprintf("dead letters %d", r.Progress(ctx).Outcomes[worker.DeadLettered])
+		})
+	}
+	update := func() {
+		p := r.Progress(ctx)
+		if total > 0 {
+			scanBar.Set(p.Emitted)
+		} else {
+			scanBar.SetTotal(p.Tasks)
+			scanBar.Set(p.TasksDone)
+		}
+		if applyBar != nil {
+			applyBar.SetTotal(max(total, p.Emitted))
+			applyBar.Set(p.Handled)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				update()
+			}
+		}
+	}()
+	err := r.Run(ctx)
+	close(done)
+	update()
+	d.wait()
+	fmt.Fprintln(out, r.Progress(context.WithoutCancel(ctx)).Summary(name))
+	return err
 }

@@ -33,7 +33,7 @@ func TestScaleOutWithKills(t *testing.T) {
 	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE",
 		"--kafka-brokers", brokers, "--set", "kafka.topic=so." + id, "--set", "kafka.dlq_topic=so.dlq." + id,
 		"--set", "kafka.tasks_topic=so.tasks." + id, "--set", "kafka.partitions=6"}
-	if out, err := run(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
+	if out, err := cli(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	spec := filepath.Join(t.TempDir(), "job.yaml")
@@ -46,7 +46,7 @@ transform:
     applies: 'string(int(asset.facts[?"applies"].orValue("0")) + 1)'
 rate: {limit: 400}
 `, time.Now().Add(-3*24*time.Hour).UTC().Format(time.RFC3339))), 0o600)
-	if out, err := run(t, append(common, "scan", "--distribute", spec)...); err != nil || !strings.Contains(out, "published") {
+	if out, err := cli(t, append(common, "scan", "--distribute", spec)...); err != nil || !strings.Contains(out, "published") {
 		t.Fatalf("distribute: %v\n%s", err, out)
 	}
 

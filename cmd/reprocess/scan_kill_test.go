@@ -57,7 +57,7 @@ func TestScanKilledAndRestarted(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if out, err := run(t, "--data-dir", data, "seed", "--count", fmt.Sprint(n), "--days", "5"); err != nil {
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", fmt.Sprint(n), "--days", "5"); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 

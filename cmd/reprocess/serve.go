@@ -4,21 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/instrument"
-	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/api"
-	"github.com/reprocess/reprocess/reprocess/control"
-	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/run"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -48,91 +40,26 @@ API scan in this process and publish to kafka.topic for the workers.`,
 				return err
 			}
 			defer stop()
-			ln, err := net.Listen("tcp", a.cfg.Serve.Addr)
+			addr, wait, err := api.Listen(ctx, a.cfg.Serve.Addr, h, 10*time.Second)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-			go func() {
-				<-ctx.Done()
-				shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				srv.Shutdown(shut)
-			}()
-			a.log.Info("serving", "addr", ln.Addr().String())
-			fmt.Fprintf(cmd.OutOrStdout(), "job page at http://%s/\n", ln.Addr())
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			a.log.Info("serving", "addr", addr.String())
+			fmt.Fprintf(cmd.OutOrStdout(), "job page at http://%s/\n", addr)
+			return wait()
 		},
 	}
 }
 
 // apiHandler opens the store and Kafka and returns the API's handler and a
-// function that stops its jobs and closes what it opened.
+// function that stops its jobs (they stay running; a later run resumes
+// them) and closes what it opened.
 func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
-	raw, err := a.openStore(ctx)
+	env, closeEnv, err := a.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	reg := newRegistry()
-	s, err := instrument.Wrap(raw, reg)
-	if err != nil {
-		raw.Close()
-		return nil, nil, err
-	}
-	kc, err := kafka.Start(a.cfg.Kafka, a.log)
-	if err != nil {
-		raw.Close()
-		return nil, nil, err
-	}
-	if err := kc.EnsureTopics(ctx); err != nil {
-		kc.Close()
-		raw.Close()
-		return nil, nil, err
-	}
-	jctx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-	r := &jobRunner{a: a, ctx: jctx, s: s, kc: kc, reg: reg}
-	srv := &api.Server{Store: s, Runner: r, Token: a.cfg.Serve.Token, Registry: reg, Log: a.log,
-		Ready: func(ctx context.Context) error { return ready(ctx, s, kc) }}
-	stop := func() {
-		cancelJobs() // scans stop; their jobs stay running and resume on restart
-		r.wg.Wait()
-		kc.Close()
-		raw.Close()
-	}
-	return srv.Handler(), stop, nil
-}
-
-// jobRunner runs jobs started through the API in this process.
-type jobRunner struct {
-	a   *app
-	ctx context.Context
-	s   assets.Store
-	kc  *kafka.Cluster
-	reg prometheus.Registerer
-	wg  sync.WaitGroup
-}
-
-func (r *jobRunner) Start(j *job.Job) error {
-	if j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
-		return errors.New("source.file -: standard input is not available to a served job; give a path")
-	}
-	src, err := r.a.source(j, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := control.Start(r.ctx, r.s, j.Name, j.Text, false); err != nil {
-		return err
-	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		// Start above claimed the job, so the scan takes it over.
-		if err := r.a.runScan(r.ctx, j, src, r.s, r.kc, r.reg, io.Discard, runOpts{takeover: true}); err != nil && r.ctx.Err() == nil {
-			r.a.log.Warn("job ended with an error", "job", j.Name, "error", err)
-		}
-	}()
-	return nil
+	jobs := run.NewBackground(env)
+	srv := &api.Server{Store: env.Store, Runner: jobs, Token: a.cfg.Serve.Token, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
+	return srv.Handler(), func() { jobs.Stop(); closeEnv() }, nil
 }

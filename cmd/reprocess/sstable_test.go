@@ -27,7 +27,7 @@ func sstableFixture(t *testing.T, dir string) string {
 
 func TestSSTableDumpAndExport(t *testing.T) {
 	clust := sstableFixture(t, "da/legacy_da_clust")
-	out, err := run(t, "sstable", "dump", clust)
+	out, err := cli(t, "sstable", "dump", clust)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +43,12 @@ func TestSSTableDumpAndExport(t *testing.T) {
 	if first["key"] != "0" || first["val"] != r || !strings.HasPrefix(first["clustering0"].(string), "00123") {
 		t.Errorf("first row %v", first)
 	}
-	if out, err := run(t, "sstable", "dump", "--limit", "7", clust); err != nil || strings.Count(out, "\n") != 7 {
+	if out, err := cli(t, "sstable", "dump", "--limit", "7", clust); err != nil || strings.Count(out, "\n") != 7 {
 		t.Errorf("--limit 7: %d lines, %v", strings.Count(out, "\n"), err)
 	}
 
 	file := filepath.Join(t.TempDir(), "rows.parquet")
-	if out, err := run(t, "sstable", "export", "--format", "parquet", "--out", file, sstableFixture(t, "nb/legacy_nb_clust_counter")); err != nil || !strings.Contains(out, "wrote 250 rows") {
+	if out, err := cli(t, "sstable", "export", "--format", "parquet", "--out", file, sstableFixture(t, "nb/legacy_nb_clust_counter")); err != nil || !strings.Contains(out, "wrote 250 rows") {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
 	got := readParquet(t, file)
@@ -63,7 +63,7 @@ func TestSSTableDumpAndExport(t *testing.T) {
 
 	// A set column is stored as its SELECT JSON text (in a JSON column,
 	// which the reader decodes).
-	if _, err := run(t, "sstable", "export", "--out", file, sstableFixture(t, "mc/negative_local_expiration_table3")); err != nil {
+	if _, err := cli(t, "sstable", "export", "--out", file, sstableFixture(t, "mc/negative_local_expiration_table3")); err != nil {
 		t.Fatal(err)
 	}
 	got = readParquet(t, file)
@@ -105,7 +105,7 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 		{[]string{"sstable", "export", simple}, "--out"},
 		{[]string{"sstable", "dump", "s3://"}, "want s3://bucket/prefix"},
 	} {
-		if _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := cli(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
 		}
 	}

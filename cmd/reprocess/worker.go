@@ -1,49 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"time"
-
-	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/elastic"
-	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
-	"github.com/reprocess/reprocess/reprocess/apply"
-	"github.com/reprocess/reprocess/reprocess/transform"
-	"github.com/reprocess/reprocess/reprocess/transform/orientation"
-	"github.com/reprocess/reprocess/reprocess/transform/stock"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
-
-// registry lists the Go transforms this binary ships.
-func registry() *transform.Registry {
-	return transform.NewRegistry(orientation.All()...)
-}
-
-// newWorker wires a processor on the store s: Go transforms from the
-// registry, CEL and stock transforms from the jobs' specs. The returned
-// close flushes the stock transforms' writers.
-func (a *app) newWorker(s assets.Store, dlq worker.DeadLetters, cfg worker.Config) (*worker.Worker, func() error) {
-	host, _ := os.Hostname()
-	b := &stock.Builder{
-		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(a.cfg.Elasticsearch) },
-		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
-	}
-	cfg.Apply = &apply.Handler{Store: s, Transforms: &apply.Resolve{Registry: registry(), Jobs: s, Stock: b.Build}, Log: a.log}
-	cfg.DLQ, cfg.Log = dlq, a.log
-	w, err := worker.New(cfg)
-	if err != nil {
-		panic(err)
-	}
-	return w, b.Close
-}
 
 func (a *app) workerCmd() *cobra.Command {
 	var (
@@ -80,33 +46,31 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 				return fmt.Errorf("--transform and --version (>= 1) are required")
 			}
 			ctx := cmd.Context()
-			raw, kc, closeAll, err := a.connect(ctx)
+			env, closeEnv, err := a.open(ctx)
 			if err != nil {
 				return err
 			}
-			defer closeAll()
-			reg := newRegistry()
-			s, err := instrument.Wrap(raw, reg)
-			if err != nil {
-				return err
-			}
+			defer closeEnv()
 			group := events.Group(name, version)
-			dlq, err := kc.NewDLQ(group)
+			dlq, err := env.Kafka.NewDLQ(group)
 			if err != nil {
 				return err
 			}
 			defer dlq.Close()
-			w, closeStock := a.newWorker(s, dlq, worker.Config{Transform: name, Version: version, Reports: s})
+			w, flush, err := env.Worker(dlq, worker.Config{Transform: name, Version: version, Reports: env.Store})
+			if err != nil {
+				return err
+			}
 			defer func() {
-				if err := closeStock(); err != nil {
+				if err := flush(); err != nil {
 					a.log.Error("flush stock transform writers", "error", err)
 				}
 			}()
-			reg.MustRegister(w)
-			if err := a.serveMetrics(ctx, reg, func(ctx context.Context) error { return ready(ctx, s, kc) }); err != nil {
+			env.Metrics.MustRegister(w)
+			if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
 				return err
 			}
-			err = w.Run(ctx, kc, kafka.ConsumerConfig{Group: group, Topics: []string{a.cfg.Kafka.Topic}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
+			err = w.Run(ctx, env.Kafka, kafka.ConsumerConfig{Group: group, Topics: []string{env.Kafka.Topic()}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 			if ctx.Err() != nil && err == nil {
 				a.log.Info("worker stopped by signal")
 			}

@@ -38,7 +38,7 @@ func TestWorkerKilledAnotherFinishes(t *testing.T) {
 	common := []string{"--data-dir", data, "--kafka-brokers", strings.Join(kc.Brokers(), ","),
 		"--set", "kafka.topic=" + kcfg.Topic, "--set", "kafka.dlq_topic=" + kcfg.DLQTopic}
 
-	if out, err := run(t, "--data-dir", data, "seed", "--count", fmt.Sprint(n), "--days", "2"); err != nil {
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", fmt.Sprint(n), "--days", "2"); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	spec := filepath.Join(dir, "job.yaml")
@@ -50,7 +50,7 @@ transform:
   facts:
     applies: 'string(int(asset.facts[?"applies"].orValue("0")) + 1)'
 `, time.Now().Add(-3*24*time.Hour).UTC().Format(time.RFC3339))), 0o600)
-	if out, err := run(t, append(common, "scan", spec)...); err != nil {
+	if out, err := cli(t, append(common, "scan", spec)...); err != nil {
 		t.Fatalf("scan: %v\n%s", err, out)
 	}
 

@@ -66,11 +66,7 @@ func (r *Resolve) build(ctx context.Context, ev events.Reprocess) (transform.Tra
 	if err != nil {
 		return nil, fmt.Errorf("load job %s: %w", ev.JobID, err)
 	}
-	spec, err := job.Parse([]byte(rec.Spec))
-	if err != nil {
-		return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
-	}
-	j, err := job.Compile(spec)
+	j, err := job.Read([]byte(rec.Spec))
 	if err != nil {
 		return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
 	}

@@ -163,6 +163,15 @@ func Load(path string) (Spec, error) {
 	return s, nil
 }
 
+// Read parses and compiles a spec's text (a spec saved with its job).
+func Read(data []byte) (*Job, error) {
+	s, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(s)
+}
+
 // Job is a validated spec with its expressions compiled.
 type Job struct {
 	Spec

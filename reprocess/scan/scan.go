@@ -247,12 +247,7 @@ func (s *Scanner) asset(ctx context.Context, it Item) (assets.Asset, error) {
 	if it.Asset != nil {
 		return *it.Asset, nil
 	}
-	start := time.Now()
-	a, err := s.cfg.Store.Get(ctx, it.ID)
-	if s.cfg.Limiter != nil {
-		s.cfg.Limiter.Observe(time.Since(start))
-	}
-	return a, err
+	return s.cfg.Store.Get(ctx, it.ID)
 }
 
 // filter reads each asset and keeps those the filter matches. An asset

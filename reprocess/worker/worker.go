@@ -46,6 +46,9 @@ type Config struct {
 	// Reports, if set, receives per-job outcome counts every few seconds
 	// while Run runs, so a job's record shows what the workers applied.
 	Reports assets.JobStore
+	// Counts, if set, is where the worker counts outcomes, shared by
+	// several workers of one process; nil gives the worker its own.
+	Counts *Counts
 }
 
 // Worker applies events through the handler chain. It is safe for
@@ -78,7 +81,10 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Concurrency = max(1, cfg.Concurrency)
-	w := &Worker{cfg: cfg, counts: &Counts{}}
+	if cfg.Counts == nil {
+		cfg.Counts = &Counts{}
+	}
+	w := &Worker{cfg: cfg, counts: cfg.Counts}
 	w.handle = Chain(Apply(cfg.Apply),
 		Count(w.counts),
 		DeadLetter(cfg.DLQ, cfg.Log),

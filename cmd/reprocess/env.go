@@ -7,7 +7,11 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/cassandra"
 	"github.com/reprocess/reprocess/assets/embedded"
+	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/transform"
+	"github.com/reprocess/reprocess/reprocess/transform/orientation"
 )
 
 // openStore opens the configured store.
@@ -31,22 +35,31 @@ func (a *app) openStore(ctx context.Context) (assets.Store, error) {
 	return nil, fmt.Errorf("store.backend %q: want embedded or cassandra", a.cfg.Store.Backend)
 }
 
-// connect opens the store and Kafka, creating the topics where missing;
-// closeAll closes both.
-func (a *app) connect(ctx context.Context) (assets.Store, *kafka.Cluster, func(), error) {
-	s, err := a.openStore(ctx)
+// open opens what jobs and workers run on: the store, timed for metrics
+// and the throttle, and Kafka with its topics created where missing.
+// closeEnv closes both.
+func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err error) {
+	raw, err := a.openStore(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
+	}
+	reg := newRegistry()
+	s, err := instrument.Wrap(raw, reg)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
 	}
 	kc, err := kafka.Start(a.cfg.Kafka, a.log)
 	if err != nil {
-		s.Close()
-		return nil, nil, nil, err
+		raw.Close()
+		return nil, nil, err
 	}
 	if err := kc.EnsureTopics(ctx); err != nil {
 		kc.Close()
-		s.Close()
-		return nil, nil, nil, err
+		raw.Close()
+		return nil, nil, err
 	}
-	return s, kc, func() { kc.Close(); s.Close() }, nil
+	env = &run.Env{Store: s, Kafka: kc, Metrics: reg, Log: a.log, Layout: a.cfg.Layout, Elastic: a.cfg.Elasticsearch,
+		Snapshots: a.openSnapshot, Transforms: transform.NewRegistry(orientation.All()...)}
+	return env, func() { kc.Close(); raw.Close() }, nil
 }

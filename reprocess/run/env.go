@@ -1,0 +1,137 @@
+// Package run assembles and runs a job. From a compiled job spec and what
+// a process opened once (the store, Kafka, a metrics registry) it builds
+// the job's source, filter, rate limiter, lag gate and emitter (the Kafka
+// publisher, or the processor itself in sync mode), records the job as
+// running, keeps its heartbeat, walks its source with checkpoints, and
+// records how the job ended. The CLI's run, scan and demo commands, the
+// scanner-group member and the HTTP API's jobs all run jobs through it.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/elastic"
+	"github.com/reprocess/reprocess/assets/instrument"
+	"github.com/reprocess/reprocess/assets/sstable"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/transform"
+	"github.com/reprocess/reprocess/reprocess/transform/stock"
+	"github.com/reprocess/reprocess/reprocess/worker"
+)
+
+// Env is what jobs run on: opened once per process, shared by its jobs.
+type Env struct {
+	Store   *instrument.Store // timed: the throttle watches its latency
+	Kafka   *kafka.Cluster
+	Metrics *prometheus.Registry
+	Log     *slog.Logger
+
+	Layout  assets.Layout  // partitions of the cassandra source
+	Elastic elastic.Config // the elasticsearch source and the reindex transform
+	// Snapshots opens a backup source's snapshot locations.
+	Snapshots func(ctx context.Context, locations []string) (*sstable.Snapshot, error)
+	// Transforms are the Go transforms this binary ships.
+	Transforms *transform.Registry
+}
+
+// Ready checks that the store answers (an unknown job is an answer) and
+// that Kafka does.
+func (e *Env) Ready(ctx context.Context) error {
+	if _, err := e.Store.Job(ctx, "reprocess-readiness-probe"); err != nil && !errors.Is(err, assets.ErrNotFound) {
+		return err
+	}
+	return e.Kafka.Ping(ctx)
+}
+
+// Source builds the job's source; an id list is read and checked here
+// (from stdin for file "-"), before anything is recorded.
+func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Source, error) {
+	src := j.Source
+	switch src.Kind {
+	case job.SourceCassandra:
+		to := src.CreatedTo
+		if to.IsZero() {
+			to = time.Now()
+		}
+		return &scan.Partitions{Pager: e.Store, Layout: e.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
+	case job.SourceIDs:
+		return readIDs(src, stdin)
+	case job.SourceElasticsearch:
+		es, err := elastic.NewClient(e.Elastic)
+		if err != nil {
+			return nil, err
+		}
+		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
+		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
+	case job.SourceBackup:
+		if e.Snapshots == nil {
+			return nil, errors.New("source.snapshots: this process cannot open snapshots")
+		}
+		snap, err := e.Snapshots(ctx, src.Snapshots)
+		if err != nil {
+			return nil, fmt.Errorf("source.snapshots: %w", err)
+		}
+		return &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}, nil
+	}
+	return nil, fmt.Errorf("source.kind %q is not supported by this build", src.Kind)
+}
+
+func readIDs(src job.Source, stdin io.Reader) (scan.Source, error) {
+	r := stdin
+	if src.File != "-" {
+		f, err := os.Open(src.File)
+		if err != nil {
+			return nil, fmt.Errorf("source.file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	} else if r == nil {
+		return nil, errors.New("source.file -: standard input is not available here; give a path")
+	}
+	ids, err := scan.ReadIDs(r, src.Column, src.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("source.file %s: %w", src.File, err)
+	}
+	return ids, nil
+}
+
+// Worker builds a processor on the env's store: Go transforms from the
+// registry, CEL and stock transforms from the jobs' specs. cfg's Apply,
+// DLQ and Log are filled in. close flushes the stock transforms' writers.
+func (e *Env) Worker(dlq worker.DeadLetters, cfg worker.Config) (w *worker.Worker, close func() error, err error) {
+	host, _ := os.Hostname()
+	b := &stock.Builder{
+		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
+		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
+	}
+	cfg.Apply = &apply.Handler{Store: e.Store, Transforms: &apply.Resolve{Registry: e.Transforms, Jobs: e.Store, Stock: b.Build}, Log: e.Log}
+	cfg.DLQ, cfg.Log = dlq, e.Log
+	if w, err = worker.New(cfg); err != nil {
+		return nil, nil, err
+	}
+	return w, b.Close, nil
+}
+
+// IDList builds the source of an id-list job, reading and checking the
+// list (from stdin for file "-"); for other sources it returns nil. A
+// command calls it before opening the store, so a bad list touches
+// nothing.
+func IDList(j *job.Job, stdin io.Reader) (scan.Source, error) {
+	if j.Source.Kind != job.SourceIDs {
+		return nil, nil
+	}
+	return readIDs(j.Source, stdin)
+}

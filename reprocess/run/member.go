@@ -1,0 +1,180 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/scan"
+)
+
+// ScannerGroup is the consumer group of scanner processes on the tasks
+// topic.
+const ScannerGroup = "reprocess.scanners"
+
+// Distribute records the job as running and puts its unfinished tasks on
+// the tasks topic for the scanner group, instead of scanning here. It
+// returns how many tasks it published, of how many.
+func (e *Env) Distribute(ctx context.Context, j *job.Job, takeover bool) (published, total int, err error) {
+	if j.Mode != "async" || j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
+		return 0, 0, fmt.Errorf("job %s: only async jobs whose source a scanner can reach are distributed (not mode sync, not standard input)", j.Name)
+	}
+	src, err := e.Source(ctx, j, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	tasks, err := src.Tasks(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	done, err := doneTasks(ctx, e.Store, j.Name)
+	if err != nil {
+		return 0, 0, err
+	}
+	var todo []events.ScanTask
+	for _, t := range tasks {
+		if !done[t] {
+			todo = append(todo, events.ScanTask{JobID: j.Name, Task: t})
+		}
+	}
+	if _, err := control.Start(ctx, e.Store, j.Name, j.Text, takeover); err != nil {
+		return 0, 0, err
+	}
+	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"tasks": int64(len(tasks))}); err != nil {
+		return 0, 0, err
+	}
+	if err := e.Kafka.PublishTasks(ctx, todo); err != nil {
+		return 0, 0, err
+	}
+	return len(todo), len(tasks), nil
+}
+
+// doneTasks are the job's tasks whose checkpoint says done.
+func doneTasks(ctx context.Context, s assets.JobStore, id string) (map[string]bool, error) {
+	cps, err := s.Checkpoints(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	for _, c := range cps {
+		if c.Done {
+			done[c.Task] = true
+		}
+	}
+	return done, nil
+}
+
+// Member runs this process as a member of the scanner group until ctx is
+// done: it walks the scan tasks Kafka assigns it, concurrency at a time,
+// each from its checkpoint, and commits a task only once it is done. A
+// killed member's tasks go to the others, which resume them from their
+// checkpoints.
+func (e *Env) Member(ctx context.Context, concurrency int) error {
+	pub, err := e.Kafka.NewPublisher("reprocess/scanners")
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}}
+	defer m.close()
+	e.Log.Info("scanner joining", "group", ScannerGroup, "topic", e.Kafka.TasksTopic())
+	return e.Kafka.Consume(ctx, kafka.ConsumerConfig{Group: ScannerGroup, Topics: []string{e.Kafka.TasksTopic()}, Concurrency: concurrency}, m.task)
+}
+
+type member struct {
+	env *Env
+	pub *kafka.Publisher
+
+	mu    sync.Mutex
+	jobs  map[string]*scan.Scanner
+	stops []func()
+}
+
+// task walks one scan task; it returns nil (commit) once the task is done,
+// skipped (job cancelled or gone) or poison (malformed message).
+func (m *member) task(ctx context.Context, msg events.Message) error {
+	log := m.env.Log
+	t, err := events.DecodeTask(msg.Value)
+	if err != nil {
+		log.Warn("skipping a malformed scan task", "origin", msg.Origin(), "error", err)
+		return nil
+	}
+	sc, err := m.scanner(ctx, t.JobID)
+	if errors.Is(err, assets.ErrNotFound) {
+		log.Warn("skipping a task of an unknown job", "job", t.JobID, "task", t.Task)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch err := sc.RunTask(ctx, t.Task); {
+	case errors.Is(err, control.ErrCancelled):
+		log.Info("task skipped: job cancelled", "job", t.JobID, "task", t.Task)
+		return nil
+	case err != nil:
+		return err
+	}
+	return m.finishIfDone(ctx, t.JobID)
+}
+
+// scanner returns the job's scanner, assembled once from the spec in the
+// store.
+func (m *member) scanner(ctx context.Context, id string) (*scan.Scanner, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sc, ok := m.jobs[id]; ok {
+		return sc, nil
+	}
+	rec, err := m.env.Store.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	j, err := job.Read([]byte(rec.Spec))
+	if err != nil {
+		return nil, err
+	}
+	src, err := m.env.Source(ctx, j, nil)
+	if err != nil {
+		return nil, err
+	}
+	sc, stop := m.env.scanner(j, src, m.pub, 1)
+	m.jobs[id], m.stops = sc, append(m.stops, stop)
+	return sc, nil
+}
+
+func (m *member) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, stop := range m.stops {
+		stop()
+	}
+}
+
+// finishIfDone marks the job succeeded once every task is done.
+func (m *member) finishIfDone(ctx context.Context, id string) error {
+	s := m.env.Store
+	rec, err := s.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	done, err := doneTasks(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	if err := s.SetJobCounters(ctx, id, map[string]int64{"tasks_done": int64(len(done))}); err != nil {
+		return err
+	}
+	if total := rec.Counters["tasks"]; total > 0 && int64(len(done)) >= total && rec.Status == control.Running {
+		if _, err := control.Transition(ctx, s, id, control.Succeeded, nil); err != nil && !errors.Is(err, control.ErrTransition) {
+			return err
+		}
+		m.env.Log.Info("job done", "job", id, "tasks", total)
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package run
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/throttle"
+	"github.com/reprocess/reprocess/reprocess/worker"
+)
+
+// Options say how a job runs in this process.
+type Options struct {
+	// Source is the job's source, built beforehand with Env.Source so a
+	// bad id list fails before the job is recorded; nil builds it.
+	Source scan.Source
+	// Takeover runs the job even if another process seems to run it.
+	Takeover bool
+	// Follow, for an async job, waits after the scan until the
+	// transform's consumer group handled every event emitted.
+	Follow bool
+	// Workers, for an async job, runs this many members of the
+	// transform's consumer group in this process while the job runs.
+	Workers int
+}
+
+// Job is one run of a job in this process.
+type Job struct {
+	env  *Env
+	spec *job.Job
+	opts Options
+	log  *slog.Logger
+
+	scan    *scan.Scanner
+	workers []*worker.Worker // sync: the emitter; async: in-process members
+	counts  worker.Counts    // the workers' outcomes
+	async   bool
+	closers []func()
+
+	mu      sync.Mutex
+	start   time.Time
+	scanned time.Duration // how long the scan took, once done
+
+	lagMu   sync.Mutex
+	lag     int64 // the group's lag as last read (following)
+	lagRead time.Time
+}
+
+// Start assembles the job and records it as running; Run runs it. A job
+// another process runs is control.ErrBusy unless o.Takeover.
+func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
+	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
+	if err := r.assemble(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	if _, err := control.Start(ctx, e.Store, j.Name, j.Text, o.Takeover); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// assemble builds the source, the emitter and any in-process workers.
+func (r *Job) assemble(ctx context.Context) error {
+	e, j := r.env, r.spec
+	src := r.opts.Source
+	if src == nil {
+		var err error
+		if src, err = e.Source(ctx, j, nil); err != nil {
+			return err
+		}
+	}
+	var emit scan.Emitter
+	if r.async {
+		pub, err := e.Kafka.NewPublisher("reprocess/scan/" + j.Name)
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, pub.Close)
+		if err := pub.Register(e.Metrics); err != nil {
+			r.log.Warn("publisher metrics not registered", "error", err)
+		}
+		emit = pub
+		if err := r.addWorkers(r.opts.Workers, events.Group(j.Transform.Name, j.Transform.Version),
+			worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version}); err != nil {
+			return err
+		}
+	} else {
+		if err := r.addWorkers(1, j.Name, worker.Config{Concurrency: j.Source.Concurrency * 4}); err != nil {
+			return err
+		}
+		emit = r.workers[0]
+	}
+	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency)
+	r.scan = sc
+	r.closers = append(r.closers, stop)
+	return nil
+}
+
+// addWorkers adds n processors that dead-letter as dlqGroup.
+func (r *Job) addWorkers(n int, dlqGroup string, cfg worker.Config) error {
+	if n == 0 {
+		return nil
+	}
+	dlq, err := r.env.Kafka.NewDLQ(dlqGroup)
+	if err != nil {
+		return err
+	}
+	r.closers = append(r.closers, dlq.Close)
+	cfg.Counts = &r.counts
+	for i := range n {
+		w, flush, err := r.env.Worker(dlq, cfg)
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, func() {
+			if err := flush(); err != nil {
+				r.log.Error("flush stock transform writers", "error", err)
+			}
+		})
+		if i == 0 { // one collector for the counts the workers share
+			if err := r.env.Metrics.Register(w); err != nil {
+				r.log.Warn("worker metrics not registered", "error", err)
+			}
+		}
+		r.workers = append(r.workers, w)
+	}
+	return nil
+}
+
+// close releases what assemble opened, last first.
+func (r *Job) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.closers = nil
+}
+
+// scanner assembles the scan of j: a rate limiter that watches the
+// store's latency, the lag gate on the transform's group, and the job's
+// state asked before every batch. stop ends the latency watch.
+func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int) (sc *scan.Scanner, stop func()) {
+	log := e.Log.With("job", j.Name)
+	lim := throttle.NewLimiter(j.Rate, time.Second)
+	group := events.Group(j.Transform.Name, j.Transform.Version)
+	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return e.Kafka.Lag(ctx, group) }, 2*time.Second)
+	watch := &control.Watch{Store: e.Store, Job: j.Name, Interval: time.Second,
+		Paused: func() { log.Info("job paused: scanning waits; in-flight events finish") }}
+	sc = scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
+		Concurrency: concurrency, Filter: j.Filter, Limiter: lim, Gate: gate, Proceed: watch.Proceed, Store: e.Store, Log: e.Log,
+	}, src, emit)
+	if err := sc.Register(e.Metrics, lim, gate); err != nil {
+		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
+	}
+	return sc, e.Store.Watch(lim.Observe)
+}
+
+// Run scans the job to its end, with its heartbeat, and its in-process
+// workers if any; with Follow (or workers) it then waits until every
+// event emitted was handled. It records how the job ended: succeeded,
+// failed with the error, or, when ctx ended the scan, still running
+// (a later run resumes from the checkpoints).
+func (r *Job) Run(ctx context.Context) error {
+	defer r.close()
+	r.mu.Lock()
+	r.start = time.Now()
+	r.mu.Unlock()
+	stopBeat := r.heartbeat(ctx)
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	g, gctx := errgroup.WithContext(wctx)
+	if r.async {
+		for _, w := range r.workers {
+			g.Go(func() error {
+				return w.Run(gctx, r.env.Kafka, kafka.ConsumerConfig{Group: events.Group(r.spec.Transform.Name, r.spec.Transform.Version),
+					Topics: []string{r.env.Kafka.Topic()}, Concurrency: 8})
+			})
+		}
+	}
+	err := r.scan.Run(ctx)
+	r.mu.Lock()
+	r.scanned = time.Since(r.start)
+	r.mu.Unlock()
+	var followErr error
+	if err == nil && r.async && (r.opts.Follow || len(r.workers) > 0) {
+		followErr = r.follow(ctx, gctx)
+	}
+	stopWorkers()
+	if werr := g.Wait(); werr != nil && followErr == nil {
+		followErr = werr
+	}
+	stopBeat()
+	if ferr := r.finish(context.WithoutCancel(ctx), err); ferr != nil {
+		r.log.Error("record the job's end", "error", ferr)
+	}
+	if err != nil {
+		return err
+	}
+	return followErr
+}
+
+// follow waits until every emitted event was handled, ctx is done, or
+// the in-process workers failed (workers is then done).
+func (r *Job) follow(ctx, workers context.Context) error {
+	for {
+		if p := r.Progress(ctx); p.Handled >= p.Emitted {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-workers.Done():
+			return errors.New("in-process workers stopped before every event was handled")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// heartbeat saves the job's counters every control.Heartbeat, which
+// also tells other processes the job is alive; stop ends it.
+func (r *Job) heartbeat(ctx context.Context) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(control.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := r.env.Store.SetJobCounters(ctx, r.spec.Name, r.Counters()); err != nil && ctx.Err() == nil {
+					r.log.Warn("job heartbeat: save counters", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// finish records how the scan ended: succeeded, failed with its error,
+// cancelled (already recorded by whoever cancelled), or still running if
+// the process was stopped (a restart resumes it).
+func (r *Job) finish(ctx context.Context, runErr error) error {
+	s, id := r.env.Store, r.spec.Name
+	if err := s.SetJobCounters(ctx, id, r.Counters()); err != nil {
+		return err
+	}
+	switch {
+	case runErr == nil:
+		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
+		return err
+	case errors.Is(runErr, control.ErrCancelled), errors.Is(runErr, context.Canceled):
+		return nil
+	}
+	_, err := control.Transition(ctx, s, id, control.Failed, func(j *assets.Job) { j.Error = runErr.Error() })
+	return err
+}
+
+// Progress is how far a job got.
+type Progress struct {
+	Tasks, TasksDone           int64 // scan tasks: partitions, token ranges, id lists
+	Scanned, Emitted, Filtered int64 // asset ids
+	Handled                    int64 // emitted events the processors finished; -1 when not known
+	Outcomes                   map[apply.Outcome]int64
+	Elapsed, ScanTime          time.Duration // ScanTime is 0 while scanning
+}
+
+// Progress reads the job's progress; safe while it runs. Handled counts
+// the in-process processors' outcomes, or, when following an async job,
+// the emitted events its consumer group has committed (its lag is read
+// at most once a second).
+func (r *Job) Progress(ctx context.Context) Progress {
+	p := r.progress()
+	if len(r.workers) > 0 || !r.opts.Follow {
+		return p
+	}
+	r.lagMu.Lock()
+	defer r.lagMu.Unlock()
+	if time.Since(r.lagRead) >= time.Second {
+		group := events.Group(r.spec.Transform.Name, r.spec.Transform.Version)
+		if lag, err := r.env.Kafka.Lag(ctx, group); err == nil {
+			r.lag = lag
+		}
+		r.lagRead = time.Now()
+	}
+	p.Handled = max(0, p.Emitted-r.lag)
+	return p
+}
+
+// progress is the scan's counts and the in-process processors' outcomes.
+func (r *Job) progress() Progress {
+	st := &r.scan.Stats
+	p := Progress{Tasks: st.Tasks.Load(), TasksDone: st.TasksDone.Load(), Scanned: st.Scanned.Load(),
+		Emitted: st.Emitted.Load(), Filtered: st.Filtered.Load(), Handled: -1}
+	r.mu.Lock()
+	p.ScanTime = r.scanned
+	if !r.start.IsZero() {
+		p.Elapsed = time.Since(r.start)
+	}
+	r.mu.Unlock()
+	if len(r.workers) > 0 {
+		p.Outcomes = map[apply.Outcome]int64{}
+		for _, o := range worker.Outcomes {
+			if worker.Done(o) {
+				p.Outcomes[o] = r.counts.Get(o)
+			}
+		}
+		p.Handled = r.counts.Handled()
+	}
+	return p
+}
+
+// Counters are the job's counters as its record keeps them.
+func (r *Job) Counters() map[string]int64 {
+	p := r.progress()
+	c := map[string]int64{"tasks": p.Tasks, "tasks_done": p.TasksDone, "scanned": p.Scanned,
+		"emitted": p.Emitted, "filtered": p.Filtered}
+	for o, n := range p.Outcomes {
+		c[string(o)] = n
+	}
+	return c
+}
+
+// labels are how a summary names outcomes whose names are not words.
+var labels = map[apply.Outcome]string{apply.WouldDelete: "would delete", worker.DeadLettered: "dead-lettered"}
+
+// Summary is the job's progress in a line, and a line of outcomes when
+// they are known.
+func (p Progress) Summary(name string) string {
+	el := p.Elapsed
+	s := fmt.Sprintf("job %s: %d/%d tasks done, scanned %d, emitted %d, filtered %d in %s (%.0f ids/s)",
+		name, p.TasksDone, p.Tasks, p.Scanned, p.Emitted, p.Filtered, el.Round(time.Millisecond), float64(p.Scanned)/el.Seconds())
+	if p.Outcomes != nil {
+		s += "\n"
+		for i, o := range worker.Outcomes {
+			if !worker.Done(o) {
+				continue
+			}
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("%s %d", cmp.Or(labels[o], string(o)), p.Outcomes[o])
+		}
+	}
+	return s
+}
