@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events"
@@ -389,7 +390,7 @@ func (a *app) source(j *job.Job, stdin io.Reader) (scan.Source, error) {
 		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
 		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
 	case job.SourceBackup:
-		snap, err := a.openSnapshot(context.Background(), src.Snapshots)
+		snap, err := backup.Open(context.Background(), a.cfg.Backup, src.Snapshots, a.log)
 		if err != nil {
 			return nil, fmt.Errorf("source.snapshots: %w", err)
 		}

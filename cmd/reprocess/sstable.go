@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -37,24 +38,6 @@ wins, and every tombstone and expired TTL is applied as of --as-of.`,
 	return cmd
 }
 
-// openSnapshot opens local directories and fetches s3:// ones first.
-func (a *app) openSnapshot(ctx context.Context, locations []string) (*sstable.Snapshot, error) {
-	dirs := make([]string, len(locations))
-	for i, loc := range locations {
-		dirs[i] = loc
-		if !sstable.IsRemote(loc) {
-			continue
-		}
-		a.log.Info("fetching snapshot", "from", loc, "cache", a.cfg.Backup.CacheDir)
-		dir, err := a.cfg.Backup.S3.Fetch(ctx, loc, a.cfg.Backup.CacheDir)
-		if err != nil {
-			return nil, err
-		}
-		dirs[i] = dir
-	}
-	return sstable.OpenSnapshot(dirs...)
-}
-
 func (a *app) sstableInfoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "info SNAPSHOT...",
@@ -63,7 +46,7 @@ func (a *app) sstableInfoCmd() *cobra.Command {
   reprocess sstable info ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openSnapshot(cmd.Context(), args)
+			s, err := backup.Open(cmd.Context(), a.cfg.Backup, args, a.log)
 			if err != nil {
 				return err
 			}
@@ -122,7 +105,7 @@ func (f *readFlags) open(ctx context.Context, a *app, locations []string) (*ssta
 	if err != nil {
 		return nil, o, err
 	}
-	s, err := a.openSnapshot(ctx, locations)
+	s, err := backup.Open(ctx, a.cfg.Backup, locations, a.log)
 	return s, o, err
 }
 
