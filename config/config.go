@@ -25,10 +25,10 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/cassandra"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/embedded"
-	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/events/kafka"
 )
 
@@ -39,11 +39,12 @@ type Config struct {
 	Kafka  kafka.Config  `mapstructure:"kafka"`
 	// Elasticsearch is where the elasticsearch source queries.
 	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
-	// Backup is where SSTable snapshots are read from.
-	Backup  Backup  `mapstructure:"backup"`
-	Log     Log     `mapstructure:"log"`
-	Metrics Metrics `mapstructure:"metrics"`
-	Serve   Serve   `mapstructure:"serve"`
+	// Backup is where SSTable snapshots are read from: the backup source
+	// and `reprocess sstable`.
+	Backup  backup.Config `mapstructure:"backup"`
+	Log     Log           `mapstructure:"log"`
+	Metrics Metrics       `mapstructure:"metrics"`
+	Serve   Serve         `mapstructure:"serve"`
 }
 
 // Serve configures `reprocess serve`.
@@ -65,13 +66,6 @@ type Store struct {
 	Cassandra cassandra.Config `mapstructure:"cassandra"`
 }
 
-// Backup configures reading SSTable snapshots: the backup source and
-// `reprocess sstable`.
-type Backup struct {
-	CacheDir string     `mapstructure:"cache_dir"` // s3:// snapshots are fetched under it
-	S3       sstable.S3 `mapstructure:"s3"`
-}
-
 // Log configures the process log.
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
@@ -90,7 +84,7 @@ func Default() Config {
 		Layout:        assets.DefaultLayout,
 		Kafka:         kafka.DefaultConfig,
 		Elasticsearch: elastic.DefaultConfig,
-		Backup:        Backup{CacheDir: ".reprocess/backups"},
+		Backup:        backup.Config{CacheDir: ".reprocess/backups"},
 		Log:           Log{Level: "info", Format: "text"},
 		Serve:         Serve{Addr: "127.0.0.1:8080"},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/config"
 )
 
@@ -148,6 +149,25 @@ func TestRedactedMap(t *testing.T) {
 	}
 	if c.Store.Cassandra.Password != "hunter2" {
 		t.Error("Redacted changed the original")
+	}
+}
+
+// TestBackupKeys sets every backup key: they fill backup.Config, and the
+// S3 secret is redacted.
+func TestBackupKeys(t *testing.T) {
+	clearEnv(t)
+	c, err := load(t, "--set", "backup.cache_dir=/cache", "--set", "backup.s3.endpoint=minio:9000", "--set", "backup.s3.region=eu",
+		"--set", "backup.s3.access_key=ak", "--set", "backup.s3.secret_key=shh", "--set", "backup.s3.insecure=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := backup.Config{CacheDir: "/cache", S3: backup.S3{Endpoint: "minio:9000", Region: "eu", AccessKey: "ak", SecretKey: "shh", Insecure: true}}
+	if c.Backup != want {
+		t.Errorf("backup %+v, want %+v", c.Backup, want)
+	}
+	s3 := c.Redacted().Map()["backup"].(map[string]any)["s3"].(map[string]any)
+	if s3["secret_key"] != "REDACTED" || s3["access_key"] != "ak" {
+		t.Errorf("backup.s3 prints as %v: want the secret key REDACTED, the rest as set", s3)
 	}
 }
 

@@ -47,7 +47,7 @@
 // Above one SSTable, the stages run in this order:
 //
 //	OpenSnapshot   snapshot directories (manifest.json, schema.cql), backup
-//	               or table directories, S3 prefixes fetched by S3.Fetch
+//	               or table directories (package backup fetches S3 prefixes)
 //	MergeSplits    token ranges of similar size over all the SSTables
 //	MergeRange     k-way merge by token and key, then MergePartition: the
 //	               newest cell wins, every deletion and expired TTL (as of

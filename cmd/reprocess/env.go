@@ -60,6 +60,6 @@ func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err erro
 		return nil, nil, err
 	}
 	env = &run.Env{Store: s, Kafka: kc, Metrics: reg, Log: a.log, Layout: a.cfg.Layout, Elastic: a.cfg.Elasticsearch,
-		Snapshots: a.openSnapshot, Transforms: transform.NewRegistry(orientation.All()...)}
+		Backup: a.cfg.Backup, Transforms: transform.NewRegistry(orientation.All()...)}
 	return env, func() { kc.Close(); raw.Close() }, nil
 }

@@ -5,16 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/reprocess/reprocess/assets/backup"
+	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -37,24 +37,6 @@ wins, and every tombstone and expired TTL is applied as of --as-of.`,
 	return cmd
 }
 
-// openSnapshot opens local directories and fetches s3:// ones first.
-func (a *app) openSnapshot(ctx context.Context, locations []string) (*sstable.Snapshot, error) {
-	dirs := make([]string, len(locations))
-	for i, loc := range locations {
-		dirs[i] = loc
-		if !sstable.IsRemote(loc) {
-			continue
-		}
-		a.log.Info("fetching snapshot", "from", loc, "cache", a.cfg.Backup.CacheDir)
-		dir, err := a.cfg.Backup.S3.Fetch(ctx, loc, a.cfg.Backup.CacheDir)
-		if err != nil {
-			return nil, err
-		}
-		dirs[i] = dir
-	}
-	return sstable.OpenSnapshot(dirs...)
-}
-
 func (a *app) sstableInfoCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "info SNAPSHOT...",
@@ -63,7 +45,7 @@ func (a *app) sstableInfoCmd() *cobra.Command {
   reprocess sstable info ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openSnapshot(cmd.Context(), args)
+			s, err := backup.Open(cmd.Context(), a.cfg.Backup, args, a.log)
 			if err != nil {
 				return err
 			}
@@ -122,7 +104,7 @@ func (f *readFlags) open(ctx context.Context, a *app, locations []string) (*ssta
 	if err != nil {
 		return nil, o, err
 	}
-	s, err := a.openSnapshot(ctx, locations)
+	s, err := backup.Open(ctx, a.cfg.Backup, locations, a.log)
 	return s, o, err
 }
 
@@ -177,8 +159,11 @@ func (a *app) sstableExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export SNAPSHOT... --out FILE",
 		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file for the data lake",
-		Long: `Write every live row of the merged snapshot to --out. Parquet columns follow
-the table: text as strings, integers as int64, floating point as double,
+		Long: `Write every live row of the merged snapshot to --out. A snapshot of the
+assets table (partition key asset_id, named by its schema.cql) is written as
+assets, in the columns the export transform writes: asset_id, asset_type,
+created_at, version, metadata, facts and exported_at. Any other table keeps
+its columns: text as strings, integers as int64, floating point as double,
 booleans as booleans, and every other type (timestamps, uuids, collections,
 tuples, user types) as its SELECT JSON text in a JSON column.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
@@ -204,15 +189,15 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			var rows atomic.Int64
 			bar := newProgress(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
-			w, err := newRowWriter(f, format, s)
+			w, err := lake.NewSnapshotWriter(f, lake.Format(format), s, time.Now().UTC())
 			if err != nil {
 				bar.Finish()
 				return err
 			}
-			err = s.Rows(cmd.Context(), o, func(r sstable.CQLRow) error { rows.Add(1); return w.write(r) })
+			err = s.Rows(cmd.Context(), o, func(r sstable.CQLRow) error { rows.Add(1); return w.Write(r) })
 			bar.Finish()
 			if err == nil {
-				err = w.close()
+				err = w.Close()
 			}
 			if err == nil {
 				err = f.Sync()
@@ -231,88 +216,4 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 	cmd.Flags().StringVar(&format, "format", "parquet", "parquet or jsonl")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
 	return cmd
-}
-
-// rowWriter writes snapshot rows in an export format.
-type rowWriter struct {
-	write func(sstable.CQLRow) error
-	close func() error
-}
-
-func newRowWriter(w io.Writer, format string, s *sstable.Snapshot) (*rowWriter, error) {
-	if format == "jsonl" {
-		bw := bufio.NewWriterSize(w, 1<<16)
-		enc := json.NewEncoder(bw)
-		return &rowWriter{write: func(r sstable.CQLRow) error { return enc.Encode(r) }, close: bw.Flush}, nil
-	}
-	cols, kinds := s.ColumnKinds()
-	group := parquet.Group{}
-	for i, c := range cols {
-		var n parquet.Node
-		switch kinds[i] {
-		case sstable.KindText:
-			n = parquet.String()
-		case sstable.KindInt:
-			n = parquet.Int(64)
-		case sstable.KindFloat:
-			n = parquet.Leaf(parquet.DoubleType)
-		case sstable.KindBool:
-			n = parquet.Leaf(parquet.BooleanType)
-		default:
-			n = parquet.JSON()
-		}
-		group[c] = parquet.Optional(n)
-	}
-	pw := parquet.NewGenericWriter[map[string]any](w, parquet.NewSchema("row", group))
-	batch := make([]map[string]any, 0, 1024)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		_, err := pw.Write(batch)
-		batch = batch[:0]
-		return err
-	}
-	write := func(r sstable.CQLRow) error {
-		m := make(map[string]any, len(r.Columns))
-		for i, c := range r.Columns {
-			v, err := parquetValue(r.Values[i], kinds[i])
-			if err != nil {
-				return fmt.Errorf("column %s: %w", c, err)
-			}
-			m[c] = v
-		}
-		batch = append(batch, m)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	}
-	return &rowWriter{write: write, close: func() error {
-		if err := flush(); err != nil {
-			return err
-		}
-		return pw.Close()
-	}}, nil
-}
-
-// parquetValue converts a row value to the column's Parquet kind; values
-// of other types are stored as their SELECT JSON text.
-func parquetValue(v any, kind sstable.ValueKind) (any, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case float32:
-		if kind == sstable.KindFloat {
-			return float64(x), nil
-		}
-	case string, int64, float64, bool:
-		if kind != sstable.KindJSON {
-			return x, nil
-		}
-	}
-	if kind != sstable.KindJSON {
-		return nil, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
-	}
-	return string(sstable.JSON(v)), nil
 }

@@ -1,14 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
 
 // sstableFixture is a real Cassandra SSTable directory beside the repo.
@@ -91,6 +99,113 @@ func readParquet(t *testing.T, file string) []map[string]any {
 	}
 	n, _ := rows.Read(got)
 	return got[:n]
+}
+
+// TestSSTableExportOfAssetsIsTheExportTransformsShape exports a snapshot
+// of the assets table with `sstable export`, and the same assets with the
+// export transform: both files have the same columns, of the same types,
+// and the same values but for exported_at (when each ran). The snapshot
+// in testdata/assets-snapshot was taken by the real Cassandra 5.0 after
+// two flushes: the assets below, then the update of the video to version 2.
+func TestSSTableExportOfAssetsIsTheExportTransformsShape(t *testing.T) {
+	id := func(n int) assets.ID {
+		return assets.ID(uuid.MustParse(fmt.Sprintf("5f1c3a00-c4a1-11f0-8000-%012d", n)))
+	}
+	as := []assets.Asset{
+		{ID: id(1), Type: "image", CreatedAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC), Version: 7,
+			Metadata: map[string]string{"title": "Sunset", "camera": "x100"}, Facts: map[string]string{"orientation": "landscape"},
+			Transforms: map[string]int{"orientation": 2}},
+		{ID: id(2), Type: "video", CreatedAt: time.Date(2026, 11, 19, 8, 30, 0, 0, time.UTC), Version: 2,
+			Metadata: map[string]string{"title": "Clip v2"}},
+		{ID: id(3), Type: "document", CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Version: 3,
+			Facts: map[string]string{"pages": "12"}},
+	}
+	for _, format := range []string{"parquet", "jsonl"} {
+		t.Run(format, func(t *testing.T) {
+			snapshotFile := filepath.Join(t.TempDir(), "assets."+format)
+			if out, err := cli(t, "sstable", "export", "--format", format, "--out", snapshotFile, "testdata/assets-snapshot"); err != nil || !strings.Contains(out, "wrote 3 rows") {
+				t.Fatalf("sstable export: %v\n%s", err, out)
+			}
+
+			dir := t.TempDir()
+			b := &stock.Builder{Writer: "w1"}
+			tr, err := b.Build(&job.Job{Spec: job.Spec{Name: "shape", Transform: job.Transform{Name: "export", Version: 1, Dir: dir, Format: format}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as {
+				if _, err := tr.Apply(context.Background(), a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*."+format))
+			if len(files) != 1 {
+				t.Fatalf("the export transform wrote %v, want one file", files)
+			}
+
+			read := readJSONLines
+			if format == "parquet" {
+				read = readParquet
+				if s, ts := parquetSchema(t, snapshotFile), parquetSchema(t, files[0]); s != ts {
+					t.Errorf("sstable export's columns:\n%s\nthe export transform's:\n%s", s, ts)
+				}
+			}
+			fromSnapshot, fromTransform := byAssetID(t, read(t, snapshotFile)), byAssetID(t, read(t, files[0]))
+			if len(fromSnapshot) != len(as) || !reflect.DeepEqual(fromSnapshot, fromTransform) {
+				t.Errorf("sstable export wrote\n%v\nthe export transform\n%v", fromSnapshot, fromTransform)
+			}
+		})
+	}
+}
+
+func readJSONLines(t *testing.T, file string) []map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for line := range strings.Lines(string(raw)) {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func parquetSchema(t *testing.T, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf.Schema().String()
+}
+
+// byAssetID keys rows by asset_id, each without its exported_at, which
+// must be set.
+func byAssetID(t *testing.T, rows []map[string]any) map[any]map[string]any {
+	t.Helper()
+	out := map[any]map[string]any{}
+	for _, r := range rows {
+		if r["exported_at"] == nil {
+			t.Errorf("row %v has no exported_at", r)
+		}
+		delete(r, "exported_at")
+		out[r["asset_id"]] = r
+	}
+	return out
 }
 
 func TestSSTableRejectsBadInput(t *testing.T) {

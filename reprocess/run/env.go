@@ -20,9 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/instrument"
-	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/job"
@@ -41,8 +41,8 @@ type Env struct {
 
 	Layout  assets.Layout  // partitions of the cassandra source
 	Elastic elastic.Config // the elasticsearch source and the reindex transform
-	// Snapshots opens a backup source's snapshot locations.
-	Snapshots func(ctx context.Context, locations []string) (*sstable.Snapshot, error)
+	Backup  backup.Config  // where the backup source's snapshots are fetched
+
 	// Transforms are the Go transforms this binary ships.
 	Transforms *transform.Registry
 }
@@ -77,10 +77,7 @@ func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Sou
 		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
 		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
 	case job.SourceBackup:
-		if e.Snapshots == nil {
-			return nil, errors.New("source.snapshots: this process cannot open snapshots")
-		}
-		snap, err := e.Snapshots(ctx, src.Snapshots)
+		snap, err := backup.Open(ctx, e.Backup, src.Snapshots, e.Log)
 		if err != nil {
 			return nil, fmt.Errorf("source.snapshots: %w", err)
 		}

@@ -2,14 +2,11 @@ package scan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -46,7 +43,7 @@ func (b *Backup) init() error {
 	if b.ranges != nil {
 		return nil
 	}
-	if s := b.Snapshot.Schema; s != nil && (len(s.PartitionKey) != 1 || s.PartitionKey[0] != "asset_id") {
+	if s := b.Snapshot.Schema; s != nil && !backup.HoldsAssets(b.Snapshot) {
 		return fmt.Errorf("backup source: the snapshot holds %s.%s (key %v), not the assets table (key asset_id)", s.Keyspace, s.Table, s.PartitionKey)
 	}
 	r, err := b.Snapshot.Ranges(max(1, b.Splits))
@@ -92,7 +89,7 @@ func (b *Backup) Walk(ctx context.Context, task, from string, fn func(Batch) err
 		if seen <= skip {
 			return nil
 		}
-		a, err := AssetFromRow(r)
+		a, err := backup.AssetFromRow(r)
 		if err != nil {
 			return err
 		}
@@ -106,65 +103,4 @@ func (b *Backup) Walk(ctx context.Context, task, from string, fn func(Batch) err
 		return fmt.Errorf("backup source: %s: %w", task, err)
 	}
 	return flush()
-}
-
-// AssetFromRow reads an asset from a row of the assets table, by the
-// Go types its columns decode to.
-func AssetFromRow(r sstable.CQLRow) (assets.Asset, error) {
-	var a assets.Asset
-	var errs []error
-	get := func(col string, ok bool) {
-		if !ok && r.Get(col) != nil {
-			errs = append(errs, fmt.Errorf("%s: %v (%T) is not an assets-table value", col, r.Get(col), r.Get(col)))
-		}
-	}
-	id, ok := r.Get("asset_id").(uuid.UUID)
-	get("asset_id", ok)
-	a.ID = assets.ID(id)
-	a.Type, ok = r.Get("asset_type").(string)
-	get("asset_type", ok)
-	created, ok := r.Get("created_at").(sstable.Timestamp)
-	get("created_at", ok)
-	if ok {
-		a.CreatedAt = created.Time()
-	}
-	a.Version, ok = r.Get("version").(int64)
-	get("version", ok)
-	a.Metadata, ok = textMap[string](r.Get("metadata"))
-	get("metadata", ok)
-	a.Facts, ok = textMap[string](r.Get("facts"))
-	get("facts", ok)
-	versions, ok := textMap[int64](r.Get("transforms"))
-	get("transforms", ok)
-	for k, v := range versions {
-		if a.Transforms == nil {
-			a.Transforms = map[string]int{}
-		}
-		a.Transforms[k] = int(v)
-	}
-	if r.Get("asset_id") == nil {
-		errs = append(errs, errors.New("asset_id: missing"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return assets.Asset{}, fmt.Errorf("row is not an asset: %w", err)
-	}
-	return a, nil
-}
-
-// textMap converts a decoded map<text, V>; nil (an empty map) gives nil.
-func textMap[V any](v any) (map[string]V, bool) {
-	m, ok := v.(sstable.Map)
-	if !ok || len(m) == 0 {
-		return nil, ok
-	}
-	out := make(map[string]V, len(m))
-	for _, e := range m {
-		k, kok := e.Key.(string)
-		val, vok := e.Value.(V)
-		if !kok || !vok {
-			return nil, false
-		}
-		out[k] = val
-	}
-	return out, true
 }

@@ -12,32 +12,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
 
-// Row is one exported asset, in JSON lines and in Parquet.
-type Row struct {
-	AssetID    string            `json:"asset_id" parquet:"asset_id"`
-	Type       string            `json:"asset_type" parquet:"asset_type"`
-	CreatedAt  time.Time         `json:"created_at" parquet:"created_at,timestamp(millisecond)"`
-	Version    int64             `json:"version" parquet:"version"`
-	Metadata   map[string]string `json:"metadata" parquet:"metadata"`
-	Facts      map[string]string `json:"facts" parquet:"facts"`
-	ExportedAt time.Time         `json:"exported_at" parquet:"exported_at,timestamp(millisecond)"`
-}
-
-// Export appends assets to files under a directory. Rows go to a JSON-lines
-// segment, fsynced in groups (Apply returns once its row is on disk); a
-// segment rolls at the size limit. With format parquet each rolled segment
-// is converted to a .parquet file and removed, and Close (or the next
-// start in the same directory) converts what a crash left behind.
+// Export appends assets, as lake.Row, to files under a directory. Rows go
+// to a JSON-lines segment, fsynced in groups (Apply returns once its row
+// is on disk); a segment rolls at the size limit. With format parquet each
+// rolled segment is converted to a .parquet file and removed, and Close
+// (or the next start in the same directory) converts what a crash left
+// behind.
 type Export struct {
 	version int
 	dir     string
-	format  string
+	format  lake.Format
 	prefix  string
 	roll    int64
 
@@ -57,7 +46,7 @@ func newExport(version int, dir, format, prefix string, roll int64) (*Export, er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	e := &Export{version: version, dir: dir, format: format, prefix: prefix, roll: roll}
+	e := &Export{version: version, dir: dir, format: lake.Format(format), prefix: prefix, roll: roll}
 	if err := e.recover(); err != nil {
 		return nil, err
 	}
@@ -69,8 +58,7 @@ func (e *Export) Version() int { return e.version }
 
 // Apply appends a's row and returns once it is fsynced.
 func (e *Export) Apply(ctx context.Context, a assets.Asset) (transform.Result, error) {
-	line, err := json.Marshal(Row{AssetID: a.ID.String(), Type: a.Type, CreatedAt: a.CreatedAt, Version: a.Version,
-		Metadata: a.Metadata, Facts: a.Facts, ExportedAt: time.Now().UTC()})
+	line, err := json.Marshal(lake.AssetRow(a, time.Now().UTC()))
 	if err != nil {
 		return transform.Result{}, err
 	}
@@ -164,7 +152,7 @@ func (e *Export) finish() error {
 // publish turns a closed segment into its final file.
 func (e *Export) publish(segment string) error {
 	base := strings.TrimSuffix(segment, segmentExt)
-	if e.format == "jsonl" {
+	if e.format == lake.JSONL {
 		return os.Rename(segment, base+".jsonl")
 	}
 	if err := toParquet(segment, base+".parquet"); err != nil {
@@ -198,17 +186,21 @@ func toParquet(segment, out string) error {
 	if err != nil {
 		return err
 	}
-	w := parquet.NewGenericWriter[Row](f)
+	w, err := lake.NewAssetWriter(f, lake.Parquet)
+	if err != nil {
+		f.Close()
+		return err
+	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for line := 1; sc.Scan(); line++ {
-		var r Row
+		var r lake.Row
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			// A torn last line of a crashed process: its row was never
 			// acknowledged, so its asset will be exported again.
 			continue
 		}
-		if _, err := w.Write([]Row{r}); err != nil {
+		if err := w.Write(r); err != nil {
 			f.Close()
 			return fmt.Errorf("parquet %s line %d: %w", out, line, err)
 		}

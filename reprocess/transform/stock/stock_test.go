@@ -18,6 +18,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
+	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/synth"
 )
 
@@ -88,12 +89,12 @@ func TestExportRollsAndPublishes(t *testing.T) {
 	}
 }
 
-func readRows(t *testing.T, files []string, format string) map[string]Row {
+func readRows(t *testing.T, files []string, format string) map[string]lake.Row {
 	t.Helper()
-	rows := map[string]Row{}
+	rows := map[string]lake.Row{}
 	for _, f := range files {
 		if format == "parquet" {
-			rs, err := parquet.ReadFile[Row](f)
+			rs, err := parquet.ReadFile[lake.Row](f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +109,7 @@ func readRows(t *testing.T, files []string, format string) map[string]Row {
 		}
 		sc := bufio.NewScanner(fh)
 		for sc.Scan() {
-			var r Row
+			var r lake.Row
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +125,7 @@ func TestExportRecoversACrashedSegment(t *testing.T) {
 	as := someAssets(3)
 	var b strings.Builder
 	for _, a := range as[:2] {
-		line, _ := json.Marshal(Row{AssetID: a.ID.String(), Type: a.Type, CreatedAt: a.CreatedAt})
+		line, _ := json.Marshal(lake.Row{AssetID: a.ID.String(), Type: a.Type, CreatedAt: a.CreatedAt})
 		b.Write(append(line, '\n'))
 	}
 	b.WriteString(`{"asset_id": "torn`) // the crash cut the last line

@@ -1,4 +1,4 @@
-package sstable
+package backup
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func IsRemote(location string) bool { return strings.HasPrefix(location, "s3://"
 func (c S3) Fetch(ctx context.Context, location, cache string) (string, error) {
 	u, err := url.Parse(location)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return "", fmt.Errorf("sstable: snapshot location %q: want s3://bucket/prefix", location)
+		return "", fmt.Errorf("backup: snapshot location %q: want s3://bucket/prefix", location)
 	}
 	bucket, prefix := u.Host, strings.Trim(u.Path, "/")
 	endpoint := c.Endpoint
@@ -45,7 +45,7 @@ func (c S3) Fetch(ctx context.Context, location, cache string) (string, error) {
 	}
 	client, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: !c.Insecure, Region: c.Region})
 	if err != nil {
-		return "", fmt.Errorf("sstable: s3 %s: %w", endpoint, err)
+		return "", fmt.Errorf("backup: s3 %s: %w", endpoint, err)
 	}
 	dest := filepath.Join(cache, bucket, filepath.FromSlash(prefix))
 	n := 0
@@ -55,14 +55,14 @@ func (c S3) Fetch(ctx context.Context, location, cache string) (string, error) {
 	}
 	for obj := range client.ListObjects(ctx, bucket, opts) {
 		if obj.Err != nil {
-			return "", fmt.Errorf("sstable: list %s: %w", location, obj.Err)
+			return "", fmt.Errorf("backup: list %s: %w", location, obj.Err)
 		}
 		rel := strings.TrimPrefix(obj.Key, opts.Prefix)
 		if rel == "" || strings.HasSuffix(rel, "/") {
 			continue
 		}
 		if clean := path.Clean(rel); clean != rel || strings.HasPrefix(clean, "../") {
-			return "", fmt.Errorf("sstable: %s: object key %q escapes the prefix", location, obj.Key)
+			return "", fmt.Errorf("backup: %s: object key %q escapes the prefix", location, obj.Key)
 		}
 		local := filepath.Join(dest, filepath.FromSlash(rel))
 		if st, err := os.Stat(local); err == nil && st.Size() == obj.Size {
@@ -70,19 +70,19 @@ func (c S3) Fetch(ctx context.Context, location, cache string) (string, error) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-			return "", fmt.Errorf("sstable: %w", err)
+			return "", fmt.Errorf("backup: %w", err)
 		}
 		tmp := local + ".part"
 		if err := client.FGetObject(ctx, bucket, obj.Key, tmp, minio.GetObjectOptions{}); err != nil {
-			return "", fmt.Errorf("sstable: fetch s3://%s/%s: %w", bucket, obj.Key, err)
+			return "", fmt.Errorf("backup: fetch s3://%s/%s: %w", bucket, obj.Key, err)
 		}
 		if err := os.Rename(tmp, local); err != nil {
-			return "", fmt.Errorf("sstable: %w", err)
+			return "", fmt.Errorf("backup: %w", err)
 		}
 		n++
 	}
 	if n == 0 {
-		return "", fmt.Errorf("sstable: no objects under %s", location)
+		return "", fmt.Errorf("backup: no objects under %s", location)
 	}
 	return dest, nil
 }

@@ -1,0 +1,197 @@
+// Package lake writes exports for the data lake, as Parquet files or JSON
+// lines, in two shapes. An asset is a Row whichever way it was read: the
+// export transform (from the live store) and `reprocess sstable export` of
+// a snapshot of the assets table write the same columns, of the same
+// types. The rows of a snapshot of any other table keep the table's
+// columns: text, integers, floating point and booleans as themselves,
+// every other type as its SELECT JSON text.
+package lake
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/backup"
+	"github.com/reprocess/reprocess/assets/sstable"
+)
+
+// Format is a file format of the lake.
+type Format string
+
+// Formats.
+const (
+	Parquet Format = "parquet"
+	JSONL   Format = "jsonl" // one JSON object per line
+)
+
+// Row is one asset in the lake.
+type Row struct {
+	AssetID    string            `json:"asset_id" parquet:"asset_id"`
+	Type       string            `json:"asset_type" parquet:"asset_type"`
+	CreatedAt  time.Time         `json:"created_at" parquet:"created_at,timestamp(millisecond)"`
+	Version    int64             `json:"version" parquet:"version"`
+	Metadata   map[string]string `json:"metadata" parquet:"metadata"`
+	Facts      map[string]string `json:"facts" parquet:"facts"`
+	ExportedAt time.Time         `json:"exported_at" parquet:"exported_at,timestamp(millisecond)"`
+}
+
+// AssetRow returns the row of a, exported at the given time.
+func AssetRow(a assets.Asset, exportedAt time.Time) Row {
+	return Row{AssetID: a.ID.String(), Type: a.Type, CreatedAt: a.CreatedAt, Version: a.Version,
+		Metadata: a.Metadata, Facts: a.Facts, ExportedAt: exportedAt}
+}
+
+// Writer writes rows to one file. Close writes what is buffered and ends
+// the file; it does not close the underlying io.Writer.
+type Writer[T any] interface {
+	Write(T) error
+	Close() error
+}
+
+// NewAssetWriter returns a writer of asset rows to w in format f.
+func NewAssetWriter(w io.Writer, f Format) (Writer[Row], error) {
+	return newWriter(w, f, nil, func(r Row) (Row, error) { return r, nil })
+}
+
+// NewSnapshotWriter returns a writer of the rows of s to w in format f: as
+// assets exported at exportedAt when s holds the assets table
+// (backup.HoldsAssets), else as the table's own columns.
+func NewSnapshotWriter(w io.Writer, f Format, s *sstable.Snapshot, exportedAt time.Time) (Writer[sstable.CQLRow], error) {
+	if backup.HoldsAssets(s) {
+		aw, err := NewAssetWriter(w, f)
+		if err != nil {
+			return nil, err
+		}
+		return assetRows{aw, exportedAt}, nil
+	}
+	cols, kinds := s.ColumnKinds()
+	group := parquet.Group{}
+	for i, c := range cols {
+		var n parquet.Node
+		switch kinds[i] {
+		case sstable.KindText:
+			n = parquet.String()
+		case sstable.KindInt:
+			n = parquet.Int(64)
+		case sstable.KindFloat:
+			n = parquet.Leaf(parquet.DoubleType)
+		case sstable.KindBool:
+			n = parquet.Leaf(parquet.BooleanType)
+		default:
+			n = parquet.JSON()
+		}
+		group[c] = parquet.Optional(n)
+	}
+	return newWriter(w, f, parquet.NewSchema("row", group), func(r sstable.CQLRow) (map[string]any, error) {
+		m := make(map[string]any, len(r.Columns))
+		for i, c := range r.Columns {
+			v, err := parquetValue(r.Values[i], kinds[i])
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", c, err)
+			}
+			m[c] = v
+		}
+		return m, nil
+	})
+}
+
+// assetRows writes rows of the assets table as assets.
+type assetRows struct {
+	Writer[Row]
+	exportedAt time.Time
+}
+
+func (w assetRows) Write(r sstable.CQLRow) error {
+	a, err := backup.AssetFromRow(r)
+	if err != nil {
+		return err
+	}
+	return w.Writer.Write(AssetRow(a, w.exportedAt))
+}
+
+// parquetValue converts a row value to the column's Parquet kind; values
+// of other types are stored as their SELECT JSON text.
+func parquetValue(v any, kind sstable.ValueKind) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case float32:
+		if kind == sstable.KindFloat {
+			return float64(x), nil
+		}
+	case string, int64, float64, bool:
+		if kind != sstable.KindJSON {
+			return x, nil
+		}
+	}
+	if kind != sstable.KindJSON {
+		return nil, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
+	}
+	return string(sstable.JSON(v)), nil
+}
+
+// writer writes rows of type T: in JSON lines as encoding/json writes
+// them, in Parquet converted to P, by schema (nil: by P's parquet tags).
+type writer[T, P any] struct {
+	buf     *bufio.Writer
+	enc     *json.Encoder
+	pw      *parquet.GenericWriter[P]
+	convert func(T) (P, error)
+	batch   []P
+}
+
+func newWriter[T, P any](w io.Writer, f Format, schema *parquet.Schema, convert func(T) (P, error)) (Writer[T], error) {
+	switch f {
+	case JSONL:
+		buf := bufio.NewWriterSize(w, 1<<16)
+		return &writer[T, P]{buf: buf, enc: json.NewEncoder(buf)}, nil
+	case Parquet:
+		var opts []parquet.WriterOption
+		if schema != nil {
+			opts = append(opts, schema)
+		}
+		return &writer[T, P]{pw: parquet.NewGenericWriter[P](w, opts...), convert: convert, batch: make([]P, 0, 1024)}, nil
+	}
+	return nil, fmt.Errorf("lake: format %q: want parquet or jsonl", f)
+}
+
+func (w *writer[T, P]) Write(r T) error {
+	if w.enc != nil {
+		return w.enc.Encode(r)
+	}
+	p, err := w.convert(r)
+	if err != nil {
+		return err
+	}
+	w.batch = append(w.batch, p)
+	if len(w.batch) == cap(w.batch) {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *writer[T, P]) flush() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	_, err := w.pw.Write(w.batch)
+	clear(w.batch)
+	w.batch = w.batch[:0]
+	return err
+}
+
+func (w *writer[T, P]) Close() error {
+	if w.enc != nil {
+		return w.buf.Flush()
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.pw.Close()
+}
