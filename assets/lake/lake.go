@@ -9,9 +9,12 @@ package lake
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -194,4 +197,33 @@ func (w *writer[T, P]) Close() error {
 		return err
 	}
 	return w.pw.Close()
+}
+
+// ExportSnapshot writes the snapshot's live rows, read with o, to the file
+// path in format f: first to path.part, fsynced, then renamed, so path
+// exists only complete. It returns how many rows it wrote.
+func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, path string, f Format) (int64, error) {
+	part := path + ".part"
+	file, err := os.Create(part)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(part)
+	defer file.Close()
+	w, err := NewSnapshotWriter(file, f, s, time.Now().UTC())
+	if err != nil {
+		return 0, err
+	}
+	var rows atomic.Int64
+	err = s.Rows(ctx, o, func(r sstable.CQLRow) error { rows.Add(1); return w.Write(r) })
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = file.Sync()
+	}
+	if err == nil {
+		err = os.Rename(part, path)
+	}
+	return rows.Load(), err
 }

@@ -27,22 +27,32 @@ same job name resumes from its checkpoints.`,
 		Example: "  reprocess job list\n  reprocess job status orient-v2 -o json\n  reprocess job pause orient-v2",
 	}
 	var output string
-	out := func(w io.Writer, v any, table func(*tabwriter.Writer)) error {
-		if output == "json" {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(v)
-		}
-		if output != "table" {
-			return fmt.Errorf("--output: want table or json, got %q", output)
-		}
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.AddCommand(a.jobListCmd(&output), a.jobStatusCmd(&output),
+		a.jobMoveCmd("pause", "Pause a running job: its scan waits before the next page", control.Paused),
+		a.jobMoveCmd("resume", "Resume a paused job from its checkpoints", control.Running),
+		a.jobMoveCmd("cancel", "Cancel a job: its scan stops for good", control.Cancelled))
+	return cmd
+}
+
+// printAs writes v as indented JSON (output "json") or as the table
+// table writes (output "table").
+func printAs(w io.Writer, output string, v any, table func(*tabwriter.Writer)) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "table":
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		table(tw)
 		return tw.Flush()
 	}
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "table or json")
+	return fmt.Errorf("--output: want table or json, got %q", output)
+}
 
-	list := &cobra.Command{
+func (a *app) jobListCmd(output *string) *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List jobs with their state and counters",
 		Example: "  reprocess job list\n  reprocess --store cassandra job list -o json",
@@ -57,7 +67,7 @@ same job name resumes from its checkpoints.`,
 			if err != nil {
 				return err
 			}
-			return out(cmd.OutOrStdout(), jobs, func(tw *tabwriter.Writer) {
+			return printAs(cmd.OutOrStdout(), *output, jobs, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "JOB\tSTATUS\tSTARTED\tUPDATED\tCOUNTERS")
 				for _, j := range jobs {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, when(j.StartedAt), when(j.UpdatedAt), counters(j.Counters))
@@ -65,7 +75,10 @@ same job name resumes from its checkpoints.`,
 			})
 		},
 	}
-	status := &cobra.Command{
+}
+
+func (a *app) jobStatusCmd(output *string) *cobra.Command {
+	return &cobra.Command{
 		Use:     "status JOB",
 		Short:   "Show one job: state, counters, partitions done, error",
 		Example: "  reprocess job status resolution-class-v2 -o json",
@@ -95,7 +108,7 @@ same job name resumes from its checkpoints.`,
 				TasksStarted int `json:"tasks_started"`
 				TasksDone    int `json:"tasks_done"`
 			}{j, len(cps), done}
-			return out(cmd.OutOrStdout(), view, func(tw *tabwriter.Writer) {
+			return printAs(cmd.OutOrStdout(), *output, view, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
 					j.ID, j.Status, when(j.StartedAt), when(j.EndedAt), len(cps), done, counters(j.Counters))
 				if j.Error != "" {
@@ -104,33 +117,30 @@ same job name resumes from its checkpoints.`,
 			})
 		},
 	}
-	move := func(use, short, to string) *cobra.Command {
-		return &cobra.Command{
-			Use:     use + " JOB",
-			Short:   short,
-			Example: "  reprocess job " + use + " resolution-class-v2",
-			Args:    cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := a.openStore(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				j, err := control.Transition(cmd.Context(), s, args[0], to, nil)
-				if err != nil {
-					return err
-				}
-				a.log.Info("job "+to, "job", j.ID)
-				fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", j.ID, j.Status)
-				return nil
-			},
-		}
+}
+
+// jobMoveCmd moves a job to state to.
+func (a *app) jobMoveCmd(use, short, to string) *cobra.Command {
+	return &cobra.Command{
+		Use:     use + " JOB",
+		Short:   short,
+		Example: "  reprocess job " + use + " resolution-class-v2",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			j, err := control.Transition(cmd.Context(), s, args[0], to, nil)
+			if err != nil {
+				return err
+			}
+			a.log.Info("job "+to, "job", j.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", j.ID, j.Status)
+			return nil
+		},
 	}
-	cmd.AddCommand(list, status,
-		move("pause", "Pause a running job: its scan waits before the next page", control.Paused),
-		move("resume", "Resume a paused job from its checkpoints", control.Running),
-		move("cancel", "Cancel a job: its scan stops for good", control.Cancelled))
-	return cmd
 }
 
 func when(t time.Time) string {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -180,35 +179,14 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.Create(out + ".part")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(out + ".part")
-			defer f.Close()
-			var rows atomic.Int64
 			bar := newProgress(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
-			w, err := lake.NewSnapshotWriter(f, lake.Format(format), s, time.Now().UTC())
-			if err != nil {
-				bar.Finish()
-				return err
-			}
-			err = s.Rows(cmd.Context(), o, func(r sstable.CQLRow) error { rows.Add(1); return w.Write(r) })
+			rows, err := lake.ExportSnapshot(cmd.Context(), s, o, out, lake.Format(format))
 			bar.Finish()
-			if err == nil {
-				err = w.Close()
-			}
-			if err == nil {
-				err = f.Sync()
-			}
 			if err != nil {
 				return err
 			}
-			if err := os.Rename(out+".part", out); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s (%s)\n", rows.Load(), out, format)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s (%s)\n", rows, out, format)
 			return nil
 		},
 	}

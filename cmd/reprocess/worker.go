@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -45,36 +46,8 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 			if name == "" || version < 1 {
 				return fmt.Errorf("--transform and --version (>= 1) are required")
 			}
-			ctx := cmd.Context()
-			env, closeEnv, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeEnv()
-			group := events.Group(name, version)
-			dlq, err := env.Kafka.NewDLQ(group)
-			if err != nil {
-				return err
-			}
-			defer dlq.Close()
-			w, flush, err := env.Worker(dlq, worker.Config{Transform: name, Version: version, Reports: env.Store})
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if err := flush(); err != nil {
-					a.log.Error("flush stock transform writers", "error", err)
-				}
-			}()
-			env.Metrics.MustRegister(w)
-			if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
-				return err
-			}
-			err = w.Run(ctx, env.Kafka, kafka.ConsumerConfig{Group: group, Topics: []string{env.Kafka.Topic()}, Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
-			if ctx.Err() != nil && err == nil {
-				a.log.Info("worker stopped by signal")
-			}
-			return err
+			return a.work(cmd.Context(), name, version, kafka.ConsumerConfig{Group: events.Group(name, version),
+				Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 		},
 	}
 	cmd.Flags().StringVar(&name, "transform", "", "transform name")
@@ -83,4 +56,38 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on shutdown, how long in-flight events may take to finish")
 	cmd.Flags().DurationVar(&idleExit, "exit-idle", 0, "leave the group and exit once no event arrived for this long (0: run until stopped)")
 	return cmd
+}
+
+// work runs a worker of transform name vN in its consumer group until ctx
+// is done.
+func (a *app) work(ctx context.Context, name string, version int, cc kafka.ConsumerConfig) error {
+	env, closeEnv, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeEnv()
+	dlq, err := env.Kafka.NewDLQ(cc.Group)
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	w, flush, err := env.Worker(dlq, worker.Config{Transform: name, Version: version, Reports: env.Store})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := flush(); err != nil {
+			a.log.Error("flush stock transform writers", "error", err)
+		}
+	}()
+	env.Metrics.MustRegister(w)
+	if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
+		return err
+	}
+	cc.Topics = []string{env.Kafka.Topic()}
+	err = w.Run(ctx, env.Kafka, cc)
+	if ctx.Err() != nil && err == nil {
+		a.log.Info("worker stopped by signal")
+	}
+	return err
 }
