@@ -1,0 +1,210 @@
+package run_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/instrument"
+	"github.com/reprocess/reprocess/assets/synth"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/worker"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	layout = assets.Layout{BucketWidth: 24 * time.Hour, Shards: 4}
+	end    = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// slowStore makes every page read take delay, like a loaded cluster.
+type slowStore struct {
+	assets.Store
+	delay time.Duration
+}
+
+func (s slowStore) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
+	time.Sleep(s.delay)
+	return s.Store.Page(ctx, p, after, limit)
+}
+
+// newEnv seeds n assets over the two days before end into an embedded
+// store (behind wrap, if not nil) and starts an in-process Kafka.
+func newEnv(t *testing.T, n int, wrap func(assets.Store) assets.Store) *run.Env {
+	t.Helper()
+	var s assets.Store = assetstest.Embedded(t, layout)
+	if _, err := synth.Seed(context.Background(), s, synth.Config{Count: n, Span: 48 * time.Hour, End: end, Seed: 7, Concurrency: 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		s = wrap(s)
+	}
+	reg := prometheus.NewRegistry()
+	timed, err := instrument.Wrap(s, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	kc, err := kafka.Start(kafka.DefaultConfig, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	if err := kc.EnsureTopics(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &run.Env{Store: timed, Kafka: kc, Metrics: reg, Log: log, Layout: layout}
+}
+
+// spec is a job over the env's assets, pages of 20 ids, 4 partitions at
+// a time, with extra lines.
+func spec(t *testing.T, name, extra string) *job.Job {
+	t.Helper()
+	return specOf(t, fmt.Sprintf(`name: %s
+source: {kind: cassandra, types: [image, video, document, audio, model3d], created_from: %s, created_to: %s, page_size: 20, concurrency: 4}
+transform: {name: tag, version: 1, facts: {tag: '"x"'}}
+%s`, name, end.Add(-72*time.Hour).Format(time.RFC3339), end.Format(time.RFC3339), extra))
+}
+
+func specOf(t *testing.T, text string) *job.Job {
+	t.Helper()
+	j, err := job.Read([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// gauge reads a metric of the env's registry.
+func gauge(t *testing.T, e *run.Env, name string) float64 {
+	t.Helper()
+	mfs, err := e.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// The store's own timing feeds the throttle: slow page reads, measured
+// once by the timed store, bring the adaptive limit down.
+func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
+	e := newEnv(t, 600, func(s assets.Store) assets.Store { return slowStore{s, 15 * time.Millisecond} })
+	// One partition at a time, so the scan lasts past the limiter's first
+	// one-second interval.
+	j := specOf(t, strings.Replace(spec(t, "adaptive", "rate: {limit: 4000, adaptive: true, target_p99: 5ms}\n").Text,
+		"concurrency: 4", "concurrency: 1", 1))
+	r, err := e.Start(context.Background(), j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rate := gauge(t, e, "reprocess_throttle_rate"); rate >= 4000 {
+		t.Errorf("with 15ms page reads over a 5ms target the limit stayed at %.0f/s", rate)
+	} else {
+		t.Logf("adaptive limit fell from 4000/s to %.0f/s", rate)
+	}
+}
+
+// A sync job applies in-process and records its outcomes; a job whose
+// scan fails is recorded failed with the error; a cancelled job stops.
+func TestSyncJobEnds(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 300, nil)
+	r, err := e.Start(ctx, spec(t, "sync-ok", "mode: sync\n"), run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Progress(ctx)
+	rec, err := e.Store.Job(ctx, "sync-ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Emitted != 300 || p.Outcomes[apply.Applied] != 300 || p.Handled != 300 {
+		t.Errorf("progress %+v; want 300 emitted and applied", p)
+	}
+	if rec.Status != control.Succeeded || rec.Counters["applied"] != 300 || rec.Counters["emitted"] != 300 {
+		t.Errorf("record %s %v; want succeeded with 300 applied", rec.Status, rec.Counters)
+	}
+	if !strings.Contains(p.Summary("sync-ok"), "applied 300, skipped 0") {
+		t.Errorf("summary %q", p.Summary("sync-ok"))
+	}
+
+	// The filter fails on every asset: the scan fails and says why.
+	r, err = e.Start(ctx, spec(t, "sync-bad", "mode: sync\nfilter: 'int(asset.metadata.owner) > 1'\n"), run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err == nil {
+		t.Fatal("a filter failing on every asset ran without error")
+	}
+	if rec, _ := e.Store.Job(ctx, "sync-bad"); rec.Status != control.Failed || !strings.Contains(rec.Error, "filter") {
+		t.Errorf("record %s %q; want failed naming the filter", rec.Status, rec.Error)
+	}
+}
+
+// While a job runs its heartbeat touches its record, so another process
+// sees it alive (control.Start refuses it) and not just at the start.
+func TestHeartbeatKeepsTheJobClaimed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 900, nil)
+	j := spec(t, "beat", "rate: {limit: 100}\n") // about 9s
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	// Past three heartbeats after the start, the record must still be fresh.
+	time.Sleep(3*control.Heartbeat + time.Second)
+	_, busy := control.Start(ctx, e.Store, j.Name, j.Text, false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(busy, control.ErrBusy) {
+		t.Errorf("another start %v seconds in: %v; want ErrBusy while the job runs", (3*control.Heartbeat + time.Second).Seconds(), busy)
+	}
+}
+
+// In-process workers (the demo, a served job on the in-process broker)
+// apply what the scan publishes before Run returns.
+func TestAsyncJobWithInProcessWorkers(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 400, nil)
+	r, err := e.Start(ctx, spec(t, "async", ""), run.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Progress(ctx)
+	if p.Emitted != 400 || p.Outcomes[apply.Applied] != 400 || p.Outcomes[worker.DeadLettered] != 0 {
+		t.Errorf("progress %+v; want 400 emitted and applied", p)
+	}
+}
