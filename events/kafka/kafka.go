@@ -244,3 +244,6 @@ func (c *Cluster) PublishTasks(ctx context.Context, tasks []events.ScanTask) err
 
 // TasksTopic is the scan-task topic.
 func (c *Cluster) TasksTopic() string { return c.cfg.TasksTopic }
+
+// DLQTopic is the dead-letter topic.
+func (c *Cluster) DLQTopic() string { return c.cfg.DLQTopic }
