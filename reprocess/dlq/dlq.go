@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -90,7 +91,8 @@ func (d *DLQ) Replay(ctx context.Context, job string) (int, error) {
 		}
 		n++
 		if d.Log != nil {
-			d.Log.Info("replayed", "job", job, "asset_id", ev.AssetID, "attempt", ev.Attempt, "previous_tries", m.Header(kafka.HeaderDLQAttempts))
+			prev, _ := strconv.Atoi(m.Header(kafka.HeaderDLQAttempts))
+			d.Log.Info("replayed", "job", job, "asset_id", ev.AssetID, "attempt", ev.Attempt, "previous_tries", prev)
 		}
 		return nil
 	})
