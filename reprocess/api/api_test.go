@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/reprocess/reprocess/reprocess/api"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 )
@@ -126,5 +128,37 @@ func TestDeadLetterRoutesWithoutKafka(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &e); err != nil || code != 503 || !strings.Contains(e.Error, "kafka.brokers") {
 			t.Errorf("%s %s without Kafka: %d %s; want 503 naming kafka.brokers", tc.method, tc.path, code, body)
 		}
+	}
+}
+
+// The OpenAPI document describes the dead-letter routes and every field
+// of an entry.
+func TestOpenAPIDescribesDeadLetters(t *testing.T) {
+	code, body := call(t, serve(t, nil), "GET", "/api/v1/openapi.yaml", token)
+	var doc struct {
+		Paths      map[string]map[string]any
+		Components struct {
+			Schemas map[string]struct{ Properties map[string]any }
+		}
+	}
+	if err := yaml.Unmarshal([]byte(body), &doc); code != 200 || err != nil {
+		t.Fatalf("openapi.yaml: %d %v", code, err)
+	}
+	for path, method := range map[string]string{"/jobs/{id}/dead-letters": "get", "/jobs/{id}/dead-letters/replay": "post"} {
+		if doc.Paths[path][method] == nil {
+			t.Errorf("openapi.yaml lacks %s %s", method, path)
+		}
+	}
+	raw, _ := json.Marshal(dlq.Entry{})
+	var fields map[string]any
+	json.Unmarshal(raw, &fields)
+	documented := doc.Components.Schemas["DeadLetter"].Properties
+	for f := range fields {
+		if _, ok := documented[f]; !ok {
+			t.Errorf("schema DeadLetter lacks %s", f)
+		}
+	}
+	if len(documented) != len(fields) {
+		t.Errorf("schema DeadLetter has %d properties, an entry %d fields", len(documented), len(fields))
 	}
 }
