@@ -18,6 +18,7 @@ import (
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/api"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
 )
 
@@ -96,6 +97,9 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 	r := &jobRunner{a: a, ctx: jctx, s: s, kc: kc, reg: reg}
 	srv := &api.Server{Store: s, Runner: r, Token: a.cfg.Serve.Token, Registry: reg, Log: a.log,
 		Ready: func(ctx context.Context) error { return ready(ctx, s, kc) }}
+	if len(a.cfg.Kafka.Brokers) > 0 {
+		srv.DeadLetters = &dlq.DLQ{Kafka: kc, Log: a.log}
+	}
 	stop := func() {
 		cancelJobs() // scans stop; their jobs stay running and resume on restart
 		r.wg.Wait()
