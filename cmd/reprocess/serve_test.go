@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +18,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/config"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
 )
 
 const token = "test-token"
@@ -98,6 +102,8 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/explode", "", token, 404, "no action"},
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
+		{"GET", "/api/v1/jobs/api-job/dead-letters", "", token, 503, "kafka.brokers"},
+		{"POST", "/api/v1/jobs/api-job/dead-letters/replay", "", token, 503, "kafka.brokers"},
 	} {
 		code, body := call(t, srv, tc.method, tc.path, tc.body, tc.tok)
 		text := fmt.Sprint(body)
@@ -114,6 +120,47 @@ func TestAPI(t *testing.T) {
 		if err != nil || res.StatusCode != 200 {
 			t.Errorf("GET %s: %v %v", p, res.StatusCode, err)
 		}
+	}
+}
+
+// TestAPIDeadLetters serves the API with kafka.brokers configured, then
+// lists and replays a dead-lettered event through it.
+func TestAPIDeadLetters(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store.Embedded.Dir = filepath.Join(t.TempDir(), "data")
+	cfg.Serve.Token = token
+	log := slog.New(slog.DiscardHandler)
+	broker, err := kafka.Start(cfg.Kafka, log) // in process, reached by its address
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	cfg.Kafka.Brokers = broker.Brokers()
+	h, stop, err := (&app{cfg: cfg, log: log}).apiHandler(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); stop() })
+
+	ev := events.Reprocess{JobID: "dl-job", AssetID: assets.NewID(time.Now()), Transform: "orientation", Version: 1, Attempt: 1, EmittedAt: time.Now()}
+	m, err := events.Encode(ev, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := broker.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Send(context.Background(), m, errors.New("boom"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call(t, srv, "GET", "/api/v1/jobs/dl-job/dead-letters", "", token); code != 200 || !strings.Contains(body["raw"].(string), ev.AssetID.String()) {
+		t.Errorf("dead letters: %d %v; want the event of %s", code, body, ev.AssetID)
+	}
+	if code, body := call(t, srv, "POST", "/api/v1/jobs/dl-job/dead-letters/replay", "", token); code != 200 || body["replayed"] != 1.0 {
+		t.Errorf("replay: %d %v; want 1 replayed", code, body)
 	}
 }
 
