@@ -3,39 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/dlq"
 )
-
-// dlqEntry is one dead-lettered event as `dlq list` shows it.
-type dlqEntry struct {
-	Job       string `json:"job_id"`
-	AssetID   string `json:"asset_id"`
-	Transform string `json:"transform"`
-	Version   int    `json:"version"`
-	Attempts  string `json:"attempts"`
-	Error     string `json:"error"`
-	FailedAt  string `json:"failed_at"`
-	Origin    string `json:"origin"`
-	Offset    int64  `json:"dlq_offset"`
-	Partition int32  `json:"dlq_partition"`
-}
-
-func entry(r events.Message) dlqEntry {
-	e := dlqEntry{Attempts: r.Header(kafka.HeaderDLQAttempts), Error: r.Header(kafka.HeaderDLQError),
-		FailedAt: r.Header(kafka.HeaderDLQFailedAt), Origin: r.Header(kafka.HeaderDLQOrigin),
-		Offset: r.Offset, Partition: r.Partition, AssetID: string(r.Key)}
-	if ev, err := events.Decode(r.Value); err == nil {
-		e.Job, e.AssetID, e.Transform, e.Version = ev.JobID, ev.AssetID.String(), ev.Transform, ev.Version
-	}
-	return e
-}
 
 func (a *app) dlqCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -59,13 +33,7 @@ events go back to kafka.topic with their attempt count raised.`,
 				return err
 			}
 			defer kc.Close()
-			var entries []dlqEntry
-			err = kc.ReadAll(cmd.Context(), a.cfg.Kafka.DLQTopic, func(r events.Message) error {
-				if e := entry(r); job == "" || e.Job == job {
-					entries = append(entries, e)
-				}
-				return nil
-			})
+			entries, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).List(cmd.Context(), job)
 			if err != nil {
 				return err
 			}
@@ -105,24 +73,7 @@ were dead-lettered since.`,
 				return err
 			}
 			defer kc.Close()
-			pub, err := kc.NewPublisher("reprocess/dlq-replay/" + replayJob)
-			if err != nil {
-				return err
-			}
-			defer pub.Close()
-			n := 0
-			err = kc.Replay(cmd.Context(), "reprocess.dlq-replay."+replayJob, func(r events.Message) error {
-				ev, err := events.Decode(r.Value)
-				if err != nil || ev.JobID != replayJob {
-					return nil // another job's, or not an event at all
-				}
-				prev, _ := strconv.Atoi(r.Header(kafka.HeaderDLQAttempts))
-				ev.Attempt = max(ev.Attempt, 1) + 1
-				ev.EmittedAt = time.Now().UTC()
-				a.log.Info("replaying", "job", ev.JobID, "asset_id", ev.AssetID, "attempt", ev.Attempt, "previous_tries", prev)
-				n++
-				return pub.Emit(cmd.Context(), []events.Reprocess{ev})
-			})
+			n, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).Replay(cmd.Context(), replayJob)
 			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d dead-lettered events of job %s\n", n, replayJob)
 			return err
 		},

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/reprocess/api"
+	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
 
@@ -61,5 +62,8 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 	}
 	jobs := run.NewBackground(env)
 	srv := &api.Server{Store: env.Store, Runner: jobs, Token: a.cfg.Serve.Token, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
+	if len(a.cfg.Kafka.Brokers) > 0 {
+		srv.DeadLetters = &dlq.DLQ{Kafka: env.Kafka, Log: a.log}
+	}
 	return srv.Handler(), func() { jobs.Stop(); closeEnv() }, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +18,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/config"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
 )
 
 const token = "test-token"
@@ -98,6 +102,8 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/explode", "", token, 404, "no action"},
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
+		{"GET", "/api/v1/jobs/api-job/dead-letters", "", token, 503, "kafka.brokers"},
+		{"POST", "/api/v1/jobs/api-job/dead-letters/replay", "", token, 503, "kafka.brokers"},
 	} {
 		code, body := call(t, srv, tc.method, tc.path, tc.body, tc.tok)
 		text := fmt.Sprint(body)
@@ -117,10 +123,61 @@ func TestAPI(t *testing.T) {
 	}
 }
 
-// TestJobPageInChromium loads the job page in headless Chromium, watches a
-// running job's progress advance, presses pause, sees the job paused, and
-// leaves a screenshot in testout/.
-func TestJobPageInChromium(t *testing.T) {
+// dlqServer serves the API on an empty store with kafka.brokers
+// configured; the function it returns dead-letters an event of a job.
+func dlqServer(t *testing.T) (*httptest.Server, func(job string) events.Reprocess) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Store.Embedded.Dir = filepath.Join(t.TempDir(), "data")
+	cfg.Serve.Token = token
+	log := slog.New(slog.DiscardHandler)
+	broker, err := kafka.Start(cfg.Kafka, log) // in process, reached by its address
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	cfg.Kafka.Brokers = broker.Brokers()
+	h, stop, err := (&app{cfg: cfg, log: log}).apiHandler(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); stop() })
+	d, err := broker.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return srv, func(job string) events.Reprocess {
+		ev := events.Reprocess{JobID: job, AssetID: assets.NewID(time.Now()), Transform: "orientation", Version: 1, Attempt: 1, EmittedAt: time.Now()}
+		m, err := events.Encode(ev, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Send(context.Background(), m, errors.New("boom"), 3); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+}
+
+// TestAPIDeadLetters lists and replays a dead-lettered event through the
+// API of a server with kafka.brokers configured.
+func TestAPIDeadLetters(t *testing.T) {
+	srv, deadLetter := dlqServer(t)
+	ev := deadLetter("dl-job")
+	if code, body := call(t, srv, "GET", "/api/v1/jobs/dl-job/dead-letters", "", token); code != 200 || !strings.Contains(body["raw"].(string), ev.AssetID.String()) {
+		t.Errorf("dead letters: %d %v; want the event of %s", code, body, ev.AssetID)
+	}
+	if code, body := call(t, srv, "POST", "/api/v1/jobs/dl-job/dead-letters/replay", "", token); code != 200 || body["replayed"] != 1.0 {
+		t.Errorf("replay: %d %v; want 1 replayed", code, body)
+	}
+}
+
+// chrome returns a headless Chromium context, or skips without Chromium
+// (fails under CI).
+func chrome(t *testing.T) context.Context {
+	t.Helper()
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -128,19 +185,51 @@ func TestJobPageInChromium(t *testing.T) {
 		}
 		t.Skip("SKIPPING: chromium is not installed; run deployments/local/install-deps")
 	}
-	srv := apiServer(t, 4000)
-	if code, body := call(t, srv, "POST", "/api/v1/jobs", slowJob("page-job"), token); code != 201 {
-		t.Fatalf("start a job: %d %v", code, body)
-	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
+	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestJobPageReplaysDeadLetters presses a job's replay button and sees
+// how many dead letters went back.
+func TestJobPageReplaysDeadLetters(t *testing.T) {
+	ctx := chrome(t)
+	srv, deadLetter := dlqServer(t)
+	if code, body := call(t, srv, "POST", "/api/v1/jobs", slowJob("dl-page-job"), token); code != 201 {
+		t.Fatalf("start a job: %d %v", code, body)
+	}
+	deadLetter("dl-page-job")
+	deadLetter("dl-page-job")
+	deadLetter("another-job")
+	row := `tr[data-job="dl-page-job"]`
+	for _, step := range []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + "/#token=" + token), chromedp.WaitVisible(row + ` td.dlq`), chromedp.Click(row + ` button[name="replay"]`)} {
+		if _, err := chromedp.Run(ctx, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`document.querySelector('`+row+` .replayed')?.textContent === 'replayed 2'`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text(`body`))
+		t.Fatalf("the page never showed 'replayed 2': %v\n%s", err, text)
+	}
+}
+
+// TestJobPageInChromium loads the job page in headless Chromium, watches a
+// running job's progress advance, presses pause, sees the job paused, and
+// leaves a screenshot in testout/.
+func TestJobPageInChromium(t *testing.T) {
+	ctx := chrome(t)
+	srv := apiServer(t, 4000)
+	if code, body := call(t, srv, "POST", "/api/v1/jobs", slowJob("page-job"), token); code != 201 {
+		t.Fatalf("start a job: %d %v", code, body)
+	}
 
 	row := `tr[data-job="page-job"]`
 	scanned := func() int {

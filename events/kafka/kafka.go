@@ -247,3 +247,6 @@ func (c *Cluster) TasksTopic() string { return c.cfg.TasksTopic }
 
 // Topic is the events topic.
 func (c *Cluster) Topic() string { return c.cfg.Topic }
+
+// DLQTopic is the dead-letter topic.
+func (c *Cluster) DLQTopic() string { return c.cfg.DLQTopic }

@@ -15,12 +15,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
 )
 
@@ -35,14 +37,22 @@ type Runner interface {
 	Start(j *job.Job) error
 }
 
-// Server serves the API. Token must not be empty.
+// DeadLetters lists and replays a job's dead-lettered events.
+type DeadLetters interface {
+	List(ctx context.Context, job string) ([]dlq.Entry, error)
+	Replay(ctx context.Context, job string) (int, error)
+}
+
+// Server serves the API. Token must not be empty. DeadLetters is nil when
+// no Kafka brokers are configured; the dead-letter routes then answer 503.
 type Server struct {
-	Store    assets.Store
-	Runner   Runner
-	Token    string
-	Registry *prometheus.Registry
-	Ready    func(context.Context) error
-	Log      *slog.Logger
+	Store       assets.Store
+	Runner      Runner
+	DeadLetters DeadLetters
+	Token       string
+	Registry    *prometheus.Registry
+	Ready       func(context.Context) error
+	Log         *slog.Logger
 }
 
 // Handler returns the routes.
@@ -62,6 +72,8 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("POST /api/v1/jobs", s.create)
 	api.HandleFunc("GET /api/v1/jobs/{id}", s.get)
 	api.HandleFunc("POST /api/v1/jobs/{id}/{action}", s.act)
+	api.HandleFunc("GET /api/v1/jobs/{id}/dead-letters", s.deadLetters)
+	api.HandleFunc("POST /api/v1/jobs/{id}/dead-letters/replay", s.replay)
 	mux.Handle("/api/", s.auth(api))
 	return mux
 }
@@ -189,6 +201,55 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// jobID is what a job id in a dead-letter route may be: it only filters
+// the dead-letter topic and names the replay's consumer group.
+var jobID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
+
+// deadLetterJob returns the path's job id, or answers 400 for a bad one or
+// 503 when there are no dead letters to reach.
+func (s *Server) deadLetterJob(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if !jobID.MatchString(id) {
+		writeError(w, http.StatusBadRequest, errors.New("id: want 1 to 200 characters of A-Z, a-z, 0-9, '.', '_' or '-'"))
+		return "", false
+	}
+	if s.DeadLetters == nil {
+		writeError(w, http.StatusServiceUnavailable, errors.New("dead letters are on Kafka and this server has no kafka.brokers configured"))
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.deadLetterJob(w, r)
+	if !ok {
+		return
+	}
+	entries, err := s.DeadLetters.List(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	if entries == nil {
+		entries = []dlq.Entry{}
+	}
+	writeJSON(w, http.StatusOK, entries)
+}
+
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.deadLetterJob(w, r)
+	if !ok {
+		return
+	}
+	n, err := s.DeadLetters.Replay(r.Context(), id)
+	s.Log.Info("dead letters replayed through the API", "job", id, "replayed", n, "error", err)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error(), "replayed": n})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 }
 
 func statusOf(err error) int {

@@ -1,0 +1,164 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/reprocess/reprocess/reprocess/api"
+	"github.com/reprocess/reprocess/reprocess/dlq"
+)
+
+const token = "test-token"
+
+// deadLetters holds job-a's dead letters; it fails for job "broken".
+type deadLetters struct{ replays []string }
+
+func (d *deadLetters) List(_ context.Context, job string) ([]dlq.Entry, error) {
+	switch job {
+	case "job-a":
+		return []dlq.Entry{{Job: "job-a", AssetID: "a1", Transform: "orientation", Version: 2, Attempts: "3", Error: "boom",
+			FailedAt: "2026-01-02T03:04:05Z", Origin: "events/2@7", Offset: 11, Partition: 1}}, nil
+	case "broken":
+		return nil, errors.New("kafka is down")
+	}
+	return nil, nil
+}
+
+func (d *deadLetters) Replay(_ context.Context, job string) (int, error) {
+	d.replays = append(d.replays, job)
+	switch job {
+	case "job-a":
+		return 1, nil
+	case "broken":
+		return 4, errors.New("kafka is down")
+	}
+	return 0, nil
+}
+
+func serve(t *testing.T, dl api.DeadLetters) *httptest.Server {
+	t.Helper()
+	s := &api.Server{Token: token, DeadLetters: dl, Log: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func call(t *testing.T, srv *httptest.Server, method, path, tok string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(raw)
+}
+
+func TestDeadLetterRoutes(t *testing.T) {
+	fake := &deadLetters{}
+	srv := serve(t, fake)
+	long := strings.Repeat("j", 200)
+	hostile := "<script>x</script>"
+	for _, tc := range []struct {
+		method, path, tok string
+		code              int
+		want              string // the whole body, or a part of an error
+	}{
+		{"GET", "/api/v1/jobs/job-a/dead-letters", "", 401, "bearer token"},
+		{"POST", "/api/v1/jobs/job-a/dead-letters/replay", "wrong", 401, "bearer token"},
+		{"GET", "/api/v1/jobs/job-a/dead-letters", token, 200, `[{"job_id":"job-a","asset_id":"a1","transform":"orientation","version":2,"attempts":"3","error":"boom","failed_at":"2026-01-02T03:04:05Z","origin":"events/2@7","dlq_offset":11,"dlq_partition":1}]` + "\n"},
+		{"GET", "/api/v1/jobs/job-b/dead-letters", token, 200, "[]\n"},
+		{"GET", "/api/v1/jobs/" + long + "/dead-letters", token, 200, "[]\n"},
+		{"GET", "/api/v1/jobs/broken/dead-letters", token, 503, "kafka is down"},
+		{"POST", "/api/v1/jobs/job-a/dead-letters/replay", token, 200, `{"replayed":1}` + "\n"},
+		{"POST", "/api/v1/jobs/job-b/dead-letters/replay", token, 200, `{"replayed":0}` + "\n"},
+		{"POST", "/api/v1/jobs/broken/dead-letters/replay", token, 503, `{"error":"kafka is down","replayed":4}` + "\n"},
+		{"GET", "/api/v1/jobs/" + long + "j/dead-letters", token, 400, "id: want 1 to 200"},
+		{"GET", "/api/v1/jobs/a%20b/dead-letters", token, 400, "id: want"},
+		{"GET", "/api/v1/jobs//dead-letters", token, 307, ""}, // an empty id: ServeMux redirects to the clean path
+		{"POST", "/api/v1/jobs/a%2Fb/dead-letters/replay", token, 400, "id: want"},
+		{"POST", "/api/v1/jobs/%3Cscript%3Ex%3C%2Fscript%3E/dead-letters/replay", token, 400, "id: want"},
+		{"POST", "/api/v1/jobs/j%C3%B6b/dead-letters/replay", token, 400, "id: want"},
+		{"POST", "/api/v1/jobs/job-a/dead-letters", token, 404, "no action"}, // the pause|resume|cancel route
+		{"GET", "/api/v1/jobs/job-a/dead-letters/replay", token, 405, ""},
+	} {
+		code, body := call(t, srv, tc.method, tc.path, tc.tok)
+		if code != tc.code || !strings.Contains(body, tc.want) || (code == 200 && body != tc.want) {
+			t.Errorf("%s %s: %d %s; want %d with %q", tc.method, tc.path, code, body, tc.code, tc.want)
+		}
+		if strings.Contains(body, hostile) || strings.Contains(body, long) {
+			t.Errorf("%s %s: the answer echoes the id: %s", tc.method, tc.path, body)
+		}
+	}
+	// Only valid ids reached the DLQ, each once.
+	if got := strings.Join(fake.replays, ","); got != "job-a,job-b,broken" {
+		t.Errorf("replays %s, want job-a,job-b,broken", got)
+	}
+}
+
+func TestDeadLetterRoutesWithoutKafka(t *testing.T) {
+	srv := serve(t, nil)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/api/v1/jobs/job-a/dead-letters"},
+		{"POST", "/api/v1/jobs/job-a/dead-letters/replay"},
+	} {
+		code, body := call(t, srv, tc.method, tc.path, token)
+		var e struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &e); err != nil || code != 503 || !strings.Contains(e.Error, "kafka.brokers") {
+			t.Errorf("%s %s without Kafka: %d %s; want 503 naming kafka.brokers", tc.method, tc.path, code, body)
+		}
+	}
+}
+
+// The OpenAPI document describes the dead-letter routes and every field
+// of an entry.
+func TestOpenAPIDescribesDeadLetters(t *testing.T) {
+	code, body := call(t, serve(t, nil), "GET", "/api/v1/openapi.yaml", token)
+	var doc struct {
+		Paths      map[string]map[string]any
+		Components struct {
+			Schemas map[string]struct{ Properties map[string]any }
+		}
+	}
+	if err := yaml.Unmarshal([]byte(body), &doc); code != 200 || err != nil {
+		t.Fatalf("openapi.yaml: %d %v", code, err)
+	}
+	for path, method := range map[string]string{"/jobs/{id}/dead-letters": "get", "/jobs/{id}/dead-letters/replay": "post"} {
+		if doc.Paths[path][method] == nil {
+			t.Errorf("openapi.yaml lacks %s %s", method, path)
+		}
+	}
+	raw, _ := json.Marshal(dlq.Entry{})
+	var fields map[string]any
+	json.Unmarshal(raw, &fields)
+	documented := doc.Components.Schemas["DeadLetter"].Properties
+	for f := range fields {
+		if _, ok := documented[f]; !ok {
+			t.Errorf("schema DeadLetter lacks %s", f)
+		}
+	}
+	if len(documented) != len(fields) {
+		t.Errorf("schema DeadLetter has %d properties, an entry %d fields", len(documented), len(fields))
+	}
+}
