@@ -13,6 +13,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -101,7 +102,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 
 	// 1. Seed.
 	span := time.Duration(days) * 24 * time.Hour
-	bar := newProgress(os.Stderr, "seed", "assets", int64(count))
+	bar := progress.One(os.Stderr, "seed", "assets", int64(count))
 	seedStart := time.Now()
 	n, err := synth.Seed(ctx, env.Store, synth.Config{Count: count, Span: span, Seed: 1, Concurrency: 8}, bar.Set)
 	bar.Finish()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -21,6 +20,11 @@ in their headers. List them, fix the cause, and replay them: replayed
 events go back to kafka.topic with their attempt count raised.`,
 		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job orient-v2\n  reprocess --kafka-brokers 127.0.0.1:9092 dlq replay --job orient-v2",
 	}
+	cmd.AddCommand(a.dlqListCmd(), a.dlqReplayCmd())
+	return cmd
+}
+
+func (a *app) dlqListCmd() *cobra.Command {
 	var job, output string
 	list := &cobra.Command{
 		Use:     "list",
@@ -37,24 +41,22 @@ events go back to kafka.topic with their attempt count raised.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(entries)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tASSET\tTRANSFORM\tATTEMPTS\tFAILED AT\tERROR")
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\t%s\n", e.Job, e.AssetID, e.Transform, e.Version, e.Attempts, e.FailedAt, e.Error)
-			}
-			fmt.Fprintf(tw, "%d dead-lettered events\n", len(entries))
-			return tw.Flush()
+			return printAs(cmd.OutOrStdout(), output, entries, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "JOB\tASSET\tTRANSFORM\tATTEMPTS\tFAILED AT\tERROR")
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\t%s\n", e.Job, e.AssetID, e.Transform, e.Version, e.Attempts, e.FailedAt, e.Error)
+				}
+				fmt.Fprintf(tw, "%d dead-lettered events\n", len(entries))
+			})
 		},
 	}
 	list.Flags().StringVar(&job, "job", "", "only this job's events")
 	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return list
+}
 
-	var replayJob string
+func (a *app) dlqReplayCmd() *cobra.Command {
+	var job string
 	replay := &cobra.Command{
 		Use:   "replay --job ID",
 		Short: "Send a job's dead-lettered events back to the events topic",
@@ -65,7 +67,7 @@ were dead-lettered since.`,
 		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq replay --job resolution-class-v2",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if replayJob == "" {
+			if job == "" {
 				return fmt.Errorf("--job is required")
 			}
 			kc, err := a.kafkaForDLQ()
@@ -73,14 +75,13 @@ were dead-lettered since.`,
 				return err
 			}
 			defer kc.Close()
-			n, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).Replay(cmd.Context(), replayJob)
-			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d dead-lettered events of job %s\n", n, replayJob)
+			n, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).Replay(cmd.Context(), job)
+			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d dead-lettered events of job %s\n", n, job)
 			return err
 		},
 	}
-	replay.Flags().StringVar(&replayJob, "job", "", "the job whose events to replay")
-	cmd.AddCommand(list, replay)
-	return cmd
+	replay.Flags().StringVar(&job, "job", "", "the job whose events to replay")
+	return replay
 }
 
 func (a *app) kafkaForDLQ() (*kafka.Cluster, error) {

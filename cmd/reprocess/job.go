@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/control"
 )
 
@@ -93,24 +92,13 @@ func (a *app) jobStatusCmd(output *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cps, err := s.Checkpoints(cmd.Context(), j.ID)
+			v, err := control.Show(cmd.Context(), s, j)
 			if err != nil {
 				return err
 			}
-			done := 0
-			for _, c := range cps {
-				if c.Done {
-					done++
-				}
-			}
-			view := struct {
-				assets.Job
-				TasksStarted int `json:"tasks_started"`
-				TasksDone    int `json:"tasks_done"`
-			}{j, len(cps), done}
-			return printAs(cmd.OutOrStdout(), *output, view, func(tw *tabwriter.Writer) {
+			return printAs(cmd.OutOrStdout(), *output, v, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
-					j.ID, j.Status, when(j.StartedAt), when(j.EndedAt), len(cps), done, counters(j.Counters))
+					j.ID, j.Status, when(j.StartedAt), when(j.EndedAt), v.TasksStarted, v.TasksDone, counters(j.Counters))
 				if j.Error != "" {
 					fmt.Fprintf(tw, "error\t%s\n", j.Error)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/synth"
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 )
 
 func (a *app) partitionsCmd() *cobra.Command {
@@ -42,7 +43,7 @@ many ids each holds. Empty partitions are left out.`,
 			defer s.Close()
 			now := time.Now()
 			ps := a.cfg.Layout.Partitions(types, now.Add(-time.Duration(days)*24*time.Hour), now)
-			bar := newProgress(os.Stderr, "partitions", "partitions", int64(len(ps)))
+			bar := progress.One(os.Stderr, "partitions", "partitions", int64(len(ps)))
 			counts, err := assets.Count(cmd.Context(), s, ps, pageSize, concurrency, bar.Set)
 			bar.Finish()
 			if err != nil {

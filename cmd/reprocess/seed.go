@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets/synth"
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 )
 
 func (a *app) seedCmd() *cobra.Command {
@@ -36,7 +37,7 @@ configured store with parallel writers, showing progress and the rate.`,
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("seed flags: %w", err)
 			}
-			bar := newProgress(os.Stderr, "seed", "assets", int64(count))
+			bar := progress.One(os.Stderr, "seed", "assets", int64(count))
 			start := time.Now()
 			n, err := synth.Seed(cmd.Context(), s, cfg, bar.Set)
 			bar.Finish()

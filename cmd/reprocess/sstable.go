@@ -15,6 +15,7 @@ import (
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/sstable"
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 )
 
 func (a *app) sstableCmd() *cobra.Command {
@@ -179,7 +180,7 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			if err != nil {
 				return err
 			}
-			bar := newProgress(os.Stderr, "export", "token ranges", 0)
+			bar := progress.One(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
 			rows, err := lake.ExportSnapshot(cmd.Context(), s, o, out, lake.Format(format))
 			bar.Finish()

@@ -92,24 +92,10 @@ func (s *Server) auth(next http.Handler) http.Handler {
 }
 
 // JobView is a job as the API shows it.
-type JobView struct {
-	assets.Job
-	TasksStarted int `json:"tasks_started"`
-	TasksDone    int `json:"tasks_done"`
-}
+type JobView = control.View
 
 func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
-	cps, err := s.Store.Checkpoints(ctx, j.ID)
-	if err != nil {
-		return JobView{}, err
-	}
-	v := JobView{Job: j, TasksStarted: len(cps)}
-	for _, c := range cps {
-		if c.Done {
-			v.TasksDone++
-		}
-	}
-	return v, nil
+	return control.Show(ctx, s.Store, j)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

@@ -154,3 +154,25 @@ func (w *Watch) Proceed(ctx context.Context) error {
 		}
 	}
 }
+
+// View is a job with how many of its scan tasks started and finished.
+type View struct {
+	assets.Job
+	TasksStarted int `json:"tasks_started"`
+	TasksDone    int `json:"tasks_done"`
+}
+
+// Show reads job j's task checkpoints into its view.
+func Show(ctx context.Context, s assets.JobStore, j assets.Job) (View, error) {
+	cps, err := s.Checkpoints(ctx, j.ID)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Job: j, TasksStarted: len(cps)}
+	for _, c := range cps {
+		if c.Done {
+			v.TasksDone++
+		}
+	}
+	return v, nil
+}
