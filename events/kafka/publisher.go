@@ -152,3 +152,19 @@ func (c *Cluster) lag(ctx context.Context, group string, topics ...string) (int6
 	})
 	return lag, nil
 }
+
+// Produce writes messages to topic as they are and returns once Kafka has
+// them all: for tools and tests that put on a topic what no encoder would
+// write.
+func (c *Cluster) Produce(ctx context.Context, topic string, ms ...events.Message) error {
+	cl, err := c.NewClient(kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	rs := make([]*kgo.Record, len(ms))
+	for i, m := range ms {
+		rs[i] = record(topic, m)
+	}
+	return cl.ProduceSync(ctx, rs...).FirstErr()
+}

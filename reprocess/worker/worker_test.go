@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprocess/reprocess/assets"
@@ -499,14 +498,9 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 func TestMalformedRecordIsDeadLetteredNotBlocking(t *testing.T) {
 	e := embeddedEnv(t, 50)
 	j := e.spec(t, "orient", "transform: {name: tally, version: 1, facts: {x: '\"y\"'}}\n")
-	cl, err := e.kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	// A garbage record and a future major version, on every partition's way.
 	for _, v := range []string{`{not json`, `{"schema_version":"9.0","job_id":"x"}`} {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: e.kcfg.Topic, Key: []byte("k"), Value: []byte(v)}).FirstErr(); err != nil {
+		if err := e.kc.Produce(context.Background(), e.kcfg.Topic, events.Message{Key: []byte("k"), Value: []byte(v)}); err != nil {
 			t.Fatal(err)
 		}
 	}
