@@ -27,9 +27,9 @@ that is killed and run again resumes where it stopped: done partitions are
 not walked again and at most the in-flight batches are emitted twice.
 
 The job's rate settings apply: rate.limit (assets/s), rate.adaptive (halve
-the rate when the p99 of store reads passes rate.target_p99, add 5% while
-it stays under), and rate.max_lag (pause while the transform's consumer
-group lags by more events).
+the rate when the p99 of this process's store requests passes
+rate.target_p99, add 5% while it stays under), and rate.max_lag (pause
+while the transform's consumer group lags by more events).
 
 Scale-out: 'reprocess scan --distribute JOB.yaml' puts the job's tasks on
 kafka.tasks_topic, and every 'reprocess scan' started without a JOB joins
