@@ -16,6 +16,7 @@ import (
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/internal/tick"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
@@ -233,23 +234,11 @@ func (r *Job) follow(ctx, workers context.Context) error {
 // heartbeat saves the job's counters every control.Heartbeat, which
 // also tells other processes the job is alive; stop ends it.
 func (r *Job) heartbeat(ctx context.Context) (stop func()) {
-	done, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(control.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := r.env.Store.SetJobCounters(ctx, r.spec.Name, r.Counters()); err != nil && ctx.Err() == nil {
-					r.log.Warn("job heartbeat: save counters", "error", err)
-				}
-			}
+	return tick.Every(control.Heartbeat, func() {
+		if err := r.env.Store.SetJobCounters(ctx, r.spec.Name, r.Counters()); err != nil && ctx.Err() == nil {
+			r.log.Warn("job heartbeat: save counters", "error", err)
 		}
-	}()
-	return func() { close(done); <-exited }
+	})
 }
 
 // finish records how the scan ended: succeeded, failed with its error,

@@ -24,6 +24,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/internal/tick"
 )
 
 // DeadLetters receives messages that failed for good.
@@ -146,23 +147,9 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 // reportEvery adds the counts gathered since the last report to the jobs'
 // records every interval; stop reports the rest and returns.
 func (w *Worker) reportEvery(ctx context.Context, interval time.Duration) (stop func()) {
-	done, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				w.counts.Report(ctx, w.cfg.Reports, w.cfg.Log)
-			}
-		}
-	}()
+	stopTick := tick.Every(interval, func() { w.counts.Report(ctx, w.cfg.Reports, w.cfg.Log) })
 	return func() {
-		close(done)
-		<-exited
+		stopTick()
 		w.counts.Report(context.WithoutCancel(ctx), w.cfg.Reports, w.cfg.Log)
 	}
 }
