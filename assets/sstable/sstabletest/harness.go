@@ -59,6 +59,17 @@ func Session(t testing.TB) *gocql.Session {
 	return s
 }
 
+// CloseSessions closes the shared sessions; a package's TestMain calls it
+// after its tests, before checking that no goroutine outlived them.
+func CloseSessions() {
+	sessMu.Lock()
+	defer sessMu.Unlock()
+	for key, s := range sessions {
+		s.Close()
+		delete(sessions, key)
+	}
+}
+
 func keep() bool { return os.Getenv(KeepEnv) == "1" }
 
 // Keyspace creates a keyspace named prefix_<random hex> (SimpleStrategy,
