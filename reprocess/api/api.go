@@ -24,6 +24,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 //go:embed openapi.yaml
@@ -91,11 +92,27 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-// JobView is a job as the API shows it.
-type JobView = control.View
+// JobView is a job as the API shows it: with its tasks, and how many of
+// its events the processors finished (every outcome of worker.Outcomes
+// that finishes an event, dead letters included).
+type JobView struct {
+	control.View
+	Handled int64 `json:"handled"`
+}
 
 func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
-	return control.Show(ctx, s.Store, j)
+	v, err := control.Show(ctx, s.Store, j)
+	return viewOf(v), err
+}
+
+func viewOf(v control.View) JobView {
+	jv := JobView{View: v}
+	for _, o := range worker.Outcomes {
+		if worker.Done(o) {
+			jv.Handled += v.Counters[string(o)]
+		}
+	}
+	return jv
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +181,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		cur = assets.Job{ID: j.Name, Status: control.Pending}
 	}
-	writeJSON(w, http.StatusCreated, JobView{Job: cur})
+	writeJSON(w, http.StatusCreated, viewOf(control.View{Job: cur}))
 }
 
 var actions = map[string]string{"pause": control.Paused, "resume": control.Running, "cancel": control.Cancelled}

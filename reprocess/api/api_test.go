@@ -10,9 +10,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/api"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 )
@@ -160,5 +163,27 @@ func TestOpenAPIDescribesDeadLetters(t *testing.T) {
 	}
 	if len(documented) != len(fields) {
 		t.Errorf("schema DeadLetter has %d properties, an entry %d fields", len(documented), len(fields))
+	}
+}
+
+// A job's view counts as handled every outcome that finishes an event,
+// from the counters the workers reported, and nothing else.
+func TestJobViewCountsHandledEvents(t *testing.T) {
+	s := assetstest.Embedded(t, assets.DefaultLayout)
+	ctx := context.Background()
+	j := assets.Job{ID: "tally", Status: "running", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if err := s.SaveJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{"scanned": 100, "emitted": 90, "applied": 50, "skipped": 20, "missing": 1, "dlq": 4, "would_delete": 2, "ignored": 7}
+	if err := s.AddJobCounters(ctx, j.ID, counts); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&api.Server{Store: s, Token: token, Log: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	code, body := call(t, srv, "GET", "/api/v1/jobs/tally", token)
+	var v api.JobView
+	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Handled != 50+20+1+4+2 {
+		t.Errorf("GET job: %d %s; want handled %d", code, body, 50+20+1+4+2)
 	}
 }
