@@ -18,7 +18,6 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
-	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them.
@@ -27,11 +26,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestOneAssetIDEndToEnd follows one asset id through every hop in one
 // process, on the embedded store and the in-process Kafka broker: the
 // scan finds it in its partition and publishes one event keyed by it; a
-// worker in the transform's consumer group applies the CEL fact; the
-// store holds the fact and the transform's version, and the job's record
-// says it succeeded.
+// worker in the transform's consumer group applies the CEL fact and
+// commits the event; the store holds the fact and the transform's
+// version, and the job's record says it succeeded.
 func TestOneAssetIDEndToEnd(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	layout := assets.Layout{BucketWidth: 24 * time.Hour, Shards: 4}
 	created := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	traveller := assets.Asset{ID: assets.NewID(created), Type: "image", CreatedAt: created,
@@ -51,14 +51,17 @@ transform:
 		t.Fatal(err)
 	}
 
-	// Hop 1: the scan walks the job's partitions and publishes.
-	r, err := env.Start(ctx, j, run.Options{})
+	// The scan walks the job's partitions and publishes; a worker of the
+	// transform's group, in this process, applies what it publishes.
+	r, err := env.Start(ctx, j, run.Options{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+
+	// Hop 1: one event for the asset on the topic, keyed by its id.
 	var got []events.Reprocess
 	err = env.Kafka.ReadAll(ctx, env.Kafka.Topic(), func(m events.Message) error {
 		ev, err := events.Decode(m.Value)
@@ -78,24 +81,10 @@ transform:
 		t.Fatalf("hop 1, scan -> kafka: events %+v; want one for %s of job e2e, resolution_class v3", got, traveller.ID)
 	}
 
-	// Hop 2: a worker of the transform's group applies it.
-	dlq, err := env.Kafka.NewDLQ("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dlq.Close()
-	w, flush, err := env.Worker(dlq, worker.Config{Transform: "resolution_class", Version: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer flush()
-	err = w.Run(ctx, env.Kafka, kafka.ConsumerConfig{Group: events.Group("resolution_class", 3), Topics: []string{env.Kafka.Topic()},
-		IdleExit: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w.Count(apply.Applied) != 1 || w.Handled() != 1 {
-		t.Fatalf("hop 2, kafka -> worker: applied %d of %d handled; want the one event applied", w.Count(apply.Applied), w.Handled())
+	// Hop 2: the transform's group applied it and committed it.
+	lag, err := env.Kafka.Lag(ctx, events.Group("resolution_class", 3))
+	if p := r.Progress(ctx); p.Outcomes[apply.Applied] != 1 || p.Handled != 1 || lag != 0 || err != nil {
+		t.Fatalf("hop 2, kafka -> worker: outcomes %v, group lag %d (%v); want the one event applied and committed", p.Outcomes, lag, err)
 	}
 
 	// Hop 3: the store holds the fact, the marker, and the job's end.

@@ -28,9 +28,9 @@ same job name resumes from its checkpoints.`,
 	var output string
 	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "table or json")
 	cmd.AddCommand(a.jobListCmd(&output), a.jobStatusCmd(&output),
-		a.jobMoveCmd("pause", "Pause a running job: its scan waits before the next page", control.Paused),
-		a.jobMoveCmd("resume", "Resume a paused job from its checkpoints", control.Running),
-		a.jobMoveCmd("cancel", "Cancel a job: its scan stops for good", control.Cancelled))
+		a.jobActCmd("pause", "Pause a running job: its scan waits before the next page"),
+		a.jobActCmd("resume", "Resume a paused job from its checkpoints"),
+		a.jobActCmd("cancel", "Cancel a job that has not ended: its scan stops for good"))
 	return cmd
 }
 
@@ -107,8 +107,8 @@ func (a *app) jobStatusCmd(output *string) *cobra.Command {
 	}
 }
 
-// jobMoveCmd moves a job to state to.
-func (a *app) jobMoveCmd(use, short, to string) *cobra.Command {
+// jobActCmd applies an operator's action to a job.
+func (a *app) jobActCmd(use, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:     use + " JOB",
 		Short:   short,
@@ -120,11 +120,11 @@ func (a *app) jobMoveCmd(use, short, to string) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			j, err := control.Transition(cmd.Context(), s, args[0], to, nil)
+			j, err := control.Act(cmd.Context(), s, args[0], use)
 			if err != nil {
 				return err
 			}
-			a.log.Info("job "+to, "job", j.ID)
+			a.log.Info("job "+use, "job", j.ID)
 			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", j.ID, j.Status)
 			return nil
 		},

@@ -130,7 +130,7 @@ func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bo
 	}
 	defer closeEnv()
 	if env.Kafka.InProcess() {
-		a.log.Warn("no kafka.brokers configured: events and dead letters go to an in-process broker and are gone when this command exits", "job", j.Name)
+		a.log.Warn("no kafka.brokers configured: dead letters go to an in-process broker and are gone when this command exits", "job", j.Name)
 	}
 	if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
 		return err

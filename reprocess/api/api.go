@@ -184,20 +184,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, viewOf(control.View{Job: cur}))
 }
 
-var actions = map[string]string{"pause": control.Paused, "resume": control.Running, "cancel": control.Cancelled}
-
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
-	to, ok := actions[r.PathValue("action")]
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no action %q: want pause, resume or cancel", r.PathValue("action")))
-		return
-	}
-	j, err := control.Transition(r.Context(), s.Store, r.PathValue("id"), to, nil)
+	action := r.PathValue("action")
+	j, err := control.Act(r.Context(), s.Store, r.PathValue("id"), action)
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	s.Log.Info("job "+to+" through the API", "job", j.ID)
+	s.Log.Info("job "+action+" through the API", "job", j.ID)
 	v, err := s.view(r.Context(), j)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
@@ -257,7 +251,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, assets.ErrNotFound):
+	case errors.Is(err, assets.ErrNotFound), errors.Is(err, control.ErrNoAction):
 		return http.StatusNotFound
 	case errors.Is(err, control.ErrTransition):
 		return http.StatusConflict

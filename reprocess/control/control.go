@@ -1,11 +1,15 @@
 // Package control is a job's lifecycle, kept in the store:
 //
 //	pending -> running <-> paused -> succeeded | failed | cancelled
+//	running | paused -> interrupted -> running (run again) | cancelled
 //
-// (pending and paused jobs may be cancelled too). Commands move a job with
-// Transition; a running scan asks Watch before every batch whether to go
-// on, wait (paused) or stop (cancelled), so a pause takes effect within one
-// page and in-flight events still finish.
+// (pending and paused jobs may be cancelled too). A job whose process was
+// stopped (Ctrl-C, SIGTERM) is interrupted: running it again resumes it
+// from its checkpoints. Operators act on a job with Act (pause, resume,
+// cancel), each allowed only from the states that make sense; a running
+// scan asks Watch before every batch whether to go on, wait (paused) or
+// stop (cancelled), so a pause takes effect within one page and in-flight
+// events still finish.
 package control
 
 import (
@@ -27,13 +31,16 @@ const (
 	Succeeded = "succeeded"
 	Failed    = "failed"
 	Cancelled = "cancelled"
+	// Interrupted is a job whose process stopped before it ended.
+	Interrupted = "interrupted"
 )
 
 var next = map[string][]string{
 	Pending: {Running, Cancelled},
 	// A running job may be started again: a scan restarted after a crash.
-	Running: {Running, Paused, Succeeded, Failed, Cancelled},
-	Paused:  {Running, Cancelled},
+	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted},
+	Paused:      {Running, Cancelled, Interrupted},
+	Interrupted: {Running, Cancelled},
 	// A finished job may run again: its checkpoints make that a resume.
 	Succeeded: {Running},
 	Failed:    {Running},
@@ -68,6 +75,41 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 		edit(&j)
 	}
 	return j, s.SaveJob(ctx, j)
+}
+
+// ErrNoAction is returned by Act for an action it does not know.
+var ErrNoAction = errors.New("control: no action")
+
+// actions are what an operator may do to a job, each from the states it
+// names: resume only a paused job (a finished or interrupted one is run
+// again instead), cancel any job that has not ended.
+var actions = map[string]struct {
+	from []string
+	to   string
+}{
+	"pause":  {[]string{Running}, Paused},
+	"resume": {[]string{Paused}, Running},
+	"cancel": {[]string{Pending, Running, Paused, Interrupted}, Cancelled},
+}
+
+// Act applies an operator's action (pause, resume or cancel) to job id.
+func Act(ctx context.Context, s assets.JobStore, id, action string) (assets.Job, error) {
+	a, ok := actions[action]
+	if !ok {
+		return assets.Job{}, fmt.Errorf("%w %q: want pause, resume or cancel", ErrNoAction, action)
+	}
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if !slices.Contains(a.from, j.Status) {
+		hint := ""
+		if action == "resume" && j.Status != Running {
+			hint = "; run its spec again to resume it from its checkpoints"
+		}
+		return j, fmt.Errorf("%w: cannot %s job %s: it is %s%s", ErrTransition, action, id, j.Status, hint)
+	}
+	return Transition(ctx, s, id, a.to, nil)
 }
 
 // ErrBusy is returned by Start for a job another process is running.

@@ -132,3 +132,42 @@ func TestStartRefusesAJobRunningElsewhere(t *testing.T) {
 		t.Errorf("Start of a job whose process is long gone: %v", err)
 	}
 }
+
+// Operators' actions are allowed only from the states that make sense:
+// resume only a paused job, cancel any that has not ended.
+func TestActions(t *testing.T) {
+	s := assetstest.Embedded(t, assets.DefaultLayout)
+	ctx := context.Background()
+	for _, c := range []struct {
+		from, action string
+		to           string // "" refused
+	}{
+		{control.Running, "pause", control.Paused},
+		{control.Paused, "pause", ""},
+		{control.Paused, "resume", control.Running},
+		{control.Running, "resume", ""},
+		{control.Succeeded, "resume", ""},
+		{control.Cancelled, "resume", ""},
+		{control.Interrupted, "resume", ""},
+		{control.Failed, "resume", ""},
+		{control.Pending, "cancel", control.Cancelled},
+		{control.Interrupted, "cancel", control.Cancelled},
+		{control.Succeeded, "cancel", ""},
+		{control.Cancelled, "cancel", ""},
+	} {
+		now := time.Now().UTC()
+		if err := s.SaveJob(ctx, assets.Job{ID: "a", Status: c.from, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		j, err := control.Act(ctx, s, "a", c.action)
+		switch {
+		case c.to == "" && !errors.Is(err, control.ErrTransition):
+			t.Errorf("%s a %s job: %v; want refused", c.action, c.from, err)
+		case c.to != "" && (err != nil || j.Status != c.to):
+			t.Errorf("%s a %s job: %s, %v; want %s", c.action, c.from, j.Status, err, c.to)
+		}
+	}
+	if _, err := control.Act(ctx, s, "a", "explode"); !errors.Is(err, control.ErrNoAction) {
+		t.Errorf("an unknown action: %v", err)
+	}
+}

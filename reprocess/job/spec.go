@@ -29,6 +29,8 @@ type Spec struct {
 	Transform Transform       `yaml:"transform"`
 	Mode      string          `yaml:"mode,omitempty"` // async (Kafka; default) or sync (in-process)
 	Rate      throttle.Config `yaml:"rate,omitempty"`
+	// Budget is how many dead letters the job may have before it fails.
+	Budget Budget `yaml:"budget,omitempty"`
 	// CostLimit bounds each CEL evaluation (default expr.DefaultCostLimit).
 	CostLimit uint64 `yaml:"cost_limit,omitempty"`
 
@@ -94,6 +96,12 @@ type Transform struct {
 	Dir       string `yaml:"dir,omitempty"`
 	Format    string `yaml:"format,omitempty"`
 	RollBytes int64  `yaml:"roll_bytes,omitempty"`
+}
+
+// Stock reports whether the transform is one every deployment has
+// (delete, reindex, export), built from the spec.
+func (t Transform) Stock() bool {
+	return t.Name == "delete" || t.Name == "reindex" || t.Name == "export"
 }
 
 // Deletes reports whether the job really deletes assets.
@@ -215,7 +223,7 @@ func Compile(s Spec) (*Job, error) {
 	if s.Mode != "async" && s.Mode != "sync" {
 		bad("mode", "want async or sync, got %q", s.Mode)
 	}
-	errs = append(errs, s.Rate.Validate("rate"))
+	errs = append(errs, s.Rate.Validate("rate"), s.Budget.validate())
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("job spec %q is invalid:\n%w", s.Name, err)
 	}

@@ -143,7 +143,7 @@ func (m *member) scanner(ctx context.Context, id string) (*scan.Scanner, error) 
 	if err != nil {
 		return nil, err
 	}
-	sc, stop := m.env.scanner(j, src, m.pub, 1)
+	sc, stop := m.env.scanner(j, src, m.pub, 1, nil)
 	m.jobs[id], m.stops = sc, append(m.stops, stop)
 	return sc, nil
 }

@@ -48,6 +48,7 @@ type Job struct {
 	scan    *scan.Scanner
 	workers []*worker.Worker // sync: the emitter; async: in-process members
 	counts  worker.Counts    // the workers' outcomes
+	budget  func() error     // stops the run when over the error budget
 	async   bool
 	closers []func()
 
@@ -63,7 +64,16 @@ type Job struct {
 // Start assembles the job and records it as running; Run runs it. A job
 // another process runs is control.ErrBusy unless o.Takeover.
 func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
+	if err := e.checkTransform(j); err != nil {
+		return nil, err
+	}
 	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
+	if r.async && e.Kafka.InProcess() && o.Workers == 0 {
+		// Events on the in-process broker are gone with this process:
+		// apply them here rather than drop them.
+		r.log.Warn("no kafka.brokers configured: the job's events are applied by a worker in this process")
+		r.opts.Workers = 1
+	}
 	if err := r.assemble(ctx); err != nil {
 		r.close()
 		return nil, err
@@ -106,7 +116,7 @@ func (r *Job) assemble(ctx context.Context) error {
 		}
 		emit = r.workers[0]
 	}
-	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency)
+	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
 	r.scan = sc
 	r.closers = append(r.closers, stop)
 	return nil
@@ -152,17 +162,27 @@ func (r *Job) close() {
 }
 
 // scanner assembles the scan of j: a rate limiter that watches the
-// store's latency, the lag gate on the transform's group, and the job's
-// state asked before every batch. stop ends the latency watch.
-func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int) (sc *scan.Scanner, stop func()) {
+// store's latency, the lag gate on the transform's group, and, before
+// every batch, check (if not nil) and the job's state. stop ends the
+// latency watch.
+func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func()) {
 	log := e.Log.With("job", j.Name)
 	lim := throttle.NewLimiter(j.Rate, time.Second)
 	group := events.Group(j.Transform.Name, j.Transform.Version)
 	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return e.Kafka.Lag(ctx, group) }, 2*time.Second)
 	watch := &control.Watch{Store: e.Store, Job: j.Name, Interval: time.Second,
 		Paused: func() { log.Info("job paused: scanning waits; in-flight events finish") }}
+	proceed := watch.Proceed
+	if check != nil {
+		proceed = func(ctx context.Context) error {
+			if err := check(); err != nil {
+				return err
+			}
+			return watch.Proceed(ctx)
+		}
+	}
 	sc = scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: concurrency, Filter: j.Filter, Limiter: lim, Gate: gate, Proceed: watch.Proceed, Store: e.Store, Log: e.Log,
+		Concurrency: concurrency, Filter: j.Filter, Limiter: lim, Gate: gate, Proceed: proceed, Store: e.Store, Log: e.Log,
 	}, src, emit)
 	if err := sc.Register(e.Metrics, lim, gate); err != nil {
 		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
@@ -172,9 +192,10 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 
 // Run scans the job to its end, with its heartbeat, and its in-process
 // workers if any; with Follow (or workers) it then waits until every
-// event emitted was handled. It records how the job ended: succeeded,
-// failed with the error, or, when ctx ended the scan, still running
-// (a later run resumes from the checkpoints).
+// event emitted was handled. A job over its error budget stops and fails.
+// It records how the job ended: succeeded, failed with the error, or,
+// when ctx ended the scan, interrupted (running it again resumes it from
+// its checkpoints).
 func (r *Job) Run(ctx context.Context) error {
 	defer r.close()
 	r.mu.Lock()
@@ -192,16 +213,35 @@ func (r *Job) Run(ctx context.Context) error {
 			})
 		}
 	}
-	err := r.scan.Run(ctx)
+	// Over its error budget, the job stops (checked before every batch
+	// and while following) and fails.
+	bctx, overBudget := context.WithCancelCause(ctx)
+	defer overBudget(nil)
+	r.budget = func() error {
+		err := r.overBudget(r.counts.Get(worker.DeadLettered), r.counts.Handled(), r.counts.FirstErrors())
+		if err != nil {
+			overBudget(err)
+		}
+		return err
+	}
+	err := r.scan.Run(bctx)
 	r.mu.Lock()
 	r.scanned = time.Since(r.start)
 	r.mu.Unlock()
 	var followErr error
 	if err == nil && r.async && (r.opts.Follow || len(r.workers) > 0) {
-		followErr = r.follow(ctx, gctx)
+		followErr = r.follow(bctx, gctx)
+	}
+	switch cause := context.Cause(bctx); {
+	case errors.Is(cause, ErrOverBudget):
+		err, followErr = cause, nil
+	case err != nil && ctx.Err() != nil: // stopped, however the scan put it
+		err = errors.Join(ctx.Err(), err)
+	case err == nil && followErr == nil:
+		err = r.finalBudget(ctx)
 	}
 	stopWorkers()
-	if werr := g.Wait(); werr != nil && followErr == nil {
+	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
 		followErr = werr
 	}
 	stopBeat()
@@ -214,6 +254,26 @@ func (r *Job) Run(ctx context.Context) error {
 	return followErr
 }
 
+// finalBudget checks the budget against the job's final counts: the
+// in-process processors', or, for processors elsewhere that this run
+// followed, what they reported to the job's record.
+func (r *Job) finalBudget(ctx context.Context) error {
+	if len(r.workers) > 0 || !r.opts.Follow {
+		return r.overBudget(r.counts.Get(worker.DeadLettered), r.counts.Handled(), r.counts.FirstErrors())
+	}
+	rec, err := r.env.Store.Job(ctx, r.spec.Name)
+	if err != nil {
+		return nil // the heartbeat reports a store that is down
+	}
+	var handled int64
+	for _, o := range worker.Outcomes {
+		if worker.Done(o) {
+			handled += rec.Counters[string(o)]
+		}
+	}
+	return r.overBudget(rec.Counters[string(worker.DeadLettered)], handled, nil)
+}
+
 // follow waits until every emitted event was handled, ctx is done, or
 // the in-process workers failed (workers is then done).
 func (r *Job) follow(ctx, workers context.Context) error {
@@ -221,10 +281,16 @@ func (r *Job) follow(ctx, workers context.Context) error {
 		if p := r.Progress(ctx); p.Handled >= p.Emitted {
 			return nil
 		}
+		if err := r.budget(); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-workers.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return errors.New("in-process workers stopped before every event was handled")
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -242,8 +308,8 @@ func (r *Job) heartbeat(ctx context.Context) (stop func()) {
 }
 
 // finish records how the scan ended: succeeded, failed with its error,
-// cancelled (already recorded by whoever cancelled), or still running if
-// the process was stopped (a restart resumes it).
+// cancelled (already recorded by whoever cancelled), or interrupted if the
+// process was stopped (running it again resumes it).
 func (r *Job) finish(ctx context.Context, runErr error) error {
 	s, id := r.env.Store, r.spec.Name
 	if err := s.SetJobCounters(ctx, id, r.Counters()); err != nil {
@@ -253,8 +319,11 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	case runErr == nil:
 		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
 		return err
-	case errors.Is(runErr, control.ErrCancelled), errors.Is(runErr, context.Canceled):
+	case errors.Is(runErr, control.ErrCancelled):
 		return nil
+	case errors.Is(runErr, context.Canceled), errors.Is(runErr, context.DeadlineExceeded):
+		_, err := control.Transition(ctx, s, id, control.Interrupted, nil)
+		return err
 	}
 	_, err := control.Transition(ctx, s, id, control.Failed, func(j *assets.Job) { j.Error = runErr.Error() })
 	return err

@@ -208,3 +208,102 @@ func TestAsyncJobWithInProcessWorkers(t *testing.T) {
 		t.Errorf("progress %+v; want 400 emitted and applied", p)
 	}
 }
+
+// A transform that is neither declared by facts, stock, nor registered is
+// refused before anything is recorded.
+func TestUnknownTransformIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 10, nil)
+	j := specOf(t, strings.Replace(spec(t, "ghost", "").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", "transform: {name: ghost, version: 1}", 1))
+	if _, err := e.Start(ctx, j, run.Options{}); err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("Start of an unknown transform: %v; want an error naming it", err)
+	}
+	if _, err := e.Store.Job(ctx, "ghost"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("the refused job was recorded: %v", err)
+	}
+}
+
+// An async job on the in-process broker is applied in this process, not
+// published into a broker that is gone when the process exits.
+func TestAsyncOnTheInProcessBrokerIsApplied(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 200, nil)
+	r, err := e.Start(ctx, spec(t, "inproc", ""), run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Progress(ctx); p.Emitted != 200 || p.Outcomes[apply.Applied] != 200 {
+		t.Errorf("progress %+v; want all 200 applied here", p)
+	}
+}
+
+// A job whose fact fails on many assets stops and fails over its error
+// budget, with the counts and the first errors; a budget that allows
+// them lets the job succeed.
+func TestErrorBudget(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 600, nil)
+	fact := "transform: {name: tag, version: 1, facts: {tag: 'string(int(asset.metadata.height) + 1)'}}"
+	over := specOf(t, strings.Replace(spec(t, "over", "mode: sync\n").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", fact, 1))
+	r, err := e.Start(ctx, over, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Run(ctx)
+	rec, _ := e.Store.Job(ctx, "over")
+	if !errors.Is(err, run.ErrOverBudget) || rec.Status != control.Failed || !strings.Contains(rec.Error, "dead letters") || !strings.Contains(rec.Error, "first errors") {
+		t.Fatalf("over budget: %v; record %s %q; want failed with the counts and first errors", err, rec.Status, rec.Error)
+	}
+	if p := r.Progress(ctx); p.Emitted >= 600 {
+		t.Errorf("the job went on to emit all %d events over its budget", p.Emitted)
+	}
+
+	allowed := specOf(t, strings.Replace(spec(t, "allowed", "mode: sync\nbudget: {max_dead_letters: 600, max_ratio: 1}\n").Text,
+		"transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", strings.Replace(fact, "tag,", "tag2,", 1), 1))
+	r, err = e.Start(ctx, allowed, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("within budget: %v", err)
+	}
+	if p := r.Progress(ctx); p.Outcomes[worker.DeadLettered] == 0 || p.Outcomes[apply.Applied] == 0 {
+		t.Errorf("outcomes %v; want some applied and some dead-lettered", p.Outcomes)
+	}
+}
+
+// A run stopped by its context (Ctrl-C, SIGTERM) leaves the job
+// interrupted, and running it again resumes it to the end.
+func TestInterruptedJobResumes(t *testing.T) {
+	e := newEnv(t, 600, nil)
+	j := spec(t, "stopme", "mode: sync\nrate: {limit: 300}\n")
+	ctx, cancel := context.WithCancel(context.Background()) // as Ctrl-C does
+	defer cancel()
+	time.AfterFunc(700*time.Millisecond, cancel)
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	rec, _ := e.Store.Job(context.Background(), "stopme")
+	if rec.Status != control.Interrupted {
+		t.Fatalf("after the stop the job is %s; want interrupted", rec.Status)
+	}
+	first := r.Progress(context.Background()).Emitted
+	r, err = e.Start(context.Background(), j, run.Options{})
+	if err != nil {
+		t.Fatalf("run the interrupted job again: %v", err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = e.Store.Job(context.Background(), "stopme")
+	if second := r.Progress(context.Background()).Emitted; rec.Status != control.Succeeded || first+second < 600 || first == 0 {
+		t.Errorf("resumed: %s after %d then %d events; want succeeded with all 600", rec.Status, first, second)
+	}
+}

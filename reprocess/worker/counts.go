@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,25 @@ type Counts struct {
 
 	mu      sync.Mutex
 	pending map[string]map[string]int64 // job -> outcome -> not yet reported
+	errs    []string                    // the first errors of dead letters
+}
+
+// firstErrors is how many dead-letter errors Counts keeps.
+const firstErrors = 5
+
+func (c *Counts) noteError(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) < firstErrors {
+		c.errs = append(c.errs, err.Error())
+	}
+}
+
+// FirstErrors are the errors of the first dead letters (at most five).
+func (c *Counts) FirstErrors() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.errs)
 }
 
 // Add counts one event of job that ended with o.

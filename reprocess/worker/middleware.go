@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/reprocess/apply"
@@ -18,6 +19,8 @@ type Delivery struct {
 	Event events.Reprocess
 	// Attempts is how many times Retry tried the event.
 	Attempts int
+	// Err is why the event was dead-lettered.
+	Err error
 }
 
 // Handler handles one delivery and says what came of it. An error means
@@ -97,8 +100,11 @@ const DeadLettered apply.Outcome = "dlq"
 
 // DeadLetter sends an event that failed for good to dlq, with the error
 // and the tries, and reports it handled. While shutting down (ctx done)
-// the error is returned instead, so the message stays uncommitted.
+// the error is returned instead, so the message stays uncommitted. The
+// first few dead letters are logged as warnings, then every thousandth,
+// so a bad expression does not flood the log.
 func DeadLetter(dlq DeadLetters, log *slog.Logger) Middleware {
+	var n atomic.Int64
 	return func(next Handler) Handler {
 		return func(ctx context.Context, d *Delivery) (apply.Outcome, error) {
 			out, err := next(ctx, d)
@@ -107,28 +113,37 @@ func DeadLetter(dlq DeadLetters, log *slog.Logger) Middleware {
 			}
 			m := d.Message
 			if m.Value == nil { // sync mode: encoded only when dead-lettered
-				if m, err = events.Encode(d.Event, "reprocess/sync"); err != nil {
-					return apply.Failed, err
+				var eerr error
+				if m, eerr = events.Encode(d.Event, "reprocess/sync"); eerr != nil {
+					return apply.Failed, fmt.Errorf("%w (while handling: %w)", eerr, err)
 				}
 			}
-			ev := d.Event
-			log.Warn("dead-lettering event", "job", ev.JobID, "asset_id", ev.AssetID, "transform", ev.Transform,
-				"version", ev.Version, "attempts", d.Attempts, "error", err)
 			if serr := dlq.Send(ctx, m, err, d.Attempts); serr != nil {
 				return apply.Failed, fmt.Errorf("%w (while handling: %w)", serr, err)
 			}
+			level, ev := slog.LevelDebug, d.Event
+			if c := n.Add(1); c <= 5 || c%1000 == 0 {
+				level = slog.LevelWarn
+			}
+			log.Log(ctx, level, "dead-lettered event", "job", ev.JobID, "asset_id", ev.AssetID, "transform", ev.Transform,
+				"version", ev.Version, "attempts", d.Attempts, "error", err, "dead_letters", n.Load())
+			d.Err = err
 			return DeadLettered, nil
 		}
 	}
 }
 
-// Count records every outcome in c, by job.
+// Count records every outcome in c, by job, and the first errors of
+// dead letters.
 func Count(c *Counts) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, d *Delivery) (apply.Outcome, error) {
 			out, err := next(ctx, d)
 			if err == nil {
 				c.Add(d.Event.JobID, out)
+			}
+			if d.Err != nil {
+				c.noteError(d.Err)
 			}
 			return out, err
 		}

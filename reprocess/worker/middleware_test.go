@@ -19,10 +19,11 @@ import (
 type sent struct {
 	msgs     []events.Message
 	attempts []int
+	causes   []error
 }
 
-func (s *sent) Send(_ context.Context, m events.Message, _ error, attempts int) error {
-	s.msgs, s.attempts = append(s.msgs, m), append(s.attempts, attempts)
+func (s *sent) Send(_ context.Context, m events.Message, cause error, attempts int) error {
+	s.msgs, s.attempts, s.causes = append(s.msgs, m), append(s.attempts, attempts), append(s.causes, cause)
 	return nil
 }
 
@@ -83,8 +84,8 @@ func TestChain(t *testing.T) {
 			switch {
 			case c.dlq < 0 && len(dlq.msgs) > 0:
 				t.Errorf("dead-lettered %d messages; want none", len(dlq.msgs))
-			case c.dlq >= 0 && (len(dlq.msgs) != 1 || dlq.attempts[0] != c.dlq || dlq.msgs[0].Value == nil):
-				t.Errorf("dead letters %d with attempts %v; want one with %d attempts", len(dlq.msgs), dlq.attempts, c.dlq)
+			case c.dlq >= 0 && (len(dlq.msgs) != 1 || dlq.attempts[0] != c.dlq || dlq.msgs[0].Value == nil || dlq.causes[0] == nil):
+				t.Errorf("dead letters %d with attempts %v, causes %v; want one with %d attempts and its cause", len(dlq.msgs), dlq.attempts, dlq.causes, c.dlq)
 			}
 			if !c.wantErr && counts.Get(c.want) != 1 {
 				t.Errorf("counted %s %d times; want once", c.want, counts.Get(c.want))

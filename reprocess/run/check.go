@@ -1,0 +1,42 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/reprocess/reprocess/reprocess/job"
+)
+
+// ErrOverBudget fails a job that dead-lettered more than its budget.
+var ErrOverBudget = errors.New("over the job's error budget")
+
+// checkTransform refuses a job whose transform no processor could apply:
+// declared by facts in the spec, a stock transform, or registered in this
+// binary.
+func (e *Env) checkTransform(j *job.Job) error {
+	t := j.Transform
+	if j.Facts != nil || t.Stock() {
+		return nil
+	}
+	if e.Transforms == nil {
+		return fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use delete, reindex or export", t.Name, t.Version)
+	}
+	if _, err := e.Transforms.Lookup(t.Name, t.Version); err != nil {
+		return fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use delete, reindex or export", err)
+	}
+	return nil
+}
+
+// overBudget says how the job's dead letters so far exceed its budget,
+// with the first errors, or returns nil.
+func (r *Job) overBudget(deadLetters, handled int64, firstErrors []string) error {
+	msg := r.spec.Budget.Over(deadLetters, handled)
+	if msg == "" {
+		return nil
+	}
+	if len(firstErrors) > 0 {
+		msg += "; first errors: " + strings.Join(firstErrors, "; ")
+	}
+	return fmt.Errorf("%w: %s", ErrOverBudget, msg)
+}
