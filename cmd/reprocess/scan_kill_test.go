@@ -78,7 +78,7 @@ source:
   created_from: %s
   page_size: %d
   concurrency: %d
-transform: {name: kill_test, version: 1}
+transform: {name: kill_test, version: 1, facts: {seen: '"yes"'}}
 rate: {limit: 3000}
 `, from.Format(time.RFC3339), pageSize, concurrency)), 0o600)
 	args := []string{"--data-dir", data, "--kafka-brokers", strings.Join(kc.Brokers(), ","),

@@ -107,7 +107,7 @@ func Act(ctx context.Context, s assets.JobStore, id, action string) (assets.Job,
 		if action == "resume" && j.Status != Running {
 			hint = "; run its spec again to resume it from its checkpoints"
 		}
-		return j, fmt.Errorf("%w: cannot %s job %s: it is %s%s", ErrTransition, action, id, j.Status, hint)
+		return j, fmt.Errorf("%w: job %s is %s, cannot become %s by %s%s", ErrTransition, id, j.Status, a.to, action, hint)
 	}
 	return Transition(ctx, s, id, a.to, nil)
 }
