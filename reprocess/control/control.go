@@ -65,7 +65,10 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 	}
 	now := time.Now().UTC()
 	if to == Running && j.Status != Paused {
-		j.StartedAt, j.EndedAt, j.Error = now, time.Time{}, ""
+		j.EndedAt, j.Error = time.Time{}, ""
+		if j.StartedAt.IsZero() { // a job's start is its first
+			j.StartedAt = now
+		}
 	}
 	if to == Succeeded || to == Failed || to == Cancelled {
 		j.EndedAt = now

@@ -81,7 +81,7 @@ func (e *Env) Member(ctx context.Context, concurrency int) error {
 		return err
 	}
 	defer pub.Close()
-	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}}
+	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}, tallies: map[string]*tally{}}
 	defer m.close()
 	e.Log.Info("scanner joining", "group", ScannerGroup, "topic", e.Kafka.TasksTopic())
 	return e.Kafka.Consume(ctx, kafka.ConsumerConfig{Group: ScannerGroup, Topics: []string{e.Kafka.TasksTopic()}, Concurrency: concurrency}, m.task)
@@ -91,9 +91,10 @@ type member struct {
 	env *Env
 	pub *kafka.Publisher
 
-	mu    sync.Mutex
-	jobs  map[string]*scan.Scanner
-	stops []func()
+	mu      sync.Mutex
+	jobs    map[string]*scan.Scanner
+	tallies map[string]*tally
+	stops   []func()
 }
 
 // task walks one scan task; it returns nil (commit) once the task is done,
@@ -113,7 +114,9 @@ func (m *member) task(ctx context.Context, msg events.Message) error {
 	if err != nil {
 		return err
 	}
-	switch err := sc.RunTask(ctx, t.Task); {
+	err = sc.RunTask(ctx, t.Task)
+	m.report(ctx, t.JobID, sc)
+	switch {
 	case errors.Is(err, control.ErrCancelled):
 		log.Info("task skipped: job cancelled", "job", t.JobID, "task", t.Task)
 		return nil
@@ -144,8 +147,22 @@ func (m *member) scanner(ctx context.Context, id string) (*scan.Scanner, error) 
 		return nil, err
 	}
 	sc, stop := m.env.scanner(j, src, m.pub, 1, nil)
-	m.jobs[id], m.stops = sc, append(m.stops, stop)
+	m.jobs[id], m.tallies[id], m.stops = sc, &tally{}, append(m.stops, stop)
 	return sc, nil
+}
+
+// report adds what this member scanned of job id since its last report
+// to the job's record.
+func (m *member) report(ctx context.Context, id string, sc *scan.Scanner) {
+	m.mu.Lock()
+	t := m.tallies[id]
+	m.mu.Unlock()
+	st := &sc.Stats
+	err := t.report(context.WithoutCancel(ctx), m.env.Store, id, map[string]int64{
+		"scanned": st.Scanned.Load(), "emitted": st.Emitted.Load(), "filtered": st.Filtered.Load()})
+	if err != nil {
+		m.env.Log.Warn("report scan counts", "job", id, "error", err)
+	}
 }
 
 func (m *member) close() {

@@ -49,6 +49,7 @@ type Job struct {
 	workers []*worker.Worker // sync: the emitter; async: in-process members
 	counts  worker.Counts    // the workers' outcomes
 	budget  func() error     // stops the run when over the error budget
+	tally   tally            // what the job's record has of the counts
 	async   bool
 	closers []func()
 
@@ -301,10 +302,17 @@ func (r *Job) follow(ctx, workers context.Context) error {
 // also tells other processes the job is alive; stop ends it.
 func (r *Job) heartbeat(ctx context.Context) (stop func()) {
 	return tick.Every(control.Heartbeat, func() {
-		if err := r.env.Store.SetJobCounters(ctx, r.spec.Name, r.Counters()); err != nil && ctx.Err() == nil {
+		if err := r.save(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("job heartbeat: save counters", "error", err)
 		}
 	})
+}
+
+// save records the job's task counts and adds what its counts gained.
+func (r *Job) save(ctx context.Context) error {
+	p := r.progress()
+	set := r.env.Store.SetJobCounters(ctx, r.spec.Name, map[string]int64{"tasks": p.Tasks, "tasks_done": p.TasksDone})
+	return errors.Join(set, r.tally.report(ctx, r.env.Store, r.spec.Name, r.Counters()))
 }
 
 // finish records how the scan ended: succeeded, failed with its error,
@@ -312,8 +320,8 @@ func (r *Job) heartbeat(ctx context.Context) (stop func()) {
 // process was stopped (running it again resumes it).
 func (r *Job) finish(ctx context.Context, runErr error) error {
 	s, id := r.env.Store, r.spec.Name
-	if err := s.SetJobCounters(ctx, id, r.Counters()); err != nil {
-		return err
+	if err := r.save(ctx); err != nil {
+		r.log.Error("save the job's counters", "error", err)
 	}
 	switch {
 	case runErr == nil:
@@ -383,11 +391,10 @@ func (r *Job) progress() Progress {
 	return p
 }
 
-// Counters are the job's counters as its record keeps them.
+// Counters are this run's counts of ids and outcomes.
 func (r *Job) Counters() map[string]int64 {
 	p := r.progress()
-	c := map[string]int64{"tasks": p.Tasks, "tasks_done": p.TasksDone, "scanned": p.Scanned,
-		"emitted": p.Emitted, "filtered": p.Filtered}
+	c := map[string]int64{"scanned": p.Scanned, "emitted": p.Emitted, "filtered": p.Filtered}
 	for o, n := range p.Outcomes {
 		c[string(o)] = n
 	}

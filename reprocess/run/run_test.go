@@ -302,8 +302,14 @@ func TestInterruptedJobResumes(t *testing.T) {
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	started := rec.StartedAt
 	rec, _ = e.Store.Job(context.Background(), "stopme")
-	if second := r.Progress(context.Background()).Emitted; rec.Status != control.Succeeded || first+second < 600 || first == 0 {
+	second := r.Progress(context.Background()).Emitted
+	if rec.Status != control.Succeeded || first+second < 600 || first == 0 {
 		t.Errorf("resumed: %s after %d then %d events; want succeeded with all 600", rec.Status, first, second)
+	}
+	// The record counts both runs, and the job started with the first.
+	if rec.Counters["emitted"] != first+second || !rec.StartedAt.Equal(started) {
+		t.Errorf("record: emitted %d, started %s; want %d over both runs, started %s", rec.Counters["emitted"], rec.StartedAt, first+second, started)
 	}
 }

@@ -61,13 +61,18 @@ func (c *Counts) Add(job string, o apply.Outcome) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.addPending(job, string(o), 1)
+}
+
+// addPending adds d to what is not yet reported; c.mu is held.
+func (c *Counts) addPending(job, outcome string, d int64) {
 	if c.pending == nil {
 		c.pending = map[string]map[string]int64{}
 	}
 	if c.pending[job] == nil {
 		c.pending[job] = map[string]int64{}
 	}
-	c.pending[job][string(o)]++
+	c.pending[job][outcome] += d
 }
 
 // Get is how many events ended with o.
@@ -101,15 +106,23 @@ func (c *Counts) Map() map[string]int64 {
 }
 
 // Report adds the counts gathered since the last report to the jobs'
-// records.
+// records, one counter at a time; what could not be added is kept for the
+// next report.
 func (c *Counts) Report(ctx context.Context, s assets.JobStore, log *slog.Logger) {
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = nil
 	c.mu.Unlock()
 	for job, deltas := range pending {
-		if err := s.AddJobCounters(ctx, job, deltas); err != nil && !errors.Is(err, assets.ErrNotFound) {
-			log.Warn("report job counters", "job", job, "error", err)
+		for outcome, d := range deltas {
+			err := s.AddJobCounters(ctx, job, map[string]int64{outcome: d})
+			if err == nil || errors.Is(err, assets.ErrNotFound) {
+				continue
+			}
+			log.Warn("report job counters (kept for the next report)", "job", job, "error", err)
+			c.mu.Lock()
+			c.addPending(job, outcome, d)
+			c.mu.Unlock()
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/transform"
@@ -111,5 +112,41 @@ func TestNewChecksItsConfig(t *testing.T) {
 		if _, err := worker.New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("New(%+v): %v; want an error saying %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+// flakyJobs fails AddJobCounters while down.
+type flakyJobs struct {
+	assets.JobStore
+	down bool
+}
+
+func (f *flakyJobs) AddJobCounters(ctx context.Context, id string, d map[string]int64) error {
+	if f.down {
+		return errors.New("store unavailable")
+	}
+	return f.JobStore.AddJobCounters(ctx, id, d)
+}
+
+// Counts that could not be reported are kept and reported next time.
+func TestReportKeepsWhatFailed(t *testing.T) {
+	ctx := context.Background()
+	s := &flakyJobs{JobStore: assetstest.Embedded(t, assets.DefaultLayout), down: true}
+	now := time.Now().UTC()
+	if err := s.SaveJob(ctx, assets.Job{ID: "j", Status: "running", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var c worker.Counts
+	for range 7 {
+		c.Add("j", apply.Applied)
+	}
+	c.Add("j", worker.DeadLettered)
+	c.Report(ctx, s, quiet) // the store is down
+	c.Add("j", apply.Applied)
+	s.down = false
+	c.Report(ctx, s, quiet)
+	j, err := s.Job(ctx, "j")
+	if err != nil || j.Counters["applied"] != 8 || j.Counters["dlq"] != 1 {
+		t.Errorf("counters %v, %v; want applied 8 and dlq 1 after a failed report", j.Counters, err)
 	}
 }
