@@ -146,16 +146,23 @@ type Policy struct {
 var DefaultPolicy = Policy{Attempts: 5, Base: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // Do calls fn until it succeeds, fails for good, or the attempts run out,
-// sleeping base*2^n with full jitter between tries. It returns the last
-// outcome and error and how many tries it took.
+// sleeping base*2^n with full jitter between tries. A store that cannot be
+// reached (assets.ErrUnavailable) is waited out: those tries do not count
+// against the attempts, so an outage holds the event instead of
+// dead-lettering it. It returns the last outcome and error and how many
+// tries it took.
 func (p Policy) Do(ctx context.Context, fn func() (Outcome, error)) (Outcome, int, error) {
 	attempts := max(1, p.Attempts)
+	counted := 0
 	for try := 1; ; try++ {
 		out, err := fn()
-		if err == nil || !Retryable(err) || try == attempts {
+		if !errors.Is(err, assets.ErrUnavailable) {
+			counted++
+		}
+		if err == nil || !Retryable(err) || counted >= attempts {
 			return out, try, err
 		}
-		backoff := min(p.Max, p.Base<<(try-1))
+		backoff := min(p.Max, p.Base<<min(try-1, 30))
 		select {
 		case <-ctx.Done():
 			return Failed, try, errors.Join(err, ctx.Err())

@@ -178,12 +178,31 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	if c.Position != "" {
 		log.Debug("resuming task", "position", c.Position)
 	}
+	// A store outage is waited out: the task resumes from its last
+	// checkpoint once the store answers again.
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		err := s.walk(ctx, &c)
+		if !errors.Is(err, assets.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("store unavailable: the task resumes from its checkpoint when it answers", "retry_in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// walk walks task c from its position, checkpointing each batch, and
+// marks it done at its end.
+func (s *Scanner) walk(ctx context.Context, c *assets.Checkpoint) error {
 	err := s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error {
 		if err := s.batch(ctx, b); err != nil {
 			return err
 		}
 		c.Position, c.UpdatedAt = b.Position, time.Now().UTC()
-		if err := s.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+		if err := s.cfg.Store.SaveCheckpoint(ctx, *c); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 		return nil
@@ -192,7 +211,7 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 		return fmt.Errorf("scan task %s: %w", c.Task, err)
 	}
 	c.Done, c.UpdatedAt = true, time.Now().UTC()
-	if err := s.cfg.Store.SaveCheckpoint(ctx, c); err != nil {
+	if err := s.cfg.Store.SaveCheckpoint(ctx, *c); err != nil {
 		return fmt.Errorf("scan task %s: mark done: %w", c.Task, err)
 	}
 	s.Stats.TasksDone.Add(1)

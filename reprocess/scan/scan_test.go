@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,5 +422,52 @@ func TestIDsSource(t *testing.T) {
 				t.Errorf("ReadIDs(%q, column %q): error %v does not mention %q", tc.in, tc.column, err, w)
 			}
 		}
+	}
+}
+
+// outage makes the store unreachable for its first failures page reads.
+type outage struct {
+	assets.Pager
+	failures atomic.Int64
+}
+
+func (o *outage) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
+	if o.failures.Add(-1) >= 0 {
+		return nil, fmt.Errorf("page %s: %w: connection refused", p, assets.ErrUnavailable)
+	}
+	return o.Pager.Page(ctx, p, after, limit)
+}
+
+// idSet collects emitted ids.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[assets.ID]int
+}
+
+func (s *idSet) Emit(_ context.Context, evs []events.Reprocess) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range evs {
+		s.ids[ev.AssetID]++
+	}
+	return nil
+}
+
+// A store outage mid-scan is waited out: the tasks it hit resume from
+// their checkpoints, and every asset is emitted.
+func TestStoreOutageIsWaitedOut(t *testing.T) {
+	e := embeddedEnv(t, 800)
+	types := e.types("image", "video", "document", "audio", "model3d")
+	src := e.source(types, end.Add(-10*24*time.Hour), end, 25)
+	down := &outage{Pager: e.store}
+	down.failures.Store(6)
+	src.Pager = down
+	got := &idSet{ids: map[assets.ID]int{}}
+	sc := scan.New(scan.Config{Job: "outage", Transform: "t", Version: 1, Concurrency: 4, Store: e.store, Log: quiet}, src, got)
+	if err := sc.Run(context.Background()); err != nil {
+		t.Fatalf("a scan through a store outage: %v", err)
+	}
+	if len(got.ids) != 800 {
+		t.Errorf("emitted %d of 800 assets after the outage", len(got.ids))
 	}
 }

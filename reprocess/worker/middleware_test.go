@@ -39,7 +39,8 @@ func TestChain(t *testing.T) {
 	other := ev
 	other.Transform = "u"
 	otherMsg, _ := events.Encode(other, "test")
-	retryable := errors.New("store unavailable")
+	retryable := errors.New("write timed out")
+	down := fmt.Errorf("get: %w: no hosts available", assets.ErrUnavailable)
 	permanent := transform.Permanent(errors.New("poison"))
 	for _, c := range []struct {
 		name      string
@@ -53,6 +54,7 @@ func TestChain(t *testing.T) {
 	}{
 		{name: "applied", d: worker.Delivery{Message: msg}, want: apply.Applied, calls: 1, dlq: -1},
 		{name: "retried then applied", d: worker.Delivery{Message: msg}, fails: []error{retryable, retryable}, want: apply.Applied, calls: 3, dlq: -1},
+		{name: "an outage is waited out", d: worker.Delivery{Message: msg}, fails: []error{down, down, down, down, down}, want: apply.Applied, calls: 6, dlq: -1},
 		{name: "retries run out", d: worker.Delivery{Message: msg}, fails: []error{retryable, retryable, retryable}, want: worker.DeadLettered, calls: 3, dlq: 3},
 		{name: "permanent at once", d: worker.Delivery{Message: msg}, fails: []error{permanent}, want: worker.DeadLettered, calls: 1, dlq: 1},
 		{name: "malformed", d: worker.Delivery{Message: events.Message{Value: []byte("{nope")}}, want: worker.DeadLettered, calls: 0, dlq: 0},
