@@ -49,6 +49,7 @@ type Job struct {
 	workers []*worker.Worker // sync: the emitter; async: in-process members
 	counts  worker.Counts    // the workers' outcomes
 	async   bool
+	metrics *collectors // the run's publisher and worker metrics
 	closers []func()
 
 	mu      sync.Mutex
@@ -78,6 +79,8 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 // assemble builds the source, the emitter and any in-process workers.
 func (r *Job) assemble(ctx context.Context) error {
 	e, j := r.env, r.spec
+	r.metrics = &collectors{reg: e.Metrics}
+	r.closers = append(r.closers, r.metrics.unregister)
 	src := r.opts.Source
 	if src == nil {
 		var err error
@@ -92,7 +95,7 @@ func (r *Job) assemble(ctx context.Context) error {
 			return err
 		}
 		r.closers = append(r.closers, pub.Close)
-		if err := pub.Register(e.Metrics); err != nil {
+		if err := pub.Register(r.metrics); err != nil {
 			r.log.Warn("publisher metrics not registered", "error", err)
 		}
 		emit = pub
@@ -134,7 +137,7 @@ func (r *Job) addWorkers(n int, dlqGroup string, cfg worker.Config) error {
 			}
 		})
 		if i == 0 { // one collector for the counts the workers share
-			if err := r.env.Metrics.Register(w); err != nil {
+			if err := r.metrics.Register(w); err != nil {
 				r.log.Warn("worker metrics not registered", "error", err)
 			}
 		}
@@ -153,7 +156,8 @@ func (r *Job) close() {
 
 // scanner assembles the scan of j: a rate limiter that watches the
 // store's latency, the lag gate on the transform's group, and the job's
-// state asked before every batch. stop ends the latency watch.
+// state asked before every batch. stop ends the latency watch and
+// unregisters the scan's metrics.
 func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int) (sc *scan.Scanner, stop func()) {
 	log := e.Log.With("job", j.Name)
 	lim := throttle.NewLimiter(j.Rate, time.Second)
@@ -164,10 +168,12 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 	sc = scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
 		Concurrency: concurrency, Filter: j.Filter, Limiter: lim, Gate: gate, Proceed: watch.Proceed, Store: e.Store, Log: e.Log,
 	}, src, emit)
-	if err := sc.Register(e.Metrics, lim, gate); err != nil {
+	reg := &collectors{reg: e.Metrics}
+	if err := sc.Register(reg, lim, gate); err != nil {
 		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
 	}
-	return sc, e.Store.Watch(lim.Observe)
+	unwatch := e.Store.Watch(lim.Observe)
+	return sc, func() { unwatch(); reg.unregister() }
 }
 
 // Run scans the job to its end, with its heartbeat, and its in-process

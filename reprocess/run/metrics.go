@@ -1,0 +1,49 @@
+package run
+
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collectors registers on a registry and remembers what it registered,
+// so a run's collectors leave with it: a later run of the job in the same
+// process registers its own and its metrics are the live ones.
+type collectors struct {
+	reg prometheus.Registerer
+	cs  []prometheus.Collector
+}
+
+// Register implements prometheus.Registerer.
+func (c *collectors) Register(x prometheus.Collector) error {
+	if err := c.reg.Register(x); err != nil {
+		return err
+	}
+	c.cs = append(c.cs, x)
+	return nil
+}
+
+// MustRegister implements prometheus.Registerer.
+func (c *collectors) MustRegister(xs ...prometheus.Collector) {
+	for _, x := range xs {
+		if err := c.Register(x); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// Unregister implements prometheus.Registerer.
+func (c *collectors) Unregister(x prometheus.Collector) bool {
+	c.cs = slices.DeleteFunc(c.cs, func(y prometheus.Collector) bool { return y == x })
+	return c.reg.Unregister(x)
+}
+
+// unregister removes every collector registered through c, and only
+// those: a collector that failed to register (another run's is there)
+// is not taken for its twin.
+func (c *collectors) unregister() {
+	for _, x := range c.cs {
+		c.reg.Unregister(x)
+	}
+	c.cs = nil
+}
