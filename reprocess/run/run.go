@@ -104,7 +104,10 @@ func (r *Job) assemble(ctx context.Context) error {
 			return err
 		}
 	} else {
-		if err := r.addWorkers(1, j.Name, worker.Config{Concurrency: j.Source.Concurrency * 4}); err != nil {
+		// The scan emits only the job's transform version: the filter
+		// passes every event and the metrics name the transform.
+		if err := r.addWorkers(1, j.Name, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version,
+			Concurrency: j.Source.Concurrency * 4}); err != nil {
 			return err
 		}
 		emit = r.workers[0]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -91,9 +92,9 @@ func specOf(t *testing.T, text string) *job.Job {
 	return j
 }
 
-// scanMetrics reads the env's series labelled job_name=name, by metric
-// name; safe from any goroutine.
-func scanMetrics(t *testing.T, e *run.Env, name string) map[string]float64 {
+// series reads the env's counters and gauges, keyed as PromQL selects
+// them: name{label="value",...}; safe from any goroutine.
+func series(t *testing.T, e *run.Env) map[string]float64 {
 	t.Helper()
 	mfs, err := e.Metrics.Gather()
 	if err != nil {
@@ -102,24 +103,29 @@ func scanMetrics(t *testing.T, e *run.Env, name string) map[string]float64 {
 	got := map[string]float64{}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
+			var ls []string
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "job_name" && l.GetValue() == name {
-					got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
-				}
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
 			}
+			got[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
 	return got
 }
 
+// ofJob keeps the series labelled job_name=name.
+func ofJob(m map[string]float64, name string) map[string]float64 {
+	maps.DeleteFunc(m, func(k string, _ float64) bool { return !strings.Contains(k, fmt.Sprintf("job_name=%q", name)) })
+	return m
+}
+
 // probe is a job's source that, each time a task's walk ends, reads the
-// job's metrics and its progress; with one task at a time nothing moves
-// in between.
+// env's metrics and the job's progress; with one task at a time nothing
+// moves in between.
 type probe struct {
 	scan.Source
 	t       *testing.T
 	env     *run.Env
-	name    string
 	job     *run.Job // set once started
 	samples []sample
 }
@@ -131,7 +137,7 @@ type sample struct {
 
 func (p *probe) Walk(ctx context.Context, task, from string, fn func(scan.Batch) error) error {
 	err := p.Source.Walk(ctx, task, from, fn)
-	p.samples = append(p.samples, sample{scanMetrics(p.t, p.env, p.name), p.job.Progress(ctx)})
+	p.samples = append(p.samples, sample{series(p.t, p.env), p.job.Progress(ctx)})
 	return err
 }
 
@@ -142,7 +148,7 @@ func start(t *testing.T, e *run.Env, j *job.Job) (*run.Job, *probe) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &probe{Source: src, t: t, env: e, name: j.Name}
+	p := &probe{Source: src, t: t, env: e}
 	if p.job, err = e.Start(context.Background(), j, run.Options{Source: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +170,7 @@ func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rate := p.samples[len(p.samples)-1].metrics["reprocess_throttle_rate"]; rate >= 4000 {
+	if rate := p.samples[len(p.samples)-1].metrics[`reprocess_throttle_rate{job_name="adaptive"}`]; rate >= 4000 {
 		t.Errorf("with 15ms page reads over a 5ms target the limit stayed at %.0f/s", rate)
 	} else {
 		t.Logf("adaptive limit fell from 4000/s to %.0f/s", rate)
@@ -254,7 +260,8 @@ func TestAsyncJobWithInProcessWorkers(t *testing.T) {
 
 // A job's metrics leave the registry when its run ends, so a rerun in the
 // same process (a served job run again) shows its own live progress, not
-// the first run's frozen values.
+// the first run's frozen values; a sync job's apply counts are labelled
+// with its transform version.
 func TestRerunMetricsAreLive(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, 300, nil)
@@ -266,7 +273,7 @@ func TestRerunMetricsAreLive(t *testing.T) {
 	if err := r.Run(ctx); err == nil {
 		t.Fatal("a filter failing on every asset ran without error")
 	}
-	if m := scanMetrics(t, e, "rerun"); len(m) > 0 {
+	if m := ofJob(series(t, e), "rerun"); len(m) > 0 {
 		t.Errorf("after the first run ended its metrics remain: %v", m)
 	}
 
@@ -279,15 +286,19 @@ func TestRerunMetricsAreLive(t *testing.T) {
 	}
 	for i, s := range p.samples {
 		pr := s.progress
-		want := map[string]float64{"reprocess_scan_tasks": float64(pr.Tasks), "reprocess_scan_tasks_done": float64(pr.TasksDone),
-			"reprocess_scan_scanned_total": float64(pr.Scanned), "reprocess_scan_emitted_total": float64(pr.Emitted)}
+		want := map[string]float64{`reprocess_scan_tasks{job_name="rerun"}`: float64(pr.Tasks),
+			`reprocess_scan_tasks_done{job_name="rerun"}`:    float64(pr.TasksDone),
+			`reprocess_scan_scanned_total{job_name="rerun"}`: float64(pr.Scanned),
+			`reprocess_scan_emitted_total{job_name="rerun"}`: float64(pr.Emitted),
+			// the rerun's worker, labelled with the job's transform version
+			`reprocess_apply_events_total{outcome="applied",transform="tag",version="1"}`: float64(pr.Outcomes[apply.Applied])}
 		for name, v := range want {
 			if s.metrics[name] != v {
 				t.Errorf("after task %d of the rerun %s = %v; the rerun's own value is %v", i+1, name, s.metrics[name], v)
 			}
 		}
 	}
-	if m := scanMetrics(t, e, "rerun"); len(m) > 0 {
+	if m := ofJob(series(t, e), "rerun"); len(m) > 0 {
 		t.Errorf("after the rerun ended its metrics remain: %v", m)
 	}
 }
