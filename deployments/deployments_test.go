@@ -21,13 +21,15 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
-// exported lists the metric families the scan and worker processes
-// register, with histogram series suffixes.
+// exported lists the metric families the scan, worker and serve
+// processes register, with histogram series suffixes.
 func exported(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
 	s, err := instrument.Wrap(assetstest.Embedded(t, assets.DefaultLayout), reg)
@@ -35,15 +37,20 @@ func exported(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	s.Get(t.Context(), assets.NewID(time.Now())) // one observation, so the histogram is gathered
-	sc := scan.New(scan.Config{Job: "j", Store: s}, nil, nil)
-	if err := sc.Register(reg, throttle.NewLimiter(throttle.Config{Limit: 1}, time.Second), nil); err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kafka.Start(kafka.DefaultConfig, slog.New(slog.DiscardHandler))
+	log := slog.New(slog.DiscardHandler)
+	kc, err := kafka.Start(kafka.DefaultConfig, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
+	if err := kc.EnsureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	runJob(t, &run.Env{Store: s, Kafka: kc, Metrics: reg, Log: log, Layout: assets.DefaultLayout})
+	sc := scan.New(scan.Config{Job: "j", Store: s}, nil, nil)
+	if err := sc.Register(reg, throttle.NewLimiter(throttle.Config{Limit: 1}, time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
 	dlq, err := kc.NewDLQ("test")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +69,6 @@ func exported(t *testing.T) map[string]bool {
 	if err := pub.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	kc.EnsureTopics(t.Context())
 	pub.Emit(t.Context(), []events.Reprocess{{JobID: "j", AssetID: assets.NewID(time.Now()), Transform: "t", Version: 1, Attempt: 1}})
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -77,6 +83,27 @@ func exported(t *testing.T) map[string]bool {
 		}
 	}
 	return names
+}
+
+// runJob runs a sync job of one id to its end, for what a job's end
+// leaves (reprocess_job_failed).
+func runJob(t *testing.T, e *run.Env) {
+	t.Helper()
+	j, err := job.Read([]byte("name: one\nsource: {kind: ids, file: -}\ntransform: {name: t, version: 1, facts: {t: '\"x\"'}}\nmode: sync\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := scan.ReadIDs(strings.NewReader(assets.NewID(time.Now()).String()+"\n"), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Start(t.Context(), j, run.Options{Source: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var metricName = regexp.MustCompile(`\breprocess_[a-z_]+`)

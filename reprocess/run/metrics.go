@@ -1,6 +1,7 @@
 package run
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,4 +47,26 @@ func (c *collectors) unregister() {
 		c.reg.Unregister(x)
 	}
 	c.cs = nil
+}
+
+var failedOpts = prometheus.GaugeOpts{Name: "reprocess_job_failed",
+	Help: "1 from the end of a job's failed run in this process until the job starts again, else 0."}
+
+// setFailed sets reprocess_job_failed{job_name=job}. The gauge outlives
+// the job's runs, so an alert sees a failed job until it runs again.
+func (e *Env) setFailed(job string, failed bool) {
+	g := prometheus.NewGaugeVec(failedOpts, []string{"job_name"})
+	if err := e.Metrics.Register(g); err != nil {
+		are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
+		if !ok {
+			e.Log.Warn("job metrics not registered", "error", err)
+			return
+		}
+		g = are.ExistingCollector.(*prometheus.GaugeVec)
+	}
+	v := 0.0
+	if failed {
+		v = 1
+	}
+	g.WithLabelValues(job).Set(v)
 }

@@ -73,6 +73,7 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 		r.close()
 		return nil, err
 	}
+	e.setFailed(j.Name, false)
 	return r, nil
 }
 
@@ -255,6 +256,8 @@ func (r *Job) heartbeat(ctx context.Context) (stop func()) {
 // the process was stopped (a restart resumes it).
 func (r *Job) finish(ctx context.Context, runErr error) error {
 	s, id := r.env.Store, r.spec.Name
+	cancelled := errors.Is(runErr, control.ErrCancelled) || errors.Is(runErr, context.Canceled)
+	r.env.setFailed(id, runErr != nil && !cancelled)
 	if err := s.SetJobCounters(ctx, id, r.Counters()); err != nil {
 		return err
 	}
@@ -262,7 +265,7 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	case runErr == nil:
 		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
 		return err
-	case errors.Is(runErr, control.ErrCancelled), errors.Is(runErr, context.Canceled):
+	case cancelled:
 		return nil
 	}
 	_, err := control.Transition(ctx, s, id, control.Failed, func(j *assets.Job) { j.Error = runErr.Error() })

@@ -113,9 +113,12 @@ func series(t *testing.T, e *run.Env) map[string]float64 {
 	return got
 }
 
-// ofJob keeps the series labelled job_name=name.
-func ofJob(m map[string]float64, name string) map[string]float64 {
-	maps.DeleteFunc(m, func(k string, _ float64) bool { return !strings.Contains(k, fmt.Sprintf("job_name=%q", name)) })
+// ofRun keeps the series of a run of job name: labelled job_name=name,
+// but reprocess_job_failed, which outlives runs.
+func ofRun(m map[string]float64, name string) map[string]float64 {
+	maps.DeleteFunc(m, func(k string, _ float64) bool {
+		return !strings.Contains(k, fmt.Sprintf("job_name=%q", name)) || strings.HasPrefix(k, "reprocess_job_failed{")
+	})
 	return m
 }
 
@@ -273,7 +276,7 @@ func TestRerunMetricsAreLive(t *testing.T) {
 	if err := r.Run(ctx); err == nil {
 		t.Fatal("a filter failing on every asset ran without error")
 	}
-	if m := ofJob(series(t, e), "rerun"); len(m) > 0 {
+	if m := ofRun(series(t, e), "rerun"); len(m) > 0 {
 		t.Errorf("after the first run ended its metrics remain: %v", m)
 	}
 
@@ -298,7 +301,39 @@ func TestRerunMetricsAreLive(t *testing.T) {
 			}
 		}
 	}
-	if m := ofJob(series(t, e), "rerun"); len(m) > 0 {
+	if m := ofRun(series(t, e), "rerun"); len(m) > 0 {
 		t.Errorf("after the rerun ended its metrics remain: %v", m)
+	}
+}
+
+// reprocess_job_failed says whether a job's last run in this process
+// failed, from its end until the job starts again.
+func TestJobFailedMetric(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 100, nil)
+	const key = `reprocess_job_failed{job_name="flaky"}`
+	for i, step := range []struct {
+		extra   string
+		fails   bool
+		started float64 // the gauge once the run started
+		ended   float64 // and once it ended
+	}{
+		{extra: "filter: 'int(asset.metadata.owner) > 1'\n", fails: true, started: 0, ended: 1},
+		{extra: "filter: 'int(asset.metadata.owner) > 1'\n", fails: true, started: 0, ended: 1},
+		{started: 0, ended: 0},
+	} {
+		r, err := e.Start(ctx, spec(t, "flaky", "mode: sync\n"+step.extra), run.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := series(t, e)[key]; !ok || got != step.started {
+			t.Errorf("run %d started: %s = %v (present %v); want %v", i+1, key, got, ok, step.started)
+		}
+		if err := r.Run(ctx); (err != nil) != step.fails {
+			t.Fatalf("run %d: %v; want failing %v", i+1, err, step.fails)
+		}
+		if got, ok := series(t, e)[key]; !ok || got != step.ended {
+			t.Errorf("run %d ended: %s = %v (present %v); want %v", i+1, key, got, ok, step.ended)
+		}
 	}
 }
