@@ -51,6 +51,7 @@ type Job struct {
 	budget  func() error     // stops the run when over the error budget
 	tally   tally            // what the job's record has of the counts
 	async   bool
+	metrics *collectors // the run's publisher and worker metrics
 	closers []func()
 
 	mu      sync.Mutex
@@ -83,12 +84,15 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 		r.close()
 		return nil, err
 	}
+	e.setFailed(j.Name, false)
 	return r, nil
 }
 
 // assemble builds the source, the emitter and any in-process workers.
 func (r *Job) assemble(ctx context.Context) error {
 	e, j := r.env, r.spec
+	r.metrics = &collectors{reg: e.Metrics}
+	r.closers = append(r.closers, r.metrics.unregister)
 	src := r.opts.Source
 	if src == nil {
 		var err error
@@ -103,7 +107,7 @@ func (r *Job) assemble(ctx context.Context) error {
 			return err
 		}
 		r.closers = append(r.closers, pub.Close)
-		if err := pub.Register(e.Metrics); err != nil {
+		if err := pub.Register(r.metrics); err != nil {
 			r.log.Warn("publisher metrics not registered", "error", err)
 		}
 		emit = pub
@@ -112,7 +116,10 @@ func (r *Job) assemble(ctx context.Context) error {
 			return err
 		}
 	} else {
-		if err := r.addWorkers(1, j.Name, worker.Config{Concurrency: j.Source.Concurrency * 4}); err != nil {
+		// The scan emits only the job's transform version: the filter
+		// passes every event and the metrics name the transform.
+		if err := r.addWorkers(1, j.Name, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version,
+			Concurrency: j.Source.Concurrency * 4}); err != nil {
 			return err
 		}
 		emit = r.workers[0]
@@ -145,7 +152,7 @@ func (r *Job) addWorkers(n int, dlqGroup string, cfg worker.Config) error {
 			}
 		})
 		if i == 0 { // one collector for the counts the workers share
-			if err := r.env.Metrics.Register(w); err != nil {
+			if err := r.metrics.Register(w); err != nil {
 				r.log.Warn("worker metrics not registered", "error", err)
 			}
 		}
@@ -165,7 +172,7 @@ func (r *Job) close() {
 // scanner assembles the scan of j: a rate limiter that watches the
 // store's latency, the lag gate on the transform's group, and, before
 // every batch, check (if not nil) and the job's state. stop ends the
-// latency watch.
+// latency watch and unregisters the scan's metrics.
 func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func()) {
 	log := e.Log.With("job", j.Name)
 	lim := throttle.NewLimiter(j.Rate, time.Second)
@@ -185,10 +192,12 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 	sc = scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
 		Concurrency: concurrency, Filter: j.Filter, Limiter: lim, Gate: gate, Proceed: proceed, Store: e.Store, Log: e.Log,
 	}, src, emit)
-	if err := sc.Register(e.Metrics, lim, gate); err != nil {
+	reg := &collectors{reg: e.Metrics}
+	if err := sc.Register(reg, lim, gate); err != nil {
 		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
 	}
-	return sc, e.Store.Watch(lim.Observe)
+	unwatch := e.Store.Watch(lim.Observe)
+	return sc, func() { unwatch(); reg.unregister() }
 }
 
 // Run scans the job to its end, with its heartbeat, and its in-process
@@ -320,6 +329,8 @@ func (r *Job) save(ctx context.Context) error {
 // process was stopped (running it again resumes it).
 func (r *Job) finish(ctx context.Context, runErr error) error {
 	s, id := r.env.Store, r.spec.Name
+	stopped := errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)
+	r.env.setFailed(id, runErr != nil && !stopped && !errors.Is(runErr, control.ErrCancelled))
 	if err := r.save(ctx); err != nil {
 		r.log.Error("save the job's counters", "error", err)
 	}
@@ -329,7 +340,7 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		return err
 	case errors.Is(runErr, control.ErrCancelled):
 		return nil
-	case errors.Is(runErr, context.Canceled), errors.Is(runErr, context.DeadlineExceeded):
+	case stopped:
 		_, err := control.Transition(ctx, s, id, control.Interrupted, nil)
 		return err
 	}

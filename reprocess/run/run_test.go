@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
@@ -90,20 +92,75 @@ func specOf(t *testing.T, text string) *job.Job {
 	return j
 }
 
-// gauge reads a metric of the env's registry.
-func gauge(t *testing.T, e *run.Env, name string) float64 {
+// series reads the env's counters and gauges, keyed as PromQL selects
+// them: name{label="value",...}; safe from any goroutine.
+func series(t *testing.T, e *run.Env) map[string]float64 {
 	t.Helper()
 	mfs, err := e.Metrics.Gather()
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
+	got := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			got[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	return got
+}
+
+// ofRun keeps the series of a run of job name: labelled job_name=name,
+// but reprocess_job_failed, which outlives runs.
+func ofRun(m map[string]float64, name string) map[string]float64 {
+	maps.DeleteFunc(m, func(k string, _ float64) bool {
+		return !strings.Contains(k, fmt.Sprintf("job_name=%q", name)) || strings.HasPrefix(k, "reprocess_job_failed{")
+	})
+	return m
+}
+
+// probe is a job's source that, each time a task's walk ends, reads the
+// env's metrics and the job's progress; with one task at a time nothing
+// moves in between.
+type probe struct {
+	scan.Source
+	t       *testing.T
+	env     *run.Env
+	job     *run.Job // set once started
+	samples []sample
+}
+
+type sample struct {
+	metrics  map[string]float64
+	progress run.Progress
+}
+
+func (p *probe) Walk(ctx context.Context, task, from string, fn func(scan.Batch) error) error {
+	err := p.Source.Walk(ctx, task, from, fn)
+	p.samples = append(p.samples, sample{series(p.t, p.env), p.job.Progress(ctx)})
+	return err
+}
+
+// start starts j on a probe of its source.
+func start(t *testing.T, e *run.Env, j *job.Job) (*run.Job, *probe) {
+	t.Helper()
+	src, err := e.Source(context.Background(), j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &probe{Source: src, t: t, env: e}
+	if p.job, err = e.Start(context.Background(), j, run.Options{Source: p}); err != nil {
+		t.Fatal(err)
+	}
+	return p.job, p
+}
+
+// oneAtATime is spec with one partition walked at a time.
+func oneAtATime(t *testing.T, name, extra string) *job.Job {
+	return specOf(t, strings.Replace(spec(t, name, extra).Text, "concurrency: 4", "concurrency: 1", 1))
 }
 
 // The store's own timing feeds the throttle: slow page reads, measured
@@ -112,16 +169,11 @@ func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
 	e := newEnv(t, 600, func(s assets.Store) assets.Store { return slowStore{s, 15 * time.Millisecond} })
 	// One partition at a time, so the scan lasts past the limiter's first
 	// one-second interval.
-	j := specOf(t, strings.Replace(spec(t, "adaptive", "rate: {limit: 4000, adaptive: true, target_p99: 5ms}\n").Text,
-		"concurrency: 4", "concurrency: 1", 1))
-	r, err := e.Start(context.Background(), j, run.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, p := start(t, e, oneAtATime(t, "adaptive", "rate: {limit: 4000, adaptive: true, target_p99: 5ms}\n"))
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rate := gauge(t, e, "reprocess_throttle_rate"); rate >= 4000 {
+	if rate := p.samples[len(p.samples)-1].metrics[`reprocess_throttle_rate{job_name="adaptive"}`]; rate >= 4000 {
 		t.Errorf("with 15ms page reads over a 5ms target the limit stayed at %.0f/s", rate)
 	} else {
 		t.Logf("adaptive limit fell from 4000/s to %.0f/s", rate)
@@ -311,5 +363,82 @@ func TestInterruptedJobResumes(t *testing.T) {
 	// The record counts both runs, and the job started with the first.
 	if rec.Counters["emitted"] != first+second || !rec.StartedAt.Equal(started) {
 		t.Errorf("record: emitted %d, started %s; want %d over both runs, started %s", rec.Counters["emitted"], rec.StartedAt, first+second, started)
+	}
+}
+
+// A job's metrics leave the registry when its run ends, so a rerun in the
+// same process (a served job run again) shows its own live progress, not
+// the first run's frozen values; a sync job's apply counts are labelled
+// with its transform version.
+func TestRerunMetricsAreLive(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 300, nil)
+	// The first run fails on its first batch: the filter fails on every asset.
+	r, err := e.Start(ctx, oneAtATime(t, "rerun", "mode: sync\nfilter: 'int(asset.metadata.owner) > 1'\n"), run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err == nil {
+		t.Fatal("a filter failing on every asset ran without error")
+	}
+	if m := ofRun(series(t, e), "rerun"); len(m) > 0 {
+		t.Errorf("after the first run ended its metrics remain: %v", m)
+	}
+
+	r, p := start(t, e, oneAtATime(t, "rerun", "mode: sync\n"))
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.samples) == 0 {
+		t.Fatal("the rerun walked no task")
+	}
+	for i, s := range p.samples {
+		pr := s.progress
+		want := map[string]float64{`reprocess_scan_tasks{job_name="rerun"}`: float64(pr.Tasks),
+			`reprocess_scan_tasks_done{job_name="rerun"}`:    float64(pr.TasksDone),
+			`reprocess_scan_scanned_total{job_name="rerun"}`: float64(pr.Scanned),
+			`reprocess_scan_emitted_total{job_name="rerun"}`: float64(pr.Emitted),
+			// the rerun's worker, labelled with the job's transform version
+			`reprocess_apply_events_total{outcome="applied",transform="tag",version="1"}`: float64(pr.Outcomes[apply.Applied])}
+		for name, v := range want {
+			if s.metrics[name] != v {
+				t.Errorf("after task %d of the rerun %s = %v; the rerun's own value is %v", i+1, name, s.metrics[name], v)
+			}
+		}
+	}
+	if m := ofRun(series(t, e), "rerun"); len(m) > 0 {
+		t.Errorf("after the rerun ended its metrics remain: %v", m)
+	}
+}
+
+// reprocess_job_failed says whether a job's last run in this process
+// failed, from its end until the job starts again.
+func TestJobFailedMetric(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 100, nil)
+	const key = `reprocess_job_failed{job_name="flaky"}`
+	for i, step := range []struct {
+		extra   string
+		fails   bool
+		started float64 // the gauge once the run started
+		ended   float64 // and once it ended
+	}{
+		{extra: "filter: 'int(asset.metadata.owner) > 1'\n", fails: true, started: 0, ended: 1},
+		{extra: "filter: 'int(asset.metadata.owner) > 1'\n", fails: true, started: 0, ended: 1},
+		{started: 0, ended: 0},
+	} {
+		r, err := e.Start(ctx, spec(t, "flaky", "mode: sync\n"+step.extra), run.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := series(t, e)[key]; !ok || got != step.started {
+			t.Errorf("run %d started: %s = %v (present %v); want %v", i+1, key, got, ok, step.started)
+		}
+		if err := r.Run(ctx); (err != nil) != step.fails {
+			t.Fatalf("run %d: %v; want failing %v", i+1, err, step.fails)
+		}
+		if got, ok := series(t, e)[key]; !ok || got != step.ended {
+			t.Errorf("run %d ended: %s = %v (present %v); want %v", i+1, key, got, ok, step.ended)
+		}
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/reprocess/reprocess/reprocess/throttle"
 )
 
-// Register exposes the scan's progress on reg, labelled with the job:
+// Register exposes the scan's progress on reg, labelled job_name (not
+// job, which Prometheus gives every series as its scrape job):
 //
 //	reprocess_scan_scanned_total, reprocess_scan_emitted_total,
 //	reprocess_scan_filtered_total, reprocess_scan_batches_total (counters)
@@ -16,7 +17,7 @@ import (
 //
 // lim and gate may be nil.
 func (s *Scanner) Register(reg prometheus.Registerer, lim *throttle.Limiter, gate *throttle.Gate) error {
-	labels := prometheus.Labels{"job": s.cfg.Job}
+	labels := prometheus.Labels{"job_name": s.cfg.Job}
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f)
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	Log    *slog.Logger   // nil: discard
 	// Transform and Version, when set, are the only events this worker
 	// applies; others belong to other consumer groups and are ignored.
+	// They label reprocess_apply_events_total.
 	Transform string
 	Version   int
 	// Concurrency bounds events applied at once in sync mode (default 1).
