@@ -28,9 +28,8 @@ func (a *app) serveCmd() *cobra.Command {
   /metrics /healthz /readyz
 Every /api/v1 request needs "Authorization: Bearer TOKEN" with serve.token
 (REPROCESS_SERVE_TOKEN); the page asks for it once. Jobs started through the
-API scan in this process and publish to kafka.topic for the workers. An id
-list comes in the spec (source.ids); source.file names a file only inside
-serve.ids_dir.`,
+API scan in this process and publish to kafka.topic for the workers; an id
+list comes in the spec (source.ids), a file only from serve.ids_dir.`,
 		Example: `  REPROCESS_SERVE_TOKEN=s3cret reprocess --kafka-brokers 127.0.0.1:9092 serve
   curl -H "Authorization: Bearer s3cret" --data-binary @job.yaml localhost:8080/api/v1/jobs`,
 		Args: cobra.NoArgs,
