@@ -51,6 +51,9 @@ type Config struct {
 type Serve struct {
 	Addr  string `mapstructure:"addr"`  // listen address of the API and job page
 	Token string `mapstructure:"token"` // bearer token every /api/v1 request needs
+	// IDsDir is the one directory whose files a job posted to the API may
+	// name as source.file; empty: the API reads no files.
+	IDsDir string `mapstructure:"ids_dir"`
 }
 
 // Metrics configures the HTTP endpoint of scan and worker processes.

@@ -82,6 +82,7 @@ See every key and its effective value with 'reprocess config print'.`,
 		a.jobCmd(),
 		a.serveCmd(),
 		a.sstableCmd(),
+		a.assetCmd(),
 	)
 	return root
 }

@@ -23,11 +23,13 @@ func (a *app) serveCmd() *cobra.Command {
                         and pause / resume / cancel buttons
   /api/v1/jobs          list (GET) and start (POST a job spec) jobs
   /api/v1/jobs/ID       one job (GET); .../pause, .../resume, .../cancel (POST)
+  /api/v1/assets/ID     one asset (GET)
   /api/v1/openapi.yaml  the API description
   /metrics /healthz /readyz
 Every /api/v1 request needs "Authorization: Bearer TOKEN" with serve.token
 (REPROCESS_SERVE_TOKEN); the page asks for it once. Jobs started through the
-API scan in this process and publish to kafka.topic for the workers.`,
+API scan in this process and publish to kafka.topic for the workers; an id
+list comes in the spec (source.ids), a file only from serve.ids_dir.`,
 		Example: `  REPROCESS_SERVE_TOKEN=s3cret reprocess --kafka-brokers 127.0.0.1:9092 serve
   curl -H "Authorization: Bearer s3cret" --data-binary @job.yaml localhost:8080/api/v1/jobs`,
 		Args: cobra.NoArgs,
@@ -61,7 +63,7 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	jobs := run.NewBackground(env)
-	srv := &api.Server{Store: env.Store, Runner: jobs, Token: a.cfg.Serve.Token, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
+	srv := &api.Server{Store: env.Store, Runner: jobs, Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
 	if len(a.cfg.Kafka.Brokers) > 0 {
 		srv.DeadLetters = &dlq.DLQ{Kafka: env.Kafka, Log: a.log}
 	}

@@ -29,13 +29,14 @@ import (
 const token = "test-token"
 
 // apiServer seeds an embedded store and serves the API on it, with the
-// in-process Kafka broker.
-func apiServer(t *testing.T, n int) *httptest.Server {
+// in-process Kafka broker and serve.ids_dir set to idsDir.
+func apiServer(t *testing.T, n int, idsDir ...string) *httptest.Server {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	cfg := config.Default()
 	cfg.Store.Embedded.Dir = dir
 	cfg.Serve.Token = token
+	cfg.Serve.IDsDir = strings.Join(idsDir, "")
 	s, err := embedded.Open(cfg.Store.Embedded, cfg.Layout)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,9 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/pause", "", token, 409, "cannot become paused"},
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 200, "running"},
 		{"POST", "/api/v1/jobs/api-job/explode", "", token, 404, "no action"},
+		{"POST", "/api/v1/jobs", strings.Replace(slowJob("ghost-job"), "name: orientation", "name: ghost", 1), token, 400, "no transform ghost"},
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
+		{"POST", "/api/v1/jobs/api-job/resume", "", token, 409, "cannot become running"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
 		{"GET", "/api/v1/jobs/api-job/dead-letters", "", token, 503, "kafka.brokers"},
 		{"POST", "/api/v1/jobs/api-job/dead-letters/replay", "", token, 503, "kafka.brokers"},
@@ -120,6 +123,64 @@ func TestAPI(t *testing.T) {
 		if err != nil || res.StatusCode != 200 {
 			t.Errorf("GET %s: %v %v", p, res.StatusCode, err)
 		}
+	}
+}
+
+// TestAPIReadsNoServerFiles posts id-list jobs: a server path is refused
+// with 400 and nothing of the file in the answer; with serve.ids_dir a
+// file inside it runs, its bad lines are named by number only, and a way
+// out of it is refused.
+func TestAPIReadsNoServerFiles(t *testing.T) {
+	passwd, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Skip("no /etc/passwd")
+	}
+	dir := t.TempDir()
+	good := assets.NewID(time.Now()).String()
+	os.WriteFile(filepath.Join(dir, "ids.txt"), []byte(good+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "bad.txt"), []byte(good+"\nsecret-line\n"), 0o600)
+	os.Symlink("/etc/passwd", filepath.Join(dir, "passwd"))
+	job := func(name, source string) string {
+		return "name: " + name + "\nsource: " + source + "\ntransform: {name: orientation, version: 1}\n"
+	}
+	plain, withDir := apiServer(t, 0), apiServer(t, 0, dir)
+	for i, tc := range []struct {
+		srv          *httptest.Server
+		source       string
+		code         int
+		want, secret string
+	}{
+		{plain, "{kind: ids, file: /etc/passwd}", 400, "the API does not read server files; give source.ids", ""},
+		{plain, "{kind: ids, file: /etc/passwd, column: '1'}", 400, "the API does not read server files", ""},
+		{plain, "{kind: ids, ids: [" + good + "]}", 201, "", ""},
+		{withDir, "{kind: ids, file: /etc/passwd}", 400, "not a file inside the server's ids directory", ""},
+		{withDir, "{kind: ids, file: ../../../../../../etc/passwd}", 400, "not a file inside", ""},
+		{withDir, "{kind: ids, file: passwd}", 400, "not a file inside", ""},
+		{withDir, "{kind: ids, file: bad.txt}", 400, "source.file bad.txt: 1 invalid asset ids:\nline 2: not a timeuuid", "secret-line"},
+		{withDir, "{kind: ids, file: ids.txt}", 201, "", ""},
+	} {
+		code, body := call(t, tc.srv, "POST", "/api/v1/jobs", job(fmt.Sprintf("files-%d", i), tc.source), token)
+		text := fmt.Sprint(body)
+		if code != tc.code || !strings.Contains(text, tc.want) || (tc.secret != "" && strings.Contains(text, tc.secret)) || strings.Contains(text, dir) {
+			t.Errorf("%s: %d %s; want %d with %q", tc.source, code, text, tc.code, tc.want)
+		}
+		for _, line := range strings.Split(string(passwd), "\n") {
+			if len(line) > 3 && strings.Contains(text, line) {
+				t.Errorf("%s: the answer holds a line of /etc/passwd: %s", tc.source, text)
+			}
+		}
+	}
+	// The file inside serve.ids_dir was read: its one id was scanned.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := call(t, withDir, "GET", "/api/v1/jobs/files-7", "", token)
+		if c, _ := body["counters"].(map[string]any); body["status"] == "succeeded" && c["scanned"] == 1.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job on ids.txt did not scan its id: %v", body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -24,6 +24,8 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
@@ -46,11 +48,13 @@ type DeadLetters interface {
 
 // Server serves the API. Token must not be empty. DeadLetters is nil when
 // no Kafka brokers are configured; the dead-letter routes then answer 503.
+// A job may name a file as its id list only inside IDsDir (none if empty).
 type Server struct {
 	Store       assets.Store
 	Runner      Runner
 	DeadLetters DeadLetters
 	Token       string
+	IDsDir      string
 	Registry    *prometheus.Registry
 	Ready       func(context.Context) error
 	Log         *slog.Logger
@@ -75,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("POST /api/v1/jobs/{id}/{action}", s.act)
 	api.HandleFunc("GET /api/v1/jobs/{id}/dead-letters", s.deadLetters)
 	api.HandleFunc("POST /api/v1/jobs/{id}/dead-letters/replay", s.replay)
+	api.HandleFunc("GET /api/v1/assets/{id}", s.asset)
 	mux.Handle("/api/", s.auth(api))
 	return mux
 }
@@ -147,11 +152,18 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// maxSpec bounds a job spec's size: room for job.MaxIDs inline ids.
+const maxSpec = 8 << 20
+
 // create validates a spec (YAML or JSON body) and starts the job.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if len(body) > maxSpec {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("job spec: over %d MiB", maxSpec>>20))
 		return
 	}
 	spec, err := job.Parse(body)
@@ -168,12 +180,20 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("job %s deletes assets (transform.dry_run: false): add ?confirm_delete=true if that is meant", j.Name))
 		return
 	}
+	file := j.Source.File
+	if file != "" {
+		if j.Source.File, err = s.idsFile(file); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
 	if cur, err := s.Store.Job(r.Context(), j.Name); err == nil && (cur.Status == control.Running || cur.Status == control.Paused) {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %s is already %s", j.Name, cur.Status))
 		return
 	}
 	if err := s.Runner.Start(j); err != nil {
-		writeError(w, http.StatusServiceUnavailable, err)
+		s.Log.Warn("job not started", "job", j.Name, "error", err)
+		writeError(w, startStatus(err), shown(err, file))
 		return
 	}
 	s.Log.Info("job started through the API", "job", j.Name)
@@ -182,6 +202,50 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		cur = assets.Job{ID: j.Name, Status: control.Pending}
 	}
 	writeJSON(w, http.StatusCreated, viewOf(control.View{Job: cur}))
+}
+
+// startStatus is the status of an error of Runner.Start: the job is
+// running elsewhere, cannot run as given, or a service is down.
+func startStatus(err error) int {
+	switch {
+	case errors.Is(err, control.ErrBusy):
+		return http.StatusConflict
+	case errors.Is(err, run.ErrInvalid):
+		return http.StatusBadRequest
+	}
+	return http.StatusServiceUnavailable
+}
+
+// shown is what the client is told of a Start error. For a job whose id
+// list is a file of this host (file, as the client named it), the error
+// names the file as given and quotes nothing of it.
+func shown(err error, file string) error {
+	if file == "" || !errors.Is(err, run.ErrInvalid) {
+		return err
+	}
+	var list *scan.ListError
+	if errors.As(err, &list) {
+		return fmt.Errorf("source.file %s: %s", file, list.Redacted())
+	}
+	return fmt.Errorf("source.file %s: cannot be read as an id list", file)
+}
+
+// asset answers one asset.
+func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+	id, err := assets.ParseID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errors.New("id: want an asset id, a timeuuid (version 1)"))
+		return
+	}
+	a, err := s.Store.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, assets.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Errorf("asset %s not found", id))
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err)
+	default:
+		writeJSON(w, http.StatusOK, a)
+	}
 }
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {

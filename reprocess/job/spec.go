@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/expr"
 	"github.com/reprocess/reprocess/reprocess/throttle"
 )
@@ -65,9 +66,10 @@ type Source struct {
 	IDField   string         `yaml:"id_field,omitempty"` // document field with the asset id; default _id
 	KeepAlive time.Duration  `yaml:"keep_alive,omitempty"`
 
-	// ids
-	File   string `yaml:"file,omitempty"`   // path, or - for standard input
-	Column string `yaml:"column,omitempty"` // CSV column: header name or 1-based number; empty: one id per line
+	// ids: a file, or the ids themselves (at most MaxIDs)
+	File   string   `yaml:"file,omitempty"`   // path, or - for standard input
+	Column string   `yaml:"column,omitempty"` // CSV column: header name or 1-based number; empty: one id per line
+	IDs    []string `yaml:"ids,omitempty"`    // timeuuids, in the order to emit them
 
 	// backup: snapshots of the assets table, read from their SSTables
 	// with no load on the live cluster. Several (one per replica) merge.
@@ -115,6 +117,8 @@ const (
 	DefaultConcurrency = 4
 	DefaultKeepAlive   = 5 * time.Minute
 	DefaultSplits      = 64
+	// MaxIDs caps an inline id list (source.ids); longer lists go in a file.
+	MaxIDs = 100_000
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
@@ -185,6 +189,7 @@ type Job struct {
 	Spec
 	Filter *expr.Filter // nil: every asset
 	Facts  *expr.Facts  // nil: a Go transform
+	IDs    []assets.ID  // source.ids, parsed
 }
 
 // Compile validates every field and compiles the CEL, reporting all
@@ -199,6 +204,7 @@ func Compile(s Spec) (*Job, error) {
 		bad("name", "%q: want lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", s.Name)
 	}
 	errs = append(errs, s.Source.validate())
+	j.IDs, errs = parseIDs(s.Source.IDs, errs)
 	if s.Filter != "" {
 		f, err := expr.CompileFilter(s.Filter, s.CostLimit)
 		if err != nil {
@@ -241,6 +247,9 @@ func (src Source) validate() error {
 	if src.Concurrency < 1 || src.Concurrency > 256 {
 		bad("concurrency", "want 1 to 256, got %d", src.Concurrency)
 	}
+	if len(src.IDs) > 0 && src.Kind != SourceIDs {
+		bad("ids", "only for kind ids")
+	}
 	switch src.Kind {
 	case SourceCassandra:
 		if len(src.Types) == 0 {
@@ -260,8 +269,15 @@ func (src Source) validate() error {
 			bad("keep_alive", "want at least 1s, got %s", src.KeepAlive)
 		}
 	case SourceIDs:
-		if src.File == "" {
-			bad("file", "give a path, or - for standard input")
+		switch {
+		case src.File == "" && len(src.IDs) == 0:
+			bad("file", "give a path, - for standard input, or the ids themselves as source.ids")
+		case src.File != "" && len(src.IDs) > 0:
+			bad("ids", "give source.file or source.ids, not both")
+		case len(src.IDs) > 0 && src.Column != "":
+			bad("column", "only for source.file")
+		case len(src.IDs) > MaxIDs:
+			bad("ids", "%d ids, at most %d in a spec: put longer lists in a file", len(src.IDs), MaxIDs)
 		}
 	case SourceBackup:
 		if len(src.Snapshots) == 0 {
@@ -281,6 +297,33 @@ func (src Source) validate() error {
 		bad("kind", "%q: want cassandra, elasticsearch, ids or backup", src.Kind)
 	}
 	return errors.Join(errs...)
+}
+
+// maxReported bounds how many bad ids of source.ids one error lists.
+const maxReported = 20
+
+// parseIDs parses source.ids, adding an error naming each bad one (the
+// first maxReported) to errs.
+func parseIDs(list []string, errs []error) ([]assets.ID, []error) {
+	if len(list) > MaxIDs {
+		return nil, errs // validate said so
+	}
+	ids := make([]assets.ID, 0, len(list))
+	bad := 0
+	for i, s := range list {
+		id, err := assets.ParseID(s)
+		if err != nil {
+			if bad++; bad <= maxReported {
+				errs = append(errs, fmt.Errorf("source.ids[%d]: %w", i, err))
+			}
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if bad > maxReported {
+		errs = append(errs, fmt.Errorf("source.ids: ... and %d more bad ids", bad-maxReported))
+	}
+	return ids, errs
 }
 
 // DefaultRollBytes is the export file size at which a new file starts.

@@ -72,3 +72,44 @@ func TestBadSpecs(t *testing.T) {
 		t.Errorf("empty spec: %v", err)
 	}
 }
+
+// An inline id list is checked like the lines of a file, each error naming
+// its index.
+func TestInlineIDs(t *testing.T) {
+	const good, v4 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+	many := strings.TrimSuffix(strings.Repeat(good+", ", job.MaxIDs+1), ", ")
+	for _, tc := range []struct {
+		source string
+		want   []string // parts of the error; none: valid
+	}{
+		{"{kind: ids, ids: [" + good + ", " + good + "]}", nil},
+		{"{kind: ids, ids: [" + good + ", nope, " + v4 + "]}", []string{`source.ids[1]: asset id "nope"`, "source.ids[2]: ", "version 4"}},
+		{"{kind: ids, ids: [" + good + "], file: ids.txt}", []string{"source.ids: give source.file or source.ids, not both"}},
+		{"{kind: ids, ids: [" + good + "], column: asset_id}", []string{"source.column: only for source.file"}},
+		{"{kind: ids}", []string{"source.file: give a path, - for standard input, or the ids themselves as source.ids"}},
+		{"{kind: ids, ids: []}", []string{"source.file: give"}},
+		{"{kind: cassandra, types: [image], created_from: 2025-01-01T00:00:00Z, ids: [" + good + "]}", []string{"source.ids: only for kind ids"}},
+		{"{kind: ids, ids: [" + many + "]}", []string{"source.ids: 100001 ids, at most 100000"}},
+		{"{kind: ids, ids: [" + strings.Repeat("x, ", 25) + "x]}", []string{"source.ids[19]", "... and 6 more bad ids"}},
+	} {
+		s, err := job.Parse([]byte("name: inline\nsource: " + tc.source + "\ntransform: {name: orientation, version: 1}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := job.Compile(s)
+		if tc.want == nil {
+			if err != nil || len(j.IDs) != 2 || j.IDs[0].String() != good {
+				t.Errorf("%s: %v; want 2 ids", tc.source[:40], err)
+			}
+			continue
+		}
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%.60s: %v; want an error with %q", tc.source, err, w)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "source.ids[20]") {
+			t.Errorf("%.60s: more than 20 bad ids listed", tc.source)
+		}
+	}
+}

@@ -20,10 +20,10 @@ func (e *Env) checkTransform(j *job.Job) error {
 		return nil
 	}
 	if e.Transforms == nil {
-		return fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use delete, reindex or export", t.Name, t.Version)
+		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use delete, reindex or export", t.Name, t.Version))
 	}
 	if _, err := e.Transforms.Lookup(t.Name, t.Version); err != nil {
-		return fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use delete, reindex or export", err)
+		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use delete, reindex or export", err))
 	}
 	return nil
 }

@@ -57,7 +57,8 @@ func (e *Env) Ready(ctx context.Context) error {
 }
 
 // Source builds the job's source; an id list is read and checked here
-// (from stdin for file "-"), before anything is recorded.
+// (from stdin for file "-"), before anything is recorded. A source the
+// spec cannot make is ErrInvalid.
 func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Source, error) {
 	src := j.Source
 	switch src.Kind {
@@ -68,7 +69,7 @@ func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Sou
 		}
 		return &scan.Partitions{Pager: e.Store, Layout: e.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
 	case job.SourceIDs:
-		return readIDs(src, stdin)
+		return readIDs(j, stdin)
 	case job.SourceElasticsearch:
 		es, err := elastic.NewClient(e.Elastic)
 		if err != nil {
@@ -83,24 +84,30 @@ func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Sou
 		}
 		return &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}, nil
 	}
-	return nil, fmt.Errorf("source.kind %q is not supported by this build", src.Kind)
+	return nil, invalid(fmt.Errorf("source.kind %q is not supported by this build", src.Kind))
 }
 
-func readIDs(src job.Source, stdin io.Reader) (scan.Source, error) {
+// readIDs builds the ids source from source.ids, or reads source.file;
+// its errors are ErrInvalid.
+func readIDs(j *job.Job, stdin io.Reader) (scan.Source, error) {
+	src := j.Source
+	if len(src.IDs) > 0 {
+		return scan.NewIDs(j.IDs, src.PageSize), nil
+	}
 	r := stdin
 	if src.File != "-" {
 		f, err := os.Open(src.File)
 		if err != nil {
-			return nil, fmt.Errorf("source.file: %w", err)
+			return nil, invalid(fmt.Errorf("source.file: %w", err))
 		}
 		defer f.Close()
 		r = f
 	} else if r == nil {
-		return nil, errors.New("source.file -: standard input is not available here; give a path")
+		return nil, invalid(errors.New("source.file -: standard input is not available here; give a path"))
 	}
 	ids, err := scan.ReadIDs(r, src.Column, src.PageSize)
 	if err != nil {
-		return nil, fmt.Errorf("source.file %s: %w", src.File, err)
+		return nil, invalid(fmt.Errorf("source.file %s: %w", src.File, err))
 	}
 	return ids, nil
 }
@@ -130,5 +137,5 @@ func IDList(j *job.Job, stdin io.Reader) (scan.Source, error) {
 	if j.Source.Kind != job.SourceIDs {
 		return nil, nil
 	}
-	return readIDs(j.Source, stdin)
+	return readIDs(j, stdin)
 }

@@ -267,8 +267,8 @@ func TestUnknownTransformIsRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, 10, nil)
 	j := specOf(t, strings.Replace(spec(t, "ghost", "").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", "transform: {name: ghost, version: 1}", 1))
-	if _, err := e.Start(ctx, j, run.Options{}); err == nil || !strings.Contains(err.Error(), "ghost") {
-		t.Fatalf("Start of an unknown transform: %v; want an error naming it", err)
+	if _, err := e.Start(ctx, j, run.Options{}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("Start of an unknown transform: %v; want ErrInvalid naming it", err)
 	}
 	if _, err := e.Store.Job(ctx, "ghost"); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("the refused job was recorded: %v", err)

@@ -26,16 +26,60 @@ var _ Source = (*IDs)(nil)
 // maxReported bounds how many bad lines one error lists.
 const maxReported = 20
 
+// NewIDs is the ids source of a list already checked.
+func NewIDs(ids []assets.ID, batchSize int) *IDs {
+	return &IDs{ids: ids, batchSize: max(1, batchSize)}
+}
+
+// ListError is an id list that cannot be used. Error quotes the bad lines,
+// for the list's author; Redacted names them by number only, for a caller
+// that must not echo the list (the HTTP API reading a file on its host).
+type ListError struct{ quoted, redacted string }
+
+func (e *ListError) Error() string { return e.quoted }
+
+// Redacted says what was wrong with no text of the list.
+func (e *ListError) Redacted() string { return e.redacted }
+
+// badLines collects the first maxReported bad lines of a list, each
+// quoted and redacted.
+type badLines struct {
+	n                int
+	quoted, redacted []string
+}
+
+func (b *badLines) add(quoted, redacted string) {
+	if b.n++; b.n <= maxReported {
+		b.quoted, b.redacted = append(b.quoted, quoted), append(b.redacted, redacted)
+	}
+}
+
+func (b *badLines) err() error {
+	if b.n == 0 {
+		return nil
+	}
+	head, tail := fmt.Sprintf("%d invalid asset ids:\n", b.n), ""
+	if more := b.n - maxReported; more > 0 {
+		tail = fmt.Sprintf("\n... and %d more bad lines", more)
+	}
+	return &ListError{head + strings.Join(b.quoted, "\n") + tail, head + strings.Join(b.redacted, "\n") + tail}
+}
+
+// plain is a ListError that quotes nothing of the list.
+func plain(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &ListError{msg, msg}
+}
+
 // ReadIDs reads asset ids, one per line, or from a CSV column when column
 // is set (a header name, or a 1-based number for headerless files). Blank
 // lines and lines starting with # are skipped. Every invalid id is reported
 // with its line number, and then no id is returned: a job never starts on
-// part of a list.
+// part of a list. Every error is a *ListError.
 func ReadIDs(r io.Reader, column string, batchSize int) (*IDs, error) {
 	var (
-		ids  []assets.ID
-		errs []error
-		bad  int
+		ids []assets.ID
+		bad badLines
 	)
 	add := func(line int, s string) {
 		s = strings.TrimSpace(s)
@@ -44,10 +88,7 @@ func ReadIDs(r io.Reader, column string, batchSize int) (*IDs, error) {
 		}
 		id, err := assets.ParseID(s)
 		if err != nil {
-			bad++
-			if bad <= maxReported {
-				errs = append(errs, fmt.Errorf("line %d: %w", line, err))
-			}
+			bad.add(fmt.Sprintf("line %d: %v", line, err), fmt.Sprintf("line %d: not a timeuuid", line))
 			return
 		}
 		ids = append(ids, id)
@@ -58,7 +99,7 @@ func ReadIDs(r io.Reader, column string, batchSize int) (*IDs, error) {
 			add(line, sc.Text())
 		}
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read ids: %w", err)
+			return nil, plain("read ids: %v", err)
 		}
 	} else {
 		cr := csv.NewReader(r)
@@ -76,36 +117,32 @@ func ReadIDs(r io.Reader, column string, batchSize int) (*IDs, error) {
 			}
 			line, _ := cr.FieldPos(0)
 			if err != nil {
-				return nil, fmt.Errorf("read ids: line %d: %w", line, err)
+				return nil, plain("read ids: line %d: %v", line, err) // a csv.ParseError quotes nothing
 			}
 			if header {
 				col = slices.Index(rec, column)
 				if col < 0 {
-					return nil, fmt.Errorf("read ids: line %d: no column %q in header %v", line, column, rec)
+					return nil, &ListError{fmt.Sprintf("read ids: line %d: no column %q in header %v", line, column, rec),
+						fmt.Sprintf("read ids: line %d: no column %q in the header", line, column)}
 				}
 				header = false
 				continue
 			}
 			if col >= len(rec) {
-				bad++
-				if bad <= maxReported {
-					errs = append(errs, fmt.Errorf("line %d: no column %s (the line has %d)", line, column, len(rec)))
-				}
+				msg := fmt.Sprintf("line %d: no column %s (the line has %d)", line, column, len(rec))
+				bad.add(msg, msg)
 				continue
 			}
 			add(line, rec[col])
 		}
 	}
-	if bad > maxReported {
-		errs = append(errs, fmt.Errorf("... and %d more bad lines", bad-maxReported))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%d invalid asset ids:\n%w", bad, err)
+	if err := bad.err(); err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
-		return nil, errors.New("read ids: the list is empty")
+		return nil, plain("read ids: the list is empty")
 	}
-	return &IDs{ids: ids, batchSize: max(1, batchSize)}, nil
+	return NewIDs(ids, batchSize), nil
 }
 
 // Len is the number of ids.

@@ -408,18 +408,37 @@ func TestIDsSource(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		in, column string
-		want       []string
+		want       []string // in Error
+		redacted   []string // in Redacted, which holds no text of the list
 	}{
-		{ok + "\nnot-an-id\n" + ok + "\n6ba7b810-9dad-41d1-80b4-00c04fd430c8\n", "", []string{"2 invalid", "line 2", "not-an-id", "line 4", "version 4"}},
-		{"name,asset_id\na," + ok + "\nb,zzz\n", "asset_id", []string{"line 3", "zzz"}},
-		{"name,id\na," + ok + "\n", "asset_id", []string{"no column \"asset_id\""}},
-		{"a," + ok + "\nb\n", "2", []string{"line 2", "no column 2"}},
-		{"\n# nothing\n", "", []string{"empty"}},
+		{ok + "\nnot-an-id\n" + ok + "\n6ba7b810-9dad-41d1-80b4-00c04fd430c8\n", "", []string{"2 invalid", "line 2", "not-an-id", "line 4", "version 4"},
+			[]string{"2 invalid", "line 2: not a timeuuid", "line 4: not a timeuuid"}},
+		{"name,asset_id\na," + ok + "\nb,zzz\n", "asset_id", []string{"line 3", "zzz"}, []string{"line 3: not a timeuuid"}},
+		{"name,id\na," + ok + "\n", "asset_id", []string{"no column \"asset_id\"", "[name id]"}, []string{`line 1: no column "asset_id" in the header`}},
+		{"a," + ok + "\nb\n", "2", []string{"line 2", "no column 2"}, []string{"line 2: no column 2"}},
+		{"\n# nothing\n", "", []string{"empty"}, []string{"empty"}},
+		{strings.Repeat("secret\n", 25), "", []string{"25 invalid", "line 20", "... and 5 more bad lines"}, []string{"line 20: not a timeuuid", "... and 5 more bad lines"}},
+		{"x,\"secret\n", "1", []string{"line 1", "extraneous or missing \""}, []string{"line 1"}},
 	} {
 		_, err := scan.ReadIDs(strings.NewReader(tc.in), tc.column, 10)
+		var le *scan.ListError
+		if !errors.As(err, &le) {
+			t.Errorf("ReadIDs(%q): %v, want a ListError", tc.in, err)
+			continue
+		}
 		for _, w := range tc.want {
-			if err == nil || !strings.Contains(err.Error(), w) {
+			if !strings.Contains(le.Error(), w) {
 				t.Errorf("ReadIDs(%q, column %q): error %v does not mention %q", tc.in, tc.column, err, w)
+			}
+		}
+		for _, w := range tc.redacted {
+			if !strings.Contains(le.Redacted(), w) {
+				t.Errorf("ReadIDs(%q, column %q): redacted %q does not mention %q", tc.in, tc.column, le.Redacted(), w)
+			}
+		}
+		for _, text := range []string{"not-an-id", "zzz", "name", "6ba7b810", "secret", "line 21"} {
+			if strings.Contains(le.Redacted(), text) {
+				t.Errorf("ReadIDs(%q): redacted %q quotes %q", tc.in, le.Redacted(), text)
 			}
 		}
 	}
