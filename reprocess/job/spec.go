@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -133,6 +134,11 @@ func Parse(data []byte) (Spec, error) {
 		if errors.Is(err, io.EOF) {
 			return s, errors.New("job spec is empty")
 		}
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			field, line := locate(data, pe.Value)
+			return s, fmt.Errorf("job spec: %s (line %d): %q is not a time: want RFC 3339, e.g. 2025-01-01T00:00:00Z", field, line, pe.Value)
+		}
 		return s, fmt.Errorf("job spec: %w", err)
 	}
 	s.Text = string(data)
@@ -160,6 +166,39 @@ func Parse(data []byte) (Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// locate finds the field holding the scalar value in a YAML document: its
+// dotted path and line ("?" and 0 when not found).
+func locate(data []byte, value string) (field string, line int) {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return "?", 0
+	}
+	var walk func(n *yaml.Node, path string) bool
+	walk = func(n *yaml.Node, path string) bool {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			return len(n.Content) > 0 && walk(n.Content[0], path)
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := strings.TrimPrefix(path+"."+k.Value, ".")
+				if v.Kind == yaml.ScalarNode && v.Value == value {
+					field, line = p, v.Line
+					return true
+				}
+				if walk(v, p) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !walk(&doc, "") {
+		return "?", 0
+	}
+	return field, line
 }
 
 // Load reads and parses a spec file.

@@ -50,6 +50,7 @@ func TestBadSpecs(t *testing.T) {
 		{"everything.bad.yaml", []string{"name:", "source.page_size", "source.types", "source.created_from", "filter:", "no matching overload",
 			"transform.version", "transform.facts", "nope", "mode:", "turbo", "rate.limit"}},
 		{"kind.bad.yaml", []string{"source.kind", "postgres"}},
+		{"time.bad.yaml", []string{"source.created_to (line 6)", `"2025-13-01" is not a time`, "RFC 3339"}},
 		{"backup.bad.yaml", []string{"source.snapshots: list the snapshot", "source.splits: want 1 to 65536, got -1"}},
 		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index and mapping_version belong to the reindex"}},
 	} {
