@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"maps"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,9 @@ type Config struct {
 	// Without it, writes of the last moments are lost if the process or
 	// the machine dies: only for throw-away data.
 	Sync bool `mapstructure:"sync"`
+	// MustExist refuses to create a store: for commands that only read,
+	// so a mistyped directory is an error, not a new empty store.
+	MustExist bool `mapstructure:"-"`
 }
 
 // Validate reports a bad setting with its key.
@@ -71,7 +76,14 @@ func Open(cfg Config, layout assets.Layout) (*Store, error) {
 	if err := errors.Join(cfg.Validate(), layout.Validate()); err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}})
+	var db *pebble.DB
+	_, err := os.Stat(cfg.Dir)
+	if !cfg.MustExist || !errors.Is(err, fs.ErrNotExist) { // pebble would create the directory
+		db, err = pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: cfg.MustExist})
+	}
+	if cfg.MustExist && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, pebble.ErrDBDoesNotExist)) {
+		return nil, fmt.Errorf("no embedded store in %s: check --data-dir (store.embedded.dir); seed, run and scan create one", cfg.Dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w: %w", cfg.Dir, assets.ErrUnavailable, err)
 	}

@@ -2,8 +2,11 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +71,27 @@ func TestClosedStoreErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("Get on a closed store succeeded")
 	}
+}
+
+// A store that must exist is not created: a mistyped directory is an
+// error naming it, and leaves nothing behind.
+func TestMustExist(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := embedded.Open(embedded.Config{Dir: dir, MustExist: true}, assets.DefaultLayout)
+	if err == nil || !strings.Contains(err.Error(), "no embedded store in "+dir) {
+		t.Fatalf("open a missing store: %v; want an error naming %s", err, dir)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("opening a missing store left %s behind (%v)", dir, err)
+	}
+	s, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = embedded.Open(embedded.Config{Dir: dir, MustExist: true}, assets.DefaultLayout)
+	if err != nil {
+		t.Fatalf("open an existing store: %v", err)
+	}
+	s.Close()
 }

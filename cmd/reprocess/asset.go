@@ -26,7 +26,7 @@ func (a *app) assetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

@@ -14,32 +14,31 @@ import (
 	"github.com/reprocess/reprocess/reprocess/transform/orientation"
 )
 
-// openStore opens the configured store.
-func (a *app) openStore(ctx context.Context) (assets.Store, error) {
-	switch a.cfg.Store.Backend {
+// openStore opens the configured store; an embedded one must exist
+// already when existing is set (commands that only read).
+func (a *app) openStore(ctx context.Context, existing bool) (s assets.Store, err error) {
+	switch c := a.cfg.Store; c.Backend {
 	case "cassandra":
-		s, err := cassandra.Open(ctx, a.cfg.Store.Cassandra, a.cfg.Layout)
-		if err != nil {
-			return nil, err
-		}
-		a.log.Info("opened store", "backend", "cassandra", "hosts", a.cfg.Store.Cassandra.Hosts, "keyspace", a.cfg.Store.Cassandra.Keyspace)
-		return s, nil
+		s, err = cassandra.Open(ctx, c.Cassandra, a.cfg.Layout)
+		a.log.Info("open store", "backend", "cassandra", "hosts", c.Cassandra.Hosts, "keyspace", c.Cassandra.Keyspace, "error", err)
 	case "embedded":
-		s, err := embedded.Open(a.cfg.Store.Embedded, a.cfg.Layout)
-		if err != nil {
-			return nil, err
-		}
-		a.log.Info("opened store", "backend", "embedded", "dir", a.cfg.Store.Embedded.Dir)
-		return s, nil
+		c.Embedded.MustExist = existing
+		s, err = embedded.Open(c.Embedded, a.cfg.Layout)
+		a.log.Info("open store", "backend", "embedded", "dir", c.Embedded.Dir, "error", err)
+	default:
+		err = fmt.Errorf("store.backend %q: want embedded or cassandra", c.Backend)
 	}
-	return nil, fmt.Errorf("store.backend %q: want embedded or cassandra", a.cfg.Store.Backend)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return s, nil
 }
 
 // open opens what jobs and workers run on: the store, timed for metrics
 // and the throttle, and Kafka with its topics created where missing.
 // closeEnv closes both.
 func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err error) {
-	raw, err := a.openStore(ctx)
+	raw, err := a.openStore(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}

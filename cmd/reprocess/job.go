@@ -57,7 +57,7 @@ func (a *app) jobListCmd(output *string) *cobra.Command {
 		Example: "  reprocess job list\n  reprocess --store cassandra job list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ func (a *app) jobStatusCmd(output *string) *cobra.Command {
 		Example: "  reprocess job status resolution-class-v2 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ func (a *app) jobActCmd(use, short string) *cobra.Command {
 		Example: "  reprocess job " + use + " resolution-class-v2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

@@ -276,3 +276,18 @@ mode: %s
 		t.Errorf("job status after run: %v\n%s", err, status)
 	}
 }
+
+// A command that only reads refuses a store directory that does not
+// exist instead of creating an empty store there.
+func TestReadOnlyCommandsNeedAStore(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{{"job", "list"}, {"job", "status", "j"}, {"partitions"}} {
+		_, err := cli(t, append([]string{"--data-dir", missing}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "no embedded store in "+missing) {
+			t.Errorf("%v on a missing store: %v; want an error naming %s", args, err, missing)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("read-only commands created %s", missing)
+	}
+}

@@ -36,7 +36,7 @@ many ids each holds. Empty partitions are left out.`,
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output: want table or json, got %q", output)
 			}
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ configured store with parallel writers, showing progress and the rate.`,
   reprocess --store cassandra --cassandra-hosts 127.0.0.1:9042 seed --count 1000000 --concurrency 128`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openStore(cmd.Context())
+			s, err := a.openStore(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
