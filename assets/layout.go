@@ -21,6 +21,25 @@ type Layout struct {
 // DefaultLayout is one-day buckets split over eight shards.
 var DefaultLayout = Layout{BucketWidth: 24 * time.Hour, Shards: 8}
 
+// ErrLayoutMismatch is returned when a store was written with another
+// layout than the one a process is configured with: reading it so would
+// miss assets.
+var ErrLayoutMismatch = errors.New("assets: layout differs from the store's")
+
+// String is the layout as a store records it.
+func (l Layout) String() string {
+	return fmt.Sprintf("bucket_width=%s shards=%d", l.BucketWidth, l.Shards)
+}
+
+// Check compares l with the layout a store recorded.
+func (l Layout) Check(recorded string) error {
+	if recorded == l.String() {
+		return nil
+	}
+	return fmt.Errorf("%w: the store is laid out %s, this process %s: set layout.bucket_width and layout.shards to the store's (every process on one store must agree)",
+		ErrLayoutMismatch, recorded, l)
+}
+
 // Validate reports every bad setting, each with its key.
 func (l Layout) Validate() error {
 	var errs []error

@@ -41,6 +41,9 @@ var schema = []string{
 		name   text,
 		value  counter,
 		PRIMARY KEY (job_id, name))`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.settings (
+		name  text PRIMARY KEY,
+		value text)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

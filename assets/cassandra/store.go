@@ -54,16 +54,37 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 	}
 	s := &Store{sess: sess, ks: ks, layout: layout, now: time.Now}
 	var n int
-	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints')`, ks).
+	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints', 'settings')`, ks).
 		ScanContext(ctx, &n); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("check schema of keyspace %s: %w", ks, classify(err))
 	}
-	if n != 5 {
+	if n != 6 {
 		sess.Close()
-		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 5 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 6 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+	}
+	if err := s.checkLayout(ctx); err != nil {
+		sess.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// checkLayout records the layout in a new keyspace and compares it with
+// the one recorded in an existing one (a lightweight transaction, so two
+// processes starting at once agree on the first).
+func (s *Store) checkLayout(ctx context.Context) error {
+	row := map[string]any{}
+	applied, err := s.query(`INSERT INTO {ks}.settings (name, value) VALUES ('layout', ?) IF NOT EXISTS`, s.layout.String()).
+		WithContext(ctx).MapScanCAS(row)
+	if err != nil {
+		return fmt.Errorf("record the layout of keyspace %s: %w", s.ks, classify(err))
+	}
+	if applied {
+		return nil
+	}
+	recorded, _ := row["value"].(string)
+	return s.layout.Check(recorded)
 }
 
 // query binds a statement whose tables are written {ks}.table.

@@ -2,6 +2,7 @@ package cassandra_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,28 @@ func TestOpenWithoutSchemaSaysHowToFix(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// A keyspace remembers the layout it was first opened with; opening it
+// with another is an error naming both, since paging it so misses assets.
+func TestLayoutIsRecorded(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Keyspace = "reprocess_layout_test" // recorded with 4 shards, run after run
+	ctx := context.Background()
+	four := assets.Layout{BucketWidth: time.Hour, Shards: 4}
+	s, err := cassandra.Open(ctx, cfg, four)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if again, err := cassandra.Open(ctx, cfg, four); err != nil {
+		t.Errorf("reopen with the same layout: %v", err)
+	} else {
+		again.Close()
+	}
+	_, err = cassandra.Open(ctx, cfg, assets.Layout{BucketWidth: time.Hour, Shards: 8})
+	if !errors.Is(err, assets.ErrLayoutMismatch) || !strings.Contains(err.Error(), "shards=4") || !strings.Contains(err.Error(), "shards=8") {
+		t.Errorf("open with 8 shards a keyspace written with 4: %v; want ErrLayoutMismatch naming both", err)
 	}
 }

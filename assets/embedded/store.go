@@ -9,6 +9,7 @@
 //	'p' len(type) type bucket shard sortkey → empty (the paging index)
 //	'j' job                                → job as JSON
 //	'c' len(job) job task                  → checkpoint as JSON
+//	'm' name                               → the store's settings (its layout)
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
 // timeuuid order and a page is a reverse iteration below the last id seen.
@@ -91,7 +92,27 @@ func Open(cfg Config, layout assets.Layout) (*Store, error) {
 	if cfg.Sync {
 		wo = pebble.Sync
 	}
-	return &Store{db: db, dir: cfg.Dir, layout: layout, wo: wo, now: time.Now}, nil
+	s := &Store{db: db, dir: cfg.Dir, layout: layout, wo: wo, now: time.Now}
+	if err := s.checkLayout(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkLayout records the layout in a new store and compares it with the
+// one recorded in an existing store.
+func (s *Store) checkLayout() error {
+	key := []byte("mlayout")
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return s.db.Set(key, []byte(s.layout.String()), pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("embedded store %s: read its layout: %w", s.dir, err)
+	}
+	defer closer.Close()
+	return s.layout.Check(string(v))
 }
 
 // Close closes the database; a second call is a no-op.

@@ -95,3 +95,21 @@ func TestMustExist(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A store remembers the layout it was created with; opening it with
+// another is an error naming both, since paging it so misses assets.
+func TestLayoutIsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	four := assets.Layout{BucketWidth: time.Hour, Shards: 4}
+	for range 2 {
+		s, err := embedded.Open(embedded.Config{Dir: dir}, four)
+		if err != nil {
+			t.Fatalf("open with the same layout: %v", err)
+		}
+		s.Close()
+	}
+	_, err := embedded.Open(embedded.Config{Dir: dir}, assets.Layout{BucketWidth: time.Hour, Shards: 8})
+	if !errors.Is(err, assets.ErrLayoutMismatch) || !strings.Contains(err.Error(), "shards=4") || !strings.Contains(err.Error(), "shards=8") {
+		t.Errorf("open with 8 shards a store written with 4: %v; want ErrLayoutMismatch naming both", err)
+	}
+}
