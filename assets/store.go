@@ -62,6 +62,9 @@ type JobStore interface {
 	SaveCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints lists a job's checkpoints, in task order.
 	Checkpoints(ctx context.Context, job string) ([]Checkpoint, error)
+	// DeleteCheckpoints forgets a job's checkpoints: its next run starts
+	// from the beginning.
+	DeleteCheckpoints(ctx context.Context, job string) error
 }
 
 // Job is the persisted state of one reprocessing job.

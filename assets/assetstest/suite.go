@@ -633,6 +633,14 @@ func (s *suite) checkpoints(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Errorf("Checkpoints of an unknown job = %v, %v; want none", none, err)
 	}
+	if err := s.Store.DeleteCheckpoints(c, job); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := s.Store.Checkpoints(c, job)
+	kept, err2 := s.Store.Checkpoints(c, other)
+	if err != nil || err2 != nil || len(gone) != 0 || len(kept) != 1 {
+		t.Errorf("after DeleteCheckpoints(%s): %d left (%v), the other job's %d (%v); want 0 and 1", job, len(gone), err, len(kept), err2)
+	}
 }
 
 func (s *suite) unreachable(t *testing.T) {

@@ -406,6 +406,14 @@ func (s *Store) SaveCheckpoint(ctx context.Context, c assets.Checkpoint) error {
 	return nil
 }
 
+// DeleteCheckpoints deletes a job's checkpoints (one partition).
+func (s *Store) DeleteCheckpoints(ctx context.Context, job string) error {
+	if err := s.query(`DELETE FROM {ks}.checkpoints WHERE job_id = ?`, job).ExecContext(ctx); err != nil {
+		return fmt.Errorf("delete checkpoints of %s: %w", job, classify(err))
+	}
+	return nil
+}
+
 // Checkpoints lists a job's checkpoints in task order.
 func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error) {
 	iter := s.query(`SELECT task, position, done, updated_at FROM {ks}.checkpoints WHERE job_id = ?`, job).IterContext(ctx)

@@ -420,6 +420,18 @@ func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoin
 	return scanJSON[assets.Checkpoint](s.db, checkpointPrefix(job), "checkpoints of "+job)
 }
 
+// DeleteCheckpoints deletes a job's checkpoints.
+func (s *Store) DeleteCheckpoints(ctx context.Context, job string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	p := checkpointPrefix(job)
+	if err := s.db.DeleteRange(p, prefixEnd(p), s.wo); err != nil {
+		return fmt.Errorf("delete checkpoints of %s: %w", job, err)
+	}
+	return nil
+}
+
 func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {

@@ -99,7 +99,6 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	}
 	defer closeEnv()
 	fmt.Fprintf(out, "embedded store in %s, in-process kafka at %v, %d workers\n", dir, env.Kafka.Brokers(), workers)
-
 	// 1. Seed.
 	span := time.Duration(days) * 24 * time.Hour
 	bar := progress.One(os.Stderr, "seed", "assets", int64(count))

@@ -13,8 +13,8 @@ import (
 
 func (a *app) scanCmd() *cobra.Command {
 	var (
-		confirmDelete, distribute bool
-		concurrency               int
+		distribute  bool
+		concurrency int
 	)
 	cmd := &cobra.Command{
 		Use:   "scan [JOB.yaml]",
@@ -51,25 +51,23 @@ unless its spec says dry_run: false and --confirm-delete is given.`,
 				return a.scanMember(cmd.Context(), concurrency)
 			}
 			if distribute {
-				j, err := a.loadJob(args[0], confirmDelete)
+				j, err := a.loadJob(cmd, args[0])
 				if err != nil {
 					return err
 				}
 				takeover, _ := cmd.Flags().GetBool("takeover")
 				return a.distribute(cmd.Context(), j, cmd.OutOrStdout(), takeover)
 			}
-			return a.startJob(cmd, args[0], confirmDelete, false)
+			return a.startJob(cmd, args[0], false)
 		},
 	}
-	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
-	cmd.Flags().Bool("takeover", false, "run the job even if another process seems to (its record was touched in the last 6s)")
+	startFlags(cmd)
 	cmd.Flags().BoolVar(&distribute, "distribute", false, "put the job's scan tasks on kafka.tasks_topic for the scanner group instead of scanning here")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "with no JOB: scan tasks walked at once by this scanner-group member")
 	return cmd
 }
 
 func (a *app) runCmd() *cobra.Command {
-	var confirmDelete bool
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Start a job and follow it to the end: scan and apply progress",
@@ -84,21 +82,24 @@ workers go on. Plain progress lines replace the bars when not on a terminal.`,
   reprocess run small-sync-job.yaml                                        # mode: sync, no Kafka needed`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.startJob(cmd, args[0], confirmDelete, true)
+			return a.startJob(cmd, args[0], true)
 		},
 	}
-	cmd.Flags().BoolVar(&confirmDelete, "confirm-delete", false, "allow a delete job with dry_run: false to delete")
-	cmd.Flags().Bool("takeover", false, "run the job even if another process seems to (its record was touched in the last 6s)")
+	startFlags(cmd)
 	return cmd
 }
 
-// loadJob reads and validates a spec before anything starts.
-func (a *app) loadJob(path string, confirmDelete bool) (*job.Job, error) {
-	spec, err := job.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	j, err := job.Compile(spec)
+// startFlags are the flags of the commands that start a job.
+func startFlags(cmd *cobra.Command) {
+	cmd.Flags().Bool("confirm-delete", false, "allow a delete job with dry_run: false to delete")
+	cmd.Flags().Bool("takeover", false, "run the job even if another process seems to (its record was touched in the last 6s)")
+	cmd.Flags().Bool("restart", false, "forget the job's checkpoints and walk everything again; lets its name run a changed spec")
+}
+
+// loadJob reads and validates the spec at path before anything starts.
+func (a *app) loadJob(cmd *cobra.Command, path string) (*job.Job, error) {
+	confirmDelete, _ := cmd.Flags().GetBool("confirm-delete")
+	j, err := job.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +111,8 @@ func (a *app) loadJob(path string, confirmDelete bool) (*job.Job, error) {
 
 // startJob runs the job at path here: scan (and, following, apply)
 // progress on bars, then a summary on out.
-func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bool) error {
-	j, err := a.loadJob(path, confirmDelete)
+func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
+	j, err := a.loadJob(cmd, path)
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,8 @@ func (a *app) startJob(cmd *cobra.Command, path string, confirmDelete, follow bo
 		return err
 	}
 	takeover, _ := cmd.Flags().GetBool("takeover")
-	r, err := env.Start(ctx, j, run.Options{Source: src, Takeover: takeover, Follow: follow})
+	restart, _ := cmd.Flags().GetBool("restart")
+	r, err := env.Start(ctx, j, run.Options{Source: src, Takeover: takeover, Follow: follow, Restart: restart})
 	if err != nil {
 		return err
 	}

@@ -208,7 +208,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 // running elsewhere, cannot run as given, or a service is down.
 func startStatus(err error) int {
 	switch {
-	case errors.Is(err, control.ErrBusy):
+	case errors.Is(err, control.ErrBusy), errors.Is(err, run.ErrSpecChanged):
 		return http.StatusConflict
 	case errors.Is(err, run.ErrInvalid):
 		return http.StatusBadRequest

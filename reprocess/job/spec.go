@@ -6,6 +6,9 @@ package job
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -212,6 +215,28 @@ func Load(path string) (Spec, error) {
 		return s, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// Fingerprint identifies what a spec does: its source, filter, transform
+// and mode, but not how fast or how tolerant it runs (rate, budget). Two
+// runs of one job name must have the same fingerprint.
+func Fingerprint(s Spec) string {
+	s.Text, s.Rate, s.Budget = "", throttle.Config{}, Budget{}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "unprintable spec: " + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Open reads, parses and compiles the spec file at path.
+func Open(path string) (*Job, error) {
+	s, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(s)
 }
 
 // Read parses and compiles a spec's text (a spec saved with its job).

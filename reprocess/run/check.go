@@ -1,12 +1,39 @@
 package run
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/job"
 )
+
+// ErrSpecChanged refuses to run a job under a name that ran another spec.
+var ErrSpecChanged = errors.New("the job ran with another spec")
+
+// checkSpec refuses a job whose name ran with a spec that does other
+// work: its done tasks would be skipped, so the new spec would never be
+// applied to them.
+func (e *Env) checkSpec(ctx context.Context, j *job.Job) error {
+	rec, err := e.Store.Job(ctx, j.Name)
+	if errors.Is(err, assets.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	was := "unreadable"
+	if old, err := job.Parse([]byte(rec.Spec)); err == nil {
+		was = job.Fingerprint(old)
+	}
+	if now := job.Fingerprint(j.Spec); was != now {
+		return fmt.Errorf("%w: job %s ran with spec %s, this one is %s: give it a new name (or transform.version), or run it with --restart to forget its checkpoints and walk everything again",
+			ErrSpecChanged, j.Name, was, now)
+	}
+	return nil
+}
 
 // ErrOverBudget fails a job that dead-lettered more than its budget.
 var ErrOverBudget = errors.New("over the job's error budget")

@@ -36,6 +36,9 @@ type Options struct {
 	// Workers, for an async job, runs this many members of the
 	// transform's consumer group in this process while the job runs.
 	Workers int
+	// Restart forgets the job's checkpoints, so it walks everything again,
+	// and lets its name run a spec that differs from its last.
+	Restart bool
 }
 
 // Job is one run of a job in this process.
@@ -69,6 +72,11 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 	if err := e.checkTransform(j); err != nil {
 		return nil, err
 	}
+	if !o.Restart {
+		if err := e.checkSpec(ctx, j); err != nil {
+			return nil, err
+		}
+	}
 	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
 	if r.async && e.Kafka.InProcess() && o.Workers == 0 {
 		// Events on the in-process broker are gone with this process:
@@ -83,6 +91,13 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 	if _, err := control.Start(ctx, e.Store, j.Name, j.Text, o.Takeover); err != nil {
 		r.close()
 		return nil, err
+	}
+	if o.Restart {
+		if err := e.Store.DeleteCheckpoints(ctx, j.Name); err != nil {
+			r.close()
+			return nil, err
+		}
+		r.log.Info("job restarts: its checkpoints are forgotten")
 	}
 	e.setFailed(j.Name, false)
 	return r, nil

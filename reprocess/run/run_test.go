@@ -442,3 +442,39 @@ func TestJobFailedMetric(t *testing.T) {
 		}
 	}
 }
+
+// A job's name runs one spec: running it again with a spec that does
+// other work is refused (its done tasks would be skipped), unless the run
+// restarts, forgetting the checkpoints; a new rate is the same spec.
+func TestRerunWithAnotherSpec(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 200, nil)
+	first := spec(t, "same-name", "mode: sync\n")
+	r, err := e.Start(ctx, first, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Start(ctx, spec(t, "same-name", "mode: sync\nrate: {limit: 5000}\n"), run.Options{}); err != nil {
+		t.Errorf("a rerun with only a new rate: %v", err)
+	} else if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changed := specOf(t, strings.Replace(first.Text, `tag: '"x"'`, `tag: '"y"'`, 1))
+	if _, err := e.Start(ctx, changed, run.Options{}); !errors.Is(err, run.ErrSpecChanged) || !strings.Contains(err.Error(), "--restart") {
+		t.Fatalf("a rerun with another fact: %v; want ErrSpecChanged saying what to do", err)
+	}
+	r, err = e.Start(ctx, changed, run.Options{Restart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted, the job walked everything again: each asset now has "y".
+	if p := r.Progress(ctx); p.Emitted != 200 {
+		t.Errorf("the restarted job emitted %d of 200", p.Emitted)
+	}
+}
