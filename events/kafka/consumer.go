@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reprocess/reprocess/events"
@@ -59,7 +63,7 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	})
 	defer stopGrace()
 
-	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx}
+	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, log: c.log}
 	cl, err := c.NewClient(
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
@@ -101,8 +105,14 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 			break
 		}
 		var ferr error
+		waiting := false
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, context.Canceled):
+			case Transient(err):
+				c.log.Warn("kafka fetch failed; retrying while the broker recovers", "topic", t, "partition", p, "error", err)
+				waiting = true
+			default:
 				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
 			}
 		})
@@ -110,6 +120,9 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 			cl.AllowRebalance()
 			m.stopAll()
 			return ferr
+		}
+		if waiting {
+			pause(ctx, time.Second)
 		}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			m.dispatch(p)
@@ -142,6 +155,7 @@ type members struct {
 	ctx    context.Context
 
 	seen func() // called for every fetched batch (idle exit), may be nil
+	log  *slog.Logger
 
 	mu    sync.Mutex
 	parts map[tp]*partition
@@ -256,13 +270,52 @@ func (m *members) run(pc *partition) {
 	}
 }
 
+// commit commits through last, waiting out a broker that cannot take the
+// commit for now (restarting, its coordinator moving); it gives up only on
+// an error that will not pass, or when the handlers' context ends (the
+// records are then delivered again, which idempotent handlers make
+// no-ops).
 func (m *members) commit(last *kgo.Record) {
 	if last == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 10*time.Second)
-	defer cancel()
-	if err := m.cl.CommitRecords(ctx, last); err != nil {
-		m.fail(fmt.Errorf("commit %s/%d@%d: %w", last.Topic, last.Partition, last.Offset, err))
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 10*time.Second)
+		err := m.cl.CommitRecords(ctx, last)
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case !Transient(err):
+			m.fail(fmt.Errorf("commit %s/%d@%d: %w", last.Topic, last.Partition, last.Offset, err))
+			return
+		}
+		m.log.Warn("kafka commit failed; retrying while the broker recovers", "partition", last.Partition, "offset", last.Offset, "error", err)
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Transient reports whether a Kafka error passes by itself: a broker
+// restarting or unreachable for now ("unable to dial" wraps a net.Error),
+// a coordinator moving or loading. Such errors are waited out rather than
+// ending a worker or a scanner.
+func Transient(err error) bool {
+	var (
+		netErr    net.Error
+		firstRead *kgo.ErrFirstReadEOF
+	)
+	return kerr.IsRetriable(err) || errors.As(err, &netErr) || errors.As(err, &firstRead) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// pause waits d or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -192,7 +193,15 @@ func (c *Cluster) EnsureTopics(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopics(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, c.cfg.Topic, c.cfg.DLQTopic, c.cfg.TasksTopic)
+	var resp kadm.CreateTopicResponses
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) { // a broker starting is waited for
+		resp, err = adm.CreateTopics(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, c.cfg.Topic, c.cfg.DLQTopic, c.cfg.TasksTopic)
+		if err == nil || !Transient(err) || ctx.Err() != nil {
+			break
+		}
+		c.log.Warn("kafka not reachable yet; retrying", "brokers", c.cfg.Brokers, "retry_in", wait, "error", err)
+		pause(ctx, wait)
+	}
 	if err != nil {
 		return fmt.Errorf("create topics %s, %s, %s: %w", c.cfg.Topic, c.cfg.DLQTopic, c.cfg.TasksTopic, err)
 	}

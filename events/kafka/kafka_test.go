@@ -2,18 +2,24 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 )
 
@@ -100,5 +106,88 @@ func TestPingUnreachable(t *testing.T) {
 	defer cancel()
 	if err := c.Ping(ctx); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("Ping of nothing: got %v, want an error naming 127.0.0.1:1", err)
+	}
+}
+
+// A broker that is not up yet is waited for at start, not an exit.
+func TestEnsureTopicsWaitsForTheBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there until the broker starts below
+	cfg := kafka.DefaultConfig
+	cfg.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	c, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	started := make(chan *kfake.Cluster, 1)
+	time.AfterFunc(1500*time.Millisecond, func() {
+		fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+		if err != nil {
+			t.Error(err)
+		}
+		started <- fake
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = c.EnsureTopics(ctx)
+	fake := <-started
+	defer fake.Close()
+	if err != nil {
+		t.Fatalf("EnsureTopics while the broker started: %v; want it waited for", err)
+	}
+}
+
+// A consumer keeps going while commits fail (as during a broker restart):
+// its failed commits are covered by later ones and the member does not
+// exit.
+func TestConsumeRidesOutCommitErrors(t *testing.T) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	var failed atomic.Int32
+	// The broker drops every commit's connection for a while, more times
+	// than the client retries a request.
+	fake.ControlKey(kmsg.OffsetCommit.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if failed.Load() >= 25 {
+			return nil, nil, false
+		}
+		fake.KeepControl()
+		failed.Add(1)
+		return nil, errors.New("broker restarting"), true
+	})
+	cfg := kafka.DefaultConfig
+	cfg.Brokers, cfg.Partitions = fake.ListenAddrs(), 2
+	c, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		if err := c.Produce(ctx, cfg.Topic, events.Message{Key: []byte(fmt.Sprint(i)), Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handled atomic.Int32
+	err = c.Consume(ctx, kafka.ConsumerConfig{Group: "ride-out", Topics: []string{cfg.Topic}, Concurrency: 2, IdleExit: time.Second},
+		func(context.Context, events.Message) error {
+			handled.Add(1)
+			time.Sleep(time.Millisecond) // several batches, several commits
+			return nil
+		})
+	if err != nil || handled.Load() < n || failed.Load() < 25 {
+		t.Errorf("consume through %d failed commits: %v, %d of %d handled; want no error and all handled", failed.Load(), err, handled.Load(), n)
 	}
 }
