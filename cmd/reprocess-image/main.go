@@ -94,20 +94,21 @@ func Build(binary, certs, out string, tags []string) error {
 	if err != nil {
 		return err
 	}
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
-		OS:           "linux",
-		Architecture: arch,
-		RootFS:       v1.RootFS{Type: "layers"},
-		Config: v1.Config{
-			Entrypoint: []string{"/reprocess"},
-			Cmd:        []string{"serve"},
-			User:       "65532:65532",
-			WorkingDir: "/",
-			Env:        []string{"REPROCESS_LOG_FORMAT=json"},
-			Labels:     map[string]string{"org.opencontainers.image.source": Source},
-		},
-	})
+	cf, err := img.ConfigFile() // keeps the layer's diff id
 	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config = v1.Config{
+		Entrypoint: []string{"/reprocess"},
+		Cmd:        []string{"serve"},
+		User:       "65532:65532",
+		WorkingDir: "/",
+		Env:        []string{"REPROCESS_LOG_FORMAT=json"},
+		Labels:     map[string]string{"org.opencontainers.image.source": Source},
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}
 	refs := map[name.Reference]v1.Image{}
