@@ -100,6 +100,7 @@ func Build(binary, certs, out string, tags []string) error {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", arch
+	cf.Created = v1.Time{Time: epoch}
 	cf.Config = v1.Config{
 		Entrypoint: []string{"/reprocess"},
 		Cmd:        []string{"serve"},
@@ -153,6 +154,9 @@ func staticArch(path string) (string, error) {
 	return arch, nil
 }
 
+// epoch dates the image and its files, so a build is reproducible.
+var epoch = time.Unix(0, 0).UTC()
+
 // file is one entry of the layer; a name ending in / is a directory.
 type file struct {
 	name string
@@ -160,13 +164,12 @@ type file struct {
 	data []byte
 }
 
-// files returns the tar of entries, owned by root, dated the Unix epoch so the
-// layer is reproducible.
+// files returns the tar of entries, owned by root.
 func files(entries []file) ([]byte, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, f := range entries {
-		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 		if strings.HasSuffix(f.name, "/") {
 			h.Typeflag = tar.TypeDir
 		}
