@@ -16,6 +16,13 @@ help: ## list the targets
 build: ## build bin/reprocess
 	$(GO) build -o $(BIN) ./cmd/reprocess
 
+# image: the container image, built by cmd/reprocess-image without a Docker
+# engine or a base image; tagged reprocess:$(IMAGE_VERSION) and reprocess:latest.
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image: ## container image bin/image/reprocess.tar (docker load) and OCI layout bin/image/oci; no Docker needed
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/image/reprocess ./cmd/reprocess
+	$(GO) run ./cmd/reprocess-image -binary bin/image/reprocess -out bin/image -tag reprocess:$(IMAGE_VERSION) -tag reprocess:latest
+
 run: build ## the main job on the embedded default: seed, walk, verify (no services needed)
 	$(BIN) demo
 
@@ -73,4 +80,4 @@ fmt: ## gofmt the tree
 clean: ## remove build and test output
 	rm -rf bin $(OUT)
 
-.PHONY: help build run deps services-up services-down services-status test test-unit bench fuzz lint fmt clean
+.PHONY: help build image run deps services-up services-down services-status test test-unit bench fuzz lint fmt clean

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,44 +93,77 @@ func TestKubernetesManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	kinds := map[string]int{}
-	known := knownEnv()
-	for {
-		var doc struct {
-			Kind string            `yaml:"kind"`
-			Data map[string]string `yaml:"data"`
-			Spec struct {
-				Template struct {
-					Spec struct {
-						Containers []struct {
-							Args []string `yaml:"args"`
-							Env  []struct {
-								Name string `yaml:"name"`
-							} `yaml:"env"`
-						} `yaml:"containers"`
-					} `yaml:"spec"`
-				} `yaml:"template"`
-			} `yaml:"spec"`
-		}
+	type envVar struct {
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom struct {
+			ConfigMapKeyRef struct {
+				Name string `yaml:"name"`
+				Key  string `yaml:"key"`
+			} `yaml:"configMapKeyRef"`
+		} `yaml:"valueFrom"`
+	}
+	type document struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct {
+			Name string `yaml:"name"`
+		} `yaml:"metadata"`
+		Data map[string]string `yaml:"data"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `yaml:"args"`
+						Env  []envVar `yaml:"env"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	var docs []document
+	configMaps := map[string]map[string]string{}
+	for dec := yaml.NewDecoder(bytes.NewReader(raw)); ; {
+		var doc document
 		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("reprocess.yaml: %v", err)
 		}
+		docs = append(docs, doc)
+		if doc.Kind == "ConfigMap" {
+			configMaps[doc.Metadata.Name] = doc.Data
+		}
+	}
+	kinds := map[string]int{}
+	known := knownEnv()
+	for _, doc := range docs {
 		kinds[doc.Kind]++
 		for _, c := range doc.Spec.Template.Spec.Containers {
-			checkCommand(t, "kubernetes "+doc.Kind, c.Args)
+			// Kubernetes expands $(NAME) in args from the container's env.
+			var vars []string
 			for _, e := range c.Env {
-				if !known[e.Name] {
+				if strings.HasPrefix(e.Name, config.EnvPrefix) && !known[e.Name] {
 					t.Errorf("kubernetes %s sets %s, which is no setting", doc.Kind, e.Name)
 				}
+				v := e.Value
+				if ref := e.ValueFrom.ConfigMapKeyRef; ref.Name != "" {
+					var ok bool
+					if v, ok = configMaps[ref.Name][ref.Key]; !ok {
+						t.Errorf("kubernetes %s: env %s from ConfigMap %s key %s, which is not in the manifests", doc.Kind, e.Name, ref.Name, ref.Key)
+					}
+				}
+				vars = append(vars, "$("+e.Name+")", v)
 			}
+			args, r := slices.Clone(c.Args), strings.NewReplacer(vars...)
+			for i, a := range args {
+				args[i] = r.Replace(a)
+			}
+			checkCommand(t, "kubernetes "+doc.Kind+" "+doc.Metadata.Name, args)
 		}
-		if doc.Kind == "ConfigMap" {
+		if conf, ok := doc.Data["config.yaml"]; ok {
 			// The mounted file must load as the binary loads it.
 			path := filepath.Join(t.TempDir(), "config.yaml")
-			os.WriteFile(path, []byte(doc.Data["config.yaml"]), 0o600)
+			os.WriteFile(path, []byte(conf), 0o600)
 			clearEnv(t)
 			t.Setenv("REPROCESS_CONFIG", path)
 			cfg, err := config.Load(nil)
