@@ -76,7 +76,7 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 func (s *Store) checkLayout(ctx context.Context) error {
 	row := map[string]any{}
 	applied, err := s.query(`INSERT INTO {ks}.settings (name, value) VALUES ('layout', ?) IF NOT EXISTS`, s.layout.String()).
-		WithContext(ctx).MapScanCAS(row)
+		MapScanCASContext(ctx, row)
 	if err != nil {
 		return fmt.Errorf("record the layout of keyspace %s: %w", s.ks, classify(err))
 	}
