@@ -111,13 +111,7 @@ func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
 }
 
 func viewOf(v control.View) JobView {
-	jv := JobView{View: v}
-	for _, o := range worker.Outcomes {
-		if worker.Done(o) {
-			jv.Handled += v.Counters[string(o)]
-		}
-	}
-	return jv
+	return JobView{View: v, Handled: worker.HandledIn(v.Counters)}
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

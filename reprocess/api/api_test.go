@@ -152,17 +152,23 @@ func TestOpenAPIDescribesDeadLetters(t *testing.T) {
 			t.Errorf("openapi.yaml lacks %s %s", method, path)
 		}
 	}
-	raw, _ := json.Marshal(dlq.Entry{})
+	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{})
+}
+
+// schemaFits checks that a schema documents every field v has in JSON,
+// and no other.
+func schemaFits(t *testing.T, documented map[string]any, name string, v any) {
+	t.Helper()
+	raw, _ := json.Marshal(v)
 	var fields map[string]any
 	json.Unmarshal(raw, &fields)
-	documented := doc.Components.Schemas["DeadLetter"].Properties
 	for f := range fields {
 		if _, ok := documented[f]; !ok {
-			t.Errorf("schema DeadLetter lacks %s", f)
+			t.Errorf("schema %s lacks %s", name, f)
 		}
 	}
 	if len(documented) != len(fields) {
-		t.Errorf("schema DeadLetter has %d properties, an entry %d fields", len(documented), len(fields))
+		t.Errorf("schema %s has %d properties, the value %d fields", name, len(documented), len(fields))
 	}
 }
 

@@ -243,16 +243,6 @@ func TestOpenAPIDescribesAssetsAndStatuses(t *testing.T) {
 			}
 		}
 	}
-	raw, _ := json.Marshal(assets.Asset{Metadata: map[string]string{"a": ""}, Facts: map[string]string{"a": ""}, Transforms: map[string]int{"a": 1}})
-	var fields map[string]any
-	json.Unmarshal(raw, &fields)
-	documented := doc.Components.Schemas["Asset"].Properties
-	for f := range fields {
-		if _, ok := documented[f]; !ok {
-			t.Errorf("schema Asset lacks %s", f)
-		}
-	}
-	if len(documented) != len(fields) {
-		t.Errorf("schema Asset has %d properties, an asset %d fields", len(documented), len(fields))
-	}
+	asset := assets.Asset{Metadata: map[string]string{"a": ""}, Facts: map[string]string{"a": ""}, Transforms: map[string]int{"a": 1}}
+	schemaFits(t, doc.Components.Schemas["Asset"].Properties, "Asset", asset)
 }

@@ -290,13 +290,7 @@ func (r *Job) finalBudget(ctx context.Context) error {
 	if err != nil {
 		return nil // the heartbeat reports a store that is down
 	}
-	var handled int64
-	for _, o := range worker.Outcomes {
-		if worker.Done(o) {
-			handled += rec.Counters[string(o)]
-		}
-	}
-	return r.overBudget(rec.Counters[string(worker.DeadLettered)], handled, nil)
+	return r.overBudget(rec.Counters[string(worker.DeadLettered)], worker.HandledIn(rec.Counters), nil)
 }
 
 // follow waits until every emitted event was handled, ctx is done, or

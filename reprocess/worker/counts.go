@@ -84,11 +84,14 @@ func (c *Counts) Get(o apply.Outcome) int64 {
 }
 
 // Handled is how many events ended with an outcome that finishes them.
-func (c *Counts) Handled() int64 {
+func (c *Counts) Handled() int64 { return HandledIn(c.Map()) }
+
+// HandledIn is how many events a job's counters say were finished.
+func HandledIn(counters map[string]int64) int64 {
 	var n int64
 	for _, o := range Outcomes {
 		if Done(o) {
-			n += c.Get(o)
+			n += counters[string(o)]
 		}
 	}
 	return n
