@@ -63,6 +63,14 @@ bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's o
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'; \
 	$(GO) test -run '^$$' -bench ReadSSTables -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(sstable set|sstabledump):'
 
+# bench-safety: production traffic (assets/traffic) alone, then with an
+# unthrottled backfill, then with an adaptive one, PHASE each (PHASE=15s to
+# try it); prints latency per phase and the ratios. Figures, not pass/fail.
+PHASE ?= 60s
+bench-safety: services-up ## production p50/p99/p999 with no, an unthrottled and an adaptive backfill (PHASE=60s each)
+	@set -a; eval "$$($(SERVICES) env)"; set +a; \
+	PHASE=$(PHASE) $(GO) test -run '^$$' -bench '^BenchmarkSafety$$' -benchtime 1x -timeout 60m ./assets/traffic/ | grep -vE '^(goos|goarch|pkg|cpu):'
+
 FUZZTIME ?= 10s
 FUZZ_TARGETS = FuzzPartitions FuzzChunk FuzzIndex
 fuzz: ## run each SSTable fuzz target briefly in turn (FUZZTIME=10s each)
@@ -80,4 +88,4 @@ fmt: ## gofmt the tree
 clean: ## remove build and test output
 	rm -rf bin $(OUT)
 
-.PHONY: help build image run deps services-up services-down services-status test test-unit bench fuzz lint fmt clean
+.PHONY: help build image run deps services-up services-down services-status test test-unit bench bench-safety fuzz lint fmt clean
