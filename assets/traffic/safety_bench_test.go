@@ -106,22 +106,26 @@ type result struct {
 
 // runPhase sends production traffic for cfg.Duration while backfill (if
 // not nil) runs, and stops the backfill when the traffic ends.
-func runPhase(b *testing.B, name string, prod assets.Store, ids []assets.ID, cfg traffic.Config, backfill func(context.Context) int64) result {
+func runPhase(b *testing.B, name string, prod assets.Store, ids []assets.ID, cfg traffic.Config, backfill func(context.Context) (int64, error)) result {
 	ctx, stop := context.WithCancel(context.Background())
-	applied := make(chan int64, 1)
-	if backfill != nil {
-		go func() { applied <- backfill(ctx) }()
-	} else {
-		applied <- 0
-	}
+	var applied int64
+	var bfErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if backfill != nil {
+			applied, bfErr = backfill(ctx)
+		}
+	}()
 	start := time.Now()
 	rep, err := traffic.Run(context.Background(), prod, ids, cfg, 0, nil)
 	elapsed := time.Since(start)
 	stop()
-	if err != nil {
+	<-done
+	if err = errors.Join(err, bfErr); err != nil {
 		b.Fatal(err)
 	}
-	r := result{name: name, Report: rep, rate: float64(<-applied) / elapsed.Seconds()}
+	r := result{name: name, Report: rep, rate: float64(applied) / elapsed.Seconds()}
 	fmt.Printf("phase %-27s reads %s\n%34s writes %s\n%34s backfill %.0f assets/s\n", name, rep.Reads, "", rep.Writes, "", r.rate)
 	return r
 }
@@ -180,17 +184,17 @@ type backfill struct {
 // loop returns a backfill that runs the job with rate settings again and
 // again (a new transform version each time) until ctx is done, and
 // returns the assets it applied.
-func (bf *backfill) loop(rate string) func(context.Context) int64 {
-	return func(ctx context.Context) (applied int64) {
+func (bf *backfill) loop(rate string) func(context.Context) (int64, error) {
+	return func(ctx context.Context) (applied int64, err error) {
 		for ctx.Err() == nil {
 			bf.version++
 			n, err := bf.once(ctx, rate)
 			applied += n
 			if err != nil && ctx.Err() == nil {
-				panic(fmt.Sprintf("backfill v%d: %v", bf.version, err))
+				return applied, fmt.Errorf("backfill v%d: %w", bf.version, err)
 			}
 		}
-		return applied
+		return applied, nil
 	}
 }
 
