@@ -368,7 +368,7 @@ type Progress struct {
 	Scanned, Emitted, Filtered int64 // asset ids
 	Handled                    int64 // emitted events the processors finished; -1 when not known
 	Outcomes                   map[apply.Outcome]int64
-	Reapplied                  int64 // facts applied again over changed inputs
+	Reapplied                  int64         // facts applied again over changed inputs
 	Elapsed, ScanTime          time.Duration // ScanTime is 0 while scanning
 }
 
