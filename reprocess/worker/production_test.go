@@ -73,7 +73,7 @@ func (p *production) write(ctx context.Context, w, i int) error {
 	wr, got, rerr := write{bytes: v}, "", error(nil)
 	if p.e.cql != nil {
 		rerr = p.e.cql.Query(`SELECT metadata['bytes'], WRITETIME(metadata['bytes']) FROM `+keyspace+`.assets WHERE asset_id = ?`, id[:]).
-			WithContext(context.WithoutCancel(ctx)).Scan(&got, &wr.at)
+			ScanContext(context.WithoutCancel(ctx), &got, &wr.at)
 	} else {
 		var a assets.Asset
 		a, rerr = p.e.store.Get(context.WithoutCancel(ctx), id)
