@@ -37,11 +37,12 @@ type production struct {
 	writers int
 	mu      sync.Mutex
 	log     map[assets.ID][]write
+	cut     map[assets.ID]string // writes cut short by the test's end
 	writes  atomic.Int64
 }
 
 func (p *production) start(ctx context.Context) *errgroup.Group {
-	p.log = map[assets.ID][]write{}
+	p.log, p.cut = map[assets.ID][]write{}, map[assets.ID]string{}
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range p.writers {
 		g.Go(func() error {
@@ -65,31 +66,49 @@ func (p *production) write(ctx context.Context, w, i int) error {
 		s = p.e.lwt
 	}
 	v := strconv.Itoa(10_000_000_000 + w*100_000_000 + i) // unique, and an int
-	err := s.Update(ctx, id, assets.Update{Metadata: map[string]string{"bytes": v}})
-	if err != nil && ctx.Err() == nil {
+	if err := s.Update(ctx, id, assets.Update{Metadata: map[string]string{"bytes": v}}); err != nil {
+		if ctx.Err() != nil { // cut short by the test's end: it may still land
+			p.mu.Lock()
+			p.cut[id] = v
+			p.mu.Unlock()
+		}
 		return err
 	}
-	// A write cut short by the test's end may have landed: log it if so.
-	wr, got, rerr := write{bytes: v}, "", error(nil)
-	if p.e.cql != nil {
-		rerr = p.e.cql.Query(`SELECT metadata['bytes'], WRITETIME(metadata['bytes']) FROM `+keyspace+`.assets WHERE asset_id = ?`, id[:]).
-			ScanContext(context.WithoutCancel(ctx), &got, &wr.at)
-	} else {
-		var a assets.Asset
-		a, rerr = p.e.store.Get(context.WithoutCancel(ctx), id)
-		got = a.Metadata["bytes"]
-	}
-	switch {
-	case err != nil && (rerr != nil || got != v):
-		return err
-	case err == nil && (rerr != nil || got != v):
-		return fmt.Errorf("asset %s: wrote bytes %s, read back %q (%v)", id, v, got, rerr)
+	wr, err := p.readBack(id)
+	if err != nil || wr.bytes != v {
+		return fmt.Errorf("asset %s: wrote bytes %s, read back %q (%v)", id, v, wr.bytes, err)
 	}
 	p.mu.Lock()
 	p.log[id] = append(p.log[id], wr)
 	p.mu.Unlock()
 	p.writes.Add(1)
-	return err
+	return nil
+}
+
+// readBack is the asset's bytes now, with their WRITETIME on Cassandra.
+func (p *production) readBack(id assets.ID) (write, error) {
+	var w write
+	if p.e.cql != nil {
+		err := p.e.cql.Query(`SELECT metadata['bytes'], WRITETIME(metadata['bytes']) FROM `+keyspace+`.assets WHERE asset_id = ?`, id[:]).
+			Scan(&w.bytes, &w.at)
+		return w, err
+	}
+	a, err := p.e.store.Get(context.Background(), id)
+	w.bytes = a.Metadata["bytes"]
+	return w, err
+}
+
+// settle logs the writes cut short by the test's end that landed.
+func (p *production) settle() {
+	for id, v := range p.cut {
+		w, err := p.readBack(id)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if w.bytes == v {
+			p.log[id] = append(p.log[id], w)
+		}
+	}
 }
 
 // verify is the job's verification pass over the env's store.
@@ -103,6 +122,7 @@ func (e *env) verify(j *job.Job, counts *worker.Counts) *verify.Pass {
 // check asserts the test's claims on every asset.
 func (p *production) check(j *job.Job) {
 	t := p.t
+	p.settle()
 	stale, outdated := 0, 0
 	for i, id := range p.e.ids {
 		a, err := p.e.store.Get(context.Background(), id)
