@@ -43,8 +43,12 @@
 // transform (reprocess/transform: Go, CEL, or stock reindex, export to the
 // lake through assets/lake, delete), and write only the cells it owns in
 // one write, conditional on the asset's version when the transform reads
-// what production may change. Dead letters can be listed and replayed
-// (reprocess/dlq) from the CLI, the API and the job page.
+// what production may change, with a digest of the metadata it read; it
+// reads the asset again after the write and re-applies while that digest
+// is stale, and a job ends with a verification pass (reprocess/verify)
+// that re-applies any fact still derived from changed metadata. Dead
+// letters can be listed and replayed (reprocess/dlq) from the CLI, the
+// API and the job page.
 //
 // # What watches
 //

@@ -29,6 +29,11 @@ type Config struct {
 	Password          string        `mapstructure:"password"`
 	// ApplySchema creates the keyspace and tables (idempotently) on Open.
 	ApplySchema bool `mapstructure:"apply_schema"`
+	// LWTUpdates makes Update bump version through a lightweight
+	// transaction (IF version = the version read, re-read and retried on
+	// a conflict): the strict contract under which a conditional write
+	// never misses a metadata write (README, "Safety contract").
+	LWTUpdates bool `mapstructure:"lwt_updates"`
 }
 
 // DefaultConfig is a local single node.

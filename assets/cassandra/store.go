@@ -29,6 +29,7 @@ type Store struct {
 	sess      *gocql.Session
 	ks        string
 	layout    assets.Layout
+	lwt       bool // Update through a lightweight transaction
 	now       func() time.Time
 	closeOnce sync.Once
 }
@@ -52,7 +53,7 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{sess: sess, ks: ks, layout: layout, now: time.Now}
+	s := &Store{sess: sess, ks: ks, layout: layout, lwt: cfg.LWTUpdates, now: time.Now}
 	var n int
 	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints', 'settings')`, ks).
 		ScanContext(ctx, &n); err != nil {
@@ -230,20 +231,33 @@ func updateStmt(u assets.Update, cond bool) (string, []any) {
 
 // Update appends u's entries and sets a new version. It reads the version
 // first, so that updating a missing asset is ErrNotFound rather than a
-// partial row.
+// partial row. With Config.LWTUpdates the write is conditional on the
+// version read, and read and written again while it loses.
 func (s *Store) Update(ctx context.Context, id assets.ID, u assets.Update) error {
-	var prev int64
-	err := s.query(`SELECT version FROM {ks}.assets WHERE asset_id = ?`, id[:]).ScanContext(ctx, &prev)
-	if err != nil {
-		return fmt.Errorf("update asset %s: %w", id, classify(err))
+	for range maxLWTTries {
+		var prev int64
+		err := s.query(`SELECT version FROM {ks}.assets WHERE asset_id = ?`, id[:]).ScanContext(ctx, &prev)
+		if err != nil {
+			return fmt.Errorf("update asset %s: %w", id, classify(err))
+		}
+		if s.lwt {
+			if ok, err := s.UpdateIf(ctx, id, prev, u); ok || err != nil {
+				return err
+			}
+			continue
+		}
+		stmt, args := updateStmt(u, false)
+		args = append(args, assets.NextVersion(prev, s.now()), id[:])
+		if err := s.query(stmt, args...).ExecContext(ctx); err != nil {
+			return fmt.Errorf("update asset %s: %w", id, classify(err))
+		}
+		return nil
 	}
-	stmt, args := updateStmt(u, false)
-	args = append(args, assets.NextVersion(prev, s.now()), id[:])
-	if err := s.query(stmt, args...).ExecContext(ctx); err != nil {
-		return fmt.Errorf("update asset %s: %w", id, classify(err))
-	}
-	return nil
+	return fmt.Errorf("update asset %s: the version changed under %d conditional writes", id, maxLWTTries)
 }
+
+// maxLWTTries bounds an LWT Update's conditional writes.
+const maxLWTTries = 100
 
 // UpdateIf applies u through a lightweight transaction on version.
 func (s *Store) UpdateIf(ctx context.Context, id assets.ID, version int64, u assets.Update) (bool, error) {

@@ -3,6 +3,7 @@ package cassandra_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,31 +22,38 @@ func testConfig(t testing.TB) cassandra.Config {
 	return cfg
 }
 
+// TestContract holds both ways Update may write (plain, and through a
+// lightweight transaction) to the contract.
 func TestContract(t *testing.T) {
-	cfg := testConfig(t)
-	layout := assets.Layout{BucketWidth: assets.DefaultLayout.BucketWidth, Shards: 4}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := cassandra.Open(ctx, cfg, layout)
-	if err != nil {
-		t.Fatalf("open the real Cassandra at %v: %v", cfg.Hosts, err)
-	}
-	defer s.Close()
-	t.Logf("contract suite against real Cassandra at %v, keyspace %s", cfg.Hosts, cfg.Keyspace)
-	assetstest.Run(t, assetstest.Config{
-		Store:  s,
-		Layout: layout,
-		Unreachable: func(ctx context.Context) error {
-			bad := cfg
-			bad.Hosts, bad.ConnectTimeout = []string{"127.0.0.1:1"}, 2*time.Second
-			s, err := cassandra.Open(ctx, bad, layout)
-			if err == nil {
-				s.Close()
+	for _, lwt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lwt_updates=%t", lwt), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.LWTUpdates = lwt
+			layout := assets.Layout{BucketWidth: assets.DefaultLayout.BucketWidth, Shards: 4}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s, err := cassandra.Open(ctx, cfg, layout)
+			if err != nil {
+				t.Fatalf("open the real Cassandra at %v: %v", cfg.Hosts, err)
 			}
-			return err
-		},
-		Target: "127.0.0.1:1",
-	})
+			defer s.Close()
+			t.Logf("contract suite against real Cassandra at %v, keyspace %s", cfg.Hosts, cfg.Keyspace)
+			assetstest.Run(t, assetstest.Config{
+				Store:  s,
+				Layout: layout,
+				Unreachable: func(ctx context.Context) error {
+					bad := cfg
+					bad.Hosts, bad.ConnectTimeout = []string{"127.0.0.1:1"}, 2*time.Second
+					s, err := cassandra.Open(ctx, bad, layout)
+					if err == nil {
+						s.Close()
+					}
+					return err
+				},
+				Target: "127.0.0.1:1",
+			})
+		})
+	}
 }
 
 func TestOpenWithoutSchemaSaysHowToFix(t *testing.T) {

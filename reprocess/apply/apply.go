@@ -3,10 +3,24 @@
 // Handle loads the asset, skips it when the transform is already applied at
 // this version or newer (so a redelivered event is a no-op), runs the
 // transform, and writes only the cells it owns: its facts and
-// transforms[name] = version, in one write, never the whole row. A
-// transform that reads fields production may change is written with a
-// conditional update on the asset's version; on a conflict the asset is
-// read again and the transform re-applied, a bounded number of times.
+// transforms[name] = version, in one write, never the whole row.
+//
+// A transform that reads fields production may change
+// (transform.Tracked) is guarded three ways. Its write is conditional on
+// the asset's version; on a conflict the asset is read again and the
+// transform re-applied. The write also records, in the reserved fact
+// "<transform>.src" (transform.SourceKey), a digest of the metadata the
+// transform read (transform.InputDigest): a CEL transform's referenced
+// keys, a Go transform's declared Inputs, else all metadata. And after
+// the write the asset is read again: if its metadata no longer matches
+// the digest (a plain production write the conditional write could not
+// see, since a Cassandra lightweight transaction does not serialise
+// against ordinary writes), the transform is applied again, guarded. An
+// event finding the marker set over stale inputs re-applies too, and
+// Refresh does the same for the end-of-job pass (reprocess/verify).
+// Conflicts and re-applications are told to a Noter; all of it is
+// bounded by Handler.Conflicts, beyond which Handle fails with
+// ErrConflict, which is retried.
 //
 // Policy retries what may pass on a retry, with exponential backoff and
 // jitter; Retryable is the one place that decides. What cannot pass goes
@@ -18,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"time"
 
@@ -54,13 +69,29 @@ type DryRunner interface {
 // conditional write; it is retryable.
 var ErrConflict = errors.New("apply: version conflict persisted")
 
+// Note is a guard event a Noter is told of.
+type Note string
+
+// Notes.
+const (
+	Conflict  Note = "conflicts" // a conditional write lost to production
+	Reapplied Note = "reapplied" // a fact applied again: its inputs had changed
+)
+
+// Noter counts guard events per job; it must be safe for concurrent use.
+type Noter interface {
+	Note(job string, n Note)
+}
+
 // Handler applies transforms to assets. It is safe for concurrent use, but
 // events of one asset must be handled in order (Kafka's per-key order).
 type Handler struct {
 	Store      assets.Store
 	Transforms Resolver
-	// Conflicts bounds re-reads after a conditional write lost (default 5).
+	// Conflicts bounds the writes of one event that lose to production or
+	// find their inputs changed (default 5).
 	Conflicts int
+	Notes     Noter // nil: guard events are not counted
 	Log       *slog.Logger
 }
 
@@ -70,15 +101,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.Reprocess) (Outcome, err
 	if err != nil {
 		return Failed, err
 	}
-	guarded := false
-	if rp, ok := t.(transform.ReadsProduction); ok {
-		guarded = rp.ReadsProduction()
-	}
-	conflicts := h.Conflicts
-	if conflicts < 1 {
-		conflicts = 5
-	}
-	for range conflicts {
+	for range h.bound() {
 		a, err := h.Store.Get(ctx, ev.AssetID)
 		if errors.Is(err, assets.ErrNotFound) {
 			return Missing, nil
@@ -87,41 +110,139 @@ func (h *Handler) Handle(ctx context.Context, ev events.Reprocess) (Outcome, err
 			return Failed, err
 		}
 		if a.Transforms[ev.Transform] >= ev.Version {
+			if a.Transforms[ev.Transform] == ev.Version && Stale(t, a) {
+				return h.refresh(ctx, t, ev)
+			}
 			return Skipped, nil
 		}
-		res, err := t.Apply(ctx, a)
-		if err != nil {
-			return Failed, fmt.Errorf("transform %s v%d on asset %s: %w", ev.Transform, ev.Version, ev.AssetID, err)
+		out, err := h.write(ctx, t, ev, a)
+		if out == Applied && transform.Tracked(t) {
+			return h.refresh(ctx, t, ev)
 		}
-		if res.Delete {
-			if dr, ok := t.(DryRunner); ok && dr.DryRun() {
-				return WouldDelete, nil
-			}
-			if err := h.Store.Delete(ctx, a.ID); err != nil {
-				return Failed, err
-			}
-			return Deleted, nil
+		if out != Failed || err != nil {
+			return out, err
 		}
-		u := assets.Update{Facts: res.Facts, Transforms: map[string]int{ev.Transform: ev.Version}}
-		if !guarded {
-			if err := h.Store.Update(ctx, a.ID, u); err != nil {
-				return Failed, err
-			}
-			return Applied, nil
-		}
-		ok, err := h.Store.UpdateIf(ctx, a.ID, a.Version, u)
+		h.note(ev, Conflict) // production wrote in between: read again
+	}
+	return Failed, h.conflictErr(ev)
+}
+
+// Refresh re-applies ev's transform to ev's asset if the asset carries
+// the transform's marker at ev's version but its recorded inputs are not
+// its current metadata (Stale). It reports whether it wrote.
+func (h *Handler) Refresh(ctx context.Context, ev events.Reprocess) (bool, error) {
+	t, err := h.Transforms.Resolve(ctx, ev)
+	if err != nil {
+		return false, err
+	}
+	a, err := h.Store.Get(ctx, ev.AssetID)
+	if errors.Is(err, assets.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || a.Transforms[ev.Transform] != ev.Version || !Stale(t, a) {
+		return false, err
+	}
+	out, err := h.refresh(ctx, t, ev)
+	return out == Applied, err
+}
+
+// Stale reports whether a tracked transform's facts on a were derived
+// from other metadata than a's: the digest recorded with them (none, for
+// facts written before digests were) differs from a's current inputs.
+func Stale(t transform.Transform, a assets.Asset) bool {
+	return transform.Tracked(t) && a.Facts[transform.SourceKey(t.Name())] != transform.InputDigest(t, a.Metadata)
+}
+
+// refresh re-reads the asset after a tracked write and applies the
+// transform again, guarded, while its inputs changed under the write.
+func (h *Handler) refresh(ctx context.Context, t transform.Transform, ev events.Reprocess) (Outcome, error) {
+	for range h.bound() {
+		a, err := h.Store.Get(ctx, ev.AssetID)
 		if errors.Is(err, assets.ErrNotFound) {
 			return Missing, nil
 		}
 		if err != nil {
 			return Failed, err
 		}
-		if ok {
+		if a.Transforms[ev.Transform] != ev.Version || !Stale(t, a) {
 			return Applied, nil
 		}
-		// Production wrote in between: read again, apply again.
+		out, err := h.write(ctx, t, ev, a)
+		switch {
+		case out == Applied:
+			h.note(ev, Reapplied)
+		case out == Failed && err == nil:
+			h.note(ev, Conflict)
+		default:
+			return out, err
+		}
 	}
-	return Failed, fmt.Errorf("asset %s: %w after %d attempts", ev.AssetID, ErrConflict, conflicts)
+	return Failed, h.conflictErr(ev)
+}
+
+// write runs the transform on a and writes its cells: Failed with no
+// error is a conditional write that lost.
+func (h *Handler) write(ctx context.Context, t transform.Transform, ev events.Reprocess, a assets.Asset) (Outcome, error) {
+	res, err := t.Apply(ctx, a)
+	if err != nil {
+		return Failed, fmt.Errorf("transform %s v%d on asset %s: %w", ev.Transform, ev.Version, ev.AssetID, err)
+	}
+	if res.Delete {
+		return h.delete(ctx, t, a.ID)
+	}
+	u := assets.Update{Facts: res.Facts, Transforms: map[string]int{ev.Transform: ev.Version}}
+	if !transform.Tracked(t) {
+		if err := h.Store.Update(ctx, a.ID, u); err != nil {
+			return Failed, err
+		}
+		return Applied, nil
+	}
+	src := transform.SourceKey(ev.Transform)
+	if _, ok := res.Facts[src]; ok {
+		return Failed, transform.Permanent(fmt.Errorf("transform %s writes fact %s, which is reserved for its inputs' digest", ev.Transform, src))
+	}
+	u.Facts = maps.Clone(res.Facts)
+	if u.Facts == nil {
+		u.Facts = map[string]string{}
+	}
+	u.Facts[src] = transform.InputDigest(t, a.Metadata)
+	ok, err := h.Store.UpdateIf(ctx, a.ID, a.Version, u)
+	switch {
+	case errors.Is(err, assets.ErrNotFound):
+		return Missing, nil
+	case err != nil:
+		return Failed, err
+	case !ok:
+		return Failed, nil
+	}
+	return Applied, nil
+}
+
+func (h *Handler) delete(ctx context.Context, t transform.Transform, id assets.ID) (Outcome, error) {
+	if dr, ok := t.(DryRunner); ok && dr.DryRun() {
+		return WouldDelete, nil
+	}
+	if err := h.Store.Delete(ctx, id); err != nil {
+		return Failed, err
+	}
+	return Deleted, nil
+}
+
+func (h *Handler) bound() int {
+	if h.Conflicts < 1 {
+		return 5
+	}
+	return h.Conflicts
+}
+
+func (h *Handler) note(ev events.Reprocess, n Note) {
+	if h.Notes != nil {
+		h.Notes.Note(ev.JobID, n)
+	}
+}
+
+func (h *Handler) conflictErr(ev events.Reprocess) error {
+	return fmt.Errorf("asset %s: %w after %d attempts", ev.AssetID, ErrConflict, h.bound())
 }
 
 // Retryable reports whether err may pass on a retry: everything except

@@ -90,8 +90,9 @@ var env = func() *cel.Env {
 
 // program is one compiled expression.
 type program struct {
-	src string
-	prg cel.Program
+	src    string
+	prg    cel.Program
+	inputs inputs
 }
 
 func compile(src string, costLimit uint64, want ...*cel.Type) (program, error) {
@@ -121,7 +122,7 @@ func compile(src string, costLimit uint64, want ...*cel.Type) (program, error) {
 	if err != nil {
 		return program{}, err
 	}
-	return program{src: src, prg: prg}, nil
+	return program{src: src, prg: prg, inputs: metadataInputs(ast.NativeRep().Expr())}, nil
 }
 
 func (p program) eval(a assets.Asset) (ref.Val, error) {
@@ -191,6 +192,19 @@ func (f *Facts) Eval(a assets.Asset) (map[string]string, error) {
 		out[name] = fmt.Sprint(v.Value())
 	}
 	return out, nil
+}
+
+// MetadataKeys is the asset.metadata keys the expressions read, sorted;
+// known is false when an expression may read any of them.
+func (f *Facts) MetadataKeys() (keys []string, known bool) {
+	all := map[string]bool{}
+	for _, p := range f.progs {
+		if p.inputs.all {
+			return nil, false
+		}
+		maps.Copy(all, p.inputs.keys)
+	}
+	return slices.Sorted(maps.Keys(all)), true
 }
 
 // sizes gives the cost estimator upper bounds for maps and strings.

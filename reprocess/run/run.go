@@ -49,6 +49,7 @@ type Job struct {
 	log  *slog.Logger
 
 	scan    *scan.Scanner
+	src     scan.Source
 	workers []*worker.Worker // sync: the emitter; async: in-process members
 	counts  worker.Counts    // the workers' outcomes
 	budget  func() error     // stops the run when over the error budget
@@ -139,6 +140,7 @@ func (r *Job) assemble(ctx context.Context) error {
 		}
 		emit = r.workers[0]
 	}
+	r.src = src
 	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
 	r.scan = sc
 	r.closers = append(r.closers, stop)
@@ -217,7 +219,8 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 
 // Run scans the job to its end, with its heartbeat, and its in-process
 // workers if any; with Follow (or workers) it then waits until every
-// event emitted was handled. A job over its error budget stops and fails.
+// event emitted was handled, and runs the verification pass. A job over
+// its error budget stops and fails.
 // It records how the job ended: succeeded, failed with the error, or,
 // when ctx ended the scan, interrupted (running it again resumes it from
 // its checkpoints).
@@ -263,7 +266,9 @@ func (r *Job) Run(ctx context.Context) error {
 	case err != nil && ctx.Err() != nil: // stopped, however the scan put it
 		err = errors.Join(ctx.Err(), err)
 	case err == nil && followErr == nil:
-		err = r.finalBudget(ctx)
+		if err = r.finalBudget(ctx); err == nil {
+			err = r.verify(bctx)
+		}
 	}
 	stopWorkers()
 	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
@@ -363,6 +368,7 @@ type Progress struct {
 	Scanned, Emitted, Filtered int64 // asset ids
 	Handled                    int64 // emitted events the processors finished; -1 when not known
 	Outcomes                   map[apply.Outcome]int64
+	Reapplied                  int64         // facts applied again over changed inputs
 	Elapsed, ScanTime          time.Duration // ScanTime is 0 while scanning
 }
 
@@ -408,6 +414,7 @@ func (r *Job) progress() Progress {
 		}
 		p.Handled = r.counts.Handled()
 	}
+	p.Reapplied = r.counts.Noted(r.spec.Name, apply.Reapplied)
 	return p
 }
 
@@ -417,6 +424,9 @@ func (r *Job) Counters() map[string]int64 {
 	c := map[string]int64{"scanned": p.Scanned, "emitted": p.Emitted, "filtered": p.Filtered}
 	for o, n := range p.Outcomes {
 		c[string(o)] = n
+	}
+	for _, n := range []apply.Note{apply.Conflict, apply.Reapplied} {
+		c[string(n)] = r.counts.Noted(r.spec.Name, n)
 	}
 	return c
 }
@@ -441,6 +451,9 @@ func (p Progress) Summary(name string) string {
 			}
 			s += fmt.Sprintf("%s %d", cmp.Or(labels[o], string(o)), p.Outcomes[o])
 		}
+	}
+	if p.Reapplied > 0 {
+		s += fmt.Sprintf(", reapplied %d", p.Reapplied)
 	}
 	return s
 }

@@ -10,6 +10,8 @@ package transform
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,6 +41,41 @@ type Result struct {
 // guarded by the asset's version and re-applied on conflict.
 type ReadsProduction interface {
 	ReadsProduction() bool
+}
+
+// Inputs is implemented by transforms that read production and know
+// which metadata keys they read; known false means all of it.
+type Inputs interface {
+	MetadataKeys() (keys []string, known bool)
+}
+
+// Tracked reports whether the processor guards t's writes and records
+// what its facts were derived from: t reads production.
+func Tracked(t Transform) bool {
+	rp, ok := t.(ReadsProduction)
+	return ok && rp.ReadsProduction()
+}
+
+// SourceKey is the reserved fact where a tracked transform's write records
+// the digest of the metadata it read: "<name>.src".
+func SourceKey(name string) string { return name + ".src" }
+
+// InputDigest is the digest of the metadata t reads (its Inputs, else all
+// of it): a missing key and an empty value differ.
+func InputDigest(t Transform, metadata map[string]string) string {
+	keys, known := []string(nil), false
+	if in, ok := t.(Inputs); ok {
+		keys, known = in.MetadataKeys()
+	}
+	if !known {
+		keys = slices.Sorted(maps.Keys(metadata))
+	}
+	h := sha256.New()
+	for _, k := range slices.Sorted(slices.Values(keys)) {
+		v, ok := metadata[k]
+		fmt.Fprintf(h, "%d:%s=%t:%d:%s;", len(k), k, ok, len(v), v)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // ErrPermanent marks an error no retry can fix (bad input data); the
@@ -110,6 +147,9 @@ func FromCEL(name string, version int, facts *expr.Facts) Transform {
 func (c *cel) Name() string          { return c.name }
 func (c *cel) Version() int          { return c.version }
 func (c *cel) ReadsProduction() bool { return true } // expressions read metadata
+
+// MetadataKeys implements Inputs: the keys the expressions name.
+func (c *cel) MetadataKeys() ([]string, bool) { return c.facts.MetadataKeys() }
 
 func (c *cel) Apply(_ context.Context, a assets.Asset) (Result, error) {
 	f, err := c.facts.Eval(a)

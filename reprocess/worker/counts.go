@@ -30,8 +30,33 @@ type Counts struct {
 	all sync.Map // apply.Outcome -> *atomic.Int64
 
 	mu      sync.Mutex
-	pending map[string]map[string]int64 // job -> outcome -> not yet reported
+	pending map[string]map[string]int64 // job -> outcome or note -> not yet reported
 	errs    []string                    // the first errors of dead letters
+	notes   map[string]map[apply.Note]int64
+}
+
+// Note implements apply.Noter: guard events count per job, for metrics
+// and the job's record (counters "conflicts" and "reapplied").
+func (c *Counts) Note(job string, n apply.Note) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.notes == nil {
+		c.notes = map[string]map[apply.Note]int64{}
+	}
+	if c.notes[job] == nil {
+		c.notes[job] = map[apply.Note]int64{}
+	}
+	c.notes[job][n]++
+	if job != "" {
+		c.addPending(job, string(n), 1)
+	}
+}
+
+// Noted is how many guard events n job had.
+func (c *Counts) Noted(job string, n apply.Note) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.notes[job][n]
 }
 
 // firstErrors is how many dead-letter errors Counts keeps.
@@ -134,8 +159,19 @@ var eventsDesc = prometheus.NewDesc("reprocess_apply_events_total",
 	"Events handled by a worker, by transform, version and outcome (applied, skipped, missing, deleted, would_delete, dlq, ignored).",
 	[]string{"transform", "version", "outcome"}, nil)
 
+var (
+	conflictsDesc = prometheus.NewDesc("reprocess_apply_conflicts_total",
+		"Conditional writes of a transform that reads production which lost to a production write, by job.", []string{"job_name"}, nil)
+	reappliedDesc = prometheus.NewDesc("reprocess_apply_reapplied_total",
+		"Facts applied again because the metadata they were derived from had changed, by job.", []string{"job_name"}, nil)
+)
+
 // Describe implements prometheus.Collector.
-func (w *Worker) Describe(ch chan<- *prometheus.Desc) { ch <- eventsDesc }
+func (w *Worker) Describe(ch chan<- *prometheus.Desc) {
+	ch <- eventsDesc
+	ch <- conflictsDesc
+	ch <- reappliedDesc
+}
 
 // Collect implements prometheus.Collector: one counter per outcome.
 func (w *Worker) Collect(ch chan<- prometheus.Metric) {
@@ -145,5 +181,11 @@ func (w *Worker) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, o := range Outcomes {
 		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, float64(w.Count(o)), w.cfg.Transform, version, string(o))
+	}
+	w.counts.mu.Lock()
+	defer w.counts.mu.Unlock()
+	for job, n := range w.counts.notes {
+		ch <- prometheus.MustNewConstMetric(conflictsDesc, prometheus.CounterValue, float64(n[apply.Conflict]), job)
+		ch <- prometheus.MustNewConstMetric(reappliedDesc, prometheus.CounterValue, float64(n[apply.Reapplied]), job)
 	}
 }

@@ -49,7 +49,8 @@ type Config struct {
 	// while Run runs, so a job's record shows what the workers applied.
 	Reports assets.JobStore
 	// Counts, if set, is where the worker counts outcomes, shared by
-	// several workers of one process; nil gives the worker its own.
+	// several workers of one process; nil gives the worker its own. It
+	// is also the apply handler's Noter when that has none.
 	Counts *Counts
 }
 
@@ -85,6 +86,9 @@ func New(cfg Config) (*Worker, error) {
 	cfg.Concurrency = max(1, cfg.Concurrency)
 	if cfg.Counts == nil {
 		cfg.Counts = &Counts{}
+	}
+	if cfg.Apply.Notes == nil {
+		cfg.Apply.Notes = cfg.Counts
 	}
 	w := &Worker{cfg: cfg, counts: cfg.Counts}
 	w.handle = Chain(Apply(cfg.Apply),
