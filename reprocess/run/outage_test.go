@@ -3,6 +3,7 @@ package run_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -131,4 +133,109 @@ func topicKeys(t *testing.T, kc *kafka.Cluster) map[string]int {
 		fs.EachRecord(func(r *kgo.Record) { keys[string(r.Key)]++; got++ })
 	}
 	return keys
+}
+
+// downStore fails the reads a scanner-group member makes with
+// assets.ErrUnavailable while down is set, as a store that is restarting.
+type downStore struct {
+	assets.Store
+	down *atomic.Bool
+}
+
+func (s downStore) err() error {
+	if s.down.Load() {
+		return fmt.Errorf("%w: no hosts available in the pool", assets.ErrUnavailable)
+	}
+	return nil
+}
+
+func (s downStore) Job(ctx context.Context, id string) (assets.Job, error) {
+	if err := s.err(); err != nil {
+		return assets.Job{}, err
+	}
+	return s.Store.Job(ctx, id)
+}
+
+func (s downStore) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Checkpoints(ctx, job)
+}
+
+// A scanner-group member rides out a store outage: its tasks wait and
+// resume once the store answers, and the job completes; the member does
+// not exit. On ctx (SIGTERM) it returns.
+func TestMemberWaitsForTheStore(t *testing.T) {
+	const n = 300
+	down := &atomic.Bool{}
+	e := newEnv(t, n, func(s assets.Store) assets.Store { return downStore{s, down} })
+	downableKafka(t, e)
+	j := spec(t, "storedown", "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, total, err := e.Distribute(ctx, j, false); err != nil || total == 0 {
+		t.Fatalf("distribute: %d tasks, %v", total, err)
+	}
+	down.Store(true)
+	mctx, stop := context.WithCancel(ctx)
+	defer stop()
+	exited := make(chan error, 1)
+	go func() { exited <- e.Member(mctx, 2) }()
+	time.AfterFunc(3*time.Second, func() { down.Store(false) })
+	for {
+		rec, err := e.Store.Job(ctx, j.Name)
+		if err == nil && rec.Status == control.Succeeded {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the member exited while the store was down: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("job %s after a minute; want succeeded", rec.Status)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-exited; err != nil {
+		t.Errorf("the member stopped with %v; want nil", err)
+	}
+	if ids := topicKeys(t, e.Kafka); len(ids) != n {
+		t.Errorf("%d of %d assets emitted", len(ids), n)
+	}
+}
+
+// SIGTERM ends a scanner-group member blocked on a broker that is down
+// at once, not after the consumer's grace period; its task stays
+// uncommitted, so it resumes from its checkpoint.
+func TestMemberStopsWhileKafkaIsDown(t *testing.T) {
+	e := newEnv(t, 300, nil)
+	down := downableKafka(t, e)
+	j := spec(t, "memberstop", "rate: {limit: 100}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := e.Distribute(ctx, j, false); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	mctx, stop := context.WithCancel(ctx)
+	exited := make(chan error, 1)
+	go func() { exited <- e.Member(mctx, 2) }()
+	time.Sleep(3 * time.Second) // the member's tasks now wait for acknowledgements
+	stop()
+	select {
+	case err := <-exited:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the stopped member returned %v; want context.Canceled (its task left uncommitted)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member did not return within 10s of SIGTERM while kafka was down")
+	}
+	// Kafka acknowledged nothing: only empty partitions may be done.
+	cps, _ := e.Store.Checkpoints(ctx, j.Name)
+	for _, c := range cps {
+		if c.Position != "" {
+			t.Errorf("task %s checkpointed at %s though kafka acknowledged nothing", c.Task, c.Position)
+		}
+	}
 }
