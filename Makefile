@@ -40,16 +40,26 @@ services-status: ## are they up and answering?
 
 # test: unit tests on the embedded store and kfake, and integration tests on
 # the real services, which it starts when they are not running. Under CI=true
-# a service that cannot start fails the run. Full output: testout/go-test.log.
-test: deps services-up ## all tests, against embedded + kfake and real Cassandra + Kafka
+# a service that cannot start fails the run. Then the pipeline packages under
+# the race detector (embedded + kfake only), then the restart tests (built
+# with -tags restart: they stop and start the shared services, so they run
+# alone, last). Full output: testout/go-test.log, go-test-race.log,
+# go-test-restart.log; the summary counts all three.
+RACE_PKGS := ./reprocess/worker/ ./reprocess/run/ ./reprocess/scan/ ./reprocess/apply/ ./events/kafka/
+TEST_LOGS := $(OUT)/go-test.log $(OUT)/go-test-race.log $(OUT)/go-test-restart.log
+test: deps services-up ## all tests, against embedded + kfake and real Cassandra + Kafka, then -race and restart tests
 	@mkdir -p $(OUT)
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	echo "real services: cassandra $$REPROCESS_TEST_CASSANDRA_HOSTS, kafka $$REPROCESS_TEST_KAFKA_BROKERS"; \
 	$(GO) test $(TESTFLAGS) -v ./... > $(OUT)/go-test.log 2>&1; rc=$$?; \
-	grep -E '^(ok|FAIL|---|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test.go:[0-9]+: (kafka at|contract suite)' $(OUT)/go-test.log; \
-	if [ $$rc -ne 0 ]; then grep -B2 -A20 -E '^\s*--- FAIL' $(OUT)/go-test.log | head -200; fi; \
-	pass=$$(grep -cE '^\s*--- PASS' $(OUT)/go-test.log); fail=$$(grep -cE '^\s*--- FAIL' $(OUT)/go-test.log); \
-	skip=$$(grep -cE '^\s*--- SKIP' $(OUT)/go-test.log); \
+	env $$(env | sed -n 's/^\(REPROCESS_TEST_[A-Z_]*\)=.*/-u \1/p') -u CI \
+		$(GO) test -race $(TESTFLAGS) -v $(RACE_PKGS) > $(OUT)/go-test-race.log 2>&1 || rc=1; \
+	$(GO) test -tags restart $(TESTFLAGS) -run '^TestRestart' -v ./cmd/reprocess/ > $(OUT)/go-test-restart.log 2>&1 || rc=1; \
+	$(SERVICES) up >/dev/null 2>&1 || true; \
+	cat $(TEST_LOGS) | grep -E '^(ok|FAIL|---|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test.go:[0-9]+: (kafka at|contract suite|restart test)'; \
+	if [ $$rc -ne 0 ]; then cat $(TEST_LOGS) | grep -B2 -A20 -E '^\s*--- FAIL' | head -200; fi; \
+	pass=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- PASS'); fail=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- FAIL'); \
+	skip=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- SKIP'); \
 	echo "$$pass passed, $$fail failed, $$skip skipped"; \
 	exit $$rc
 

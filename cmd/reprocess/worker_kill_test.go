@@ -79,8 +79,9 @@ transform:
 	if out, err := second.CombinedOutput(); err != nil {
 		t.Fatalf("the second worker failed: %v\n%s", err, out)
 	}
-	wrong := 0
+	wrong, seen := 0, 0
 	eachAsset(t, data, func(a assets.Asset) {
+		seen++
 		if a.Transforms["tally"] != 1 || a.Facts["applies"] != "1" {
 			wrong++
 			if wrong < 5 {
@@ -88,8 +89,8 @@ transform:
 			}
 		}
 	})
-	if wrong > 0 {
-		t.Errorf("%d of %d assets not applied exactly once", wrong, n)
+	if wrong > 0 || seen != n {
+		t.Errorf("%d of %d assets not applied exactly once (%d checked)", wrong, n, seen)
 	}
 	t.Logf("worker killed with %d of %d assets applied; a second worker finished; all applied exactly once", before, n)
 }

@@ -110,7 +110,7 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 			switch {
 			case errors.Is(err, context.Canceled):
 			case Transient(err):
-				c.log.Warn("kafka fetch failed; retrying while the broker recovers", "topic", t, "partition", p, "error", err)
+				c.log.Warn("waiting for kafka: fetch failed; retrying while the broker recovers", "topic", t, "partition", p, "error", err)
 				waiting = true
 			default:
 				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
@@ -290,7 +290,7 @@ func (m *members) commit(last *kgo.Record) {
 			m.fail(fmt.Errorf("commit %s/%d@%d: %w", last.Topic, last.Partition, last.Offset, err))
 			return
 		}
-		m.log.Warn("kafka commit failed; retrying while the broker recovers", "partition", last.Partition, "offset", last.Offset, "error", err)
+		m.log.Warn("waiting for kafka: commit failed; retrying while the broker recovers", "partition", last.Partition, "offset", last.Offset, "error", err)
 		select {
 		case <-m.ctx.Done():
 			return

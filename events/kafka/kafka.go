@@ -199,7 +199,7 @@ func (c *Cluster) EnsureTopics(ctx context.Context) error {
 		if err == nil || !Transient(err) || ctx.Err() != nil {
 			break
 		}
-		c.log.Warn("kafka not reachable yet; retrying", "brokers", c.cfg.Brokers, "retry_in", wait, "error", err)
+		c.log.Warn("waiting for kafka: not reachable yet; retrying", "brokers", c.cfg.Brokers, "retry_in", wait, "error", err)
 		pause(ctx, wait)
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
@@ -189,5 +190,53 @@ func TestConsumeRidesOutCommitErrors(t *testing.T) {
 		})
 	if err != nil || handled.Load() < n || failed.Load() < 25 {
 		t.Errorf("consume through %d failed commits: %v, %d of %d handled; want no error and all handled", failed.Load(), err, handled.Load(), n)
+	}
+}
+
+// Emit waits for a broker that is down, but returns once its context
+// ends (SIGTERM), and Close then returns too: a stopped scanner never
+// hangs on acknowledgements that are not coming.
+func TestEmitReturnsOnCancelWhileKafkaIsDown(t *testing.T) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	cfg := kafka.DefaultConfig
+	cfg.Brokers, cfg.Partitions = fake.ListenAddrs(), 2
+	c, err := kafka.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.EnsureTopics(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := c.NewPublisher("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := []events.Reprocess{{SchemaVersion: events.SchemaVersion, JobID: "j", AssetID: assets.NewID(time.Now()), Transform: "t", Version: 1, Attempt: 1}}
+	if err := pub.Emit(context.Background(), evs); err != nil {
+		t.Fatalf("emit while the broker is up: %v", err)
+	}
+	// The broker goes down: every produce request's connection drops.
+	fake.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		return nil, errors.New("broker down"), true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = pub.Emit(ctx, evs)
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > 5*time.Second {
+		t.Errorf("emit while the broker is down: %v after %s; want the context's error within 5s", err, took.Round(time.Millisecond))
+	}
+	closed := make(chan struct{})
+	go func() { pub.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publisher's Close hangs on records the broker never acknowledged")
 	}
 }

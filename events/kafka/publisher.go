@@ -59,8 +59,12 @@ func (c *Cluster) NewPublisher(source string, opts ...kgo.Opt) (*Publisher, erro
 	return &Publisher{cl: cl, topic: c.cfg.Topic, source: source}, nil
 }
 
-// Emit publishes evs and returns once Kafka acknowledged every one, or with
-// the first error. Records of one asset keep their order (key = asset id).
+// Emit publishes evs and returns once Kafka acknowledged every one, with
+// the first error, or when ctx ends: a broker that is down is waited for
+// (records are retried until it answers) but never past ctx, so a stopped
+// process does not hang on acknowledgements that are not coming. Events
+// not acknowledged may still reach Kafka; a caller checkpoints only after
+// a nil return. Records of one asset keep their order (key = asset id).
 func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
 	if p.acks != nil {
 		defer func(start time.Time) { p.acks.Observe(time.Since(start).Seconds()) }(time.Now())
@@ -87,7 +91,15 @@ func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
 			}
 		})
 	}
-	wg.Wait()
+	acked := make(chan struct{})
+	go func() { wg.Wait(); close(acked) }()
+	select {
+	case <-acked:
+	case <-ctx.Done():
+		return fmt.Errorf("publish %d events to %s: stopped waiting for acknowledgements: %w", len(evs), p.topic, context.Cause(ctx))
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return first
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
@@ -87,7 +88,15 @@ func (e *Env) Member(ctx context.Context, concurrency int) error {
 	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}, tallies: map[string]*tally{}}
 	defer m.close()
 	e.Log.Info("scanner joining", "group", ScannerGroup, "topic", e.Kafka.TasksTopic())
-	return e.Kafka.Consume(ctx, kafka.ConsumerConfig{Group: ScannerGroup, Topics: []string{e.Kafka.TasksTopic()}, Concurrency: concurrency}, m.task)
+	// A task stops with ctx, not after the consumer's grace period: it
+	// stays uncommitted and resumes from its checkpoint elsewhere.
+	handle := func(hctx context.Context, msg events.Message) error {
+		tctx, cancel := context.WithCancel(hctx)
+		defer cancel()
+		defer context.AfterFunc(ctx, cancel)()
+		return m.task(tctx, msg)
+	}
+	return e.Kafka.Consume(ctx, kafka.ConsumerConfig{Group: ScannerGroup, Topics: []string{e.Kafka.TasksTopic()}, Concurrency: concurrency}, handle)
 }
 
 type member struct {
@@ -101,8 +110,26 @@ type member struct {
 }
 
 // task walks one scan task; it returns nil (commit) once the task is done,
-// skipped (job cancelled or gone) or poison (malformed message).
+// skipped (job cancelled or gone) or poison (malformed message). A store
+// that cannot be reached is waited out, with capped backoff: the task
+// resumes from its checkpoint when the store answers.
 func (m *member) task(ctx context.Context, msg events.Message) error {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		err := m.walkTask(ctx, msg)
+		if !errors.Is(err, assets.ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		m.env.Log.Warn("waiting for store: the scan task resumes from its checkpoint when it answers", "retry_in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// walkTask is one try at the task in msg.
+func (m *member) walkTask(ctx context.Context, msg events.Message) error {
 	log := m.env.Log
 	t, err := events.DecodeTask(msg.Value)
 	if err != nil {

@@ -185,7 +185,7 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 		if !errors.Is(err, assets.ErrUnavailable) || ctx.Err() != nil {
 			return err
 		}
-		log.Warn("store unavailable: the task resumes from its checkpoint when it answers", "retry_in", wait, "error", err)
+		log.Warn("waiting for store: the task resumes from its checkpoint when it answers", "retry_in", wait, "error", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -2,11 +2,12 @@
 // (async mode) or straight from a scan (sync mode) and hands each to a
 // chain of handlers, in the manner of a router's middleware:
 //
-//	Count → DeadLetter → Decode → Only → Retry → Apply
+//	Count → DeadLetter → Decode → Only → Retry → StoreWait → Apply
 //
-// Apply runs apply.Handler on the event; Retry repeats what may pass on a
-// retry; Only ignores events of other transforms; Decode turns a message
-// into an event; DeadLetter sends what failed for good to the dead-letter
+// Apply runs apply.Handler on the event; StoreWait says in the log when
+// the store cannot be reached; Retry repeats what may pass on a retry
+// and waits out a store that cannot be reached; Only ignores events of
+// other transforms; Decode turns a message into an event; DeadLetter sends what failed for good to the dead-letter
 // topic, so one poison event never blocks its partition; Count records
 // every outcome for metrics, progress and the job's record.
 package worker
@@ -97,6 +98,7 @@ func New(cfg Config) (*Worker, error) {
 		Decode(),
 		Only(cfg.Transform, cfg.Version),
 		Retry(cfg.Policy),
+		StoreWait(cfg.Log, 10*time.Second),
 	)
 	return w, nil
 }
