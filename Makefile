@@ -56,10 +56,12 @@ test: deps services-up ## all tests, against embedded + kfake and real Cassandra
 		$(GO) test -race $(TESTFLAGS) -v $(RACE_PKGS) > $(OUT)/go-test-race.log 2>&1 || rc=1; \
 	$(GO) test -tags restart $(TESTFLAGS) -run '^TestRestart' -v ./cmd/reprocess/ > $(OUT)/go-test-restart.log 2>&1 || rc=1; \
 	$(SERVICES) up >/dev/null 2>&1 || true; \
-	cat $(TEST_LOGS) | grep -E '^(ok|FAIL|---|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test.go:[0-9]+: (kafka at|contract suite|restart test)'; \
+	cat $(OUT)/go-test.log $(OUT)/go-test-restart.log | grep -E '^(ok|FAIL|---|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test.go:[0-9]+: (kafka at|contract suite|restart test)'; \
+	echo "under the race detector (embedded + kfake; the real-service variants ran above):"; \
+	grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL|^WARNING: DATA RACE' $(OUT)/go-test-race.log; \
 	if [ $$rc -ne 0 ]; then cat $(TEST_LOGS) | grep -B2 -A20 -E '^\s*--- FAIL' | head -200; fi; \
 	pass=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- PASS'); fail=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- FAIL'); \
-	skip=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- SKIP'); \
+	skip=$$(cat $(OUT)/go-test.log $(OUT)/go-test-restart.log | grep -cE '^\s*--- SKIP'); \
 	echo "$$pass passed, $$fail failed, $$skip skipped"; \
 	exit $$rc
 

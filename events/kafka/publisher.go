@@ -96,12 +96,23 @@ func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
 	select {
 	case <-acked:
 	case <-ctx.Done():
+		// Records whose context ended fail as soon as a broker answers;
+		// waiting briefly for that keeps them from failing the records a
+		// later Emit queues behind them on the same partitions.
+		select {
+		case <-acked:
+		case <-time.After(settleAfterStop):
+		}
 		return fmt.Errorf("publish %d events to %s: stopped waiting for acknowledgements: %w", len(evs), p.topic, context.Cause(ctx))
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	return first
 }
+
+// settleAfterStop bounds how long Emit still waits for its records to
+// settle once its context ended.
+const settleAfterStop = 2 * time.Second
 
 // Close flushes and closes the client.
 func (p *Publisher) Close() { p.cl.Close() }

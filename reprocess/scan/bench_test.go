@@ -45,8 +45,8 @@ func benchScan(b *testing.B, s assets.Store) {
 		b.Fatal(err)
 	}
 	el := time.Since(start)
-	if em.n != int64(b.N) {
-		b.Fatalf("scanned %d ids, seeded %d", em.n, b.N)
+	if em.n.Load() != int64(b.N) {
+		b.Fatalf("scanned %d ids, seeded %d", em.n.Load(), b.N)
 	}
-	b.ReportMetric(float64(em.n)/el.Seconds(), "ids/s")
+	b.ReportMetric(float64(em.n.Load())/el.Seconds(), "ids/s")
 }

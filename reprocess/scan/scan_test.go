@@ -313,10 +313,11 @@ func TestResumeAfterCrashSkipsNothingAndRewalksNoDoneTask(t *testing.T) {
 		len(doneBefore), dups, concurrency*page, len(want))
 }
 
-type countingEmitter struct{ n int64 }
+// countingEmitter counts events; scan tasks emit concurrently.
+type countingEmitter struct{ n atomic.Int64 }
 
 func (c *countingEmitter) Emit(_ context.Context, evs []events.Reprocess) error {
-	c.n += int64(len(evs))
+	c.n.Add(int64(len(evs)))
 	return nil
 }
 
