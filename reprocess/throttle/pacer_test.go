@@ -30,7 +30,7 @@ func TestPacerTakesItsShare(t *testing.T) {
 		events int
 		least  time.Duration // with 10% slack for the burst
 	}{
-		{"whole rate", "paced", 1, 100, 900 * time.Millisecond},   // 100 at 100/s
+		{"whole rate", "paced", 1, 100, 900 * time.Millisecond},      // 100 at 100/s
 		{"quarter share", "paced", 0.25, 25, 900 * time.Millisecond}, // 25 at 25/s
 		{"no rate recorded", "unpaced", 1, 1000, 0},
 	} {

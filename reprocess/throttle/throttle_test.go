@@ -84,7 +84,7 @@ func TestAdaptiveIsAIMD(t *testing.T) {
 		{slow, 250, ReasonLatency},
 		{slow, 125, ReasonLatency},
 		{slow, 62.5, ReasonLatency},
-		{slow, 50, ReasonLatency}, // floor: Limit/20
+		{slow, 50, ReasonLatency},  // floor: Limit/20
 		{fast, 100, ReasonLatency}, // under target: +5% of the ceiling
 		{fast, 150, ReasonLatency},
 	}
