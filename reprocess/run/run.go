@@ -139,7 +139,10 @@ func (r *Job) assemble(ctx context.Context) error {
 		}
 		emit = r.workers[0]
 	}
-	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
+	sc, stop, err := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
+	if err != nil {
+		return err
+	}
 	r.scan = sc
 	r.closers = append(r.closers, stop)
 	return nil
@@ -155,7 +158,7 @@ func (r *Job) addWorkers(n int, dlqGroup string, cfg worker.Config) error {
 		return err
 	}
 	r.closers = append(r.closers, dlq.Close)
-	cfg.Counts = &r.counts
+	cfg.Counts, cfg.Throttle = &r.counts, r.env.Store
 	for i := range n {
 		w, flush, err := r.env.Worker(dlq, cfg)
 		if err != nil {
@@ -184,13 +187,19 @@ func (r *Job) close() {
 	r.closers = nil
 }
 
-// scanner assembles the scan of j: a rate limiter that watches the
-// store's latency, the lag gate on the transform's group, and, before
+// scanner assembles the scan of j: a rate limiter governed by the job's
+// latency signal, the lag gate on the transform's group, and, before
 // every batch, check (if not nil) and the job's state. stop ends the
-// latency watch and unregisters the scan's metrics.
-func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func()) {
+// throttle's control and unregisters the scan's metrics. A signal this
+// process cannot read is ErrInvalid.
+func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func(), err error) {
 	log := e.Log.With("job", j.Name)
-	lim := throttle.NewLimiter(j.Rate, time.Second)
+	sig, unwatch, err := e.signal(j.Rate)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := throttle.NewLimiter(j.Rate, cooldown(j.Rate.Signal))
+	lim.SetLogger(log)
 	group := events.Group(j.Transform.Name, j.Transform.Version)
 	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return e.Kafka.Lag(ctx, group) }, 2*time.Second)
 	watch := &control.Watch{Store: e.Store, Job: j.Name, Interval: time.Second,
@@ -211,8 +220,8 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 	if err := sc.Register(reg, lim, gate); err != nil {
 		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
 	}
-	unwatch := e.Store.Watch(lim.Observe)
-	return sc, func() { unwatch(); reg.unregister() }
+	ungovern := e.govern(j, lim, sig, gate, watch, log)
+	return sc, func() { ungovern(); unwatch(); reg.unregister() }, nil
 }
 
 // Run scans the job to its end, with its heartbeat, and its in-process

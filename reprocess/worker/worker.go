@@ -24,6 +24,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/internal/tick"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	// Counts, if set, is where the worker counts outcomes, shared by
 	// several workers of one process; nil gives the worker its own.
 	Counts *Counts
+	// Throttle, if set, is where the worker reads each job's shared rate
+	// (every second); it applies the job's events at its share of it.
+	Throttle throttle.RateReader
 }
 
 // Worker applies events through the handler chain. It is safe for
@@ -58,6 +62,7 @@ type Config struct {
 type Worker struct {
 	cfg    Config
 	counts *Counts
+	pacer  *throttle.Pacer // nil: not paced
 	handle Handler
 }
 
@@ -87,11 +92,15 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Counts = &Counts{}
 	}
 	w := &Worker{cfg: cfg, counts: cfg.Counts}
+	if cfg.Throttle != nil {
+		w.pacer = throttle.NewPacer(cfg.Throttle, time.Second)
+	}
 	w.handle = Chain(Apply(cfg.Apply),
 		Count(w.counts),
 		DeadLetter(cfg.DLQ, cfg.Log),
 		Decode(),
 		Only(cfg.Transform, cfg.Version),
+		Pace(w.pacer),
 		Retry(cfg.Policy),
 	)
 	return w, nil
@@ -135,6 +144,12 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 	if w.cfg.Reports != nil {
 		stop := w.reportEvery(ctx, 2*time.Second)
 		defer stop()
+	}
+	if w.pacer != nil {
+		cfg.Owned = func(owned, total int) {
+			w.pacer.SetShare(float64(owned) / float64(max(1, total)))
+			log.Info("worker paces at its share of each job's rate", "partitions", owned, "of", total)
+		}
 	}
 	err := kc.Consume(ctx, cfg, w.Handle)
 	log.Info("worker left", "group", cfg.Group, "applied", w.Count(apply.Applied), "skipped", w.Count(apply.Skipped),
