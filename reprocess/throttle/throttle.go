@@ -279,9 +279,9 @@ func (l *Limiter) Rate() float64 {
 	return float64(l.lim.Limit())
 }
 
-// Status is the limiter's state.
+// Status is the limiter's state (zero for a nil or unlimited limiter).
 func (l *Limiter) Status() Status {
-	if l.lim == nil {
+	if l == nil || l.lim == nil {
 		return Status{}
 	}
 	l.mu.Lock()

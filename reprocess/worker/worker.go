@@ -24,8 +24,8 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
-	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/internal/tick"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 )
 
 // DeadLetters receives messages that failed for good.
