@@ -64,6 +64,10 @@ type Job struct {
 	lagMu   sync.Mutex
 	lag     int64 // the group's lag as last read (following)
 	lagRead time.Time
+
+	thMu   sync.Mutex
+	th     assets.Throttle // the job's throttle as last read
+	thRead time.Time
 }
 
 // Start assembles the job and records it as running; Run runs it. A job
@@ -372,7 +376,8 @@ type Progress struct {
 	Scanned, Emitted, Filtered int64 // asset ids
 	Handled                    int64 // emitted events the processors finished; -1 when not known
 	Outcomes                   map[apply.Outcome]int64
-	Elapsed, ScanTime          time.Duration // ScanTime is 0 while scanning
+	Elapsed, ScanTime          time.Duration   // ScanTime is 0 while scanning
+	Throttle                   assets.Throttle // as recorded, read at most once a second
 }
 
 // Progress reads the job's progress; safe while it runs. Handled counts
@@ -381,6 +386,7 @@ type Progress struct {
 // at most once a second).
 func (r *Job) Progress(ctx context.Context) Progress {
 	p := r.progress()
+	p.Throttle = r.throttle(ctx)
 	if len(r.workers) > 0 || !r.opts.Follow {
 		return p
 	}

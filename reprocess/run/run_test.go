@@ -189,6 +189,9 @@ func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
 	if err != nil || th.Rate >= 4000 || th.Signal < 15*time.Millisecond || th.Target != 5*time.Millisecond || th.Reason != throttle.ReasonLatency {
 		t.Errorf("recorded throttle %+v, %v; want a rate under 4000, the >= 15ms signal, the 5ms target, reason %q", th, err, throttle.ReasonLatency)
 	}
+	if note := r.Progress(context.Background()).ThrottleNote(); !strings.Contains(note, "slowed: latency") {
+		t.Errorf("progress note %q does not say the job is slowed by latency", note)
+	}
 }
 
 // The cassandra and probe signals read Cassandra: on another store the
@@ -503,5 +506,24 @@ func TestRerunWithAnotherSpec(t *testing.T) {
 	// Restarted, the job walked everything again: each asset now has "y".
 	if p := r.Progress(ctx); p.Emitted != 200 {
 		t.Errorf("the restarted job emitted %d of 200", p.Emitted)
+	}
+}
+
+func TestThrottleNote(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		th   assets.Throttle
+		want string
+	}{
+		{assets.Throttle{}, ""},
+		{assets.Throttle{UpdatedAt: now}, "limit none"},
+		{assets.Throttle{Rate: 500, Signal: 12340 * time.Microsecond, Target: 20 * time.Millisecond, UpdatedAt: now}, "limit 500/s, p99 12.3ms / 20ms"},
+		{assets.Throttle{Rate: 25, Signal: 40 * time.Millisecond, Target: 20 * time.Millisecond, Reason: "latency", UpdatedAt: now}, "limit 25/s, p99 40ms / 20ms, slowed: latency"},
+		{assets.Throttle{Rate: 25, Reason: "signal missing", UpdatedAt: now}, "limit 25/s, slowed: signal missing"},
+		{assets.Throttle{Rate: 50, Signal: 3 * time.Millisecond, Reason: "measuring baseline", UpdatedAt: now}, "limit 50/s, p99 3ms, slowed: measuring baseline"},
+	} {
+		if got := (run.Progress{Throttle: tc.th}).ThrottleNote(); got != tc.want {
+			t.Errorf("ThrottleNote(%+v) = %q, want %q", tc.th, got, tc.want)
+		}
 	}
 }

@@ -90,3 +90,40 @@ func slowedBy(st throttle.Status, lagging, paused bool) string {
 	}
 	return st.Reason
 }
+
+// throttle is the job's throttle as recorded, read at most once a second.
+func (r *Job) throttle(ctx context.Context) assets.Throttle {
+	r.thMu.Lock()
+	defer r.thMu.Unlock()
+	if time.Since(r.thRead) >= time.Second {
+		if t, err := r.env.Store.Throttle(ctx, r.spec.Name); err == nil {
+			r.th = t
+		}
+		r.thRead = time.Now()
+	}
+	return r.th
+}
+
+// ThrottleNote is the job's throttle in a few words: its rate, the
+// latency signal against its target, and why it is slowed; empty before
+// the first record.
+func (p Progress) ThrottleNote() string {
+	t := p.Throttle
+	if t.UpdatedAt.IsZero() {
+		return ""
+	}
+	s := "limit none"
+	if t.Rate > 0 {
+		s = fmt.Sprintf("limit %.0f/s", t.Rate)
+	}
+	if t.Signal > 0 {
+		s += fmt.Sprintf(", p99 %s", t.Signal.Round(100*time.Microsecond))
+		if t.Target > 0 {
+			s += fmt.Sprintf(" / %s", t.Target.Round(100*time.Microsecond))
+		}
+	}
+	if t.Reason != "" {
+		s += ", slowed: " + t.Reason
+	}
+	return s
+}
