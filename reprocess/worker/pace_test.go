@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,49 +36,55 @@ func TestWorkersPaceAtTheSharedRate(t *testing.T) {
 				}
 				ws = append(ws, w)
 			}
-			var (
-				mu      sync.Mutex
-				started time.Time
-				peak    int64
-			)
-			stop := make(chan struct{})
-			sampled := make(chan struct{})
-			go func() { // the most events handled in any 100ms
-				defer close(sampled)
-				type sample struct {
-					at time.Time
-					n  int64
-				}
-				var last []sample
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(10 * time.Millisecond):
-					}
-					now, h := time.Now(), sum(ws, apply.Applied)
-					mu.Lock()
-					if h > 0 && started.IsZero() {
-						started = now
-					}
-					last = append(last, sample{now, h})
-					for len(last) > 1 && now.Sub(last[1].at) >= 100*time.Millisecond {
-						last = last[1:]
-					}
-					if now.Sub(last[0].at) <= 110*time.Millisecond { // a window of at most ~100ms
-						peak = max(peak, h-last[0].n)
-					}
-					mu.Unlock()
-				}
-			}()
+			stop := watchPace(ws)
 			e.drain(t, j, ws, n)
-			close(stop)
-			<-sampled
-			took := time.Since(started)
+			took, peak := stop()
 			t.Logf("%s: %d events at a shared 100/s took %s after the first; at most %d in any 100ms", e.name, n, took, peak)
 			if n != 200 || took < 1800*time.Millisecond || peak > 25 {
 				t.Errorf("%d events at a shared 100/s: took %s, at most %d in 100ms; want >= 1.8s and <= 25 per 100ms", n, took, peak)
 			}
 		})
+	}
+}
+
+// watchPace samples the workers' applied count every 10ms; stop returns
+// how long they took from the first applied event, and the most applied
+// in any ~100ms.
+func watchPace(ws []*worker.Worker) (stop func() (took time.Duration, peak int64)) {
+	type sample struct {
+		at time.Time
+		n  int64
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	var (
+		started time.Time
+		peak    int64
+	)
+	go func() {
+		defer close(done)
+		var window []sample
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			now, h := time.Now(), sum(ws, apply.Applied)
+			if h > 0 && started.IsZero() {
+				started = now
+			}
+			window = append(window, sample{now, h})
+			for len(window) > 1 && now.Sub(window[1].at) >= 100*time.Millisecond {
+				window = window[1:]
+			}
+			if now.Sub(window[0].at) <= 110*time.Millisecond {
+				peak = max(peak, h-window[0].n)
+			}
+		}
+	}()
+	return func() (time.Duration, int64) {
+		close(quit)
+		<-done
+		return time.Since(started), peak
 	}
 }
