@@ -88,7 +88,7 @@ func (p *Pacer) limiter(ctx context.Context, job string) *rate.Limiter {
 	if j.lim.Limit() != r {
 		now := time.Now()
 		j.lim.SetLimitAt(now, r)
-		j.lim.SetBurstAt(now, Burst(float64(r)))
+		j.lim.SetBurstAt(now, paceBurst(float64(r)))
 	}
 	return j.lim
 }

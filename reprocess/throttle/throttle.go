@@ -144,9 +144,9 @@ func NewLimiter(cfg Config, cooldown time.Duration) *Limiter {
 		l.cfg.Min = max(1, cfg.Limit/20)
 	}
 	if cfg.Limit > 0 {
-		// Small bursts keep the rate smooth; the bucket starts empty so
-		// the first second is not a burst either.
-		l.lim = rate.NewLimiter(rate.Limit(cfg.Limit), Burst(cfg.Limit))
+		// A burst of a tenth of a second keeps the rate smooth; the bucket
+		// starts empty so the first second is not a burst either.
+		l.lim = rate.NewLimiter(rate.Limit(cfg.Limit), burst(cfg.Limit))
 		l.lim.AllowN(l.now(), l.lim.Burst())
 	}
 	l.lastOK = l.now()
@@ -255,21 +255,20 @@ func (l *Limiter) adjust(d time.Duration, err error) {
 func (l *Limiter) set(now time.Time, r float64) {
 	r = min(max(r, l.cfg.Min), l.cfg.Limit)
 	l.lim.SetLimitAt(now, rate.Limit(r))
-	l.lim.SetBurstAt(now, Burst(r))
+	l.lim.SetBurstAt(now, burst(r))
 	l.st.Rate = r
 	if r >= l.cfg.Limit {
 		l.st.Reason = ""
 	}
 }
 
-// Burst is the token bucket size for a rate: a tenth of a second, at
-// most 4, so work reaches the store evenly.
-func Burst(r float64) int {
-	if r >= 40 {
-		return 4
-	}
-	return max(1, int(r/10))
-}
+// burst is the scan's token bucket for a rate: a tenth of a second, so
+// the scan's own pauses between batches do not cost it its rate.
+func burst(r float64) int { return max(1, int(min(r, 1e6)/10)) }
+
+// paceBurst is a processor's token bucket for a rate: a tenth of a second, at
+// most 4 events, so work reaches the store evenly.
+func paceBurst(r float64) int { return min(4, burst(r)) }
 
 // Rate is the current limit in assets per second (0: unlimited).
 func (l *Limiter) Rate() float64 {
