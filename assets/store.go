@@ -82,6 +82,9 @@ type Throttle struct {
 	Signal time.Duration `json:"signal"`
 	// Target is the latency the controller keeps the signal under.
 	Target time.Duration `json:"target"`
+	// Baseline, when the spec gave no target, is the signal measured
+	// at the start; the target is 1.2 times it.
+	Baseline time.Duration `json:"baseline,omitempty"`
 	// Reason says why the job is slowed: latency, lag, signal missing,
 	// paused, or empty when it is not.
 	Reason    string    `json:"reason,omitempty"`

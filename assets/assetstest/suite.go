@@ -652,7 +652,7 @@ func (s *suite) throttle(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	first := assets.Throttle{Rate: 250, Signal: 12 * time.Millisecond, Target: 20 * time.Millisecond, Reason: "latency", UpdatedAt: now}
-	last := assets.Throttle{Rate: 500.5, Signal: 1500 * time.Microsecond, Target: 20 * time.Millisecond, UpdatedAt: now.Add(time.Second)}
+	last := assets.Throttle{Rate: 500.5, Signal: 1500 * time.Microsecond, Target: 18 * time.Millisecond, Baseline: 15 * time.Millisecond, UpdatedAt: now.Add(time.Second)}
 	for _, set := range []struct {
 		job string
 		t   assets.Throttle
@@ -666,7 +666,7 @@ func (s *suite) throttle(t *testing.T) {
 		t   assets.Throttle
 	}{{job, last}, {other, first}} {
 		got, err := s.Store.Throttle(c, want.job)
-		if err != nil || got.Rate != want.t.Rate || got.Signal != want.t.Signal || got.Target != want.t.Target ||
+		if err != nil || got.Rate != want.t.Rate || got.Signal != want.t.Signal || got.Target != want.t.Target || got.Baseline != want.t.Baseline ||
 			got.Reason != want.t.Reason || !got.UpdatedAt.Equal(want.t.UpdatedAt) {
 			t.Errorf("Throttle(%s) = %+v, %v; want %+v", want.job, got, err, want.t)
 		}

@@ -49,6 +49,7 @@ var schema = []string{
 		rate       double,
 		signal_us  bigint,
 		target_us  bigint,
+		baseline_us bigint,
 		reason     text,
 		updated_at timestamp)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (

@@ -431,8 +431,8 @@ func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoin
 
 // SetThrottle records a job's throttle state (one row, replaced).
 func (s *Store) SetThrottle(ctx context.Context, job string, t assets.Throttle) error {
-	err := s.query(`INSERT INTO {ks}.job_throttle (job_id, rate, signal_us, target_us, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		job, t.Rate, t.Signal.Microseconds(), t.Target.Microseconds(), t.Reason, nullTime(t.UpdatedAt)).ExecContext(ctx)
+	err := s.query(`INSERT INTO {ks}.job_throttle (job_id, rate, signal_us, target_us, baseline_us, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		job, t.Rate, t.Signal.Microseconds(), t.Target.Microseconds(), t.Baseline.Microseconds(), t.Reason, nullTime(t.UpdatedAt)).ExecContext(ctx)
 	if err != nil {
 		return fmt.Errorf("set throttle of %s: %w", job, classify(err))
 	}
@@ -442,13 +442,14 @@ func (s *Store) SetThrottle(ctx context.Context, job string, t assets.Throttle) 
 // Throttle reads a job's throttle state.
 func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, error) {
 	var t assets.Throttle
-	var sig, target int64
-	err := s.query(`SELECT rate, signal_us, target_us, reason, updated_at FROM {ks}.job_throttle WHERE job_id = ?`, job).
-		ScanContext(ctx, &t.Rate, &sig, &target, &t.Reason, &t.UpdatedAt)
+	var sig, target, base int64
+	err := s.query(`SELECT rate, signal_us, target_us, baseline_us, reason, updated_at FROM {ks}.job_throttle WHERE job_id = ?`, job).
+		ScanContext(ctx, &t.Rate, &sig, &target, &base, &t.Reason, &t.UpdatedAt)
 	if err != nil {
 		return t, fmt.Errorf("throttle of %s: %w", job, classify(err))
 	}
-	t.Signal, t.Target = time.Duration(sig)*time.Microsecond, time.Duration(target)*time.Microsecond
+	us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+	t.Signal, t.Target, t.Baseline = us(sig), us(target), us(base)
 	t.UpdatedAt = utcOrZero(t.UpdatedAt)
 	return t, nil
 }

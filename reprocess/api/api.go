@@ -112,11 +112,14 @@ type JobView struct {
 // the job is slowed (latency, lag, signal missing, measuring baseline,
 // paused; empty when it is not).
 type ThrottleView struct {
-	Rate          float64   `json:"rate"`
-	SignalSeconds float64   `json:"signal_seconds"`
-	TargetSeconds float64   `json:"target_seconds"`
-	Reason        string    `json:"reason"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	Rate          float64 `json:"rate"`
+	SignalSeconds float64 `json:"signal_seconds"`
+	TargetSeconds float64 `json:"target_seconds"`
+	// BaselineSeconds, when the spec gave no target, is the signal
+	// measured at the start; the target is 1.2 times it.
+	BaselineSeconds float64   `json:"baseline_seconds,omitempty"`
+	Reason          string    `json:"reason"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
@@ -128,7 +131,7 @@ func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
 	t, err := s.Store.Throttle(ctx, j.ID)
 	switch {
 	case err == nil:
-		jv.Throttle = &ThrottleView{Rate: t.Rate, SignalSeconds: t.Signal.Seconds(), TargetSeconds: t.Target.Seconds(), Reason: t.Reason, UpdatedAt: t.UpdatedAt}
+		jv.Throttle = &ThrottleView{Rate: t.Rate, SignalSeconds: t.Signal.Seconds(), TargetSeconds: t.Target.Seconds(), BaselineSeconds: t.Baseline.Seconds(), Reason: t.Reason, UpdatedAt: t.UpdatedAt}
 	case !errors.Is(err, assets.ErrNotFound):
 		return JobView{}, err
 	}

@@ -518,6 +518,7 @@ func TestThrottleNote(t *testing.T) {
 		{assets.Throttle{}, ""},
 		{assets.Throttle{UpdatedAt: now}, "limit none"},
 		{assets.Throttle{Rate: 500, Signal: 12340 * time.Microsecond, Target: 20 * time.Millisecond, UpdatedAt: now}, "limit 500/s, p99 12.3ms / 20ms"},
+		{assets.Throttle{Rate: 500, Signal: 12 * time.Millisecond, Target: 12 * time.Millisecond, Baseline: 10 * time.Millisecond, UpdatedAt: now}, "limit 500/s, p99 12ms / 12ms (1.2 x baseline)"},
 		{assets.Throttle{Rate: 25, Signal: 40 * time.Millisecond, Target: 20 * time.Millisecond, Reason: "latency", UpdatedAt: now}, "limit 25/s, p99 40ms / 20ms, slowed: latency"},
 		{assets.Throttle{Rate: 25, Reason: "signal missing", UpdatedAt: now}, "limit 25/s, slowed: signal missing"},
 		{assets.Throttle{Rate: 50, Signal: 3 * time.Millisecond, Reason: "measuring baseline", UpdatedAt: now}, "limit 50/s, p99 3ms, slowed: measuring baseline"},

@@ -64,7 +64,7 @@ func (e *Env) govern(j *job.Job, lim *throttle.Limiter, sig throttle.Signal, gat
 		defer t.Stop()
 		for {
 			st := lim.Status()
-			rec := assets.Throttle{Rate: st.Rate, Signal: st.Signal, Target: st.Target, UpdatedAt: time.Now(),
+			rec := assets.Throttle{Rate: st.Rate, Signal: st.Signal, Target: st.Target, Baseline: st.Baseline, UpdatedAt: time.Now(),
 				Reason: slowedBy(st, j.Rate.MaxLag > 0 && gate.Lag() > j.Rate.MaxLag, watch.Status() == control.Paused)}
 			if err := e.Store.SetThrottle(ctx, j.Name, rec); err != nil && ctx.Err() == nil {
 				log.Warn("record the job's throttle", "error", err)
@@ -120,6 +120,9 @@ func (p Progress) ThrottleNote() string {
 		s += fmt.Sprintf(", p99 %s", t.Signal.Round(100*time.Microsecond))
 		if t.Target > 0 {
 			s += fmt.Sprintf(" / %s", t.Target.Round(100*time.Microsecond))
+		}
+		if t.Baseline > 0 && t.Target > 0 {
+			s += " (1.2 x baseline)"
 		}
 	}
 	if t.Reason != "" {
