@@ -65,6 +65,30 @@ type JobStore interface {
 	// DeleteCheckpoints forgets a job's checkpoints: its next run starts
 	// from the beginning.
 	DeleteCheckpoints(ctx context.Context, job string) error
+	// SetThrottle records a job's current throttle state, replacing the
+	// last; the job's processors read it to pace themselves.
+	SetThrottle(ctx context.Context, job string, t Throttle) error
+	// Throttle reads what SetThrottle last recorded; ErrNotFound if
+	// nothing was.
+	Throttle(ctx context.Context, job string) (Throttle, error)
+}
+
+// Throttle is a job's rate as its scan's controller last set it, shared
+// with every process that applies the job's events.
+type Throttle struct {
+	// Rate is assets per second for the whole job; 0 means unlimited.
+	Rate float64 `json:"rate"`
+	// Signal is the last production latency read (0 when none).
+	Signal time.Duration `json:"signal"`
+	// Target is the latency the controller keeps the signal under.
+	Target time.Duration `json:"target"`
+	// Baseline, when the spec gave no target, is the signal measured
+	// at the start; the target is 1.2 times it.
+	Baseline time.Duration `json:"baseline,omitempty"`
+	// Reason says why the job is slowed: latency, lag, signal missing,
+	// paused, or empty when it is not.
+	Reason    string    `json:"reason,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Job is the persisted state of one reprocessing job.

@@ -53,6 +53,10 @@
 // # What watches
 //
 // Every store request is timed once (assets/instrument); that measurement
-// feeds the metrics and the adaptive throttle. Scans, workers and the API
+// feeds the metrics and, by default, the adaptive throttle, which can
+// instead watch production's own latency (Cassandra's system_views, or a
+// timed probe query: assets/cassandra). The throttle's rate is recorded in
+// the store every second and every processor paces the job's events at its
+// share of it (reprocess/throttle's Pacer). Scans, workers and the API
 // serve Prometheus metrics; deployments/ holds the dashboard and alerts.
 package reprocess

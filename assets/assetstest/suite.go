@@ -46,6 +46,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Delete", s.delete)
 	t.Run("Jobs", s.jobs)
 	t.Run("Checkpoints", s.checkpoints)
+	t.Run("Throttle", s.throttle)
 	t.Run("Unreachable", s.unreachable)
 }
 
@@ -640,6 +641,35 @@ func (s *suite) checkpoints(t *testing.T) {
 	kept, err2 := s.Store.Checkpoints(c, other)
 	if err != nil || err2 != nil || len(gone) != 0 || len(kept) != 1 {
 		t.Errorf("after DeleteCheckpoints(%s): %d left (%v), the other job's %d (%v); want 0 and 1", job, len(gone), err, len(kept), err2)
+	}
+}
+
+func (s *suite) throttle(t *testing.T) {
+	c := ctx(t)
+	job, other := s.typ("job-t"), s.typ("job-u")
+	if _, err := s.Store.Throttle(c, job); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("Throttle of a job with none recorded: %v, want ErrNotFound", err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	first := assets.Throttle{Rate: 250, Signal: 12 * time.Millisecond, Target: 20 * time.Millisecond, Reason: "latency", UpdatedAt: now}
+	last := assets.Throttle{Rate: 500.5, Signal: 1500 * time.Microsecond, Target: 18 * time.Millisecond, Baseline: 15 * time.Millisecond, UpdatedAt: now.Add(time.Second)}
+	for _, set := range []struct {
+		job string
+		t   assets.Throttle
+	}{{job, first}, {other, first}, {job, last}} {
+		if err := s.Store.SetThrottle(c, set.job, set.t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []struct {
+		job string
+		t   assets.Throttle
+	}{{job, last}, {other, first}} {
+		got, err := s.Store.Throttle(c, want.job)
+		if err != nil || got.Rate != want.t.Rate || got.Signal != want.t.Signal || got.Target != want.t.Target || got.Baseline != want.t.Baseline ||
+			got.Reason != want.t.Reason || !got.UpdatedAt.Equal(want.t.UpdatedAt) {
+			t.Errorf("Throttle(%s) = %+v, %v; want %+v", want.job, got, err, want.t)
+		}
 	}
 }
 

@@ -44,6 +44,14 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS %[1]s.settings (
 		name  text PRIMARY KEY,
 		value text)`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.job_throttle (
+		job_id     text PRIMARY KEY,
+		rate       double,
+		signal_us  bigint,
+		target_us  bigint,
+		baseline_us bigint,
+		reason     text,
+		updated_at timestamp)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

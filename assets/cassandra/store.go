@@ -55,14 +55,14 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 	}
 	s := &Store{sess: sess, ks: ks, layout: layout, lwt: cfg.LWTUpdates, now: time.Now}
 	var n int
-	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints', 'settings')`, ks).
+	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints', 'settings', 'job_throttle')`, ks).
 		ScanContext(ctx, &n); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("check schema of keyspace %s: %w", ks, classify(err))
 	}
-	if n != 6 {
+	if n != 7 {
 		sess.Close()
-		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 6 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 7 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
 	}
 	if err := s.checkLayout(ctx); err != nil {
 		sess.Close()
@@ -441,6 +441,31 @@ func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoin
 		return nil, fmt.Errorf("checkpoints of %s: %w", job, classify(err))
 	}
 	return out, nil
+}
+
+// SetThrottle records a job's throttle state (one row, replaced).
+func (s *Store) SetThrottle(ctx context.Context, job string, t assets.Throttle) error {
+	err := s.query(`INSERT INTO {ks}.job_throttle (job_id, rate, signal_us, target_us, baseline_us, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		job, t.Rate, t.Signal.Microseconds(), t.Target.Microseconds(), t.Baseline.Microseconds(), t.Reason, nullTime(t.UpdatedAt)).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("set throttle of %s: %w", job, classify(err))
+	}
+	return nil
+}
+
+// Throttle reads a job's throttle state.
+func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, error) {
+	var t assets.Throttle
+	var sig, target, base int64
+	err := s.query(`SELECT rate, signal_us, target_us, baseline_us, reason, updated_at FROM {ks}.job_throttle WHERE job_id = ?`, job).
+		ScanContext(ctx, &t.Rate, &sig, &target, &base, &t.Reason, &t.UpdatedAt)
+	if err != nil {
+		return t, fmt.Errorf("throttle of %s: %w", job, classify(err))
+	}
+	us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+	t.Signal, t.Target, t.Baseline = us(sig), us(target), us(base)
+	t.UpdatedAt = utcOrZero(t.UpdatedAt)
+	return t, nil
 }
 
 // nullTime stores the zero time as null rather than as year 1.

@@ -432,6 +432,28 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, job string) error {
 	return nil
 }
 
+func throttleKey(job string) []byte { return append([]byte{'t'}, job...) }
+
+// SetThrottle records a job's throttle state.
+func (s *Store) SetThrottle(ctx context.Context, job string, t assets.Throttle) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.setJSON(throttleKey(job), t, "set throttle of "+job)
+}
+
+// Throttle reads a job's throttle state.
+func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, error) {
+	var t assets.Throttle
+	if err := s.check(ctx); err != nil {
+		return t, err
+	}
+	if err := s.getJSON(throttleKey(job), &t); err != nil {
+		return t, fmt.Errorf("throttle of %s: %w", job, err)
+	}
+	return t, nil
+}
+
 func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {

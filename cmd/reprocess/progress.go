@@ -23,7 +23,7 @@ func watch(ctx context.Context, r *run.Job, name string, total int64, out io.Wri
 	}
 	scanBar := d.Add("scan  "+name, unit, total, func() string {
 		p := r.Progress(ctx)
-		return fmt.Sprintf("scanned %d emitted %d filtered %d", p.Scanned, p.Emitted, p.Filtered)
+		return fmt.Sprintf("scanned %d emitted %d filtered %d %s", p.Scanned, p.Emitted, p.Filtered, p.ThrottleNote())
 	})
 	var applyBar *progress.Bar
 	if r.Progress(ctx).Handled >= 0 {

@@ -71,7 +71,7 @@ func (a *app) work(ctx context.Context, name string, version int, cc kafka.Consu
 		return err
 	}
 	defer dlq.Close()
-	w, flush, err := env.Worker(dlq, worker.Config{Transform: name, Version: version, Reports: env.Store})
+	w, flush, err := env.Worker(dlq, worker.Config{Transform: name, Version: version, Reports: env.Store, Throttle: env.Store})
 	if err != nil {
 		return err
 	}

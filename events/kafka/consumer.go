@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -35,6 +36,9 @@ type ConsumerConfig struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// (a killed worker) before giving its partitions to others (default 10s).
 	SessionTimeout time.Duration
+	// Owned, if set, is told how many of Topics' partitions this member
+	// owns, of how many, after each assignment and revocation.
+	Owned func(owned, total int)
 }
 
 // Consume runs a consumer-group member until ctx is done or a handler
@@ -63,7 +67,8 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	})
 	defer stopGrace()
 
-	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, log: c.log}
+	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, log: c.log,
+		owned: cfg.Owned, topics: cfg.Topics}
 	cl, err := c.NewClient(
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
@@ -154,8 +159,10 @@ type members struct {
 	sem    chan struct{}
 	ctx    context.Context
 
-	seen func() // called for every fetched batch (idle exit), may be nil
-	log  *slog.Logger
+	seen   func() // called for every fetched batch (idle exit), may be nil
+	owned  func(owned, total int)
+	topics []string
+	log    *slog.Logger
 
 	mu    sync.Mutex
 	parts map[tp]*partition
@@ -176,12 +183,11 @@ func (m *members) fail(err error) {
 	}
 }
 
-func (m *members) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (m *members) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	if m.seen != nil {
 		m.seen()
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for topic, ps := range assigned {
 		for _, p := range ps {
 			pc := &partition{recs: make(chan []*kgo.Record, 4), quit: make(chan struct{}), done: make(chan struct{})}
@@ -189,11 +195,34 @@ func (m *members) assigned(_ context.Context, _ *kgo.Client, assigned map[string
 			go m.run(pc)
 		}
 	}
+	m.mu.Unlock()
+	m.tell(ctx, cl)
+}
+
+// tell reports how many partitions this member owns, of how many, to
+// Owned if it is set.
+func (m *members) tell(ctx context.Context, cl *kgo.Client) {
+	if m.owned == nil || ctx.Err() != nil {
+		return
+	}
+	m.mu.Lock()
+	owned := len(m.parts)
+	m.mu.Unlock()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, m.topics...)
+	if err != nil {
+		m.log.Warn("read the topics' partitions: this member's share is not known", "error", err)
+		return
+	}
+	total := 0
+	for _, t := range topics {
+		total += len(t.Partitions)
+	}
+	m.owned(owned, total)
 }
 
 // revoked stops the partitions' goroutines and waits for them: each
 // commits what it handled before it returns.
-func (m *members) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (m *members) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	m.mu.Lock()
 	var stop []*partition
 	for topic, ps := range revoked {
@@ -211,6 +240,7 @@ func (m *members) revoked(_ context.Context, _ *kgo.Client, revoked map[string][
 	for _, pc := range stop {
 		<-pc.done
 	}
+	m.tell(ctx, cl)
 }
 
 func (m *members) stopAll() {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -102,12 +103,39 @@ func (s *Server) auth(next http.Handler) http.Handler {
 // that finishes an event, dead letters included).
 type JobView struct {
 	control.View
-	Handled int64 `json:"handled"`
+	Handled  int64         `json:"handled"`
+	Throttle *ThrottleView `json:"throttle,omitempty"`
+}
+
+// ThrottleView is a job's throttle as its scan last recorded it: the rate
+// its processors pace at, the latency signal against its target, and why
+// the job is slowed (latency, lag, signal missing, measuring baseline,
+// paused; empty when it is not).
+type ThrottleView struct {
+	Rate          float64 `json:"rate"`
+	SignalSeconds float64 `json:"signal_seconds"`
+	TargetSeconds float64 `json:"target_seconds"`
+	// BaselineSeconds, when the spec gave no target, is the signal
+	// measured at the start; the target is 1.2 times it.
+	BaselineSeconds float64   `json:"baseline_seconds,omitempty"`
+	Reason          string    `json:"reason"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
 	v, err := control.Show(ctx, s.Store, j)
-	return viewOf(v), err
+	if err != nil {
+		return JobView{}, err
+	}
+	jv := viewOf(v)
+	t, err := s.Store.Throttle(ctx, j.ID)
+	switch {
+	case err == nil:
+		jv.Throttle = &ThrottleView{Rate: t.Rate, SignalSeconds: t.Signal.Seconds(), TargetSeconds: t.Target.Seconds(), BaselineSeconds: t.Baseline.Seconds(), Reason: t.Reason, UpdatedAt: t.UpdatedAt}
+	case !errors.Is(err, assets.ErrNotFound):
+		return JobView{}, err
+	}
+	return jv, nil
 }
 
 func viewOf(v control.View) JobView {

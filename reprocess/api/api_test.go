@@ -153,6 +153,7 @@ func TestOpenAPIDescribesDeadLetters(t *testing.T) {
 		}
 	}
 	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{})
+	schemaFits(t, doc.Components.Schemas["Throttle"].Properties, "Throttle", api.ThrottleView{BaselineSeconds: 0.01})
 }
 
 // schemaFits checks that a schema documents every field v has in JSON,
@@ -189,7 +190,17 @@ func TestJobViewCountsHandledEvents(t *testing.T) {
 	t.Cleanup(srv.Close)
 	code, body := call(t, srv, "GET", "/api/v1/jobs/tally", token)
 	var v api.JobView
-	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Handled != 50+20+1+4+2 {
-		t.Errorf("GET job: %d %s; want handled %d", code, body, 50+20+1+4+2)
+	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Handled != 50+20+1+4+2 || v.Throttle != nil {
+		t.Errorf("GET job: %d %s; want handled %d, no throttle", code, body, 50+20+1+4+2)
+	}
+	th := assets.Throttle{Rate: 120, Signal: 30 * time.Millisecond, Target: 24 * time.Millisecond, Reason: "latency", UpdatedAt: time.Now().UTC()}
+	if err := s.SetThrottle(ctx, j.ID, th); err != nil {
+		t.Fatal(err)
+	}
+	code, body = call(t, srv, "GET", "/api/v1/jobs/tally", token)
+	v = api.JobView{}
+	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Throttle == nil ||
+		v.Throttle.Rate != 120 || v.Throttle.SignalSeconds != 0.03 || v.Throttle.TargetSeconds != 0.024 || v.Throttle.Reason != "latency" {
+		t.Errorf("GET job with a throttle: %d %s; want rate 120, signal 0.03s against 0.024s, reason latency", code, body)
 	}
 }

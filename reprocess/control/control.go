@@ -172,6 +172,13 @@ func (w *Watch) state(ctx context.Context) (string, error) {
 	return w.status, nil
 }
 
+// Status is the job's state as last read ("" before the first read).
+func (w *Watch) Status() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
 // Proceed returns nil when the job may go on, waits while it is paused,
 // and returns ErrCancelled once it is cancelled.
 func (w *Watch) Proceed(ctx context.Context) error {

@@ -176,7 +176,10 @@ func (m *member) scanner(ctx context.Context, id string) (*scan.Scanner, error) 
 	if err != nil {
 		return nil, err
 	}
-	sc, stop := m.env.scanner(j, src, m.pub, 1, nil)
+	sc, stop, err := m.env.scanner(j, src, m.pub, 1, nil)
+	if err != nil {
+		return nil, err
+	}
 	m.jobs[id], m.tallies[id], m.stops = sc, &tally{}, append(m.stops, stop)
 	return sc, nil
 }

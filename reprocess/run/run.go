@@ -65,6 +65,10 @@ type Job struct {
 	lagMu   sync.Mutex
 	lag     int64 // the group's lag as last read (following)
 	lagRead time.Time
+
+	thMu   sync.Mutex
+	th     assets.Throttle // the job's throttle as last read
+	thRead time.Time
 }
 
 // Start assembles the job and records it as running; Run runs it. A job
@@ -141,7 +145,10 @@ func (r *Job) assemble(ctx context.Context) error {
 		emit = r.workers[0]
 	}
 	r.src = src
-	sc, stop := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
+	sc, stop, err := e.scanner(j, src, emit, j.Source.Concurrency, func() error { return r.budget() })
+	if err != nil {
+		return err
+	}
 	r.scan = sc
 	r.closers = append(r.closers, stop)
 	return nil
@@ -157,7 +164,7 @@ func (r *Job) addWorkers(n int, dlqGroup string, cfg worker.Config) error {
 		return err
 	}
 	r.closers = append(r.closers, dlq.Close)
-	cfg.Counts = &r.counts
+	cfg.Counts, cfg.Throttle = &r.counts, r.env.Store
 	for i := range n {
 		w, flush, err := r.env.Worker(dlq, cfg)
 		if err != nil {
@@ -186,13 +193,19 @@ func (r *Job) close() {
 	r.closers = nil
 }
 
-// scanner assembles the scan of j: a rate limiter that watches the
-// store's latency, the lag gate on the transform's group, and, before
+// scanner assembles the scan of j: a rate limiter governed by the job's
+// latency signal, the lag gate on the transform's group, and, before
 // every batch, check (if not nil) and the job's state. stop ends the
-// latency watch and unregisters the scan's metrics.
-func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func()) {
+// throttle's control and unregisters the scan's metrics. A signal this
+// process cannot read is ErrInvalid.
+func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrency int, check func() error) (sc *scan.Scanner, stop func(), err error) {
 	log := e.Log.With("job", j.Name)
-	lim := throttle.NewLimiter(j.Rate, time.Second)
+	sig, unwatch, err := e.signal(j.Rate)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := throttle.NewLimiter(j.Rate, cooldown(j.Rate.Signal))
+	lim.SetLogger(log)
 	group := events.Group(j.Transform.Name, j.Transform.Version)
 	gate := throttle.NewGate(j.Rate.MaxLag, func(ctx context.Context) (int64, error) { return e.Kafka.Lag(ctx, group) }, 2*time.Second)
 	watch := &control.Watch{Store: e.Store, Job: j.Name, Interval: time.Second,
@@ -213,8 +226,8 @@ func (e *Env) scanner(j *job.Job, src scan.Source, emit scan.Emitter, concurrenc
 	if err := sc.Register(reg, lim, gate); err != nil {
 		log.Warn("scan metrics not registered (a run of this job already has them)", "error", err)
 	}
-	unwatch := e.Store.Watch(lim.Observe)
-	return sc, func() { unwatch(); reg.unregister() }
+	ungovern := e.govern(j, lim, sig, gate, watch, log)
+	return sc, func() { ungovern(); unwatch(); reg.unregister() }, nil
 }
 
 // Run scans the job to its end, with its heartbeat, and its in-process
@@ -368,8 +381,9 @@ type Progress struct {
 	Scanned, Emitted, Filtered int64 // asset ids
 	Handled                    int64 // emitted events the processors finished; -1 when not known
 	Outcomes                   map[apply.Outcome]int64
-	Reapplied                  int64         // facts applied again over changed inputs
-	Elapsed, ScanTime          time.Duration // ScanTime is 0 while scanning
+	Reapplied                  int64           // facts applied again over changed inputs
+	Elapsed, ScanTime          time.Duration   // ScanTime is 0 while scanning
+	Throttle                   assets.Throttle // as recorded, read at most once a second
 }
 
 // Progress reads the job's progress; safe while it runs. Handled counts
@@ -378,6 +392,7 @@ type Progress struct {
 // at most once a second).
 func (r *Job) Progress(ctx context.Context) Progress {
 	p := r.progress()
+	p.Throttle = r.throttle(ctx)
 	if len(r.workers) > 0 || !r.opts.Follow {
 		return p
 	}

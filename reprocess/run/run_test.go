@@ -23,6 +23,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
@@ -174,10 +175,37 @@ func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
 	if err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rate := p.samples[len(p.samples)-1].metrics[`reprocess_throttle_rate{job_name="adaptive"}`]; rate >= 4000 {
+	last := p.samples[len(p.samples)-1].metrics
+	if rate := last[`reprocess_throttle_rate{job_name="adaptive"}`]; rate >= 4000 {
 		t.Errorf("with 15ms page reads over a 5ms target the limit stayed at %.0f/s", rate)
 	} else {
 		t.Logf("adaptive limit fell from 4000/s to %.0f/s", rate)
+	}
+	if sig, target := last[`reprocess_throttle_signal_seconds{job_name="adaptive"}`], last[`reprocess_throttle_target_seconds{job_name="adaptive"}`]; sig < 0.015 || target != 0.005 {
+		t.Errorf("signal gauge %vs, target gauge %vs; want >= 0.015 and 0.005", sig, target)
+	}
+	// The state is shared through the store, for the job's processors.
+	th, err := e.Store.Throttle(context.Background(), "adaptive")
+	if err != nil || th.Rate >= 4000 || th.Signal < 15*time.Millisecond || th.Target != 5*time.Millisecond || th.Reason != throttle.ReasonLatency {
+		t.Errorf("recorded throttle %+v, %v; want a rate under 4000, the >= 15ms signal, the 5ms target, reason %q", th, err, throttle.ReasonLatency)
+	}
+	if note := r.Progress(context.Background()).ThrottleNote(); !strings.Contains(note, "slowed: latency") {
+		t.Errorf("progress note %q does not say the job is slowed by latency", note)
+	}
+}
+
+// The cassandra and probe signals read Cassandra: on another store the
+// spec is refused, naming the field, before anything is recorded.
+func TestCassandraSignalNeedsCassandra(t *testing.T) {
+	e := newEnv(t, 10, nil)
+	for _, sig := range []string{"signal: cassandra", "signal: probe, probe: 'SELECT now() FROM system.local'"} {
+		j := spec(t, "cass-signal", "rate: {limit: 100, adaptive: true, "+sig+"}\n")
+		if _, err := e.Start(context.Background(), j, run.Options{}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "rate.signal") {
+			t.Errorf("%s on the embedded store: %v; want ErrInvalid naming rate.signal", sig, err)
+		}
+	}
+	if _, err := e.Store.Job(context.Background(), "cass-signal"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("the refused job was recorded: %v", err)
 	}
 }
 
@@ -478,5 +506,25 @@ func TestRerunWithAnotherSpec(t *testing.T) {
 	// Restarted, the job walked everything again: each asset now has "y".
 	if p := r.Progress(ctx); p.Emitted != 200 {
 		t.Errorf("the restarted job emitted %d of 200", p.Emitted)
+	}
+}
+
+func TestThrottleNote(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		th   assets.Throttle
+		want string
+	}{
+		{assets.Throttle{}, ""},
+		{assets.Throttle{UpdatedAt: now}, "limit none"},
+		{assets.Throttle{Rate: 500, Signal: 12340 * time.Microsecond, Target: 20 * time.Millisecond, UpdatedAt: now}, "limit 500/s, p99 12.3ms / 20ms"},
+		{assets.Throttle{Rate: 500, Signal: 12 * time.Millisecond, Target: 12 * time.Millisecond, Baseline: 10 * time.Millisecond, UpdatedAt: now}, "limit 500/s, p99 12ms / 12ms (1.2 x baseline)"},
+		{assets.Throttle{Rate: 25, Signal: 40 * time.Millisecond, Target: 20 * time.Millisecond, Reason: "latency", UpdatedAt: now}, "limit 25/s, p99 40ms / 20ms, slowed: latency"},
+		{assets.Throttle{Rate: 25, Reason: "signal missing", UpdatedAt: now}, "limit 25/s, slowed: signal missing"},
+		{assets.Throttle{Rate: 50, Signal: 3 * time.Millisecond, Reason: "measuring baseline", UpdatedAt: now}, "limit 50/s, p99 3ms, slowed: measuring baseline"},
+	} {
+		if got := (run.Progress{Throttle: tc.th}).ThrottleNote(); got != tc.want {
+			t.Errorf("ThrottleNote(%+v) = %q, want %q", tc.th, got, tc.want)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 //	reprocess_scan_filtered_total, reprocess_scan_batches_total (counters)
 //	reprocess_scan_tasks, reprocess_scan_tasks_done (gauges)
 //	reprocess_throttle_rate (assets/s; 0 = unlimited)
+//	reprocess_throttle_signal_seconds, reprocess_throttle_target_seconds
+//	(the latency signal as last read, and its target)
 //	reprocess_scan_consumer_lag (events the transform's group has not handled)
 //
 // lim and gate may be nil.
@@ -37,6 +39,12 @@ func (s *Scanner) Register(reg prometheus.Registerer, lim *throttle.Limiter, gat
 				return 0
 			}
 			return lim.Rate()
+		}),
+		gauge("reprocess_throttle_signal_seconds", "The production latency signal (a p99) the adaptive throttle read last.", func() float64 {
+			return lim.Status().Signal.Seconds()
+		}),
+		gauge("reprocess_throttle_target_seconds", "The latency the adaptive throttle keeps its signal under (0 while measuring a baseline).", func() float64 {
+			return lim.Status().Target.Seconds()
 		}),
 		gauge("reprocess_scan_consumer_lag", "Events the transform's consumer group has not handled, as last read.", func() float64 {
 			return float64(gate.Lag())

@@ -356,18 +356,22 @@ func (s slowPager) Page(ctx context.Context, p assets.Partition, after assets.ID
 func TestAdaptiveRateFallsWhenReadsSlowDown(t *testing.T) {
 	e := embeddedEnv(t, 2000)
 	types := e.types("image", "video", "document", "audio", "model3d")
-	lim := throttle.NewLimiter(throttle.Config{Limit: 4000, Adaptive: true, TargetP99: 5 * time.Millisecond}, 100*time.Millisecond)
+	lim := throttle.NewLimiter(throttle.Config{Limit: 4000, Adaptive: true, TargetP99: 5 * time.Millisecond}, 0)
 	src := e.source(types, end.Add(-10*24*time.Hour), end, 20)
-	src.Pager = slowPager{Pager: e.store, delay: 15 * time.Millisecond, obs: lim.Observe}
+	win := &throttle.Window{}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go lim.Control(ctx, win, 100*time.Millisecond)
+	src.Pager = slowPager{Pager: e.store, delay: 15 * time.Millisecond, obs: win.Observe}
 	sc := scan.New(scan.Config{Job: "adaptive", Transform: "t", Version: 1, Concurrency: 4, Limiter: lim, Store: e.store, Log: quiet},
 		src, &countingEmitter{})
 	if err := sc.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if lim.Rate() >= 4000 || lim.P99() < 15*time.Millisecond {
-		t.Errorf("with 15ms reads over a 5ms target the rate stayed at %.0f/s (p99 %s)", lim.Rate(), lim.P99())
+	if st := lim.Status(); lim.Rate() >= 4000 || st.Signal < 15*time.Millisecond || st.Reason != throttle.ReasonLatency {
+		t.Errorf("with 15ms reads over a 5ms target the rate stayed at %.0f/s (status %+v)", lim.Rate(), st)
 	}
-	t.Logf("adaptive limit fell from 4000/s to %.0f/s with p99 %s", lim.Rate(), lim.P99())
+	t.Logf("adaptive limit fell from 4000/s to %.0f/s with p99 %s", lim.Rate(), lim.Status().Signal)
 }
 
 func TestLagGatePausesScanning(t *testing.T) {

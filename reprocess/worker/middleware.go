@@ -8,6 +8,7 @@ import (
 
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 )
 
 // Delivery is one event on its way through the chain.
@@ -77,6 +78,25 @@ func Only(transform string, version int) Middleware {
 		return func(ctx context.Context, d *Delivery) (apply.Outcome, error) {
 			if d.Event.Transform != transform || d.Event.Version != version {
 				return Ignored, nil
+			}
+			return next(ctx, d)
+		}
+	}
+}
+
+// Pace holds each event to its share of its job's rate, as p reads it
+// (once per event, not per retry); with p nil it passes events on at
+// once. Stopping (ctx done) while waiting is returned as the error, so the
+// message stays uncommitted.
+func Pace(p *throttle.Pacer) Middleware {
+	return func(next Handler) Handler {
+		if p == nil {
+			return next
+		}
+		return func(ctx context.Context, d *Delivery) (apply.Outcome, error) {
+			if err := p.Wait(ctx, d.Event.JobID); err != nil {
+				<-ctx.Done() // a wait past ctx's deadline: wait for it
+				return apply.Failed, ctx.Err()
 			}
 			return next(ctx, d)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/internal/tick"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 )
 
 // DeadLetters receives messages that failed for good.
@@ -53,6 +54,9 @@ type Config struct {
 	// several workers of one process; nil gives the worker its own. It
 	// is also the apply handler's Noter when that has none.
 	Counts *Counts
+	// Throttle, if set, is where the worker reads each job's shared rate
+	// (every second); it applies the job's events at its share of it.
+	Throttle throttle.RateReader
 }
 
 // Worker applies events through the handler chain. It is safe for
@@ -60,6 +64,7 @@ type Config struct {
 type Worker struct {
 	cfg    Config
 	counts *Counts
+	pacer  *throttle.Pacer // nil: not paced
 	handle Handler
 }
 
@@ -92,11 +97,15 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Apply.Notes = cfg.Counts
 	}
 	w := &Worker{cfg: cfg, counts: cfg.Counts}
+	if cfg.Throttle != nil {
+		w.pacer = throttle.NewPacer(cfg.Throttle, time.Second)
+	}
 	w.handle = Chain(Apply(cfg.Apply),
 		Count(w.counts),
 		DeadLetter(cfg.DLQ, cfg.Log),
 		Decode(),
 		Only(cfg.Transform, cfg.Version),
+		Pace(w.pacer),
 		Retry(cfg.Policy),
 		StoreWait(cfg.Log, 10*time.Second),
 	)
@@ -141,6 +150,12 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 	if w.cfg.Reports != nil {
 		stop := w.reportEvery(ctx, 2*time.Second)
 		defer stop()
+	}
+	if w.pacer != nil {
+		cfg.Owned = func(owned, total int) {
+			w.pacer.SetShare(float64(owned) / float64(max(1, total)))
+			log.Info("worker paces at its share of each job's rate", "partitions", owned, "of", total)
+		}
 	}
 	err := kc.Consume(ctx, cfg, w.Handle)
 	log.Info("worker left", "group", cfg.Group, "applied", w.Count(apply.Applied), "skipped", w.Count(apply.Skipped),
