@@ -39,10 +39,20 @@ type production struct {
 	log     map[assets.ID][]write
 	cut     map[assets.ID]string // writes cut short by the test's end
 	writes  atomic.Int64
+	// owner[w] is held by writer w around each write, and by a write
+	// slipped between a processor's read and its conditional write to one
+	// of w's assets (racing), so the log of an asset stays in write order.
+	owner   []sync.Mutex
+	index   map[assets.ID]int
+	slipped atomic.Int64
 }
 
 func (p *production) start(ctx context.Context) *errgroup.Group {
 	p.log, p.cut = map[assets.ID][]write{}, map[assets.ID]string{}
+	p.owner, p.index = make([]sync.Mutex, p.writers), make(map[assets.ID]int, len(p.e.ids))
+	for i, id := range p.e.ids {
+		p.index[id] = i
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range p.writers {
 		g.Go(func() error {
@@ -61,11 +71,20 @@ func (p *production) start(ctx context.Context) *errgroup.Group {
 // store whose Update is a lightweight transaction.
 func (p *production) write(ctx context.Context, w, i int) error {
 	idx := w + p.writers*rand.IntN(len(p.e.ids)/p.writers)
+	v := strconv.Itoa(10_000_000_000 + w*100_000_000 + i) // unique, and an int
+	return p.writeTo(ctx, idx, i%2 == 1, v)
+}
+
+// writeTo sets the bytes of asset ids[idx] to v, through the LWT store if
+// lwt, and logs the write once read back.
+func (p *production) writeTo(ctx context.Context, idx int, lwt bool, v string) error {
+	mu := &p.owner[idx%p.writers]
+	mu.Lock()
+	defer mu.Unlock()
 	id, s := p.e.ids[idx], p.e.store
-	if i%2 == 1 {
+	if lwt {
 		s = p.e.lwt
 	}
-	v := strconv.Itoa(10_000_000_000 + w*100_000_000 + i) // unique, and an int
 	if err := s.Update(ctx, id, assets.Update{Metadata: map[string]string{"bytes": v}}); err != nil {
 		if ctx.Err() != nil { // cut short by the test's end: it may still land
 			p.mu.Lock()
@@ -83,6 +102,28 @@ func (p *production) write(ctx context.Context, w, i int) error {
 	p.mu.Unlock()
 	p.writes.Add(1)
 	return nil
+}
+
+// racing is the processors' store: every 25th conditional write is
+// preceded by a production write to the same asset (plain and LWT in
+// turn), landing between the processor's read and its conditional write,
+// so the guard meets production on every store, however the free-running
+// writers' timing falls.
+type racing struct {
+	assets.Store
+	p     *production
+	calls atomic.Int64
+}
+
+func (r *racing) UpdateIf(ctx context.Context, id assets.ID, version int64, u assets.Update) (bool, error) {
+	if n := r.calls.Add(1); n%25 == 0 {
+		v := strconv.FormatInt(20_000_000_000+n, 10)
+		if err := r.p.writeTo(ctx, r.p.index[id], n%50 == 0, v); err != nil {
+			return false, fmt.Errorf("production write slipped before the conditional write: %w", err)
+		}
+		r.p.slipped.Add(1)
+	}
+	return r.Store.UpdateIf(ctx, id, version, u)
 }
 
 // readBack is the asset's bytes now, with their WRITETIME on Cassandra.
