@@ -45,6 +45,7 @@ type production struct {
 	owner   []sync.Mutex
 	index   map[assets.ID]int
 	slipped atomic.Int64
+	late    atomic.Int64 // writes landed after a conditional write, older than it
 }
 
 func (p *production) start(ctx context.Context) *errgroup.Group {
@@ -108,7 +109,8 @@ func (p *production) writeTo(ctx context.Context, idx int, lwt bool, v string) e
 // preceded by a production write to the same asset (plain and LWT in
 // turn), landing between the processor's read and its conditional write,
 // so the guard meets production on every store, however the free-running
-// writers' timing falls.
+// writers' timing falls. On Cassandra another one in 25 is followed by a
+// plain write older than it (lateWrite).
 type racing struct {
 	assets.Store
 	p     *production
@@ -116,7 +118,11 @@ type racing struct {
 }
 
 func (r *racing) UpdateIf(ctx context.Context, id assets.ID, version int64, u assets.Update) (bool, error) {
-	if n := r.calls.Add(1); n%25 == 0 {
+	n := r.calls.Add(1)
+	if n%25 == 12 && r.p.e.cql != nil {
+		return r.p.lateWrite(id, strconv.FormatInt(30_000_000_000+n, 10), func() (bool, error) { return r.Store.UpdateIf(ctx, id, version, u) })
+	}
+	if n%25 == 0 {
 		v := strconv.FormatInt(20_000_000_000+n, 10)
 		if err := r.p.writeTo(ctx, r.p.index[id], n%50 == 0, v); err != nil {
 			return false, fmt.Errorf("production write slipped before the conditional write: %w", err)
@@ -124,6 +130,34 @@ func (r *racing) UpdateIf(ctx context.Context, id assets.ID, version int64, u as
 		r.p.slipped.Add(1)
 	}
 	return r.Store.UpdateIf(ctx, id, version, u)
+}
+
+// lateWrite runs the conditional write cond, then lands a plain
+// production write of bytes whose timestamp was taken before cond began:
+// on Cassandra, a write in flight during the lightweight transaction's
+// read, which the transaction cannot see and which ends older than its
+// commit, setting bytes to v. The fact cond wrote is then derived from stale input unless the
+// processor re-checks after its write.
+func (p *production) lateWrite(id assets.ID, v string, cond func() (bool, error)) (bool, error) {
+	mu := &p.owner[p.index[id]%p.writers]
+	mu.Lock()
+	defer mu.Unlock()
+	ts := time.Now().UnixMicro()
+	ok, err := cond()
+	if err != nil || !ok {
+		return ok, err
+	}
+	if err := p.e.cql.Query(`UPDATE `+keyspace+`.assets USING TIMESTAMP ? SET metadata['bytes'] = ? WHERE asset_id = ?`, ts, v, id[:]).Exec(); err != nil {
+		return ok, fmt.Errorf("late production write: %w", err)
+	}
+	if wr, err := p.readBack(id); err != nil || wr.bytes != v || wr.at != ts {
+		return ok, fmt.Errorf("asset %s: late write of bytes %s at %d, read back %+v (%v)", id, v, ts, wr, err)
+	}
+	p.mu.Lock()
+	p.log[id] = append(p.log[id], write{bytes: v, at: ts})
+	p.mu.Unlock()
+	p.late.Add(1)
+	return ok, nil
 }
 
 // readBack is the asset's bytes now, with their WRITETIME on Cassandra.

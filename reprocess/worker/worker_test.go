@@ -373,8 +373,8 @@ func TestProductionKeepsWriting(t *testing.T) {
 				t.Errorf("%d conflicts noted, but %d production writes slipped between a read and its conditional write", noted(apply.Conflict), prod.slipped.Load())
 			}
 			prod.check(j)
-			t.Logf("%s: %d assets transformed by 2 workers while production made %d writes (every one kept, %d of them slipped before a conditional write); %d conflicts, %d re-applied after the write, %d by the verification pass",
-				e.name, n, prod.writes.Load(), prod.slipped.Load(), noted(apply.Conflict), noted(apply.Reapplied)-reapplied, reapplied)
+			t.Logf("%s: %d assets transformed by 2 workers while production made %d writes (every one kept; %d slipped before a conditional write, %d landed after one with an older timestamp); %d conflicts, %d re-applied after the write, %d by the verification pass",
+				e.name, n, prod.writes.Load(), prod.slipped.Load(), prod.late.Load(), noted(apply.Conflict), noted(apply.Reapplied)-reapplied, reapplied)
 		})
 	}
 }
