@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/reprocess/reprocess/assets"
@@ -14,12 +15,14 @@ import (
 	"github.com/reprocess/reprocess/reprocess/transform/orientation"
 )
 
-// openStore opens the configured store; an embedded one must exist
-// already when existing is set (commands that only read).
+// openStore opens the configured store. With existing (read-only commands)
+// an embedded one must exist; without, a silent Cassandra is waited for.
 func (a *app) openStore(ctx context.Context, existing bool) (s assets.Store, err error) {
 	switch c := a.cfg.Store; c.Backend {
 	case "cassandra":
-		s, err = cassandra.Open(ctx, c.Cassandra, a.cfg.Layout)
+		if s, err = cassandra.Open(ctx, c.Cassandra, a.cfg.Layout); !existing && errors.Is(err, assets.ErrUnavailable) {
+			s, err = cassandra.OpenWaiting(ctx, c.Cassandra, a.cfg.Layout, a.log)
+		}
 		a.log.Info("open store", "backend", "cassandra", "hosts", c.Cassandra.Hosts, "keyspace", c.Cassandra.Keyspace, "error", err)
 	case "embedded":
 		c.Embedded.MustExist = existing
