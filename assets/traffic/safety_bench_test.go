@@ -34,7 +34,9 @@ const (
 )
 
 // ---- The backfill every phase runs, in one place. -------------------------
-// backfillSpec is its job spec; %[4]s is the rate block's settings. A new
+// backfillSpec is its job spec; %[4]s is the rate block's settings. The
+// transform's name carries the run (%[1]d), so that markers an earlier run
+// left on the shared keyspace make no event a no-op. A new
 // throttle setting (such as the latency signal the adaptive rate follows)
 // is one more line in adaptiveRate.
 const backfillSpec = `name: bench-safety-%[1]d-v%[2]d
@@ -45,7 +47,7 @@ source:
   page_size: 500
   concurrency: 8
 transform:
-  name: bench_safety_class
+  name: bench_safety_%[1]d
   version: %[2]d
   facts:
     resolution_class: '!("height" in asset.metadata) ? "none" : int(asset.metadata.height) >= 2160 ? "uhd" : "hd"'
