@@ -49,24 +49,9 @@ type ConsumerConfig struct {
 // lets in-flight records finish (up to Grace), commits, and leaves the
 // group.
 func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handler) error {
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 1
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 30 * time.Second
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 10 * time.Second
-	}
-	// Handlers run on a context that outlives ctx by Grace, so SIGTERM lets
-	// the record in hand finish instead of failing it.
-	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer hcancel(nil)
-	stopGrace := context.AfterFunc(ctx, func() {
-		time.AfterFunc(cfg.Grace, func() { hcancel(errors.New("shutdown grace period over")) })
-	})
+	cfg = cfg.withDefaults()
+	hctx, stopGrace := graceful(ctx, cfg.Grace)
 	defer stopGrace()
-
 	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, log: c.log,
 		owned: cfg.Owned, topics: cfg.Topics}
 	cl, err := c.NewClient(
@@ -89,19 +74,9 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	defer cl.Close() // leaves the group
 
 	if cfg.IdleExit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		var idle *time.Timer
-		idle = time.AfterFunc(cfg.IdleExit, func() {
-			if lag, err := c.lag(ctx, cfg.Group, cfg.Topics...); err == nil && lag == 0 {
-				cancel()
-				return
-			}
-			idle.Reset(cfg.IdleExit) // records are left: keep waiting for them
-		})
-		defer idle.Stop()
-		m.seen = func() { idle.Reset(cfg.IdleExit) }
+		var stop func()
+		ctx, stop = c.exitWhenIdle(ctx, cfg, m)
+		defer stop()
 	}
 	for {
 		fetches := cl.PollRecords(ctx, 1000)
@@ -109,18 +84,7 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 			cl.AllowRebalance() // or leaving the group on Close waits forever
 			break
 		}
-		var ferr error
-		waiting := false
-		fetches.EachError(func(t string, p int32, err error) {
-			switch {
-			case errors.Is(err, context.Canceled):
-			case Transient(err):
-				c.log.Warn("waiting for kafka: fetch failed; retrying while the broker recovers", "topic", t, "partition", p, "error", err)
-				waiting = true
-			default:
-				ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err)
-			}
-		})
+		waiting, ferr := c.fetchErrors(fetches)
 		if ferr != nil {
 			cl.AllowRebalance()
 			m.stopAll()
@@ -140,6 +104,59 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	}
 	m.stopAll()
 	return m.failed()
+}
+
+func (cfg ConsumerConfig) withDefaults() ConsumerConfig {
+	cfg.Concurrency = max(cfg.Concurrency, 1)
+	if cfg.Grace <= 0 {
+		cfg.Grace = 30 * time.Second
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	return cfg
+}
+
+// graceful is the context handlers run on: it outlives ctx by grace, so
+// SIGTERM lets the record in hand finish instead of failing it.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(grace, func() { hcancel(errors.New("shutdown grace period over")) })
+	})
+	return hctx, func() { stop(); hcancel(nil) }
+}
+
+// exitWhenIdle returns ctx ended once no record arrived for cfg.IdleExit
+// and the group has committed every record of its topics.
+func (c *Cluster) exitWhenIdle(ctx context.Context, cfg ConsumerConfig, m *members) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var idle *time.Timer
+	idle = time.AfterFunc(cfg.IdleExit, func() {
+		if lag, err := c.lag(ctx, cfg.Group, cfg.Topics...); err == nil && lag == 0 {
+			cancel()
+			return
+		}
+		idle.Reset(cfg.IdleExit) // records are left: keep waiting for them
+	})
+	m.seen = func() { idle.Reset(cfg.IdleExit) }
+	return ctx, func() { idle.Stop(); cancel() }
+}
+
+// fetchErrors sorts a poll's errors: a transient one (a broker
+// restarting) is waited out, any other ends the member.
+func (c *Cluster) fetchErrors(fetches kgo.Fetches) (waiting bool, err error) {
+	fetches.EachError(func(t string, p int32, ferr error) {
+		switch {
+		case errors.Is(ferr, context.Canceled):
+		case Transient(ferr):
+			c.log.Warn("waiting for kafka: fetch failed; retrying while the broker recovers", "topic", t, "partition", p, "error", ferr)
+			waiting = true
+		default:
+			err = fmt.Errorf("fetch %s/%d: %w", t, p, ferr)
+		}
+	})
+	return waiting, err
 }
 
 type tp struct {
