@@ -133,7 +133,7 @@ rate: {limit: 400}
 		}
 		time.Sleep(2 * time.Second)
 	}
-	// The surviving scanner marks the job done once every task is.
+	// The job ends once every task is scanned and every event handled.
 	for time.Now().Before(deadline) {
 		if j, err := store.Job(ctx, "scaleout"); err == nil && j.Status == "succeeded" {
 			break

@@ -2,7 +2,11 @@
 //
 //	pending -> running <-> paused -> succeeded | failed | cancelled
 //	running | paused -> interrupted -> running (run again) | cancelled
+//	running -> applying -> succeeded | failed | cancelled
 //
+// An async job whose scan is done while its events are still with
+// processors in other processes is applying; whichever process reports
+// the last of its events ends it (see worker.Complete).
 // (pending and paused jobs may be cancelled too). A job whose process was
 // stopped (Ctrl-C, SIGTERM) is interrupted: running it again resumes it
 // from its checkpoints. Operators act on a job with Act (pause, resume,
@@ -33,12 +37,16 @@ const (
 	Cancelled = "cancelled"
 	// Interrupted is a job whose process stopped before it ended.
 	Interrupted = "interrupted"
+	// Applying is an async job scanned to its end whose events processors
+	// elsewhere have not all handled yet.
+	Applying = "applying"
 )
 
 var next = map[string][]string{
 	Pending: {Running, Cancelled},
 	// A running job may be started again: a scan restarted after a crash.
-	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted},
+	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted, Applying},
+	Applying:    {Running, Succeeded, Failed, Cancelled},
 	Paused:      {Running, Cancelled, Interrupted},
 	Interrupted: {Running, Cancelled},
 	// A finished job may run again: its checkpoints make that a resume.
@@ -92,7 +100,7 @@ var actions = map[string]struct {
 }{
 	"pause":  {[]string{Running}, Paused},
 	"resume": {[]string{Paused}, Running},
-	"cancel": {[]string{Pending, Running, Paused, Interrupted}, Cancelled},
+	"cancel": {[]string{Pending, Running, Paused, Interrupted, Applying}, Cancelled},
 }
 
 // Act applies an operator's action (pause, resume or cancel) to job id.

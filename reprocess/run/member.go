@@ -206,7 +206,7 @@ func (m *member) close() {
 	}
 }
 
-// finishIfDone marks the job succeeded once every task is done.
+// finishIfDone marks the job applying once every task is done.
 func (m *member) finishIfDone(ctx context.Context, id string) error {
 	s := m.env.Store
 	rec, err := s.Job(ctx, id)
@@ -221,10 +221,10 @@ func (m *member) finishIfDone(ctx context.Context, id string) error {
 		return err
 	}
 	if total := rec.Counters["tasks"]; total > 0 && int64(len(done)) >= total && rec.Status == control.Running {
-		if _, err := control.Transition(ctx, s, id, control.Succeeded, nil); err != nil && !errors.Is(err, control.ErrTransition) {
+		if err := m.env.applying(ctx, id); err != nil && !errors.Is(err, control.ErrTransition) {
 			return err
 		}
-		m.env.Log.Info("job done", "job", id, "tasks", total)
+		m.env.Log.Info("job scanned: it ends once its processors handled every event", "job", id, "tasks", total)
 	}
 	return nil
 }

@@ -362,6 +362,8 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		r.log.Error("save the job's counters", "error", err)
 	}
 	switch {
+	case runErr == nil && r.async && !r.opts.Follow && len(r.workers) == 0:
+		return r.env.applying(ctx, id)
 	case runErr == nil:
 		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
 		return err
@@ -372,6 +374,17 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		return err
 	}
 	_, err := control.Transition(ctx, s, id, control.Failed, func(j *assets.Job) { j.Error = runErr.Error() })
+	return err
+}
+
+// applying records that job id's scan is done while its events are with
+// processors elsewhere; they end it (worker.Complete), or it ends now if
+// they already handled every event.
+func (e *Env) applying(ctx context.Context, id string) error {
+	if _, err := control.Transition(ctx, e.Store, id, control.Applying, nil); err != nil {
+		return err
+	}
+	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag)
 	return err
 }
 

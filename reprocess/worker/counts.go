@@ -135,8 +135,8 @@ func (c *Counts) Map() map[string]int64 {
 
 // Report adds the counts gathered since the last report to the jobs'
 // records, one counter at a time; what could not be added is kept for the
-// next report.
-func (c *Counts) Report(ctx context.Context, s assets.JobStore, log *slog.Logger) {
+// next report. It returns the jobs it reported for.
+func (c *Counts) Report(ctx context.Context, s assets.JobStore, log *slog.Logger) (jobs []string) {
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = nil
@@ -152,7 +152,9 @@ func (c *Counts) Report(ctx context.Context, s assets.JobStore, log *slog.Logger
 			c.addPending(job, outcome, d)
 			c.mu.Unlock()
 		}
+		jobs = append(jobs, job)
 	}
+	return jobs
 }
 
 var eventsDesc = prometheus.NewDesc("reprocess_apply_events_total",

@@ -148,7 +148,7 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 	log := w.cfg.Log
 	log.Info("worker joining", "group", cfg.Group, "topics", cfg.Topics, "concurrency", cfg.Concurrency)
 	if w.cfg.Reports != nil {
-		stop := w.reportEvery(ctx, 2*time.Second)
+		stop := w.reportEvery(ctx, 2*time.Second, kc.Lag)
 		defer stop()
 	}
 	if w.pacer != nil {
@@ -167,11 +167,21 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 }
 
 // reportEvery adds the counts gathered since the last report to the jobs'
-// records every interval; stop reports the rest and returns.
-func (w *Worker) reportEvery(ctx context.Context, interval time.Duration) (stop func()) {
-	stopTick := tick.Every(interval, func() { w.counts.Report(ctx, w.cfg.Reports, w.cfg.Log) })
+// records every interval, and ends each of those jobs whose events are
+// now all handled (Complete); stop reports the rest and returns.
+func (w *Worker) reportEvery(ctx context.Context, interval time.Duration, lag LagFunc) (stop func()) {
+	report := func(ctx context.Context) {
+		for _, id := range w.counts.Report(ctx, w.cfg.Reports, w.cfg.Log) {
+			if done, err := Complete(ctx, w.cfg.Reports, id, lag); err != nil {
+				w.cfg.Log.Warn("end the job if all its events are handled", "job", id, "error", err)
+			} else if done {
+				w.cfg.Log.Info("job done: every event it emitted is handled", "job", id)
+			}
+		}
+	}
+	stopTick := tick.Every(interval, func() { report(ctx) })
 	return func() {
 		stopTick()
-		w.counts.Report(context.WithoutCancel(ctx), w.cfg.Reports, w.cfg.Log)
+		report(context.WithoutCancel(ctx))
 	}
 }

@@ -1,0 +1,68 @@
+package run_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/run"
+	"github.com/reprocess/reprocess/reprocess/worker"
+)
+
+// An async job scanned by a process that does not follow it is applying,
+// not succeeded, until processors elsewhere report every event it
+// emitted; then it has succeeded, with no process following it.
+func TestScannedJobEndsWhenItsProcessorsDo(t *testing.T) {
+	const n = 300
+	ctx := context.Background()
+	e := newEnv(t, n, nil)
+	downableKafka(t, e) // a broker of its own address: no in-process workers
+	j := spec(t, "elsewhere", "")
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := e.Store.Job(ctx, j.Name); rec.Status != control.Applying || rec.Counters["emitted"] != n {
+		t.Fatalf("scanned job %s, emitted %d; want applying with %d emitted", rec.Status, rec.Counters["emitted"], n)
+	}
+
+	dlq, err := e.Kafka.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close()
+	w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version, Reports: e.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeW()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rec, err := e.Store.Job(ctx, j.Name)
+		if err == nil && rec.Status == control.Succeeded {
+			if handled := worker.HandledIn(rec.Counters); handled < n {
+				t.Errorf("succeeded with %d of %d events handled", handled, n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s with counters %v a minute after its scan; want succeeded once the worker handled all %d", rec.Status, rec.Counters, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,57 @@
+package worker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
+)
+
+// LagFunc is how many events of the topic a consumer group has yet to
+// commit (kafka.Cluster.Lag).
+type LagFunc func(ctx context.Context, group string) (int64, error)
+
+// Complete ends job id once its scan is done (control.Applying) and the
+// processors, wherever they run, have handled every event it emitted:
+// their reported counts reach its emitted count, or, when a killed
+// processor's last counts were lost, lag (if not nil) says the
+// transform's group has committed everything on the topic, which the
+// job's events were all on before it became applying. It ends succeeded,
+// or failed when its dead letters are over its budget. Every process
+// calls it after adding its counts to the job's record, the scan's last
+// included, so whichever adds the last ones ends the job. It reports
+// whether it did; a job in any other state is left as it is.
+func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc) (bool, error) {
+	rec, err := s.Job(ctx, id)
+	if errors.Is(err, assets.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || rec.Status != control.Applying {
+		return false, err
+	}
+	spec, err := job.Parse([]byte(rec.Spec))
+	if err != nil {
+		return false, err
+	}
+	handled := HandledIn(rec.Counters)
+	if handled < rec.Counters["emitted"] {
+		if lag == nil {
+			return false, nil
+		}
+		if n, err := lag(ctx, events.Group(spec.Transform.Name, spec.Transform.Version)); err != nil || n > 0 {
+			return false, err
+		}
+	}
+	to, edit := control.Succeeded, func(*assets.Job) {}
+	if over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled); over != "" {
+		to, edit = control.Failed, func(j *assets.Job) { j.Error = "over its error budget: " + over }
+	}
+	_, err = control.Transition(ctx, s, id, to, edit)
+	if errors.Is(err, control.ErrTransition) { // another process ended it first
+		return false, nil
+	}
+	return err == nil, err
+}
