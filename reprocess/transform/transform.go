@@ -68,7 +68,7 @@ func InputDigest(t Transform, metadata map[string]string) string {
 		keys, known = in.MetadataKeys()
 	}
 	if !known {
-		keys = slices.Sorted(maps.Keys(metadata))
+		keys = slices.Collect(maps.Keys(metadata)) // sorted once, below
 	}
 	h := sha256.New()
 	for _, k := range slices.Sorted(slices.Values(keys)) {
