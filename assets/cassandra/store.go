@@ -138,10 +138,28 @@ func classify(err error) error {
 		return assets.ErrNotFound
 	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrTimeoutNoResponse),
 		errors.Is(err, gocql.ErrConnectionClosed), errors.Is(err, gocql.ErrSessionClosed),
-		errors.As(err, &netErr), errors.As(err, &unavailable), errors.As(err, &wto), errors.As(err, &rto):
+		errors.Is(err, gocql.ErrNoStreams), errors.Is(err, gocql.ErrTooManyTimeouts),
+		errors.As(err, &netErr), errors.As(err, &unavailable), errors.As(err, &wto), errors.As(err, &rto),
+		transient(err):
 		return fmt.Errorf("%w: %w", assets.ErrUnavailable, err)
 	}
 	return err
+}
+
+// transient reports whether Cassandra answered with an error a node gives
+// while it is overloaded, starting or stopping: waited out, not blamed on
+// the event.
+func transient(err error) bool {
+	var re gocql.RequestError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Code() {
+	case gocql.ErrCodeOverloaded, gocql.ErrCodeBootstrapping, gocql.ErrCodeReadFailure,
+		gocql.ErrCodeWriteFailure, gocql.ErrCodeCASWriteUnknown:
+		return true
+	}
+	return false
 }
 
 // Close closes the session; a second call is a no-op.

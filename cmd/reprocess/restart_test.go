@@ -90,8 +90,8 @@ rate: {limit: 40}
 		t.Errorf("job %s, dlq counter %d (%v); want succeeded with no dead letters", j.Status, j.Counters["dlq"], err)
 	}
 	dead := deadLetters(t, kcfg)
-	if dead != 0 {
-		t.Errorf("%d dead letters; want none", dead)
+	if len(dead) != 0 {
+		t.Errorf("%d dead letters; want none: %v", len(dead), dead)
 	}
 	lost := prod.lost(t, store, acked)
 	if lost > 0 {
@@ -103,7 +103,7 @@ rate: {limit: 40}
 		}
 	}
 	t.Logf("restart test: %d assets in %s through a cassandra and a kafka restart; %d applied exactly once, %d dead letters, "+
-		"%d production writes acknowledged (%d missing), 0 process exits", n, took.Round(time.Second), once, dead, len(acked), lost)
+		"%d production writes acknowledged (%d missing), 0 process exits", n, took.Round(time.Second), once, len(dead), len(acked), lost)
 }
 
 // services runs deployments/local/services with args.
@@ -292,19 +292,22 @@ func (p *production) lost(t *testing.T, s assets.Store, acked map[assets.ID]int)
 	return lost
 }
 
-// deadLetters counts the records on the dead-letter topic.
-func deadLetters(t *testing.T, cfg kafka.Config) int {
+// deadLetters returns the errors of the records on the dead-letter topic.
+func deadLetters(t *testing.T, cfg kafka.Config) []string {
 	kc, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kc.Close()
-	n := 0
+	var errs []string
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = kc.ReadAll(ctx, cfg.DLQTopic, func(events.Message) error { n++; return nil })
+	err = kc.ReadAll(ctx, cfg.DLQTopic, func(m events.Message) error {
+		errs = append(errs, m.Header(kafka.HeaderDLQError))
+		return nil
+	})
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
 	}
-	return n
+	return errs
 }

@@ -19,7 +19,8 @@ import (
 
 // Handler handles one message. Returning nil means the message is done
 // (applied, skipped or dead-lettered) and its offset may be committed; an
-// error stops the consumer without committing the message.
+// error stops the consumer without committing the message (one returned
+// while shutting down counts as an interruption: context.Canceled).
 type Handler func(ctx context.Context, m events.Message) error
 
 // ConsumerConfig configures a consumer-group member.
@@ -52,7 +53,7 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	cfg = cfg.withDefaults()
 	hctx, stopGrace := graceful(ctx, cfg.Grace)
 	defer stopGrace()
-	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, log: c.log,
+	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, stop: ctx.Done(), log: c.log,
 		owned: cfg.Owned, topics: cfg.Topics}
 	cl, err := c.NewClient(
 		kgo.ConsumerGroup(cfg.Group),
@@ -175,6 +176,7 @@ type members struct {
 	handle Handler
 	sem    chan struct{}
 	ctx    context.Context
+	stop   <-chan struct{} // closed on shutdown
 
 	seen   func() // called for every fetched batch (idle exit), may be nil
 	owned  func(owned, total int)
@@ -192,7 +194,18 @@ func (m *members) failed() error {
 	return m.err
 }
 
+// fail records the first handler error, which ends Consume with it. A
+// handler that fails once shutdown began was interrupted, not wrong: its
+// record stays uncommitted, comes again, and Consume ends with
+// context.Canceled.
 func (m *members) fail(err error) {
+	select {
+	case <-m.stop:
+		if !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: interrupted: %v", context.Canceled, err)
+		}
+	default:
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err == nil {
