@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,53 @@ func TestScannedJobEndsWhenItsProcessorsDo(t *testing.T) {
 			t.Fatalf("job %s with counters %v a minute after its scan; want succeeded once the worker handled all %d", rec.Status, rec.Counters, n)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run following processors in other processes ends with their counts,
+// not with what they had reported when their group's lag reached zero:
+// they report every worker.ReportEvery, so the last events' dead letters
+// arrive after the lag says all are handled.
+func TestFollowedJobEndsWithItsProcessorsCounts(t *testing.T) {
+	const n = 300
+	ctx := context.Background()
+	e := newEnv(t, n, nil)
+	downableKafka(t, e) // a broker of its own address: no in-process workers
+	fact := "transform: {name: tag, version: 1, facts: {tag: 'string(int(asset.metadata.height) + 1)'}}"
+	j := specOf(t, strings.Replace(spec(t, "followed", "budget: {max_dead_letters: 1000, max_ratio: 1}\n").Text,
+		"transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", fact, 1))
+
+	dlq, err := e.Kafka.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close()
+	w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version, Reports: e.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeW()
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
+	}()
+	r, err := e.Start(ctx, j, run.Options{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := e.Store.Job(ctx, j.Name)
+	dead := rec.Counters[string(worker.DeadLettered)]
+	if handled := worker.HandledIn(rec.Counters); rec.Status != control.Succeeded || handled != n || dead == 0 {
+		t.Errorf("job %s with %d of %d events handled, %d dead letters, when run returned; want succeeded with all %d and their dead letters",
+			rec.Status, handled, n, dead, n)
 	}
 	stop()
 	if err := <-done; err != nil {

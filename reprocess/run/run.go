@@ -304,11 +304,42 @@ func (r *Job) finalBudget(ctx context.Context) error {
 	if len(r.workers) > 0 || !r.opts.Follow {
 		return r.overBudget(r.counts.Get(worker.DeadLettered), r.counts.Handled(), r.counts.FirstErrors())
 	}
-	rec, err := r.env.Store.Job(ctx, r.spec.Name)
+	rec, err := r.reported(ctx)
 	if err != nil {
 		return nil // the heartbeat reports a store that is down
 	}
 	return r.overBudget(rec.Counters[string(worker.DeadLettered)], worker.HandledIn(rec.Counters), nil)
+}
+
+// reported reads the job's record once the processors elsewhere reported
+// every emitted event they handled: their group's lag reaches zero up to a
+// report interval before their counts do. A processor killed before its
+// last report leaves the counts short; after three intervals they are
+// taken as they are, with a warning.
+func (r *Job) reported(ctx context.Context) (assets.Job, error) {
+	if err := r.save(ctx); err != nil { // this run's emitted count
+		return assets.Job{}, err
+	}
+	deadline := time.Now().Add(3 * worker.ReportEvery)
+	for {
+		rec, err := r.env.Store.Job(ctx, r.spec.Name)
+		if err != nil {
+			return rec, err
+		}
+		handled, emitted := worker.HandledIn(rec.Counters), rec.Counters["emitted"]
+		if handled >= emitted || time.Now().After(deadline) {
+			if handled < emitted {
+				r.log.Warn("the processors reported fewer events than were emitted (one was killed before its last report?)",
+					"reported", handled, "emitted", emitted)
+			}
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // follow waits until every emitted event was handled, ctx is done, or

@@ -148,7 +148,7 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 	log := w.cfg.Log
 	log.Info("worker joining", "group", cfg.Group, "topics", cfg.Topics, "concurrency", cfg.Concurrency)
 	if w.cfg.Reports != nil {
-		stop := w.reportEvery(ctx, 2*time.Second, kc.Lag)
+		stop := w.reportEvery(ctx, ReportEvery, kc.Lag)
 		defer stop()
 	}
 	if w.pacer != nil {
@@ -165,6 +165,9 @@ func (w *Worker) Run(ctx context.Context, kc *kafka.Cluster, cfg kafka.ConsumerC
 	}
 	return nil
 }
+
+// ReportEvery is how often a worker adds its counts to the jobs' records.
+const ReportEvery = 2 * time.Second
 
 // reportEvery adds the counts gathered since the last report to the jobs'
 // records every interval, and ends each of those jobs whose events are
