@@ -18,22 +18,30 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/config"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/control"
 )
 
-// TestRestartOfStoreAndBroker is the outage acceptance test. It stops
+// TestRestartOfStoreAndBroker is the safety acceptance test. It stops
 // the shared services, so it is built only with -tags restart and run on
 // its own (make test runs it after everything else). A job runs as a
 // `reprocess run` process with two `reprocess worker` processes while a
-// production writer keeps writing; midway Cassandra is stopped and started,
-// later Kafka. Every asset must be applied exactly once (the transform
-// counts its applications), with no dead letters, no process exiting
-// before it is told to, every acknowledged production write kept, and
-// the job succeeded.
+// production writer keeps rewriting, the way Store.Update writes, the very
+// metadata field the transform derives a fact from. Midway Cassandra is
+// stopped and started; then a worker and the scanner are killed -9 and
+// started again, as a supervisor would; then Kafka is stopped and
+// started. Every asset must be applied exactly once (the transform counts
+// its applications), every fact must equal f(the input in force when the
+// fact was written, per WRITETIME and the writer's log) and the input at
+// the job's end, with no dead letters, no process exiting before it is
+// told to, every acknowledged production write kept, and the job
+// succeeded.
 func TestRestartOfStoreAndBroker(t *testing.T) {
 	const n = 3000
 	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
@@ -58,7 +66,8 @@ transform:
   name: tally
   version: 1
   facts:
-    applies: 'string(int(asset.facts[?"applies"].orValue("0")) + 1)'
+    applies: 'asset.transforms[?"tally"].orValue(0) >= 1 ? asset.facts[?"applies"].orValue("0") : string(int(asset.facts[?"applies"].orValue("0")) + 1)'
+    seen: 'asset.metadata[?"prod_seq"].orValue("none")'
 rate: {limit: 40}
 `, time.Now().Add(-3*24*time.Hour).UTC().Format(time.RFC3339))), 0o600)
 
@@ -68,42 +77,59 @@ rate: {limit: 40}
 	procs := &children{t: t, bin: bin, common: common}
 	workers := []*child{procs.start("worker", "--transform", "tally", "--version", "1"), procs.start("worker", "--transform", "tally", "--version", "1")}
 	job := procs.start("run", spec)
-	prod := writeProduction(ctx, store, ids)
+	prod := writeProduction(ctx, t, hosts, ks, store, ids)
 
 	start := time.Now()
 	waitApplied(t, store, ids, n/10, procs)
 	restart(t, "cassandra", 10*time.Second)
+	waitApplied(t, store, ids, n/3, procs)
+	workers[0] = procs.kill9(workers[0], func() *child { return procs.start("worker", "--transform", "tally", "--version", "1") })
+	job = procs.kill9(job, func() *child {
+		time.Sleep(3*control.Heartbeat + time.Second) // its record must look abandoned, or the new scanner refuses
+		return procs.start("run", spec)
+	})
 	waitApplied(t, store, ids, n/2, procs)
 	restart(t, "kafka", 10*time.Second)
+	waitApplied(t, store, ids, 2*n/3, procs)
+	acked := prod.stop()
+	if j, err := store.Job(ctx, "restart"); err != nil || j.Status != "running" {
+		t.Fatalf("job %s (%v) when production stopped writing; want running, so that its end sees the last writes", j.Status, err)
+	}
 	if err := job.wait(8 * time.Minute); err != nil {
 		t.Fatalf("reprocess run: %v\n%s", err, job.tail())
 	}
 	took := time.Since(start)
-	acked := prod.stop()
 	procs.alive() // the workers are still running
 
 	once, wrong := tallies(t, store, ids)
 	if once != n || wrong > 0 {
 		t.Errorf("%d of %d assets applied exactly once, %d otherwise", once, n, wrong)
 	}
-	if j, err := store.Job(ctx, "restart"); err != nil || j.Status != "succeeded" || j.Counters["dlq"] != 0 {
+	j, err := store.Job(ctx, "restart")
+	if err != nil || j.Status != "succeeded" || j.Counters["dlq"] != 0 {
 		t.Errorf("job %s, dlq counter %d (%v); want succeeded with no dead letters", j.Status, j.Counters["dlq"], err)
 	}
 	dead := deadLetters(t, kcfg)
 	if len(dead) != 0 {
 		t.Errorf("%d dead letters; want none: %v", len(dead), dead)
 	}
-	lost := prod.lost(t, store, acked)
+	lost := prod.lost(t, store)
 	if lost > 0 {
-		t.Errorf("%d of %d acknowledged production writes are missing", lost, len(acked))
+		t.Errorf("%d of %d acknowledged production writes are missing", lost, acked)
+	}
+	stale, outdated := prod.stale(t, store)
+	if stale+outdated > 0 {
+		t.Errorf("%d facts derived from stale input, %d outdated at the job's end, of %d assets", stale, outdated, n)
 	}
 	for _, w := range workers {
 		if err := w.stop(); err != nil {
 			t.Errorf("worker on SIGTERM: %v\n%s", err, w.tail())
 		}
 	}
-	t.Logf("restart test: %d assets in %s through a cassandra and a kafka restart; %d applied exactly once, %d dead letters, "+
-		"%d production writes acknowledged (%d missing), 0 process exits", n, took.Round(time.Second), once, len(dead), len(acked), lost)
+	t.Logf("restart test: %d assets in %s through a cassandra restart, a worker and the scanner killed -9, a kafka restart; "+
+		"%d applied exactly once, %d dead letters, %d production writes acknowledged (%d missing), %d stale and %d outdated facts, "+
+		"%d re-applied over changed input, %d guarded conflicts, 0 unplanned process exits",
+		n, took.Round(time.Second), once, len(dead), acked, lost, stale, outdated, j.Counters["reapplied"], j.Counters["conflicts"])
 }
 
 // services runs deployments/local/services with args.
@@ -172,6 +198,19 @@ func (cs *children) alive() {
 		default:
 		}
 	}
+}
+
+// kill9 kills c with SIGKILL, after checking it is alive and the job is
+// under way, and returns what restart starts in its place.
+func (cs *children) kill9(c *child, restart func() *child) *child {
+	cs.alive()
+	c.told = true
+	if err := c.cmd.Process.Kill(); err != nil {
+		cs.t.Fatalf("kill -9 %s: %v", c.cmd.Args[len(cs.common)+1], err)
+	}
+	<-c.exited
+	cs.t.Logf("killed -9: %s", c.cmd.Args[len(cs.common)+1])
+	return restart()
 }
 
 // wait waits for the process to end by itself.
@@ -245,51 +284,142 @@ func waitApplied(t *testing.T, s assets.Store, ids []assets.ID, want int, cs *ch
 	}
 }
 
-// production writes a metadata field of random assets, 50 times a
-// second, and remembers the writes Cassandra acknowledged.
+// production rewrites prod_seq of random assets, 50 times a second, the
+// way Store.Update writes (read the version, write unconditionally), and
+// logs each write that landed with its WRITETIME. It is the only writer
+// of prod_seq, so the cell read back after a write is that write's; a
+// write whose answer was lost in an outage is read back once Cassandra
+// answers again, and logged if it landed.
 type production struct {
+	cql    *gocql.Session
+	ks     string
 	cancel context.CancelFunc
-	done   chan map[assets.ID]int
+	done   chan struct{}
+	log    map[assets.ID][]landed
+	acked  int
 }
 
-func writeProduction(ctx context.Context, s assets.Store, ids []assets.ID) *production {
+// landed is a production write found in the store.
+type landed struct {
+	seq string
+	at  int64 // WRITETIME
+}
+
+func writeProduction(ctx context.Context, t *testing.T, hosts, ks string, s assets.Store, ids []assets.ID) *production {
+	c := gocql.NewCluster(strings.Split(hosts, ",")...)
+	c.Consistency = gocql.One
+	sess, err := c.CreateSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sess.Close)
 	ctx, cancel := context.WithCancel(ctx)
-	p := &production{cancel: cancel, done: make(chan map[assets.ID]int, 1)}
+	p := &production{cql: sess, ks: ks, cancel: cancel, done: make(chan struct{}), log: map[assets.ID][]landed{}}
+	t.Cleanup(func() { p.stop() }) // before the test ends, whatever happens
 	go func() {
-		acked := map[assets.ID]int{}
+		defer close(p.done)
 		for seq := 1; ctx.Err() == nil; seq++ {
-			id := ids[rand.IntN(len(ids))]
+			id, v := ids[rand.IntN(len(ids))], strconv.Itoa(seq)
 			wctx, stop := context.WithTimeout(ctx, 5*time.Second)
-			if err := s.Update(wctx, id, assets.Update{Metadata: map[string]string{"prod_seq": strconv.Itoa(seq)}}); err == nil {
-				acked[id] = seq
-			}
+			err := s.Update(wctx, id, assets.Update{Metadata: map[string]string{"prod_seq": v}})
 			stop()
+			if err == nil {
+				p.acked++
+			}
+			if w, ok := p.readBack(ctx, id); ok && w.seq == v {
+				p.log[id] = append(p.log[id], w)
+			} else if err == nil && ok {
+				t.Errorf("asset %s: production wrote prod_seq %s, read back %s", id, v, w.seq)
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		p.done <- acked
 	}()
 	return p
 }
 
-func (p *production) stop() map[assets.ID]int {
-	p.cancel()
-	return <-p.done
+// readBack reads prod_seq and its WRITETIME, waiting for Cassandra to
+// answer; ok is false only when ctx ended first.
+func (p *production) readBack(ctx context.Context, id assets.ID) (w landed, ok bool) {
+	for ctx.Err() == nil {
+		var seq *string
+		var at *int64
+		err := p.cql.Query(`SELECT metadata['prod_seq'], WRITETIME(metadata['prod_seq']) FROM `+p.ks+`.assets WHERE asset_id = ?`, id[:]).
+			WithContext(ctx).Scan(&seq, &at)
+		if err == nil {
+			if seq != nil && at != nil {
+				w = landed{*seq, *at}
+			}
+			return w, true
+		}
+		time.Sleep(time.Second)
+	}
+	return w, false
 }
 
-// lost counts acknowledged writes not found: an asset's field must hold
-// its last acknowledged write or a later one.
-func (p *production) lost(t *testing.T, s assets.Store, acked map[assets.ID]int) int {
+// stop ends the writes and returns how many were acknowledged.
+func (p *production) stop() int {
+	p.cancel()
+	<-p.done
+	return p.acked
+}
+
+// lost counts assets whose prod_seq is not the last write that landed.
+func (p *production) lost(t *testing.T, s assets.Store) int {
 	lost := 0
-	for id, seq := range acked {
+	for id, log := range p.log {
 		a, err := s.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := strconv.Atoi(a.Metadata["prod_seq"]); got < seq {
-			lost++
+		if last := log[len(log)-1].seq; a.Metadata["prod_seq"] != last {
+			if lost++; lost <= 5 {
+				t.Errorf("asset %s: prod_seq %q; production's last write was %s", id, a.Metadata["prod_seq"], last)
+			}
 		}
 	}
 	return lost
+}
+
+// stale counts the assets whose fact seen is not the prod_seq in force
+// when the fact was written (its WRITETIME against the writer's log), and
+// those whose fact is not the prod_seq they hold at the end.
+func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
+	iter := p.cql.Query(`SELECT asset_id, facts['seen'], WRITETIME(facts['seen']), metadata['prod_seq'] FROM ` + p.ks + `.assets`).Iter()
+	var (
+		raw       []byte
+		seen, now *string
+		at        *int64
+	)
+	for iter.Scan(&raw, &seen, &at, &now) {
+		id := assets.ID(raw)
+		if seen == nil || at == nil {
+			continue // not applied: tallies says so
+		}
+		want := "none"
+		for _, w := range p.log[id] {
+			if w.at <= *at {
+				want = w.seq
+			}
+		}
+		if *seen != want {
+			if stale++; stale <= 5 {
+				t.Errorf("asset %s: stale fact: seen %s, written at %d when prod_seq %s was in force (writes %v)", id, *seen, *at, want, p.log[id])
+			}
+		}
+		cur := "none"
+		if now != nil {
+			cur = *now
+		}
+		if *seen != cur {
+			if outdated++; outdated <= 5 {
+				t.Errorf("asset %s: outdated fact: seen %s, prod_seq is %v at the job's end", id, *seen, now)
+			}
+		}
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return stale, outdated
 }
 
 // deadLetters returns the errors of the records on the dead-letter topic.
