@@ -71,6 +71,22 @@ type JobStore interface {
 	// Throttle reads what SetThrottle last recorded; ErrNotFound if
 	// nothing was.
 	Throttle(ctx context.Context, job string) (Throttle, error)
+	// SaveRun creates or replaces one run of a job, keyed by job and N.
+	SaveRun(ctx context.Context, r Run) error
+	// Runs lists a job's runs, oldest first.
+	Runs(ctx context.Context, job string) ([]Run, error)
+}
+
+// Run is one run of a job: a process running it, from its start (or
+// resumption) until it ended or was stopped.
+type Run struct {
+	Job       string           `json:"job_id"`
+	N         int              `json:"run"`                // 1 for the job's first run
+	Owner     string           `json:"owner"`              // what ran it: run, scan, serve
+	Status    string           `json:"status"`             // running, or how the run ended
+	Counters  map[string]int64 `json:"counters,omitempty"` // this run's own counts
+	StartedAt time.Time        `json:"started_at"`
+	EndedAt   time.Time        `json:"ended_at,omitzero"`
 }
 
 // Throttle is a job's rate as its scan's controller last set it, shared

@@ -47,6 +47,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Jobs", s.jobs)
 	t.Run("Checkpoints", s.checkpoints)
 	t.Run("Throttle", s.throttle)
+	t.Run("Runs", s.runs)
 	t.Run("Unreachable", s.unreachable)
 }
 
@@ -669,6 +670,37 @@ func (s *suite) throttle(t *testing.T) {
 		if err != nil || got.Rate != want.t.Rate || got.Signal != want.t.Signal || got.Target != want.t.Target || got.Baseline != want.t.Baseline ||
 			got.Reason != want.t.Reason || !got.UpdatedAt.Equal(want.t.UpdatedAt) {
 			t.Errorf("Throttle(%s) = %+v, %v; want %+v", want.job, got, err, want.t)
+		}
+	}
+}
+
+func (s *suite) runs(t *testing.T) {
+	c := ctx(t)
+	job, other := s.typ("job-r"), s.typ("job-s")
+	if runs, err := s.Store.Runs(c, job); err != nil || len(runs) != 0 {
+		t.Errorf("Runs of a job never run: %v, %v; want none", runs, err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	first := assets.Run{Job: job, N: 1, Owner: "run", Status: "running", StartedAt: now}
+	ended := first
+	ended.Status, ended.EndedAt, ended.Counters = "interrupted", now.Add(time.Minute), map[string]int64{"emitted": 7}
+	second := assets.Run{Job: job, N: 2, Owner: "serve", Status: "running", StartedAt: now.Add(2 * time.Minute)}
+	// Run 10 sorts after run 2: runs are ordered by number, not text.
+	tenth := assets.Run{Job: job, N: 10, Owner: "scan", Status: "succeeded", StartedAt: now.Add(3 * time.Minute), EndedAt: now.Add(4 * time.Minute)}
+	for _, r := range []assets.Run{tenth, first, {Job: other, N: 1, Owner: "run", StartedAt: now}, second, ended} {
+		if err := s.Store.SaveRun(c, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Store.Runs(c, job)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Runs(%s) = %+v, %v; want 3 runs", job, got, err)
+	}
+	for i, want := range []assets.Run{ended, second, tenth} {
+		g := got[i]
+		if g.Job != want.Job || g.N != want.N || g.Owner != want.Owner || g.Status != want.Status || !maps.Equal(g.Counters, want.Counters) ||
+			!g.StartedAt.Equal(want.StartedAt) || !g.EndedAt.Equal(want.EndedAt) {
+			t.Errorf("run %d = %+v; want %+v", i, g, want)
 		}
 	}
 }

@@ -52,6 +52,15 @@ var schema = []string{
 		baseline_us bigint,
 		reason     text,
 		updated_at timestamp)`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.job_runs (
+		job_id     text,
+		run        int,
+		owner      text,
+		status     text,
+		counters   map<text, bigint>,
+		started_at timestamp,
+		ended_at   timestamp,
+		PRIMARY KEY (job_id, run))`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

@@ -486,6 +486,34 @@ func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, erro
 	return t, nil
 }
 
+// SaveRun records one run of a job (one row, replaced).
+func (s *Store) SaveRun(ctx context.Context, r assets.Run) error {
+	err := s.query(`INSERT INTO {ks}.job_runs (job_id, run, owner, status, counters, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Job, r.N, r.Owner, r.Status, r.Counters, nullTime(r.StartedAt), nullTime(r.EndedAt)).ExecContext(ctx)
+	if err != nil {
+		return fmt.Errorf("save run %d of %s: %w", r.N, r.Job, classify(err))
+	}
+	return nil
+}
+
+// Runs lists a job's runs, oldest first.
+func (s *Store) Runs(ctx context.Context, job string) ([]assets.Run, error) {
+	iter := s.query(`SELECT run, owner, status, counters, started_at, ended_at FROM {ks}.job_runs WHERE job_id = ?`, job).
+		WithContext(ctx).Iter()
+	var out []assets.Run
+	r := assets.Run{Job: job}
+	for iter.Scan(&r.N, &r.Owner, &r.Status, &r.Counters, &r.StartedAt, &r.EndedAt) {
+		r.Counters = nilIfEmpty(r.Counters)
+		r.StartedAt, r.EndedAt = utcOrZero(r.StartedAt), utcOrZero(r.EndedAt)
+		out = append(out, r)
+		r = assets.Run{Job: job}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("runs of %s: %w", job, classify(err))
+	}
+	return out, nil
+}
+
 // nullTime stores the zero time as null rather than as year 1.
 func nullTime(t time.Time) any {
 	if t.IsZero() {

@@ -10,6 +10,8 @@
 //	'j' job                                → job as JSON
 //	'c' len(job) job task                  → checkpoint as JSON
 //	'm' name                               → the store's settings (its layout)
+//	't' job                                → the job's throttle as JSON
+//	'r' len(job) job run(8 bytes, BE)      → one run of the job as JSON
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
 // timeuuid order and a page is a reverse iteration below the last id seen.
@@ -452,6 +454,27 @@ func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, erro
 		return t, fmt.Errorf("throttle of %s: %w", job, err)
 	}
 	return t, nil
+}
+
+func runPrefix(job string) []byte {
+	k := binary.AppendUvarint([]byte{'r'}, uint64(len(job)))
+	return append(k, job...)
+}
+
+// SaveRun records one run of a job.
+func (s *Store) SaveRun(ctx context.Context, r assets.Run) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	return s.setJSON(binary.BigEndian.AppendUint64(runPrefix(r.Job), uint64(r.N)), r, "save run of "+r.Job)
+}
+
+// Runs lists a job's runs, oldest first.
+func (s *Store) Runs(ctx context.Context, job string) ([]assets.Run, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return scanJSON[assets.Run](s.db, runPrefix(job), "runs of "+job)
 }
 
 func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {

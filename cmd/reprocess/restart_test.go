@@ -132,10 +132,17 @@ rate: {limit: 40}
 		n, took.Round(time.Second), once, len(dead), acked, lost, stale, outdated, j.Counters["reapplied"], j.Counters["conflicts"])
 }
 
+// servicesEnv is the environment the services script runs with, taken
+// before the CLI tests clear REPROCESS_* (REPROCESS_SERVICES_HOME and the
+// port variables choose which services it stops).
+var servicesEnv = os.Environ()
+
 // services runs deployments/local/services with args.
 func services(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command("../../deployments/local/services", args...).CombinedOutput()
+	cmd := exec.Command("../../deployments/local/services", args...)
+	cmd.Env = servicesEnv
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("services %v: %v\n%s", args, err, out)
 	}

@@ -30,7 +30,11 @@ func (r *Job) verify(ctx context.Context) error {
 	}
 	p := &verify.Pass{Source: r.src, Event: ev, Concurrency: j.Source.Concurrency,
 		Handler: &apply.Handler{Store: r.env.Store, Transforms: res, Notes: &r.counts, Log: r.log}}
-	n, err := p.Run(ctx)
+	n, changing, err := p.Run(ctx)
 	r.log.Info("verification pass", "reapplied", n, "error", err)
+	if changing > 0 {
+		r.log.Warn("production kept changing inputs during the verification pass: the last round re-applied their facts as of its visit",
+			"assets", changing)
+	}
 	return err
 }

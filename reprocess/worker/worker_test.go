@@ -356,9 +356,9 @@ func TestProductionKeepsWriting(t *testing.T) {
 			if err := pg.Wait(); err != nil {
 				t.Fatal(err)
 			}
-			reapplied, err := e.verify(j, cs[2]).Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
+			reapplied, changing, err := e.verify(j, cs[2]).Run(context.Background())
+			if err != nil || changing != 0 {
+				t.Fatalf("verification: %v, %d assets still changing after production stopped", err, changing)
 			}
 			if sum(ws, apply.Applied) != n || sum(ws, worker.DeadLettered) != 0 {
 				t.Errorf("applied %d, dead-lettered %d of %d", sum(ws, apply.Applied), sum(ws, worker.DeadLettered), n)
