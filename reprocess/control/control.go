@@ -218,17 +218,22 @@ func (w *Watch) Proceed(ctx context.Context) error {
 // View is a job with how many of its scan tasks started and finished.
 type View struct {
 	assets.Job
-	TasksStarted int `json:"tasks_started"`
-	TasksDone    int `json:"tasks_done"`
+	TasksStarted int          `json:"tasks_started"`
+	TasksDone    int          `json:"tasks_done"`
+	Runs         []assets.Run `json:"runs"` // oldest first
 }
 
-// Show reads job j's task checkpoints into its view.
+// Show reads job j's task checkpoints and run history into its view.
 func Show(ctx context.Context, s assets.JobStore, j assets.Job) (View, error) {
 	cps, err := s.Checkpoints(ctx, j.ID)
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Job: j, TasksStarted: len(cps)}
+	runs, err := s.Runs(ctx, j.ID)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Job: j, TasksStarted: len(cps), Runs: runs}
 	for _, c := range cps {
 		if c.Done {
 			v.TasksDone++

@@ -39,6 +39,9 @@ type Options struct {
 	// Restart forgets the job's checkpoints, so it walks everything again,
 	// and lets its name run a spec that differs from its last.
 	Restart bool
+	// Owner names what runs the job in its run history: run (default),
+	// scan, serve. serve resumes the interrupted jobs it ran.
+	Owner string
 }
 
 // Job is one run of a job in this process.
@@ -57,6 +60,8 @@ type Job struct {
 	async   bool
 	metrics *collectors // the run's publisher and worker metrics
 	closers []func()
+
+	run assets.Run // this process's entry in the job's run history
 
 	mu      sync.Mutex
 	start   time.Time
@@ -103,6 +108,10 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 			return nil, err
 		}
 		r.log.Info("job restarts: its checkpoints are forgotten")
+	}
+	if err := r.beginRun(ctx); err != nil {
+		r.close()
+		return nil, err
 	}
 	e.setFailed(j.Name, false)
 	return r, nil
@@ -291,6 +300,7 @@ func (r *Job) Run(ctx context.Context) error {
 	if ferr := r.finish(context.WithoutCancel(ctx), err); ferr != nil {
 		r.log.Error("record the job's end", "error", ferr)
 	}
+	r.endRun(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,75 @@
+package run_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/run"
+)
+
+// A serve that stops leaves its jobs interrupted, and the next serve
+// resumes them; a job a CLI run left interrupted is its user's to rerun.
+// Each process's run is in the job's history.
+func TestServeResumesItsInterruptedJobs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 300, nil)
+	served := spec(t, "served", "mode: sync\nrate: {limit: 50}\n")
+	mine := spec(t, "mine", "mode: sync\nrate: {limit: 50}\n")
+
+	first := run.NewBackground(e)
+	if err := first.Start(served); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Start(ctx, mine, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stop := context.WithCancel(ctx)
+	defer time.AfterFunc(2*time.Second, stop).Stop() // Ctrl-C after two seconds
+	r.Run(cctx)
+	first.Stop()
+	for _, name := range []string{"served", "mine"} {
+		if rec, _ := e.Store.Job(ctx, name); rec.Status != control.Interrupted {
+			t.Fatalf("job %s is %s (%s) after its process stopped; want interrupted", name, rec.Status, rec.Error)
+		}
+	}
+
+	second := run.NewBackground(e)
+	defer second.Stop()
+	names, err := second.Resume(ctx)
+	if err != nil || !slices.Equal(names, []string{"served"}) {
+		t.Fatalf("resumed %v (%v); want [served]", names, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for rec, _ := e.Store.Job(ctx, "served"); rec.Status != control.Succeeded; rec, _ = e.Store.Job(ctx, "served") {
+		if time.Now().After(deadline) {
+			t.Fatalf("resumed job %s after a minute; want succeeded", rec.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	second.Stop()
+	runs, err := e.Store.Runs(ctx, "served")
+	want := []assets.Run{{N: 1, Owner: "serve", Status: control.Interrupted}, {N: 2, Owner: "serve", Status: control.Succeeded}}
+	if err != nil || len(runs) != len(want) {
+		t.Fatalf("runs of served: %+v (%v); want %+v", runs, err, want)
+	}
+	var emitted int64
+	for i, w := range want {
+		g := runs[i]
+		if g.N != w.N || g.Owner != w.Owner || g.Status != w.Status || g.StartedAt.IsZero() || g.EndedAt.Before(g.StartedAt) {
+			t.Errorf("run %d: %+v; want %+v with its times", i+1, g, w)
+		}
+		emitted += g.Counters["emitted"]
+	}
+
+	if emitted < 300 || runs[0].Counters["emitted"] == 0 {
+		t.Errorf("the runs emitted %d and %d; want some in the first and every asset over both", runs[0].Counters["emitted"], runs[1].Counters["emitted"])
+	}
+	if rec, _ := e.Store.Job(ctx, "mine"); rec.Status != control.Interrupted {
+		t.Errorf("the CLI's job is %s; want left interrupted", rec.Status)
+	}
+}
