@@ -36,6 +36,9 @@ type Store interface {
 	// Delete removes the asset and its paging index entry. Deleting an
 	// asset that is not there is not an error (deletes are redelivered).
 	Delete(ctx context.Context, id ID) error
+	// Types lists the asset types Put has written, sorted: a job naming
+	// another is refused before it scans nothing.
+	Types(ctx context.Context) ([]string, error)
 
 	JobStore
 	// Close releases the store; it is safe to call twice.

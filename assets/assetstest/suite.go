@@ -48,6 +48,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Checkpoints", s.checkpoints)
 	t.Run("Throttle", s.throttle)
 	t.Run("Runs", s.runs)
+	t.Run("Types", s.types)
 	t.Run("Unreachable", s.unreachable)
 }
 
@@ -671,6 +672,20 @@ func (s *suite) throttle(t *testing.T) {
 			got.Reason != want.t.Reason || !got.UpdatedAt.Equal(want.t.UpdatedAt) {
 			t.Errorf("Throttle(%s) = %+v, %v; want %+v", want.job, got, err, want.t)
 		}
+	}
+}
+
+func (s *suite) types(t *testing.T) {
+	a, b := s.typ("kind-a"), s.typ("kind-b")
+	s.put(t, b, s.idsInShard(2))
+	s.put(t, a, s.idsInShard(1))
+	types, err := s.Store.Types(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia, ib := slices.Index(types, a), slices.Index(types, b)
+	if ia < 0 || ib < 0 || ia > ib || !slices.IsSorted(types) {
+		t.Errorf("Types() = %v; want %s and %s among them, sorted", types, a, b)
 	}
 }
 

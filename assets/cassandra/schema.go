@@ -26,6 +26,8 @@ var schema = []string{
 		asset_id    timeuuid,
 		PRIMARY KEY ((asset_type, time_bucket, shard), asset_id)
 	) WITH CLUSTERING ORDER BY (asset_id DESC)`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.asset_types (
+		asset_type text PRIMARY KEY)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.jobs (
 		job_id     text PRIMARY KEY,
 		spec       text,

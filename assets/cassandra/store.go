@@ -32,6 +32,7 @@ type Store struct {
 	lwt       bool // Update through a lightweight transaction
 	now       func() time.Time
 	closeOnce sync.Once
+	types     sync.Map // the asset types this process recorded in asset_types
 }
 
 var _ assets.Store = (*Store)(nil)
@@ -175,8 +176,11 @@ func (s *Store) Put(ctx context.Context, a assets.Asset) error {
 		return fmt.Errorf("put asset %s: id and type are required", a.ID)
 	}
 	p := s.layout.PartitionOf(a)
-	err := s.query(`INSERT INTO {ks}.assets_by_type_bucket (asset_type, time_bucket, shard, asset_id) VALUES (?, ?, ?, ?)`,
-		p.Type, p.Bucket, p.Shard, a.ID[:]).ExecContext(ctx)
+	err := s.recordType(ctx, a.Type)
+	if err == nil {
+		err = s.query(`INSERT INTO {ks}.assets_by_type_bucket (asset_type, time_bucket, shard, asset_id) VALUES (?, ?, ?, ?)`,
+			p.Type, p.Bucket, p.Shard, a.ID[:]).ExecContext(ctx)
+	}
 	if err == nil {
 		err = s.query(`INSERT INTO {ks}.assets (asset_id, asset_type, created_at, metadata, facts, transforms, version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			a.ID[:], a.Type, a.CreatedAt, a.Metadata, a.Facts, a.Transforms, assets.NextVersion(a.Version, s.now())).ExecContext(ctx)
@@ -185,6 +189,33 @@ func (s *Store) Put(ctx context.Context, a assets.Asset) error {
 		return fmt.Errorf("put asset %s: %w", a.ID, classify(err))
 	}
 	return nil
+}
+
+// recordType adds typ to asset_types, once per process.
+func (s *Store) recordType(ctx context.Context, typ string) error {
+	if _, ok := s.types.Load(typ); ok {
+		return nil
+	}
+	if err := s.query(`INSERT INTO {ks}.asset_types (asset_type) VALUES (?)`, typ).ExecContext(ctx); err != nil {
+		return err
+	}
+	s.types.Store(typ, true)
+	return nil
+}
+
+// Types lists the asset types Put wrote, sorted.
+func (s *Store) Types(ctx context.Context) ([]string, error) {
+	iter := s.query(`SELECT asset_type FROM {ks}.asset_types`).WithContext(ctx).Iter()
+	var types []string
+	var t string
+	for iter.Scan(&t) {
+		types = append(types, t)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("asset types: %w", classify(err))
+	}
+	slices.Sort(types)
+	return types, nil
 }
 
 // Get reads one asset.

@@ -12,6 +12,7 @@
 //	'm' name                               → the store's settings (its layout)
 //	't' job                                → the job's throttle as JSON
 //	'r' len(job) job run(8 bytes, BE)      → one run of the job as JSON
+//	'y' type                               → empty (the types Put wrote)
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
 // timeuuid order and a page is a reverse iteration below the last id seen.
@@ -196,10 +197,31 @@ func (s *Store) Put(ctx context.Context, a assets.Asset) error {
 	defer b.Close()
 	_ = b.Set(assetKey(a.ID), v, nil)
 	_ = b.Set(indexKey(s.layout.PartitionOf(a), a.ID), nil, nil)
+	_ = b.Set(append([]byte{'y'}, a.Type...), nil, nil)
 	if err := b.Commit(s.wo); err != nil {
 		return fmt.Errorf("put asset %s: %w", a.ID, err)
 	}
 	return nil
+}
+
+// Types lists the asset types Put wrote, sorted.
+func (s *Store) Types(ctx context.Context) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'y'}, UpperBound: []byte{'z'}})
+	if err != nil {
+		return nil, fmt.Errorf("asset types: %w", err)
+	}
+	defer it.Close()
+	var types []string
+	for it.First(); it.Valid(); it.Next() {
+		types = append(types, string(it.Key()[1:]))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("asset types: %w", err)
+	}
+	return types, nil
 }
 
 // Get reads one asset.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/reprocess/reprocess/assets"
@@ -31,6 +32,25 @@ func (e *Env) checkSpec(ctx context.Context, j *job.Job) error {
 	if now := job.Fingerprint(j.Spec); was != now {
 		return fmt.Errorf("%w: job %s ran with spec %s, this one is %s: give it a new name (or transform.version), or run it with --restart to forget its checkpoints and walk everything again",
 			ErrSpecChanged, j.Name, was, now)
+	}
+	return nil
+}
+
+// checkTypes refuses a job naming an asset type the store never had
+// written (a typo would scan nothing and succeed), naming the types it
+// has; a store with none recorded is not checked.
+func (e *Env) checkTypes(ctx context.Context, j *job.Job) error {
+	if len(j.Source.Types) == 0 {
+		return nil
+	}
+	known, err := e.Store.Types(ctx)
+	if err != nil || len(known) == 0 {
+		return err
+	}
+	for _, t := range j.Source.Types {
+		if !slices.Contains(known, t) {
+			return invalid(fmt.Errorf("source.types: unknown asset type %q; the store holds %s", t, strings.Join(known, ", ")))
+		}
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ type Job struct {
 // Start assembles the job and records it as running; Run runs it. A job
 // another process runs is control.ErrBusy unless o.Takeover.
 func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
-	if err := e.checkTransform(j); err != nil {
+	if err := errors.Join(e.checkTransform(j), e.checkTypes(ctx, j)); err != nil {
 		return nil, err
 	}
 	if !o.Restart {

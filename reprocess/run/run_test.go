@@ -304,6 +304,24 @@ func TestUnknownTransformIsRefused(t *testing.T) {
 	}
 }
 
+// A mistyped asset type is refused before anything starts, naming the
+// types the store holds, through a run and a distributed scan alike.
+func TestUnknownTypeIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 10, nil)
+	j := specOf(t, strings.Replace(spec(t, "typo", "").Text, "types: [image, video, document, audio, model3d]", "types: [video, imag]", 1))
+	_, err := e.Start(ctx, j, run.Options{})
+	_, _, derr := e.Distribute(ctx, j, false)
+	for _, err := range []error{err, derr} {
+		if !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), `"imag"`) || !strings.Contains(err.Error(), "image") {
+			t.Errorf("a job over type imag: %v; want ErrInvalid naming it and the known types", err)
+		}
+	}
+	if _, err := e.Store.Job(ctx, "typo"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("the refused job was recorded: %v", err)
+	}
+}
+
 // An async job on the in-process broker is applied in this process, not
 // published into a broker that is gone when the process exits.
 func TestAsyncOnTheInProcessBrokerIsApplied(t *testing.T) {
