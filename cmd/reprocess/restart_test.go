@@ -35,7 +35,8 @@ import (
 // production writer keeps rewriting, the way Store.Update writes, the very
 // metadata field the transform derives a fact from. Midway Cassandra is
 // stopped and started; then a worker and the scanner are killed -9 and
-// started again, as a supervisor would; then Kafka is stopped and
+// started again, as a supervisor would; production stops writing (so
+// that the job's end sees its last writes); then Kafka is stopped and
 // started. Every asset must be applied exactly once (the transform counts
 // its applications), every fact must equal f(the input in force when the
 // fact was written, per WRITETIME and the writer's log) and the input at
@@ -89,11 +90,11 @@ rate: {limit: 30}
 		return procs.start("run", spec)
 	})
 	waitApplied(t, store, ids, n/2, procs)
-	restart(t, "kafka", 10*time.Second)
 	acked := prod.stop()
 	if j, err := store.Job(ctx, "restart"); err != nil || j.Status != "running" {
 		t.Fatalf("job %s (%v) when production stopped writing; want running, so that its end sees the last writes", j.Status, err)
 	}
+	restart(t, "kafka", 10*time.Second)
 	if err := job.wait(8 * time.Minute); err != nil {
 		t.Fatalf("reprocess run: %v\n%s", err, job.tail())
 	}
