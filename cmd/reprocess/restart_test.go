@@ -258,10 +258,14 @@ func allIDs(t *testing.T, s assets.Store) []assets.ID {
 }
 
 // tallies counts the assets applied exactly once and those applied
-// otherwise.
+// otherwise, waiting (up to two minutes) for a store that is restarting.
 func tallies(t *testing.T, s assets.Store, ids []assets.ID) (once, wrong int) {
 	for _, id := range ids {
 		a, err := s.Get(context.Background(), id)
+		for wait := time.Now().Add(2 * time.Minute); errors.Is(err, assets.ErrUnavailable) && time.Now().Before(wait); {
+			time.Sleep(time.Second)
+			a, err = s.Get(context.Background(), id)
+		}
 		if err != nil {
 			t.Fatalf("read asset %s: %v", id, err)
 		}
