@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -17,7 +18,7 @@ var ErrSpecChanged = errors.New("the job ran with another spec")
 // checkSpec refuses a job whose name ran with a spec that does other
 // work: its done tasks would be skipped, so the new spec would never be
 // applied to them.
-func (e *Env) checkSpec(ctx context.Context, j *job.Job) error {
+func (e *Env) checkSpec(ctx context.Context, j *job.Job, restart bool) error {
 	rec, err := e.Store.Job(ctx, j.Name)
 	if errors.Is(err, assets.ErrNotFound) {
 		return nil
@@ -26,10 +27,15 @@ func (e *Env) checkSpec(ctx context.Context, j *job.Job) error {
 		return err
 	}
 	was := "unreadable"
-	if old, err := job.Parse([]byte(rec.Spec)); err == nil {
+	old, err := job.Parse([]byte(rec.Spec))
+	if err == nil {
 		was = job.Fingerprint(old)
 	}
-	if now := job.Fingerprint(j.Spec); was != now {
+	if t := j.Transform; err == nil && old.Transform.Name == t.Name && old.Transform.Version == t.Version && !reflect.DeepEqual(old.Transform, t) {
+		return invalid(fmt.Errorf("transform %s v%d is not the one job %s applied before: every asset carrying %s v%d would be skipped, so the change would reach none of them: raise transform.version",
+			t.Name, t.Version, j.Name, t.Name, t.Version))
+	}
+	if now := job.Fingerprint(j.Spec); was != now && !restart {
 		return fmt.Errorf("%w: job %s ran with spec %s, this one is %s: give it a new name (or transform.version), or run it with --restart to forget its checkpoints and walk everything again",
 			ErrSpecChanged, j.Name, was, now)
 	}

@@ -26,7 +26,7 @@ func (e *Env) Distribute(ctx context.Context, j *job.Job, takeover bool) (publis
 	if j.Mode != "async" || j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
 		return 0, 0, fmt.Errorf("job %s: only async jobs whose source a scanner can reach are distributed (not mode sync, not standard input)", j.Name)
 	}
-	if err := errors.Join(e.checkSpec(ctx, j), e.checkTransform(j), e.checkTypes(ctx, j)); err != nil {
+	if err := errors.Join(e.checkSpec(ctx, j, false), e.checkTransform(j), e.checkTypes(ctx, j)); err != nil {
 		return 0, 0, err
 	}
 	src, err := e.Source(ctx, j, nil)

@@ -82,10 +82,8 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 	if err := errors.Join(e.checkTransform(j), e.checkTypes(ctx, j)); err != nil {
 		return nil, err
 	}
-	if !o.Restart {
-		if err := e.checkSpec(ctx, j); err != nil {
-			return nil, err
-		}
+	if err := e.checkSpec(ctx, j, o.Restart); err != nil {
+		return nil, err
 	}
 	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
 	if r.async && e.Kafka.InProcess() && o.Workers == 0 {

@@ -197,7 +197,7 @@ func TestAdaptiveRateWatchesTheTimedStore(t *testing.T) {
 // The cassandra and probe signals read Cassandra: on another store the
 // spec is refused, naming the field, before anything is recorded.
 func TestCassandraSignalNeedsCassandra(t *testing.T) {
-	e := newEnv(t, 10, nil)
+	e := newEnv(t, 100, nil) // every type of the spec
 	for _, sig := range []string{"signal: cassandra", "signal: probe, probe: 'SELECT now() FROM system.local'"} {
 		j := spec(t, "cass-signal", "rate: {limit: 100, adaptive: true, "+sig+"}\n")
 		if _, err := e.Start(context.Background(), j, run.Options{}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "rate.signal") {
@@ -510,11 +510,21 @@ func TestRerunWithAnotherSpec(t *testing.T) {
 	} else if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Another fact under the same transform version would reach no asset
+	// (each carries tag v1): refused, restart or not, saying to raise it.
 	changed := specOf(t, strings.Replace(first.Text, `tag: '"x"'`, `tag: '"y"'`, 1))
-	if _, err := e.Start(ctx, changed, run.Options{}); !errors.Is(err, run.ErrSpecChanged) || !strings.Contains(err.Error(), "--restart") {
-		t.Fatalf("a rerun with another fact: %v; want ErrSpecChanged saying what to do", err)
+	for _, restart := range []bool{false, true} {
+		if _, err := e.Start(ctx, changed, run.Options{Restart: restart}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "transform.version") {
+			t.Fatalf("a rerun with another fact under the same version (restart %v): %v; want ErrInvalid saying to raise transform.version", restart, err)
+		}
 	}
-	r, err = e.Start(ctx, changed, run.Options{Restart: true})
+	// Another filter: the name's done tasks would be skipped.
+	refiltered := specOf(t, first.Text+"filter: 'true'\n")
+	if _, err := e.Start(ctx, refiltered, run.Options{}); !errors.Is(err, run.ErrSpecChanged) || !strings.Contains(err.Error(), "--restart") {
+		t.Fatalf("a rerun with another filter: %v; want ErrSpecChanged saying what to do", err)
+	}
+	bumped := specOf(t, strings.Replace(changed.Text, "version: 1", "version: 2", 1))
+	r, err = e.Start(ctx, bumped, run.Options{Restart: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,6 +534,11 @@ func TestRerunWithAnotherSpec(t *testing.T) {
 	// Restarted, the job walked everything again: each asset now has "y".
 	if p := r.Progress(ctx); p.Emitted != 200 {
 		t.Errorf("the restarted job emitted %d of 200", p.Emitted)
+	}
+	for _, id := range scope(t, e, first) {
+		if a, err := e.Store.Get(ctx, id); err != nil || a.Facts["tag"] != "y" || a.Transforms["tag"] != 2 {
+			t.Fatalf("asset %s after the restart: facts %v, transforms %v (%v); want tag y from tag v2", id, a.Facts, a.Transforms, err)
+		}
 	}
 }
 
