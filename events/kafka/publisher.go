@@ -140,6 +140,27 @@ func (c *Cluster) Lag(ctx context.Context, group string) (int64, error) {
 	return c.lag(ctx, group, c.cfg.Topic)
 }
 
+// Members returns how many members the consumer group has now (0 for a
+// group that does not exist).
+func (c *Cluster) Members(ctx context.Context, group string) (int, error) {
+	cl, err := c.adminClient()
+	if err != nil {
+		return 0, err
+	}
+	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+	if err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	g, ok := groups[group]
+	if !ok || errors.Is(g.Err, kerr.GroupIDNotFound) {
+		return 0, nil
+	}
+	if g.Err != nil {
+		return 0, fmt.Errorf("describe group %s: %w", group, g.Err)
+	}
+	return len(g.Members), nil
+}
+
 // lag is the group's uncommitted records on topics.
 func (c *Cluster) lag(ctx context.Context, group string, topics ...string) (int64, error) {
 	cl, err := c.adminClient()

@@ -2,7 +2,10 @@ package run_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +116,65 @@ func TestFollowedJobEndsWithItsProcessorsCounts(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An async job whose events no processor consumes says so while it runs,
+// naming the group and the worker to start; with a worker, it does not.
+func TestJobWithoutProcessorsWarns(t *testing.T) {
+	defer func(d time.Duration) { run.ConsumerCheck = d }(run.ConsumerCheck)
+	run.ConsumerCheck = 100 * time.Millisecond
+	ctx := context.Background()
+	e := newEnv(t, 300, nil)
+	downableKafka(t, e) // a broker of its own address: no in-process workers
+	var logs strings.Builder
+	e.Log = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	for _, c := range []struct {
+		name   string
+		worker bool
+	}{{"unconsumed", false}, {"consumed", true}} {
+		logs.Reset()
+		j := spec(t, c.name, "rate: {limit: 500}\n")
+		if c.worker {
+			dlq, err := e.Kafka.NewDLQ("test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dlq.Close()
+			w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeW()
+			wctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
+			}()
+			defer func() { stop(); <-done }()
+			time.Sleep(time.Second) // joined
+		}
+		r, err := e.Start(ctx, j, run.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(logs.String(), "no processor consumes") && strings.Contains(logs.String(), "reprocess worker --transform tag --version 1")
+		if warned == c.worker {
+			t.Errorf("%s: warned %v; want %v; log:\n%s", c.name, warned, !c.worker, logs.String())
+		}
+	}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

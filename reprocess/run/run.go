@@ -250,6 +250,7 @@ func (r *Job) Run(ctx context.Context) error {
 	r.start = time.Now()
 	r.mu.Unlock()
 	stopBeat := r.heartbeat(ctx)
+	defer r.warnUnconsumed(ctx)()
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	g, gctx := errgroup.WithContext(wctx)
