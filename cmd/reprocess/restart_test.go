@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -23,7 +22,6 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/config"
-	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
 )
@@ -110,7 +108,7 @@ rate: {limit: 30}
 	if err != nil || j.Status != "succeeded" || j.Counters["dlq"] != 0 {
 		t.Errorf("job %s, dlq counter %d (%v); want succeeded with no dead letters", j.Status, j.Counters["dlq"], err)
 	}
-	dead := deadLetters(t, kcfg)
+	dead := deadLetterErrors(t, kcfg)
 	if len(dead) != 0 {
 		t.Errorf("%d dead letters; want none: %v", len(dead), dead)
 	}
@@ -437,22 +435,3 @@ func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
 	return stale, outdated
 }
 
-// deadLetters returns the errors of the records on the dead-letter topic.
-func deadLetters(t *testing.T, cfg kafka.Config) []string {
-	kc, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	var errs []string
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = kc.ReadAll(ctx, cfg.DLQTopic, func(m events.Message) error {
-		errs = append(errs, m.Header(kafka.HeaderDLQError))
-		return nil
-	})
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatal(err)
-	}
-	return errs
-}
