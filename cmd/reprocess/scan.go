@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
@@ -142,7 +144,7 @@ func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
 	if err != nil {
 		return err
 	}
-	return watch(ctx, r, j.Name, 0, cmd.OutOrStdout())
+	return progress.Watch(ctx, r, j.Name, r.Total(), os.Stderr, cmd.OutOrStdout())
 }
 
 // distribute puts the job's unfinished tasks on the tasks topic for the

@@ -525,3 +525,12 @@ func (p Progress) Summary(name string) string {
 	}
 	return s
 }
+
+// Total is how many ids the job's scope holds when its source knows it
+// without a scan (an id list), else 0.
+func (r *Job) Total() int64 {
+	if s, ok := r.src.(interface{ Size() int64 }); ok {
+		return s.Size()
+	}
+	return 0
+}

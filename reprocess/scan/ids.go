@@ -31,6 +31,9 @@ func NewIDs(ids []assets.ID, batchSize int) *IDs {
 	return &IDs{ids: ids, batchSize: max(1, batchSize)}
 }
 
+// Size is how many ids the list holds.
+func (s *IDs) Size() int64 { return int64(len(s.ids)) }
+
 // ListError is an id list that cannot be used. Error quotes the bad lines,
 // for the list's author; Redacted names them by number only, for a caller
 // that must not echo the list (the HTTP API reading a file on its host).

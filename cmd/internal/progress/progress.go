@@ -140,9 +140,12 @@ func (p *Bar) Set(n int64) {
 
 func (p *Bar) line() {
 	n, total, el := p.done.Load(), atomic.LoadInt64(&p.total), time.Since(p.start).Seconds()
-	pct := 100.0
+	pct, rate, eta := 100.0, float64(n)/el, ""
 	if total > 0 {
-		pct = float64(n) / float64(total) * 100
+		pct = min(100, float64(n)/float64(total)*100)
 	}
-	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s %s\n", p.label, n, total, pct, float64(n)/el, p.unit, p.info())
+	if n > 0 && n < total {
+		eta = " ETA " + (time.Duration(float64(total-n)/rate) * time.Second).String()
+	}
+	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s%s %s\n", p.label, n, total, pct, rate, p.unit, eta, p.info())
 }
