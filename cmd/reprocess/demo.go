@@ -75,7 +75,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	res, err := demo.Run(ctx, env, demo.Config{Count: count, Span: time.Duration(days) * 24 * time.Hour, Workers: workers,
 		Seeded: bar.Set, Watch: func(ctx context.Context, r *run.Job, name string, total int64) error {
 			seeded()
-			return watch(ctx, r, name, total, io.Discard)
+			return progress.Watch(ctx, r, name, total, io.Discard)
 		}})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprocess/reprocess/cmd/internal/progress"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
@@ -142,7 +143,7 @@ func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
 	if err != nil {
 		return err
 	}
-	return watch(ctx, r, j.Name, 0, cmd.OutOrStdout())
+	return progress.Watch(ctx, r, j.Name, 0, cmd.OutOrStdout())
 }
 
 // distribute puts the job's unfinished tasks on the tasks topic for the

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"context"
@@ -7,16 +7,15 @@ import (
 	"os"
 	"time"
 
-	"github.com/reprocess/reprocess/cmd/internal/progress"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
-// watch runs job r with its progress on bars: the scan (in tasks, or in
+// Watch runs job r with its progress on bars: the scan (in tasks, or in
 // ids against total when total > 0) and, when known, the apply (events
 // the processors handled). Then it prints the job's summary to out.
-func watch(ctx context.Context, r *run.Job, name string, total int64, out io.Writer) error {
-	d := progress.New(os.Stderr)
+func Watch(ctx context.Context, r *run.Job, name string, total int64, out io.Writer) error {
+	d := New(os.Stderr)
 	unit := "tasks"
 	if total > 0 {
 		unit = "ids"
@@ -25,7 +24,7 @@ func watch(ctx context.Context, r *run.Job, name string, total int64, out io.Wri
 		p := r.Progress(ctx)
 		return fmt.Sprintf("scanned %d emitted %d filtered %d %s", p.Scanned, p.Emitted, p.Filtered, p.ThrottleNote())
 	})
-	var applyBar *progress.Bar
+	var applyBar *Bar
 	if r.Progress(ctx).Handled >= 0 {
 		applyBar = d.Add("apply "+name, "events", total, func() string {
 			return fmt.Sprintf("dead letters %d", r.Progress(ctx).Outcomes[worker.DeadLettered])
