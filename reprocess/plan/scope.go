@@ -183,7 +183,7 @@ func backupScope(ctx context.Context, b *scan.Backup, n int, rng *rand.Rand, p *
 
 // day formats a bucket start.
 func day(t time.Time) string {
-	if t.Truncate(24*time.Hour).Equal(t) {
+	if t.Truncate(24 * time.Hour).Equal(t) {
 		return t.Format("2006-01-02")
 	}
 	return t.Format(time.RFC3339)
