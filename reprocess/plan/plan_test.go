@@ -156,7 +156,9 @@ func dumpKafka(t *testing.T, kc *kafka.Cluster, topics, groups []string) []strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ends.Each(func(o kadm.ListedOffset) { out = append(out, fmt.Sprintf("end %s/%d=%d %v", o.Topic, o.Partition, o.Offset, o.Err)) })
+	ends.Each(func(o kadm.ListedOffset) {
+		out = append(out, fmt.Sprintf("end %s/%d=%d %v", o.Topic, o.Partition, o.Offset, o.Err))
+	})
 	for _, g := range groups {
 		offs, err := adm.FetchOffsets(ctx, g)
 		if errors.Is(err, kerr.GroupIDNotFound) {
