@@ -53,7 +53,9 @@ func (e *Env) measure(ctx context.Context, j *job.Job, t resolved, items []scan.
 		f.Selectivity = float64(f.Matched) / float64(f.Sampled)
 	}
 	if !p.Scope.TypesExact {
+		// Read from a sample of the whole of an exact scope, they are exact.
 		p.Scope.Types = extrapolate(types, int64(len(items)), p.Scope.Assets)
+		p.Scope.TypesExact = p.Scope.Exact && int64(len(items)) == p.Scope.Assets
 	}
 	if len(items) == 0 && p.Scope.Assets > 0 {
 		p.Notes = append(p.Notes, "no asset could be sampled: the filter and transform were not measured")
