@@ -115,7 +115,7 @@ func TestOpenAPIDescribesPlan(t *testing.T) {
 		Duration: plan.Duration{Seconds: 1, MinRate: 1, MaxSeconds: 1}}
 	schemaFits(t, doc.Components.Schemas["Plan"].Properties, "Plan", full)
 	schemaFits(t, doc.Components.Schemas["Scope"].Properties, "Scope", plan.Scope{Holding: 1, Types: map[string]int64{"x": 1}, Buckets: []plan.Bucket{{}}})
-	schemaFits(t, doc.Components.Schemas["Selectivity"].Properties, "Selectivity", plan.Filter{FirstError: "x"})
+	schemaFits(t, doc.Components.Schemas["Selectivity"].Properties, "Selectivity", plan.Filter{FirstError: "x", Margin: 0.1})
 	schemaFits(t, doc.Components.Schemas["Sample"].Properties, "Sample", plan.Sample{Added: map[string]string{"x": "y"},
 		Changed: map[string]plan.Change{"x": {}}, Error: "x"})
 }

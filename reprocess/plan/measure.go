@@ -51,6 +51,9 @@ func (e *Env) measure(ctx context.Context, j *job.Job, t resolved, items []scan.
 	}
 	if f != nil && f.Sampled > 0 {
 		f.Selectivity = float64(f.Matched) / float64(f.Sampled)
+		if !f.Exact {
+			f.Margin = 1.96 * math.Sqrt(f.Selectivity*(1-f.Selectivity)/float64(f.Sampled))
+		}
 	}
 	if !p.Scope.TypesExact {
 		// Read from a sample of the whole of an exact scope, they are exact.

@@ -114,6 +114,9 @@ type Filter struct {
 	// Exact is true when the sample was the whole scope.
 	Exact       bool    `json:"exact"`
 	Selectivity float64 `json:"selectivity"` // matched / sampled
+	// Margin is the half-width of the selectivity's 95% confidence
+	// interval (normal approximation); 0 when exact.
+	Margin float64 `json:"margin,omitempty"`
 }
 
 // Transform is what the job applies.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -74,8 +75,17 @@ rate: {limit: 10}`)
 	if !p.Scope.TypesExact || fmt.Sprint(p.Scope.Types) != fmt.Sprint(types) {
 		t.Errorf("types %v (exact %t); want %v, exact", p.Scope.Types, p.Scope.TypesExact, types)
 	}
-	if d := p.Duration; d.Assets != types["image"] || d.Seconds != float64(types["image"])/10 {
-		t.Errorf("duration %+v; want the %d images at 10/s", d, types["image"])
+	if d := p.Duration; d.Assets != types["image"] || d.Seconds != float64(types["image"])/10 || f.Margin != 0 {
+		t.Errorf("duration %+v, margin %g; want the %d images at 10/s, exactly", d, f.Margin, types["image"])
+	}
+	// Measured on 10 of the 43, the selectivity is an estimate with its margin.
+	p, err = planner(s).Make(context.Background(), j, plan.Options{Measure: 10, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = p.Filter
+	if want := 1.96 * math.Sqrt(f.Selectivity*(1-f.Selectivity)/10); f.Exact || f.Sampled != 10 || p.Scope.TypesExact || f.Margin != want {
+		t.Errorf("filter %+v, types exact %t; want 10 read, an estimate with margin %g", f, p.Scope.TypesExact, want)
 	}
 }
 

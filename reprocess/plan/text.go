@@ -73,8 +73,13 @@ func (p *Plan) writeFilter(tw io.Writer) {
 		how = "every asset of the scope"
 	}
 	fmt.Fprintf(tw, "filter\t%s\n", f.Expr)
-	fmt.Fprintf(tw, "\tkeeps %d of %d read (%.1f%%; %s), %d missing, %d errors: about %d assets\n",
-		f.Matched, f.Sampled, 100*f.Selectivity, how, f.Missing, f.Errors, p.Duration.Assets)
+	margin := ""
+	if f.Margin > 0 {
+		margin = fmt.Sprintf(" (95%%: %d to %d)", int64(float64(p.Scope.Assets)*max(0, f.Selectivity-f.Margin)),
+			int64(float64(p.Scope.Assets)*min(1, f.Selectivity+f.Margin)))
+	}
+	fmt.Fprintf(tw, "\tkeeps %d of %d read (%.1f%%; %s), %d missing, %d errors: about %d assets%s\n",
+		f.Matched, f.Sampled, 100*f.Selectivity, how, f.Missing, f.Errors, p.Duration.Assets, margin)
 	if f.FirstError != "" {
 		fmt.Fprintf(tw, "\tfirst error (the scan would fail on it): %s\n", f.FirstError)
 	}
