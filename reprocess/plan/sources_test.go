@@ -37,7 +37,7 @@ func seeded(t *testing.T, n int) (assets.Store, []assets.Asset) {
 	return s, all
 }
 
-func read(t *testing.T, text string) *job.Job {
+func read(t testing.TB, text string) *job.Job {
 	t.Helper()
 	j, err := job.Read([]byte(text))
 	if err != nil {
