@@ -60,13 +60,7 @@ transform: %s`, a.ID, tc.transform))
 				t.Fatalf("%d samples, want 1", len(p.Samples))
 			}
 			smp := p.Samples[0]
-			added, changed := "", ""
-			for k := range smp.Added {
-				added = k
-			}
-			for k, c := range smp.Changed {
-				changed = fmt.Sprintf("%s: %s -> %s", k, c.Before, c.After)
-			}
+			added, changed := describe(smp)
 			if p.Transform.Kind != tc.kind || smp.Outcome != tc.outcome || !strings.HasPrefix(added, tc.added) || (tc.added == "") != (added == "") ||
 				changed != tc.changed || smp.Marker.Before+" -> "+smp.Marker.After != tc.marker {
 				t.Errorf("kind %s, sample %+v; want %s, %s, added %q, changed %q, marker %q", p.Transform.Kind, smp, tc.kind, tc.outcome, tc.added, tc.changed, tc.marker)
@@ -81,6 +75,17 @@ transform: %s`, a.ID, tc.transform))
 	if after, err := s.Get(ctx, a.ID); err != nil || after.Version != before.Version {
 		t.Errorf("the asset after the plans: %+v, %v; want it as it was", after, err)
 	}
+}
+
+// describe names a sample's one added fact and its one change.
+func describe(smp plan.Sample) (added, changed string) {
+	for k := range smp.Added {
+		added = k
+	}
+	for k, c := range smp.Changed {
+		changed = fmt.Sprintf("%s: %s -> %s", k, c.Before, c.After)
+	}
+	return added, changed
 }
 
 // A transform no processor has is refused as run refuses it.

@@ -265,8 +265,23 @@ func TestPlanWritesNothingAndCountsWhatARunDoes(t *testing.T) {
 		cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 		sfx := fmt.Sprintf("%x", rand.Uint32())
 		cfg.Topic, cfg.DLQTopic, cfg.TasksTopic, cfg.Partitions = "plan.assets."+sfx, "plan.dlq."+sfx, "plan.tasks."+sfx, 3
-		checkPlan(t, cassandraBackend(t, startKafka(t, cfg), "plan_"+sfx))
+		kc := startKafka(t, cfg)
+		t.Cleanup(func() { deleteTopics(t, kc, cfg.Topic, cfg.DLQTopic, cfg.TasksTopic) })
+		checkPlan(t, cassandraBackend(t, kc, "plan_"+sfx))
 	})
+}
+
+// deleteTopics removes the test's topics from the shared Kafka.
+func deleteTopics(t *testing.T, kc *kafka.Cluster, topics ...string) {
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).DeleteTopics(context.Background(), topics...); err != nil {
+		t.Logf("delete topics %v: %v", topics, err)
+	}
 }
 
 func startKafka(t *testing.T, cfg kafka.Config) *kafka.Cluster {
