@@ -102,6 +102,8 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 200, "running"},
 		{"POST", "/api/v1/jobs/api-job/explode", "", token, 404, "no action"},
 		{"POST", "/api/v1/jobs", strings.Replace(slowJob("ghost-job"), "name: orientation", "name: ghost", 1), token, 400, "no transform ghost"},
+		{"POST", "/api/v1/plan?sample=2", slowJob("plan-job"), token, 200, "exact:true"},
+		{"GET", "/api/v1/jobs/plan-job", "", token, 404, "not found"},
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 409, "cannot become running"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
