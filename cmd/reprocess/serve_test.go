@@ -284,6 +284,31 @@ func TestJobPageReplaysDeadLetters(t *testing.T) {
 	}
 }
 
+// TestJobPagePreviewsAJob pastes a spec into the page's preview, presses
+// Preview, sees the plan, and no job was started.
+func TestJobPagePreviewsAJob(t *testing.T) {
+	ctx := chrome(t)
+	srv := apiServer(t, 500)
+	for _, step := range []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + "/#token=" + token),
+		chromedp.Click(`#preview summary`), chromedp.SetValue(`#spec`, slowJob("preview-job")), chromedp.Click(`button[name="preview"]`)} {
+		if _, err := chromedp.Run(ctx, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`document.getElementById('plan').textContent.includes('500 assets')`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text(`#preview`))
+		t.Fatalf("the page never showed the plan of 500 assets: %v\n%s", err, text)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(`#plan`))
+	if err != nil || !strings.Contains(text, "orientation v1 (go)") || !strings.Contains(text, "at 400/s") {
+		t.Errorf("the preview: %v\n%s", err, text)
+	}
+	if code, body := call(t, srv, "GET", "/api/v1/jobs/preview-job", "", token); code != 404 {
+		t.Errorf("the previewed job: %d %v; want none", code, body)
+	}
+}
+
 // TestJobPageInChromium loads the job page in headless Chromium, watches a
 // running job's progress advance, presses pause, sees the job paused, and
 // leaves a screenshot in testout/.
