@@ -54,6 +54,7 @@ assets the filter keeps, and the time at rate.limit.`,
 	}
 	cmd.Flags().IntVar(&o.Sample, "sample", plan.DefaultSample, "assets the filter keeps to show the transform's changes on")
 	cmd.Flags().IntVar(&o.Measure, "measure", plan.DefaultMeasure, "assets read at random to measure the filter")
+	cmd.Flags().IntVar(&o.Walk, "walk", 0, "cassandra source: walk only this many partitions, at random, and extrapolate (0: count them all)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table (text) or json")
 	return cmd
 }

@@ -258,6 +258,14 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 		}
 		o.Sample = n
 	}
+	if v := r.URL.Query().Get("walk"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("walk: want a number of partitions >= 1, got %q", v))
+			return
+		}
+		o.Walk = n
+	}
 	j, file, ok := s.readSpec(w, r)
 	if !ok {
 		return

@@ -68,6 +68,8 @@ transform: {name: %%s, version: 1, facts: {tag: '"x"'}}`, end.Add(-48*time.Hour)
 		{"/api/v1/plan", "wrong", good, 401, "bearer token"},
 		{"/api/v1/plan?sample=0", token, good, 400, "sample: want 1 to 100"},
 		{"/api/v1/plan?sample=x", token, good, 400, "sample: want 1 to 100"},
+		{"/api/v1/plan?walk=0", token, good, 400, "walk: want a number of partitions"},
+		{"/api/v1/plan?walk=2", token, good, 200, `"exact":false`},
 		{"/api/v1/plan", token, "name: p\n", 400, "source.kind"},
 		{"/api/v1/plan", token, strings.Replace(good, `tag, version: 1, facts: {tag: '"x"'}`, "ghost, version: 1", 1), 400, "transform ghost v1"},
 		{"/api/v1/plan", token, "name: p\nsource: {kind: ids, file: /etc/passwd}\ntransform: {name: t, version: 1, facts: {t: '\"x\"'}}\n", 400, "does not read server files"},

@@ -48,6 +48,10 @@ type Options struct {
 	// Measure is how many assets of the scope are read at random to
 	// measure the filter (default 200).
 	Measure int
+	// Walk, for the cassandra source, walks only this many of its
+	// partitions, taken at random, and extrapolates: for scopes too large
+	// to count (0 walks every one).
+	Walk int
 	// Seed makes the random choices repeatable; 0 picks one.
 	Seed uint64
 	// Stdin is read for an id list from standard input (file "-").
@@ -177,7 +181,7 @@ func (e *Env) Make(ctx context.Context, j *job.Job, o Options) (*Plan, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	p := &Plan{Job: j.Name, Source: j.Source.Kind, Transform: t.info, PlannedAt: time.Now().UTC()}
-	sample, err := e.scope(ctx, j, src, o.Measure, rng, p)
+	sample, err := e.scope(ctx, j, src, o, rng, p)
 	if err != nil {
 		return nil, err
 	}

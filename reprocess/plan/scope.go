@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,20 +13,22 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 )
 
 // scope fills p.Scope from the job's source and returns up to n of its
 // items drawn at random.
-func (e *Env) scope(ctx context.Context, j *job.Job, src scan.Source, n int, rng *rand.Rand, p *Plan) ([]scan.Item, error) {
+func (e *Env) scope(ctx context.Context, j *job.Job, src scan.Source, o Options, rng *rand.Rand, p *Plan) ([]scan.Item, error) {
+	n := o.Measure
 	switch s := src.(type) {
 	case *scan.Partitions:
 		p.Scope.Units, p.Scope.Method = "partitions", "walk of the store's paging index, as the scan pages it"
-		return walkAll(ctx, s, j.Source.Concurrency, n, rng, &p.Scope)
+		return walkSome(ctx, s, j.Source.Concurrency, o.Walk, n, rng, &p.Scope)
 	case *scan.IDs:
 		p.Scope.Units, p.Scope.Method = "lists", "the id list's ids"
-		return walkAll(ctx, s, 1, n, rng, &p.Scope)
+		return walkAll(ctx, s, nil, 1, n, rng, &p.Scope)
 	case *scan.Elastic:
 		return elasticScope(ctx, s, n, rng, p)
 	case *scan.Backup:
@@ -53,12 +56,52 @@ func (r *reservoir) add(it scan.Item) {
 	}
 }
 
-// walkAll walks every task of src as the scan would, concurrency at a
-// time, counting its items by type and bucket: an exact count.
-func walkAll(ctx context.Context, src scan.Source, concurrency, n int, rng *rand.Rand, sc *Scope) ([]scan.Item, error) {
-	tasks, err := src.Tasks(ctx)
+// walkSome walks k of the partitions taken at random (every one when k
+// is 0 or covers them) and extrapolates the counts per type by the
+// partitions of each type: an estimate, unless every one was walked.
+func walkSome(ctx context.Context, s *scan.Partitions, concurrency, k, n int, rng *rand.Rand, sc *Scope) ([]scan.Item, error) {
+	tasks, err := s.Tasks(ctx)
+	if err != nil || k <= 0 || k >= len(tasks) {
+		return walkAll(ctx, s, tasks, concurrency, n, rng, sc)
+	}
+	chosen := make([]string, k)
+	for i, x := range rng.Perm(len(tasks))[:k] {
+		chosen[i] = tasks[x]
+	}
+	items, err := walkAll(ctx, s, chosen, concurrency, n, rng, sc)
 	if err != nil {
-		return nil, fmt.Errorf("list scan tasks: %w", err)
+		return nil, err
+	}
+	all, walked := partitionsByType(tasks), partitionsByType(chosen)
+	sc.Tasks, sc.Holding, sc.Buckets, sc.Exact, sc.TypesExact, sc.Assets = len(tasks), 0, nil, false, false, 0
+	sc.Method = fmt.Sprintf("walk of %d of the %d partitions taken at random, extrapolated per type", k, len(tasks))
+	for t, c := range sc.Types {
+		sc.Types[t] = int64(math.Round(float64(c) * float64(all[t]) / float64(walked[t])))
+		sc.Assets += sc.Types[t]
+	}
+	return items, nil
+}
+
+// partitionsByType counts partition task keys by asset type.
+func partitionsByType(tasks []string) map[string]int {
+	n := map[string]int{}
+	for _, t := range tasks {
+		if p, err := assets.ParsePartition(t); err == nil {
+			n[p.Type]++
+		}
+	}
+	return n
+}
+
+// walkAll walks tasks of src (nil: every one) as the scan would,
+// concurrency at a time, counting its items by type and bucket: an exact
+// count of what they hold.
+func walkAll(ctx context.Context, src scan.Source, tasks []string, concurrency, n int, rng *rand.Rand, sc *Scope) ([]scan.Item, error) {
+	if tasks == nil {
+		var err error
+		if tasks, err = src.Tasks(ctx); err != nil {
+			return nil, fmt.Errorf("list scan tasks: %w", err)
+		}
 	}
 	var (
 		mu      sync.Mutex

@@ -186,3 +186,32 @@ transform: {name: tag, version: 1, facts: {tag: '"x"'}}`)
 		t.Errorf("the run scanned %d; want the 270 live assets, at most the plan's %d", counters["scanned"], p.Scope.Assets)
 	}
 }
+
+// Walking some of the partitions at random estimates the scope from them,
+// per type, and says so; asked to walk as many as there are, it counts.
+func TestPlanWalksSomePartitions(t *testing.T) {
+	s, _ := seeded(t, 3000)
+	j := read(t, fmt.Sprintf(`name: some
+source: {kind: cassandra, types: [image, video, document, audio, model3d], created_from: %s, created_to: %s}
+transform: {name: tag, version: 1, facts: {tag: '"x"'}}`, end.Add(-48*time.Hour).Format(time.RFC3339), end.Format(time.RFC3339)))
+	exact, err := planner(s).Make(context.Background(), j, plan.Options{Walk: 1000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exact.Scope.Exact || exact.Scope.Assets != 3000 {
+		t.Fatalf("walking every partition: %+v; want 3000 counted", exact.Scope)
+	}
+	some, err := planner(s).Make(context.Background(), j, plan.Options{Walk: 20, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := some.Scope
+	if sc.Exact || sc.TypesExact || sc.Tasks != exact.Scope.Tasks || !strings.Contains(sc.Method, fmt.Sprintf("20 of the %d partitions", sc.Tasks)) {
+		t.Errorf("scope %+v; want an estimate from 20 of the %d partitions that says so", sc, exact.Scope.Tasks)
+	}
+	// Synthetic assets spread evenly over time and shards: the estimate
+	// of the hot type is close to its count.
+	if got, want := float64(sc.Types["image"]), float64(exact.Scope.Types["image"]); math.Abs(got-want) > 0.35*want {
+		t.Errorf("images estimated %v from 20 partitions; counted %v", got, want)
+	}
+}
