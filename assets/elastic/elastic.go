@@ -219,21 +219,30 @@ func (s *Searcher) search(ctx context.Context, cur Cursor) ([]Hit, Cursor, error
 	}
 	hits := make([]Hit, 0, len(out.Hits.Hits))
 	for _, h := range out.Hits.Hits {
-		var src map[string]any
-		_ = json.Unmarshal(h.Source, &src)
-		raw := h.ID
-		if s.q.IDField != "_id" {
-			raw, _ = src[s.q.IDField].(string)
-		}
-		id, err := assets.ParseID(raw)
+		hit, err := s.hit(h.ID, h.Source)
 		if err != nil {
-			return nil, cur, fmt.Errorf("index %s, document %s, field %s: %w", s.q.Index, h.ID, s.q.IDField, err)
+			return nil, cur, err
 		}
-		typ, _ := src["asset_type"].(string)
-		hits = append(hits, Hit{ID: id, Type: typ})
+		hits = append(hits, hit)
 		next.After = h.Sort
 	}
 	return hits, next, nil
+}
+
+// hit reads the asset id (from _id or the id field) and type of a document.
+func (s *Searcher) hit(docID string, source json.RawMessage) (Hit, error) {
+	var src map[string]any
+	_ = json.Unmarshal(source, &src)
+	raw := docID
+	if s.q.IDField != "_id" {
+		raw, _ = src[s.q.IDField].(string)
+	}
+	id, err := assets.ParseID(raw)
+	if err != nil {
+		return Hit{}, fmt.Errorf("index %s, document %s, field %s: %w", s.q.Index, docID, s.q.IDField, err)
+	}
+	typ, _ := src["asset_type"].(string)
+	return Hit{ID: id, Type: typ}, nil
 }
 
 func errorText(res *esapi.Response) string {

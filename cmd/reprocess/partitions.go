@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -61,18 +60,13 @@ many ids each holds. Empty partitions are left out.`,
 }
 
 func printCounts(w io.Writer, counts []assets.PartitionCount, output string) error {
-	if output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(counts)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TYPE\tBUCKET\tSHARD\tIDS\t")
-	total := 0
-	for _, c := range counts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\n", c.Type, c.Bucket.Format(time.RFC3339), c.Shard, c.Count)
-		total += c.Count
-	}
-	fmt.Fprintf(tw, "total\t%d partitions\t\t%d\t\n", len(counts), total)
-	return tw.Flush()
+	return printAs(w, output, counts, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "TYPE\tBUCKET\tSHARD\tIDS")
+		total := 0
+		for _, c := range counts {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", c.Type, c.Bucket.Format(time.RFC3339), c.Shard, c.Count)
+			total += c.Count
+		}
+		fmt.Fprintf(tw, "total\t%d partitions\t\t%d\n", len(counts), total)
+	})
 }

@@ -434,4 +434,3 @@ func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
 	}
 	return stale, outdated
 }
-

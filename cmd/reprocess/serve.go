@@ -24,6 +24,7 @@ func (a *app) serveCmd() *cobra.Command {
   /api/v1/jobs          list (GET) and start (POST a job spec) jobs
   /api/v1/jobs/ID       one job (GET); .../pause, .../resume, .../cancel (POST)
   /api/v1/assets/ID     one asset (GET)
+  /api/v1/plan          preview a job spec (POST), writing nothing
   /api/v1/openapi.yaml  the API description
   /metrics /healthz /readyz
 Every /api/v1 request needs "Authorization: Bearer TOKEN" with serve.token
@@ -63,7 +64,7 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 	}
 	jobs := run.NewBackground(env)
 	jobs.Resume(ctx) // it logs what it resumes, and why not
-	srv := &api.Server{Store: env.Store, Runner: jobs, Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
+	srv := &api.Server{Store: env.Store, Runner: jobs, Planner: a.planner(env.Store), Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
 	if len(a.cfg.Kafka.Brokers) > 0 {
 		srv.DeadLetters = &dlq.DLQ{Kafka: env.Kafka, Log: a.log}
 	}

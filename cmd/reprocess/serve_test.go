@@ -102,6 +102,8 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 200, "running"},
 		{"POST", "/api/v1/jobs/api-job/explode", "", token, 404, "no action"},
 		{"POST", "/api/v1/jobs", strings.Replace(slowJob("ghost-job"), "name: orientation", "name: ghost", 1), token, 400, "no transform ghost"},
+		{"POST", "/api/v1/plan?sample=2", slowJob("plan-job"), token, 200, "exact:true"},
+		{"GET", "/api/v1/jobs/plan-job", "", token, 404, "not found"},
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 409, "cannot become running"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
@@ -279,6 +281,31 @@ func TestJobPageReplaysDeadLetters(t *testing.T) {
 		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Text(`body`))
 		t.Fatalf("the page never showed 'replayed 2': %v\n%s", err, text)
+	}
+}
+
+// TestJobPagePreviewsAJob pastes a spec into the page's preview, presses
+// Preview, sees the plan, and no job was started.
+func TestJobPagePreviewsAJob(t *testing.T) {
+	ctx := chrome(t)
+	srv := apiServer(t, 500)
+	for _, step := range []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + "/#token=" + token),
+		chromedp.Click(`#preview summary`), chromedp.SetValue(`#spec`, slowJob("preview-job")), chromedp.Click(`button[name="preview"]`)} {
+		if _, err := chromedp.Run(ctx, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`document.getElementById('plan').textContent.includes('500 assets')`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text(`#preview`))
+		t.Fatalf("the page never showed the plan of 500 assets: %v\n%s", err, text)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(`#plan`))
+	if err != nil || !strings.Contains(text, "orientation v1 (go)") || !strings.Contains(text, "at 400/s") {
+		t.Errorf("the preview: %v\n%s", err, text)
+	}
+	if code, body := call(t, srv, "GET", "/api/v1/jobs/preview-job", "", token); code != 404 {
+		t.Errorf("the previewed job: %d %v; want none", code, body)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/plan"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/worker"
@@ -47,12 +49,18 @@ type DeadLetters interface {
 	Replay(ctx context.Context, job string) (int, error)
 }
 
+// Planner previews a job, writing nothing.
+type Planner interface {
+	Make(ctx context.Context, j *job.Job, o plan.Options) (*plan.Plan, error)
+}
+
 // Server serves the API. Token must not be empty. DeadLetters is nil when
 // no Kafka brokers are configured; the dead-letter routes then answer 503.
 // A job may name a file as its id list only inside IDsDir (none if empty).
 type Server struct {
 	Store       assets.Store
 	Runner      Runner
+	Planner     Planner // nil: /api/v1/plan answers 503
 	DeadLetters DeadLetters
 	Token       string
 	IDsDir      string
@@ -81,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /api/v1/jobs/{id}/dead-letters", s.deadLetters)
 	api.HandleFunc("POST /api/v1/jobs/{id}/dead-letters/replay", s.replay)
 	api.HandleFunc("GET /api/v1/assets/{id}", s.asset)
+	api.HandleFunc("POST /api/v1/plan", s.plan)
 	mux.Handle("/api/", s.auth(api))
 	return mux
 }
@@ -179,35 +188,13 @@ const maxSpec = 8 << 20
 
 // create validates a spec (YAML or JSON body) and starts the job.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if len(body) > maxSpec {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("job spec: over %d MiB", maxSpec>>20))
-		return
-	}
-	spec, err := job.Parse(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	j, err := job.Compile(spec)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	j, file, ok := s.readSpec(w, r)
+	if !ok {
 		return
 	}
 	if j.Transform.Deletes() && r.URL.Query().Get("confirm_delete") != "true" {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("job %s deletes assets (transform.dry_run: false): add ?confirm_delete=true if that is meant", j.Name))
 		return
-	}
-	file := j.Source.File
-	if file != "" {
-		if j.Source.File, err = s.idsFile(file); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
 	}
 	if cur, err := s.Store.Job(r.Context(), j.Name); err == nil && (cur.Status == control.Running || cur.Status == control.Paused) {
 		writeError(w, http.StatusConflict, fmt.Errorf("job %s is already %s", j.Name, cur.Status))
@@ -224,6 +211,75 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		cur = assets.Job{ID: j.Name, Status: control.Pending}
 	}
 	writeJSON(w, http.StatusCreated, viewOf(control.View{Job: cur}))
+}
+
+// readSpec reads and compiles the spec in r's body, with its id file
+// resolved inside IDsDir, or answers 400. file is source.file as given.
+func (s *Server) readSpec(w http.ResponseWriter, r *http.Request) (j *job.Job, file string, ok bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	if len(body) > maxSpec {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("job spec: over %d MiB", maxSpec>>20))
+		return nil, "", false
+	}
+	spec, err := job.Parse(body)
+	if err == nil {
+		j, err = job.Compile(spec)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return nil, "", false
+	}
+	file = j.Source.File
+	if file != "" {
+		if j.Source.File, err = s.idsFile(file); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return nil, "", false
+		}
+	}
+	return j, file, true
+}
+
+// maxSample bounds the assets a plan through the API shows.
+const maxSample = 100
+
+// plan previews a spec (YAML or JSON body) and writes nothing:
+// ?sample=N assets show the transform's changes.
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	var o plan.Options
+	if v := r.URL.Query().Get("sample"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSample {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("sample: want 1 to %d, got %q", maxSample, v))
+			return
+		}
+		o.Sample = n
+	}
+	if v := r.URL.Query().Get("walk"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("walk: want a number of partitions >= 1, got %q", v))
+			return
+		}
+		o.Walk = n
+	}
+	j, file, ok := s.readSpec(w, r)
+	if !ok {
+		return
+	}
+	if s.Planner == nil {
+		writeError(w, http.StatusServiceUnavailable, errors.New("this server has no planner"))
+		return
+	}
+	p, err := s.Planner.Make(r.Context(), j, o)
+	if err != nil {
+		writeError(w, startStatus(err), shown(err, file))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // startStatus is the status of an error of Runner.Start: the job is

@@ -183,29 +183,19 @@ func (h *Handler) refresh(ctx context.Context, t transform.Transform, ev events.
 // write runs the transform on a and writes its cells: Failed with no
 // error is a conditional write that lost.
 func (h *Handler) write(ctx context.Context, t transform.Transform, ev events.Reprocess, a assets.Asset) (Outcome, error) {
-	res, err := t.Apply(ctx, a)
+	u, del, err := cells(ctx, t, ev, a)
 	if err != nil {
-		return Failed, fmt.Errorf("transform %s v%d on asset %s: %w", ev.Transform, ev.Version, ev.AssetID, err)
+		return Failed, err
 	}
-	if res.Delete {
+	if del {
 		return h.delete(ctx, t, a.ID)
 	}
-	u := assets.Update{Facts: res.Facts, Transforms: map[string]int{ev.Transform: ev.Version}}
 	if !transform.Tracked(t) {
 		if err := h.Store.Update(ctx, a.ID, u); err != nil {
 			return Failed, err
 		}
 		return Applied, nil
 	}
-	src := transform.SourceKey(ev.Transform)
-	if _, ok := res.Facts[src]; ok {
-		return Failed, transform.Permanent(fmt.Errorf("transform %s writes fact %s, which is reserved for its inputs' digest", ev.Transform, src))
-	}
-	u.Facts = maps.Clone(res.Facts)
-	if u.Facts == nil {
-		u.Facts = map[string]string{}
-	}
-	u.Facts[src] = transform.InputDigest(t, a.Metadata)
 	ok, err := h.Store.UpdateIf(ctx, a.ID, a.Version, u)
 	switch {
 	case errors.Is(err, assets.ErrNotFound):
@@ -216,6 +206,56 @@ func (h *Handler) write(ctx context.Context, t transform.Transform, ev events.Re
 		return Failed, nil
 	}
 	return Applied, nil
+}
+
+// cells runs the transform on a and returns the cells its write sets:
+// its facts (with a tracked transform's inputs' digest) and its marker;
+// del means the transform deletes a instead.
+func cells(ctx context.Context, t transform.Transform, ev events.Reprocess, a assets.Asset) (u assets.Update, del bool, err error) {
+	res, err := t.Apply(ctx, a)
+	if err != nil {
+		return u, false, fmt.Errorf("transform %s v%d on asset %s: %w", ev.Transform, ev.Version, ev.AssetID, err)
+	}
+	if res.Delete {
+		return u, true, nil
+	}
+	u = assets.Update{Facts: res.Facts, Transforms: map[string]int{ev.Transform: ev.Version}}
+	if !transform.Tracked(t) {
+		return u, false, nil
+	}
+	src := transform.SourceKey(ev.Transform)
+	if _, ok := res.Facts[src]; ok {
+		return u, false, transform.Permanent(fmt.Errorf("transform %s writes fact %s, which is reserved for its inputs' digest", ev.Transform, src))
+	}
+	u.Facts = maps.Clone(res.Facts)
+	if u.Facts == nil {
+		u.Facts = map[string]string{}
+	}
+	u.Facts[src] = transform.InputDigest(t, a.Metadata)
+	return u, false, nil
+}
+
+// Preview is what Handle would do to a for ev, computed with the real
+// transform and written nowhere: Skipped (the marker is at ev's version
+// or newer and its inputs are current), Applied with the update it would
+// write, Deleted or WouldDelete (a delete's dry run), or Failed with the
+// transform's error. t must have no side effects of its own (reindex and
+// export write when applied).
+func Preview(ctx context.Context, t transform.Transform, ev events.Reprocess, a assets.Asset) (Outcome, assets.Update, error) {
+	if m := a.Transforms[ev.Transform]; m > ev.Version || (m == ev.Version && !Stale(t, a)) {
+		return Skipped, assets.Update{}, nil
+	}
+	u, del, err := cells(ctx, t, ev, a)
+	switch {
+	case err != nil:
+		return Failed, u, err
+	case !del:
+		return Applied, u, nil
+	}
+	if dr, ok := t.(DryRunner); ok && dr.DryRun() {
+		return WouldDelete, u, nil
+	}
+	return Deleted, u, nil
 }
 
 func (h *Handler) delete(ctx context.Context, t transform.Transform, id assets.ID) (Outcome, error) {

@@ -60,6 +60,26 @@ func (e *Env) Ready(ctx context.Context) error {
 // (from stdin for file "-"), before anything is recorded. A source the
 // spec cannot make is ErrInvalid.
 func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Source, error) {
+	return e.Sources().Source(ctx, j, stdin)
+}
+
+// Sources is what the env's jobs build their sources from.
+func (e *Env) Sources() Sources {
+	return Sources{Pager: e.Store, Layout: e.Layout, Elastic: e.Elastic, Backup: e.Backup, Log: e.Log}
+}
+
+// Sources builds jobs' sources. A source only reads: the store's paging
+// index, an Elasticsearch query, an id list, snapshots.
+type Sources struct {
+	Pager   assets.Pager
+	Layout  assets.Layout
+	Elastic elastic.Config
+	Backup  backup.Config
+	Log     *slog.Logger
+}
+
+// Source builds the job's source, as Env.Source does.
+func (s Sources) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Source, error) {
 	src := j.Source
 	switch src.Kind {
 	case job.SourceCassandra:
@@ -67,18 +87,18 @@ func (e *Env) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.Sou
 		if to.IsZero() {
 			to = time.Now()
 		}
-		return &scan.Partitions{Pager: e.Store, Layout: e.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
+		return &scan.Partitions{Pager: s.Pager, Layout: s.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
 	case job.SourceIDs:
 		return readIDs(j, stdin)
 	case job.SourceElasticsearch:
-		es, err := elastic.NewClient(e.Elastic)
+		es, err := elastic.NewClient(s.Elastic)
 		if err != nil {
 			return nil, err
 		}
 		q := elastic.Query{Index: src.Index, Query: src.Query, IDField: src.IDField, PageSize: src.PageSize, KeepAlive: src.KeepAlive}
 		return &scan.Elastic{Searcher: elastic.NewSearcher(es, q), Index: src.Index}, nil
 	case job.SourceBackup:
-		snap, err := backup.Open(ctx, e.Backup, src.Snapshots, e.Log)
+		snap, err := backup.Open(ctx, s.Backup, src.Snapshots, s.Log)
 		if err != nil {
 			return nil, fmt.Errorf("source.snapshots: %w", err)
 		}

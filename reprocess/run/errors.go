@@ -15,3 +15,7 @@ type invalidError struct{ err error }
 
 func (e invalidError) Error() string   { return e.err.Error() }
 func (e invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
+
+// Invalid marks err as ErrInvalid for a caller outside this package that
+// refuses a job as run would (a plan of it).
+func Invalid(err error) error { return invalid(err) }

@@ -11,8 +11,8 @@ import (
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
-// Watch runs job r with its progress on bars (a file: a terminal, or lines): the scan (in ids against
-// total when total > 0, else in tasks) and, when known, the apply (events
+// Watch runs job r with its progress on bars (a terminal, or lines in a
+// file): the scan (in ids against total when total > 0, else in tasks) and, when known, the apply (events
 // the processors handled, against the ids in scope until the scan is done,
 // then against those it emitted; never past 100%). Then it prints the
 // job's summary to out.
