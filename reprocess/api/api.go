@@ -59,6 +59,8 @@ type Server struct {
 	Registry    *prometheus.Registry
 	Ready       func(context.Context) error
 	Log         *slog.Logger
+
+	pace pace // the counters read of running jobs, for their rates
 }
 
 // Handler returns the routes.
@@ -98,11 +100,12 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-// JobView is a job as the API shows it: with its tasks, and how many of
-// its events the processors finished (every outcome of worker.Outcomes
-// that finishes an event, dead letters included).
+// JobView is a job as the API shows it: with its tasks, how many of its
+// events the processors finished (every outcome of worker.Outcomes that
+// finishes an event, dead letters included), and its pace.
 type JobView struct {
 	control.View
+	Pace
 	Handled  int64         `json:"handled"`
 	Throttle *ThrottleView `json:"throttle,omitempty"`
 }
@@ -128,6 +131,7 @@ func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
 		return JobView{}, err
 	}
 	jv := viewOf(v)
+	jv.Pace = s.paceOf(v, time.Now())
 	t, err := s.Store.Throttle(ctx, j.ID)
 	switch {
 	case err == nil:

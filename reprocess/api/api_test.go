@@ -17,6 +17,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/api"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 )
 
@@ -134,9 +135,9 @@ func TestDeadLetterRoutesWithoutKafka(t *testing.T) {
 	}
 }
 
-// The OpenAPI document describes the dead-letter routes and every field
-// of an entry.
-func TestOpenAPIDescribesDeadLetters(t *testing.T) {
+// The OpenAPI document describes the dead-letter routes, and every field
+// of a dead letter, a job (its pace included), a run and a throttle.
+func TestOpenAPIDescribesViews(t *testing.T) {
 	code, body := call(t, serve(t, nil), "GET", "/api/v1/openapi.yaml", token)
 	var doc struct {
 		Paths      map[string]map[string]any
@@ -154,6 +155,13 @@ func TestOpenAPIDescribesDeadLetters(t *testing.T) {
 	}
 	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{})
 	schemaFits(t, doc.Components.Schemas["Throttle"].Properties, "Throttle", api.ThrottleView{BaselineSeconds: 0.01})
+	one := 1.0
+	run := assets.Run{Counters: map[string]int64{"scanned": 1}, EndedAt: time.Now()}
+	j := api.JobView{View: control.View{Job: assets.Job{Counters: run.Counters, Error: "e", StartedAt: run.EndedAt, EndedAt: run.EndedAt},
+		Runs: []assets.Run{run}}, Pace: api.Pace{RatePerSecond: &one, RateOf: "scanned", RateOverSeconds: 1, ETASeconds: &one},
+		Throttle: &api.ThrottleView{}}
+	schemaFits(t, doc.Components.Schemas["Job"].Properties, "Job", j)
+	schemaFits(t, doc.Components.Schemas["Run"].Properties, "Run", run)
 }
 
 // schemaFits checks that a schema documents every field v has in JSON,
