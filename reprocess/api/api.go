@@ -2,7 +2,8 @@
 // JSON under /api/v1/ (described by openapi.yaml, served at
 // /api/v1/openapi.yaml), a job page at /, and the process endpoints
 // /metrics, /healthz and /readyz. Every /api/v1/ request needs the bearer
-// token; the page asks for it once and keeps it in the browser.
+// token; the page asks for it in a form and keeps it for the browser
+// session.
 package api
 
 import (

@@ -212,3 +212,23 @@ func TestJobViewCountsHandledEvents(t *testing.T) {
 		t.Errorf("GET job with a throttle: %d %s; want rate 120, signal 0.03s against 0.024s, reason latency", code, body)
 	}
 }
+
+// The page asks for the token in a form and keeps it for the session, never
+// in a prompt; it shows the job fields it is meant to.
+func TestPageAsksTokenInAForm(t *testing.T) {
+	code, body := call(t, serve(t, nil), "GET", "/", "")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	for _, want := range []string{`<form id="auth"`, `<input id="token" name="token" type="password"`, "sessionStorage.setItem('reprocess-token'",
+		"rate_per_second", "rate_of", "eta_seconds", "started_at", "ended_at", "c.dlq", "j.runs", "j.spec", "j.throttle"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for _, banned := range []string{"prompt(", "localStorage", "<script src", "<link"} {
+		if strings.Contains(body, banned) {
+			t.Errorf("the page has %s", banned)
+		}
+	}
+}
