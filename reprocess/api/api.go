@@ -2,7 +2,8 @@
 // JSON under /api/v1/ (described by openapi.yaml, served at
 // /api/v1/openapi.yaml), a job page at /, and the process endpoints
 // /metrics, /healthz and /readyz. Every /api/v1/ request needs the bearer
-// token; the page asks for it once and keeps it in the browser.
+// token; the page asks for it in a form and keeps it for the browser
+// session.
 package api
 
 import (
@@ -67,6 +68,8 @@ type Server struct {
 	Registry    *prometheus.Registry
 	Ready       func(context.Context) error
 	Log         *slog.Logger
+
+	pace pace // the counters read of running jobs, for their rates
 }
 
 // Handler returns the routes.
@@ -107,11 +110,12 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-// JobView is a job as the API shows it: with its tasks, and how many of
-// its events the processors finished (every outcome of worker.Outcomes
-// that finishes an event, dead letters included).
+// JobView is a job as the API shows it: with its tasks, how many of its
+// events the processors finished (every outcome of worker.Outcomes that
+// finishes an event, dead letters included), and its pace.
 type JobView struct {
 	control.View
+	Pace
 	Handled  int64         `json:"handled"`
 	Throttle *ThrottleView `json:"throttle,omitempty"`
 }
@@ -137,6 +141,7 @@ func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
 		return JobView{}, err
 	}
 	jv := viewOf(v)
+	jv.Pace = s.paceOf(v, time.Now())
 	t, err := s.Store.Throttle(ctx, j.ID)
 	switch {
 	case err == nil:

@@ -17,6 +17,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/api"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 )
 
@@ -134,9 +135,9 @@ func TestDeadLetterRoutesWithoutKafka(t *testing.T) {
 	}
 }
 
-// The OpenAPI document describes the dead-letter routes and every field
-// of an entry.
-func TestOpenAPIDescribesDeadLetters(t *testing.T) {
+// The OpenAPI document describes the dead-letter routes, and every field
+// of a dead letter, a job (its pace included), a run and a throttle.
+func TestOpenAPIDescribesViews(t *testing.T) {
 	code, body := call(t, serve(t, nil), "GET", "/api/v1/openapi.yaml", token)
 	var doc struct {
 		Paths      map[string]map[string]any
@@ -154,6 +155,13 @@ func TestOpenAPIDescribesDeadLetters(t *testing.T) {
 	}
 	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{})
 	schemaFits(t, doc.Components.Schemas["Throttle"].Properties, "Throttle", api.ThrottleView{BaselineSeconds: 0.01})
+	one := 1.0
+	run := assets.Run{Counters: map[string]int64{"scanned": 1}, EndedAt: time.Now()}
+	j := api.JobView{View: control.View{Job: assets.Job{Counters: run.Counters, Error: "e", StartedAt: run.EndedAt, EndedAt: run.EndedAt},
+		Runs: []assets.Run{run}}, Pace: api.Pace{RatePerSecond: &one, RateOf: "scanned", RateOverSeconds: 1, ETASeconds: &one},
+		Throttle: &api.ThrottleView{}}
+	schemaFits(t, doc.Components.Schemas["Job"].Properties, "Job", j)
+	schemaFits(t, doc.Components.Schemas["Run"].Properties, "Run", run)
 }
 
 // schemaFits checks that a schema documents every field v has in JSON,
@@ -202,5 +210,25 @@ func TestJobViewCountsHandledEvents(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Throttle == nil ||
 		v.Throttle.Rate != 120 || v.Throttle.SignalSeconds != 0.03 || v.Throttle.TargetSeconds != 0.024 || v.Throttle.Reason != "latency" {
 		t.Errorf("GET job with a throttle: %d %s; want rate 120, signal 0.03s against 0.024s, reason latency", code, body)
+	}
+}
+
+// The page asks for the token in a form and keeps it for the session, never
+// in a prompt; it shows the job fields it is meant to.
+func TestPageAsksTokenInAForm(t *testing.T) {
+	code, body := call(t, serve(t, nil), "GET", "/", "")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	for _, want := range []string{`<form id="auth"`, `<input id="token" name="token" type="password"`, "sessionStorage.setItem('reprocess-token'",
+		"rate_per_second", "rate_of", "eta_seconds", "started_at", "ended_at", "c.dlq", "j.runs", "j.spec", "j.throttle"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for _, banned := range []string{"prompt(", "localStorage", "<script src", "<link"} {
+		if strings.Contains(body, banned) {
+			t.Errorf("the page has %s", banned)
+		}
 	}
 }
