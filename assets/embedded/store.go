@@ -11,7 +11,7 @@
 //	'c' len(job) job task                  → checkpoint as JSON
 //	'm' name                               → the store's settings (its layout)
 //	't' job                                → the job's throttle as JSON
-//	'r' len(job) job run(8 bytes, BE)      → one run of the job as JSON
+//	'h' len(job) job run(8 bytes, BE)      → one run of the job (its history) as JSON
 //	'y' type                               → empty (the types Put wrote)
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
@@ -479,7 +479,7 @@ func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, erro
 }
 
 func runPrefix(job string) []byte {
-	k := binary.AppendUvarint([]byte{'r'}, uint64(len(job)))
+	k := binary.AppendUvarint([]byte{'h'}, uint64(len(job)))
 	return append(k, job...)
 }
 
