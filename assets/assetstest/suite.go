@@ -47,6 +47,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Jobs", s.jobs)
 	t.Run("Checkpoints", s.checkpoints)
 	t.Run("Throttle", s.throttle)
+	t.Run("RateLimit", s.rateLimit)
 	t.Run("Unreachable", s.unreachable)
 }
 
@@ -669,6 +670,37 @@ func (s *suite) throttle(t *testing.T) {
 		if err != nil || got.Rate != want.t.Rate || got.Signal != want.t.Signal || got.Target != want.t.Target || got.Baseline != want.t.Baseline ||
 			got.Reason != want.t.Reason || !got.UpdatedAt.Equal(want.t.UpdatedAt) {
 			t.Errorf("Throttle(%s) = %+v, %v; want %+v", want.job, got, err, want.t)
+		}
+	}
+}
+
+// An operator's rate limit is kept per job, replaced by the next, and
+// removed by 0.
+func (s *suite) rateLimit(t *testing.T) {
+	c := ctx(t)
+	job, other := s.typ("job-r"), s.typ("job-s")
+	steps := []struct {
+		job        string
+		set        float64
+		job1, job2 float64 // what each job reads after the step
+	}{
+		{job, 0, 0, 0},
+		{job, 250, 250, 0},
+		{other, 40, 250, 40},
+		{job, 75, 75, 40},
+		{job, 0, 0, 40},
+	}
+	for i, st := range steps {
+		if err := s.Store.SetRateLimit(c, st.job, st.set); err != nil {
+			t.Fatalf("step %d: SetRateLimit(%s, %v): %v", i, st.job, st.set, err)
+		}
+		for _, want := range []struct {
+			job  string
+			rate float64
+		}{{job, st.job1}, {other, st.job2}} {
+			if got, err := s.Store.RateLimit(c, want.job); err != nil || got != want.rate {
+				t.Errorf("step %d: RateLimit(%s) = %v, %v; want %v", i, want.job, got, err, want.rate)
+			}
 		}
 	}
 }

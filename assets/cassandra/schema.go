@@ -52,6 +52,10 @@ var schema = []string{
 		baseline_us bigint,
 		reason     text,
 		updated_at timestamp)`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.job_rate_limit (
+		job_id     text PRIMARY KEY,
+		rate       double,
+		updated_at timestamp)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

@@ -10,6 +10,8 @@
 //	'j' job                                → job as JSON
 //	'c' len(job) job task                  → checkpoint as JSON
 //	'm' name                               → the store's settings (its layout)
+//	't' job                                → the job's throttle as JSON
+//	'r' job                                → an operator's rate limit as JSON
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
 // timeuuid order and a page is a reverse iteration below the last id seen.
@@ -452,6 +454,34 @@ func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, erro
 		return t, fmt.Errorf("throttle of %s: %w", job, err)
 	}
 	return t, nil
+}
+
+func rateKey(job string) []byte { return append([]byte{'r'}, job...) }
+
+// SetRateLimit records an operator's rate limit for a job; 0 removes it.
+func (s *Store) SetRateLimit(ctx context.Context, job string, limit float64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if limit == 0 {
+		if err := s.db.Delete(rateKey(job), s.wo); err != nil {
+			return fmt.Errorf("remove rate limit of %s: %w", job, err)
+		}
+		return nil
+	}
+	return s.setJSON(rateKey(job), limit, "set rate limit of "+job)
+}
+
+// RateLimit reads an operator's rate limit for a job; 0 if none is set.
+func (s *Store) RateLimit(ctx context.Context, job string) (float64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	var limit float64
+	if err := s.getJSON(rateKey(job), &limit); err != nil && !errors.Is(err, assets.ErrNotFound) {
+		return 0, fmt.Errorf("rate limit of %s: %w", job, err)
+	}
+	return limit, nil
 }
 
 func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {
