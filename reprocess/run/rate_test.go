@@ -1,0 +1,55 @@
+package run_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/run"
+)
+
+// An operator's rate change reaches a running job within a second or
+// two: the scan and its processors go at the new rate, lowered or
+// raised, and the job's recorded throttle (what processors elsewhere
+// pace at, and what job status shows) says so.
+func TestOperatorRateBoundsARunningJob(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 4000, nil)
+	// Pages of 5: a window's edges cut few events short.
+	j := specOf(t, strings.Replace(spec(t, "live-rate", "rate: {limit: 1000}\n").Text, "page_size: 20", "page_size: 5", 1))
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	for _, step := range []struct {
+		rate     float64
+		min, max float64 // assets/s the scan and processors may go at
+	}{{50, 30, 75}, {250, 180, 320}} {
+		if _, err := control.SetRate(ctx, e.Store, "live-rate", step.rate); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // read within a second; the old burst drains
+		p0, t0 := r.Progress(ctx), time.Now()
+		time.Sleep(2 * time.Second)
+		p1, el := r.Progress(ctx), time.Since(t0).Seconds()
+		emitted, handled := float64(p1.Emitted-p0.Emitted)/el, float64(p1.Handled-p0.Handled)/el
+		t.Logf("rate %v/s: emitted %.0f/s, handled %.0f/s", step.rate, emitted, handled)
+		if emitted < step.min || emitted > step.max || handled < step.min || handled > step.max {
+			t.Errorf("rate %v/s: emitted %.0f/s, handled %.0f/s; want both in [%v, %v]", step.rate, emitted, handled, step.min, step.max)
+		}
+		if th, err := e.Store.Throttle(ctx, "live-rate"); err != nil || th.Rate != step.rate {
+			t.Errorf("recorded throttle %+v, %v; want rate %v", th, err, step.rate)
+		}
+	}
+	if _, err := control.Act(ctx, e.Store, "live-rate", "cancel"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, control.ErrCancelled) {
+		t.Errorf("cancelled run: %v", err)
+	}
+}
