@@ -27,14 +27,19 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	who := "another process"
+	return fmt.Sprintf("embedded store %s is held by %s; one process at a time may open it: wait for that one to end, or stop it", e.Dir, e.Holder())
+}
+
+// Holder names the holder: "process PID (PROGRAM)", "this process" or,
+// when it is not known, "another process".
+func (e *HeldError) Holder() string {
 	switch {
 	case e.PID == os.Getpid():
-		who = "this process"
+		return "this process"
 	case e.PID != 0:
-		who = fmt.Sprintf("process %d (%s)", e.PID, e.Program)
+		return fmt.Sprintf("process %d (%s)", e.PID, e.Program)
 	}
-	return fmt.Sprintf("embedded store %s is held by %s; one process at a time may open it: wait for that one to end, or stop it", e.Dir, who)
+	return "another process"
 }
 
 func (e *HeldError) Unwrap() []error { return []error{assets.ErrUnavailable, e.Err} }
