@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/embedded"
@@ -30,38 +29,24 @@ var (
 	_ Control = (*Client)(nil)
 )
 
-// briefHold is how long Open waits for a holder that serves no socket
-// to let go: another job command reading the store holds it that long.
-const briefHold = time.Second
-
 // Open opens the store with open and returns the store's Control. An
 // embedded store another process holds is reached through that process's
 // control socket; if it serves none, the error names it and says what to
 // do. done releases what Open opened.
 func Open(ctx context.Context, open func(context.Context) (assets.Store, error)) (c Control, done func(), err error) {
-	deadline := time.Now().Add(briefHold)
-	for {
-		s, err := open(ctx)
-		var held *embedded.HeldError
-		if !errors.As(err, &held) {
-			if err != nil {
-				return nil, nil, err
-			}
-			return api.Jobs{Store: s}, func() { s.Close() }, nil
+	s, err := open(ctx)
+	var held *embedded.HeldError
+	if !errors.As(err, &held) {
+		if err != nil {
+			return nil, nil, err
 		}
-		cl, derr := Dial(ctx, held.Dir)
-		if derr == nil {
-			return cl, func() {}, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, nil, unreachable(held, derr)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return api.Jobs{Store: s}, func() { s.Close() }, nil
 	}
+	cl, err := Dial(ctx, held.Dir)
+	if err != nil {
+		return nil, nil, unreachable(held, err)
+	}
+	return cl, func() {}, nil
 }
 
 // unreachable is the error for a store whose holder serves no socket.
