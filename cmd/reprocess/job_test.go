@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/config"
 	"github.com/reprocess/reprocess/reprocess/control"
@@ -181,4 +183,27 @@ func emitted(t *testing.T, status string) int {
 		return 0
 	}
 	return atoi(m[1])
+}
+
+// On Cassandra the job commands go to the store: a rate set from one
+// terminal is what the job's controller, in any process, reads.
+func TestJobRateOnCassandra(t *testing.T) {
+	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	ks := fmt.Sprintf("reprocess_cli_rate_%x", rand.Uint32())
+	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
+	s := assetstest.Cassandra(t, ks, config.Default().Layout)
+	ctx := context.Background()
+	if _, err := control.Start(ctx, s, "orient", "name: orient\n", false); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE", "job"}
+	if out, err := cli(t, append(common, "rate", "orient", "30")...); err != nil {
+		t.Fatalf("job rate: %v\n%s", err, out)
+	}
+	if got, err := s.RateLimit(ctx, "orient"); got != 30 || err != nil {
+		t.Errorf("rate limit in the store: %v, %v; want 30", got, err)
+	}
+	if out, err := cli(t, append(common, "status", "orient")...); err != nil || !regexp.MustCompile(`rate\s+limit 30/s set by job rate`).MatchString(out) {
+		t.Errorf("job status: %v\n%s", err, out)
+	}
 }
