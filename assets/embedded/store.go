@@ -17,7 +17,8 @@
 // timeuuid order and a page is a reverse iteration below the last id seen.
 // Field-scoped writes read, modify and write one asset under a per-asset
 // lock; a process holds the directory lock, so these locks cover every
-// writer.
+// writer. That process records its pid in the file HOLDER, so a second
+// Open, here or elsewhere, is a HeldError naming it.
 package embedded
 
 import (

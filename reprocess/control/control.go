@@ -13,7 +13,8 @@
 // cancel), each allowed only from the states that make sense; a running
 // scan asks Watch before every batch whether to go on, wait (paused) or
 // stop (cancelled), so a pause takes effect within one page and in-flight
-// events still finish.
+// events still finish. SetRate gives a job that has not ended a new rate
+// limit, which its scan's controller reads from the store every second.
 package control
 
 import (
