@@ -50,8 +50,9 @@ func Serve(s assets.Store, log *slog.Logger) (stop func()) {
 // holder left: it is replaced, unless something answers on it.
 func Listen(dir string, s assets.Store, log *slog.Logger) (stop func(), err error) {
 	path := filepath.Join(dir, SocketName)
-	if len(path) > maxPath {
-		return nil, fmt.Errorf("control socket %s: over %d bytes, too long for a Unix socket; use a shorter data dir", path, maxPath)
+	tmp := path + ".new" // bound first, see below
+	if len(tmp) > maxPath {
+		return nil, fmt.Errorf("control socket %s: over %d bytes, too long for a Unix socket; use a shorter data dir", tmp, maxPath)
 	}
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
@@ -59,7 +60,6 @@ func Listen(dir string, s assets.Store, log *slog.Logger) (stop func(), err erro
 	}
 	// Bound under a temporary name and renamed over any stale socket once
 	// it is 0600, so no one connects while it is open to more.
-	tmp := path + ".new"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("control socket %s: %w", tmp, err)
 	}

@@ -124,3 +124,13 @@ func TestNoSocketNamesTheHolder(t *testing.T) {
 		t.Errorf("%v is not ErrUnavailable", err)
 	}
 }
+
+// A data dir too deep for a Unix socket's path is named, with the fix;
+// Serve then logs it and the holder goes on without a socket.
+func TestSocketPathTooLong(t *testing.T) {
+	_, s := holder(t)
+	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if _, err := jobctl.Listen(deep, s, discard); err == nil || !strings.Contains(err.Error(), "too long for a Unix socket; use a shorter data dir") {
+		t.Errorf("Listen in a %d-byte dir: %v; want it to say the path is too long", len(deep), err)
+	}
+}
