@@ -125,8 +125,7 @@ func TestNoSocketNamesTheHolder(t *testing.T) {
 	}
 }
 
-// A data dir too deep for a Unix socket's path is named, with the fix;
-// Serve then logs it and the holder goes on without a socket.
+// A data dir too deep for a Unix socket's path is named, with the fix.
 func TestSocketPathTooLong(t *testing.T) {
 	_, s := holder(t)
 	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
