@@ -74,6 +74,11 @@ type JobStore interface {
 	// Throttle reads what SetThrottle last recorded; ErrNotFound if
 	// nothing was.
 	Throttle(ctx context.Context, job string) (Throttle, error)
+	// SetRateLimit records an operator's rate limit for a job, in assets
+	// per second, over its spec's rate.limit; 0 removes it.
+	SetRateLimit(ctx context.Context, job string, limit float64) error
+	// RateLimit reads what SetRateLimit recorded; 0 if nothing is.
+	RateLimit(ctx context.Context, job string) (float64, error)
 	// SaveRun creates or replaces one run of a job, keyed by job and N.
 	SaveRun(ctx context.Context, r Run) error
 	// Runs lists a job's runs, oldest first.

@@ -49,6 +49,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Throttle", s.throttle)
 	t.Run("Runs", s.runs)
 	t.Run("Types", s.types)
+	t.Run("RateLimit", s.rateLimit)
 	t.Run("Unreachable", s.unreachable)
 }
 
@@ -716,6 +717,37 @@ func (s *suite) runs(t *testing.T) {
 		if g.Job != want.Job || g.N != want.N || g.Owner != want.Owner || g.Status != want.Status || !maps.Equal(g.Counters, want.Counters) ||
 			!g.StartedAt.Equal(want.StartedAt) || !g.EndedAt.Equal(want.EndedAt) {
 			t.Errorf("run %d = %+v; want %+v", i, g, want)
+		}
+	}
+}
+
+// An operator's rate limit is kept per job, replaced by the next, and
+// removed by 0.
+func (s *suite) rateLimit(t *testing.T) {
+	c := ctx(t)
+	job, other := s.typ("job-r"), s.typ("job-s")
+	steps := []struct {
+		job        string
+		set        float64
+		job1, job2 float64 // what each job reads after the step
+	}{
+		{job, 0, 0, 0},
+		{job, 250, 250, 0},
+		{other, 40, 250, 40},
+		{job, 75, 75, 40},
+		{job, 0, 0, 40},
+	}
+	for i, st := range steps {
+		if err := s.Store.SetRateLimit(c, st.job, st.set); err != nil {
+			t.Fatalf("step %d: SetRateLimit(%s, %v): %v", i, st.job, st.set, err)
+		}
+		for _, want := range []struct {
+			job  string
+			rate float64
+		}{{job, st.job1}, {other, st.job2}} {
+			if got, err := s.Store.RateLimit(c, want.job); err != nil || got != want.rate {
+				t.Errorf("step %d: RateLimit(%s) = %v, %v; want %v", i, want.job, got, err, want.rate)
+			}
 		}
 	}
 }

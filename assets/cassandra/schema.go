@@ -63,6 +63,10 @@ var schema = []string{
 		started_at timestamp,
 		ended_at   timestamp,
 		PRIMARY KEY (job_id, run))`,
+	`CREATE TABLE IF NOT EXISTS %[1]s.job_rate_limit (
+		job_id     text PRIMARY KEY,
+		rate       double,
+		updated_at timestamp)`,
 	`CREATE TABLE IF NOT EXISTS %[1]s.checkpoints (
 		job_id     text,
 		task       text,

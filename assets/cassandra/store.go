@@ -56,14 +56,14 @@ func Open(ctx context.Context, cfg Config, layout assets.Layout) (*Store, error)
 	}
 	s := &Store{sess: sess, ks: ks, layout: layout, lwt: cfg.LWTUpdates, now: time.Now}
 	var n int
-	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'jobs', 'job_counters', 'checkpoints', 'settings', 'job_throttle')`, ks).
+	if err := s.query(`SELECT COUNT(*) FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('assets', 'assets_by_type_bucket', 'asset_types', 'jobs', 'job_counters', 'job_runs', 'checkpoints', 'settings', 'job_throttle', 'job_rate_limit')`, ks).
 		ScanContext(ctx, &n); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("check schema of keyspace %s: %w", ks, classify(err))
 	}
-	if n != 7 {
+	if n != 10 {
 		sess.Close()
-		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 7 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
+		return nil, fmt.Errorf("keyspace %s lacks the reprocess tables (%d of 10 found): run `reprocess schema apply` or set store.cassandra.apply_schema", ks, n)
 	}
 	if err := s.checkLayout(ctx); err != nil {
 		sess.Close()
@@ -500,6 +500,28 @@ func (s *Store) SetThrottle(ctx context.Context, job string, t assets.Throttle) 
 		return fmt.Errorf("set throttle of %s: %w", job, classify(err))
 	}
 	return nil
+}
+
+// SetRateLimit records an operator's rate limit for a job; 0 removes it.
+func (s *Store) SetRateLimit(ctx context.Context, job string, limit float64) error {
+	q := s.query(`DELETE FROM {ks}.job_rate_limit WHERE job_id = ?`, job)
+	if limit != 0 {
+		q = s.query(`INSERT INTO {ks}.job_rate_limit (job_id, rate, updated_at) VALUES (?, ?, ?)`, job, limit, s.now().UTC())
+	}
+	if err := q.ExecContext(ctx); err != nil {
+		return fmt.Errorf("set rate limit of %s: %w", job, classify(err))
+	}
+	return nil
+}
+
+// RateLimit reads an operator's rate limit for a job; 0 if none is set.
+func (s *Store) RateLimit(ctx context.Context, job string) (float64, error) {
+	var limit float64
+	err := s.query(`SELECT rate FROM {ks}.job_rate_limit WHERE job_id = ?`, job).ScanContext(ctx, &limit)
+	if err != nil && !errors.Is(err, gocql.ErrNotFound) {
+		return 0, fmt.Errorf("rate limit of %s: %w", job, classify(err))
+	}
+	return limit, nil
 }
 
 // Throttle reads a job's throttle state.

@@ -13,12 +13,14 @@
 //	't' job                                → the job's throttle as JSON
 //	'h' len(job) job run(8 bytes, BE)      → one run of the job (its history) as JSON
 //	'y' type                               → empty (the types Put wrote)
+//	'r' job                                → an operator's rate limit as JSON
 //
 // Ids in the index are stored by assets.ID.SortKey, so byte order is
 // timeuuid order and a page is a reverse iteration below the last id seen.
 // Field-scoped writes read, modify and write one asset under a per-asset
 // lock; a process holds the directory lock, so these locks cover every
-// writer.
+// writer. That process records its pid in the file HOLDER, so a second
+// Open, here or elsewhere, is a HeldError naming it.
 package embedded
 
 import (
@@ -31,6 +33,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,24 +74,51 @@ type Store struct {
 	jobsMu sync.Mutex // read-modify-write of job records
 	closed atomic.Bool
 	now    func() time.Time
+	// release ends this process's claim on the directory.
+	release func()
 }
 
 var _ assets.Store = (*Store)(nil)
 
-// Open opens (or creates) the store in cfg.Dir.
+// Open opens (or creates) the store in cfg.Dir and records this process
+// as its holder. A store another process, or this one, has open is a
+// *HeldError naming the holder.
 func Open(cfg Config, layout assets.Layout) (*Store, error) {
 	if err := errors.Join(cfg.Validate(), layout.Validate()); err != nil {
 		return nil, err
 	}
+	release, err := claim(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(cfg, layout)
+	if err == nil {
+		err = writeHolder(cfg.Dir)
+	}
+	if err != nil {
+		if s != nil {
+			s.db.Close()
+		}
+		release()
+		return nil, err
+	}
+	s.release = release
+	return s, nil
+}
+
+// open opens the database in cfg.Dir and checks its layout.
+func open(cfg Config, layout assets.Layout) (*Store, error) {
 	var db *pebble.DB
 	_, err := os.Stat(cfg.Dir)
 	if !cfg.MustExist || !errors.Is(err, fs.ErrNotExist) { // pebble would create the directory
 		db, err = pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: cfg.MustExist})
 	}
-	if cfg.MustExist && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, pebble.ErrDBDoesNotExist)) {
+	switch {
+	case cfg.MustExist && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, pebble.ErrDBDoesNotExist)):
 		return nil, fmt.Errorf("no embedded store in %s: check --data-dir (store.embedded.dir); seed, run and scan create one", cfg.Dir)
-	}
-	if err != nil {
+	case locked(err):
+		return nil, heldBy(cfg.Dir, err)
+	case err != nil:
 		return nil, fmt.Errorf("open embedded store in %s: %w: %w", cfg.Dir, assets.ErrUnavailable, err)
 	}
 	wo := pebble.NoSync
@@ -102,6 +132,9 @@ func Open(cfg Config, layout assets.Layout) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
 
 // checkLayout records the layout in a new store and compares it with the
 // one recorded in an existing store.
@@ -118,12 +151,19 @@ func (s *Store) checkLayout() error {
 	return s.layout.Check(string(v))
 }
 
-// Close closes the database; a second call is a no-op.
+// Close closes the database and removes the record of its holder; a
+// second call is a no-op.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.db.Close()
+	rmErr := os.Remove(filepath.Join(s.dir, holderFile))
+	if errors.Is(rmErr, fs.ErrNotExist) {
+		rmErr = nil
+	}
+	err := errors.Join(s.db.Close(), rmErr)
+	s.release()
+	return err
 }
 
 func (s *Store) check(ctx context.Context) error {
@@ -497,6 +537,34 @@ func (s *Store) Runs(ctx context.Context, job string) ([]assets.Run, error) {
 		return nil, err
 	}
 	return scanJSON[assets.Run](s.db, runPrefix(job), "runs of "+job)
+}
+
+func rateKey(job string) []byte { return append([]byte{'r'}, job...) }
+
+// SetRateLimit records an operator's rate limit for a job; 0 removes it.
+func (s *Store) SetRateLimit(ctx context.Context, job string, limit float64) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if limit == 0 {
+		if err := s.db.Delete(rateKey(job), s.wo); err != nil {
+			return fmt.Errorf("remove rate limit of %s: %w", job, err)
+		}
+		return nil
+	}
+	return s.setJSON(rateKey(job), limit, "set rate limit of "+job)
+}
+
+// RateLimit reads an operator's rate limit for a job; 0 if none is set.
+func (s *Store) RateLimit(ctx context.Context, job string) (float64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	var limit float64
+	if err := s.getJSON(rateKey(job), &limit); err != nil && !errors.Is(err, assets.ErrNotFound) {
+		return 0, fmt.Errorf("rate limit of %s: %w", job, err)
+	}
+	return limit, nil
 }
 
 func scanJSON[T any](db *pebble.DB, prefix []byte, op string) ([]T, error) {

@@ -50,9 +50,17 @@ func TestOpenTwiceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s2, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout); err == nil {
+	s2, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
+	if err == nil {
 		s2.Close()
 		t.Fatal("a second Open of a directory in use succeeded")
+	}
+	var held *embedded.HeldError
+	if !errors.As(err, &held) || held.PID != os.Getpid() || !strings.Contains(err.Error(), "held by this process") {
+		t.Errorf("second Open: %v; want a HeldError naming this process", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "HOLDER")); err != nil {
+		t.Errorf("the refused Open touched the holder's record: %v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/instrument"
 	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/jobctl"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/transform"
 	"github.com/reprocess/reprocess/reprocess/transform/orientation"
@@ -38,8 +39,8 @@ func (a *app) openStore(ctx context.Context, existing bool) (s assets.Store, err
 }
 
 // open opens what jobs and workers run on: the store, timed for metrics
-// and the throttle, and Kafka with its topics created where missing.
-// closeEnv closes both.
+// and the throttle, serving job commands if it is embedded, and Kafka
+// with its topics created where missing. closeEnv closes both.
 func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err error) {
 	raw, err := a.openStore(ctx, false)
 	if err != nil {
@@ -63,5 +64,6 @@ func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err erro
 	}
 	env = &run.Env{Store: s, Kafka: kc, Metrics: reg, Log: a.log, Layout: a.cfg.Layout, Elastic: a.cfg.Elasticsearch,
 		Backup: a.cfg.Backup, Transforms: transform.NewRegistry(orientation.All()...)}
-	return env, func() { kc.Close(); raw.Close() }, nil
+	unserve := jobctl.Serve(raw, a.log) // job commands of other processes
+	return env, func() { unserve(); kc.Close(); raw.Close() }, nil
 }

@@ -1,33 +1,35 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/jobctl"
 )
 
 func (a *app) jobCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
-		Short: "List, inspect, pause, resume and cancel jobs",
+		Short: "List, inspect, pause, resume, cancel and rate-limit jobs",
 		Long: `Jobs live in the store: pending -> running <-> paused -> succeeded |
 failed | cancelled. Pausing makes a running scan wait before its next page
 (events already published are still applied); resuming lets it go on from
 its checkpoints; cancelling stops it for good. A scan started again with the
-same job name resumes from its checkpoints.`,
-		Example: "  reprocess job list\n  reprocess job status orient-v2 -o json\n  reprocess job pause orient-v2",
+same job name resumes from its checkpoints. While a process (run, scan,
+serve, worker) holds the embedded store, these commands go through its
+control socket, <data-dir>/control.sock.`,
+		Example: "  reprocess job list\n  reprocess job status orient-v2 -o json\n  reprocess job pause orient-v2\n  reprocess job rate orient-v2 200",
 	}
 	var output string
 	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "table or json")
-	cmd.AddCommand(a.jobListCmd(&output), a.jobStatusCmd(&output),
+	cmd.AddCommand(a.jobListCmd(&output), a.jobStatusCmd(&output), a.jobRateCmd(),
 		a.jobActCmd("pause", "Pause a running job: its scan waits before the next page"),
 		a.jobActCmd("resume", "Resume a paused job from its checkpoints"),
 		a.jobActCmd("cancel", "Cancel a job that has not ended: its scan stops for good"))
@@ -50,103 +52,68 @@ func printAs(w io.Writer, output string, v any, table func(*tabwriter.Writer)) e
 	return fmt.Errorf("--output: want table or json, got %q", output)
 }
 
+// jobCommand is a job command: run gets the store's Control, or that of
+// the control socket of the process holding the embedded store.
+func (a *app) jobCommand(use, short, example string, args cobra.PositionalArgs, run func(*cobra.Command, []string, jobctl.Control) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Example: example, Args: args, RunE: func(cmd *cobra.Command, args []string) error {
+		c, done, err := jobctl.Open(cmd.Context(), func(ctx context.Context) (assets.Store, error) { return a.openStore(ctx, true) })
+		if err != nil {
+			return err
+		}
+		defer done()
+		return run(cmd, args, c)
+	}}
+}
+
 func (a *app) jobListCmd(output *string) *cobra.Command {
-	return &cobra.Command{
-		Use:     "list",
-		Short:   "List jobs with their state and counters",
-		Example: "  reprocess job list\n  reprocess --store cassandra job list -o json",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openStore(cmd.Context(), true)
+	return a.jobCommand("list", "List jobs with their state and counters", "  reprocess job list\n  reprocess --store cassandra job list -o json",
+		cobra.NoArgs, func(cmd *cobra.Command, _ []string, c jobctl.Control) error {
+			views, err := c.List(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			jobs, err := s.Jobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printAs(cmd.OutOrStdout(), *output, jobs, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "JOB\tSTATUS\tSTARTED\tUPDATED\tCOUNTERS")
-				for _, j := range jobs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, when(j.StartedAt), when(j.UpdatedAt), counters(j.Counters))
-				}
-			})
-		},
-	}
+			return printAs(cmd.OutOrStdout(), *output, views, func(tw *tabwriter.Writer) { jobctl.ListTable(tw, views) })
+		})
 }
 
 func (a *app) jobStatusCmd(output *string) *cobra.Command {
-	return &cobra.Command{
-		Use:     "status JOB",
-		Short:   "Show one job: state, counters, partitions done, error",
-		Example: "  reprocess job status resolution-class-v2 -o json",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context(), true)
+	return a.jobCommand("status JOB", "Show one job: state, counters, partitions done, rate, error", "  reprocess job status resolution-class-v2 -o json",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, args []string, c jobctl.Control) error {
+			v, err := c.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			j, err := s.Job(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			v, err := control.Show(cmd.Context(), s, j)
-			if err != nil {
-				return err
-			}
-			return printAs(cmd.OutOrStdout(), *output, v, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
-					j.ID, j.Status, when(j.StartedAt), when(j.EndedAt), v.TasksStarted, v.TasksDone, counters(j.Counters))
-				if j.Error != "" {
-					fmt.Fprintf(tw, "error\t%s\n", j.Error)
-				}
-			})
-		},
-	}
+			return printAs(cmd.OutOrStdout(), *output, v, func(tw *tabwriter.Writer) { jobctl.StatusTable(tw, v) })
+		})
 }
 
 // jobActCmd applies an operator's action to a job.
 func (a *app) jobActCmd(use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:     use + " JOB",
-		Short:   short,
-		Example: "  reprocess job " + use + " resolution-class-v2",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context(), true)
+	return a.jobCommand(use+" JOB", short, "  reprocess job "+use+" resolution-class-v2", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, args []string, c jobctl.Control) error {
+			v, err := c.Act(cmd.Context(), args[0], use)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			j, err := control.Act(cmd.Context(), s, args[0], use)
-			if err != nil {
-				return err
-			}
-			a.log.Info("job "+use, "job", j.ID)
-			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", j.ID, j.Status)
+			a.log.Info("job "+use, "job", v.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s\n", v.ID, v.Status)
 			return nil
-		},
-	}
+		})
 }
 
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04:05")
-}
-
-func counters(c map[string]int64) string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, c[k])
-	}
-	return strings.Join(parts, " ")
+func (a *app) jobRateCmd() *cobra.Command {
+	return a.jobCommand("rate JOB ASSETS_PER_SECOND", "Change the rate limit of a job that has not ended, while it runs",
+		"  reprocess job rate resolution-class-v2 200", cobra.ExactArgs(2), func(cmd *cobra.Command, args []string, c jobctl.Control) error {
+			rate, err := control.ParseRate(args[1])
+			if err != nil {
+				return err
+			}
+			v, err := c.SetRate(cmd.Context(), args[0], rate)
+			if err != nil {
+				return err
+			}
+			a.log.Info("job rate", "job", v.ID, "rate", rate)
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s; its rate limit is %.0f/s: its scan and processors go at it within a second while it runs\n", v.ID, v.Status, rate)
+			return nil
+		})
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/reprocess/reprocess/reprocess/plan"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/scan"
-	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 //go:embed openapi.yaml
@@ -85,15 +84,31 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapi)
 	})
-	api.HandleFunc("GET /api/v1/jobs", s.list)
+	s.jobRoutes(api)
 	api.HandleFunc("POST /api/v1/jobs", s.create)
-	api.HandleFunc("GET /api/v1/jobs/{id}", s.get)
-	api.HandleFunc("POST /api/v1/jobs/{id}/{action}", s.act)
 	api.HandleFunc("GET /api/v1/jobs/{id}/dead-letters", s.deadLetters)
 	api.HandleFunc("POST /api/v1/jobs/{id}/dead-letters/replay", s.replay)
 	api.HandleFunc("GET /api/v1/assets/{id}", s.asset)
 	api.HandleFunc("POST /api/v1/plan", s.plan)
 	mux.Handle("/api/", s.auth(api))
+	return mux
+}
+
+// jobRoutes are the routes that show and steer existing jobs.
+func (s *Server) jobRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/jobs", s.list)
+	mux.HandleFunc("GET /api/v1/jobs/{id}", s.get)
+	mux.HandleFunc("POST /api/v1/jobs/{id}/{action}", s.act)
+	mux.HandleFunc("POST /api/v1/jobs/{id}/rate", s.rate)
+}
+
+// ControlHandler returns the routes that show and steer existing jobs
+// (list, get, pause, resume, cancel, rate) without the token, for a
+// control socket whose file mode is its access control. Only Store and
+// Log are used.
+func (s *Server) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.jobRoutes(mux)
 	return mux
 }
 
@@ -118,6 +133,9 @@ type JobView struct {
 	Pace
 	Handled  int64         `json:"handled"`
 	Throttle *ThrottleView `json:"throttle,omitempty"`
+	// RateLimit is an operator's limit (control.SetRate) over the spec's
+	// rate.limit, in assets/s; 0 when none is set.
+	RateLimit float64 `json:"rate_limit,omitempty"`
 }
 
 // ThrottleView is a job's throttle as its scan last recorded it: the rate
@@ -133,59 +151,6 @@ type ThrottleView struct {
 	BaselineSeconds float64   `json:"baseline_seconds,omitempty"`
 	Reason          string    `json:"reason"`
 	UpdatedAt       time.Time `json:"updated_at"`
-}
-
-func (s *Server) view(ctx context.Context, j assets.Job) (JobView, error) {
-	v, err := control.Show(ctx, s.Store, j)
-	if err != nil {
-		return JobView{}, err
-	}
-	jv := viewOf(v)
-	jv.Pace = s.paceOf(v, time.Now())
-	t, err := s.Store.Throttle(ctx, j.ID)
-	switch {
-	case err == nil:
-		jv.Throttle = &ThrottleView{Rate: t.Rate, SignalSeconds: t.Signal.Seconds(), TargetSeconds: t.Target.Seconds(), BaselineSeconds: t.Baseline.Seconds(), Reason: t.Reason, UpdatedAt: t.UpdatedAt}
-	case !errors.Is(err, assets.ErrNotFound):
-		return JobView{}, err
-	}
-	return jv, nil
-}
-
-func viewOf(v control.View) JobView {
-	return JobView{View: v, Handled: worker.HandledIn(v.Counters)}
-}
-
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	jobs, err := s.Store.Jobs(r.Context())
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	views := make([]JobView, 0, len(jobs))
-	for _, j := range jobs {
-		v, err := s.view(r.Context(), j)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, err)
-			return
-		}
-		views = append(views, v)
-	}
-	writeJSON(w, http.StatusOK, views)
-}
-
-func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	j, err := s.Store.Job(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	v, err := s.view(r.Context(), j)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
 }
 
 // maxSpec bounds a job spec's size: room for job.MaxIDs inline ids.
@@ -331,22 +296,6 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) act(w http.ResponseWriter, r *http.Request) {
-	action := r.PathValue("action")
-	j, err := control.Act(r.Context(), s.Store, r.PathValue("id"), action)
-	if err != nil {
-		writeError(w, statusOf(err), err)
-		return
-	}
-	s.Log.Info("job "+action+" through the API", "job", j.ID)
-	v, err := s.view(r.Context(), j)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
 // jobID is what a job id in a dead-letter route may be: it only filters
 // the dead-letter topic and names the replay's consumer group.
 var jobID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
@@ -402,6 +351,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, control.ErrTransition):
 		return http.StatusConflict
+	case errors.Is(err, control.ErrRate):
+		return http.StatusBadRequest
 	}
 	return http.StatusServiceUnavailable
 }

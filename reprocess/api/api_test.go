@@ -159,7 +159,7 @@ func TestOpenAPIDescribesViews(t *testing.T) {
 	run := assets.Run{Counters: map[string]int64{"scanned": 1}, EndedAt: time.Now()}
 	j := api.JobView{View: control.View{Job: assets.Job{Counters: run.Counters, Error: "e", StartedAt: run.EndedAt, EndedAt: run.EndedAt},
 		Runs: []assets.Run{run}}, Pace: api.Pace{RatePerSecond: &one, RateOf: "scanned", RateOverSeconds: 1, ETASeconds: &one},
-		Throttle: &api.ThrottleView{}}
+		Throttle: &api.ThrottleView{}, RateLimit: 5}
 	schemaFits(t, doc.Components.Schemas["Job"].Properties, "Job", j)
 	schemaFits(t, doc.Components.Schemas["Run"].Properties, "Run", run)
 }

@@ -13,14 +13,17 @@
 // cancel), each allowed only from the states that make sense; a running
 // scan asks Watch before every batch whether to go on, wait (paused) or
 // stop (cancelled), so a pause takes effect within one page and in-flight
-// events still finish.
+// events still finish. SetRate gives a job that has not ended a new rate
+// limit, which its scan's controller reads from the store every second.
 package control
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -123,6 +126,40 @@ func Act(ctx context.Context, s assets.JobStore, id, action string) (assets.Job,
 	return Transition(ctx, s, id, a.to, nil)
 }
 
+// ErrRate is returned for a rate that is not a positive whole number.
+var ErrRate = errors.New("control: bad rate")
+
+// ParseRate reads an operator's rate: a positive whole number of assets
+// per second.
+func ParseRate(s string) (float64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%w %q: want a positive whole number of assets per second, e.g. 200", ErrRate, s)
+	}
+	return float64(n), nil
+}
+
+// SetRate makes rate (assets per second) the limit of job id until it
+// ends, over its spec's rate.limit: the job's scan reads it within a
+// second and paces itself and its processors at it. A job that ended
+// takes none.
+func SetRate(ctx context.Context, s assets.JobStore, id string, rate float64) (assets.Job, error) {
+	if rate < 1 || rate != math.Trunc(rate) || math.IsInf(rate, 0) {
+		return assets.Job{}, fmt.Errorf("%w %v: want a positive whole number of assets per second", ErrRate, rate)
+	}
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if slices.Contains(ended, j.Status) {
+		return j, fmt.Errorf("%w: job %s is %s: only a job that has not ended takes a rate; run its spec again with another rate.limit", ErrTransition, id, j.Status)
+	}
+	return j, s.SetRateLimit(ctx, id, rate)
+}
+
+// ended are the states a job ends in.
+var ended = []string{Succeeded, Failed, Cancelled}
+
 // ErrBusy is returned by Start for a job another process is running.
 var ErrBusy = errors.New("control: job is running elsewhere")
 
@@ -148,6 +185,11 @@ func Start(ctx context.Context, s assets.JobStore, id, spec string, takeover boo
 	}
 	if err != nil {
 		return assets.Job{}, err
+	}
+	if slices.Contains(ended, cur.Status) { // an operator's rate was for its last run
+		if err := s.SetRateLimit(ctx, id, 0); err != nil {
+			return cur, err
+		}
 	}
 	return Transition(ctx, s, id, Running, func(j *assets.Job) { j.Spec = spec })
 }

@@ -171,3 +171,65 @@ func TestActions(t *testing.T) {
 		t.Errorf("an unknown action: %v", err)
 	}
 }
+
+// An operator's rate: a positive whole number, for a job that has not
+// ended, kept until the job runs again after it ended.
+func TestSetRate(t *testing.T) {
+	for _, in := range []string{"0", "-5", "2.5", "fast", "", "1e3"} {
+		if _, err := control.ParseRate(in); !errors.Is(err, control.ErrRate) || !strings.Contains(err.Error(), "positive whole number") {
+			t.Errorf("ParseRate(%q): %v; want ErrRate saying what a rate is", in, err)
+		}
+	}
+	if r, err := control.ParseRate("250"); r != 250 || err != nil {
+		t.Errorf("ParseRate(250) = %v, %v", r, err)
+	}
+	s := assetstest.Embedded(t, assets.DefaultLayout)
+	ctx := context.Background()
+	if _, err := control.SetRate(ctx, s, "nope", 10); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("rate of a missing job: %v; want ErrNotFound", err)
+	}
+	for _, c := range []struct {
+		status string
+		ok     bool
+	}{
+		{control.Pending, true}, {control.Running, true}, {control.Paused, true}, {control.Interrupted, true},
+		{control.Applying, true}, {control.Succeeded, false}, {control.Failed, false}, {control.Cancelled, false},
+	} {
+		now := time.Now().UTC()
+		if err := errors.Join(s.SaveJob(ctx, assets.Job{ID: "r", Status: c.status, CreatedAt: now, UpdatedAt: now}),
+			s.SetRateLimit(ctx, "r", 0)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := control.SetRate(ctx, s, "r", 40)
+		got, _ := s.RateLimit(ctx, "r")
+		if c.ok != (err == nil) || (c.ok && got != 40) || (!c.ok && (got != 0 || !errors.Is(err, control.ErrTransition))) {
+			t.Errorf("rate 40 for a %s job: %v, recorded %v; want allowed=%v", c.status, err, got, c.ok)
+		}
+	}
+	if _, err := control.SetRate(ctx, s, "r", 0.5); !errors.Is(err, control.ErrRate) {
+		t.Errorf("rate 0.5: %v; want ErrRate", err)
+	}
+	// A rate set while the job ran holds when it resumes, and is gone
+	// when it runs again after it ended.
+	steps := []struct {
+		end  string
+		want float64
+	}{{control.Interrupted, 40}, {control.Succeeded, 0}}
+	for _, st := range steps {
+		if _, err := control.Start(ctx, s, "k", "name: k\n", true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := control.SetRate(ctx, s, "k", 40); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := control.Transition(ctx, s, "k", st.end, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := control.Start(ctx, s, "k", "name: k\n", false); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.RateLimit(ctx, "k"); got != st.want {
+			t.Errorf("run again after %s: rate limit %v, want %v", st.end, got, st.want)
+		}
+	}
+}

@@ -50,7 +50,12 @@ func (s slowStore) Page(ctx context.Context, p assets.Partition, after assets.ID
 // store (behind wrap, if not nil) and starts an in-process Kafka.
 func newEnv(t *testing.T, n int, wrap func(assets.Store) assets.Store) *run.Env {
 	t.Helper()
-	var s assets.Store = assetstest.Embedded(t, layout)
+	return newEnvOn(t, assetstest.Embedded(t, layout), n, wrap)
+}
+
+// newEnvOn is newEnv on store s.
+func newEnvOn(t *testing.T, s assets.Store, n int, wrap func(assets.Store) assets.Store) *run.Env {
+	t.Helper()
 	if _, err := synth.Seed(context.Background(), s, synth.Config{Count: n, Span: 48 * time.Hour, End: end, Seed: 7, Concurrency: 4}, nil); err != nil {
 		t.Fatal(err)
 	}

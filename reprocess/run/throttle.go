@@ -51,9 +51,10 @@ func cooldown(signal string) time.Duration {
 }
 
 // govern runs the job's throttle until stop: the limiter polls its signal
-// every second on its own ticker, and every second the job's rate, signal,
-// target and why it is slowed go to the store, where the processors read
-// the rate they pace at.
+// every second on its own ticker, and every second an operator's rate
+// limit (control.SetRate) is read from the store and applied, and the
+// job's rate, signal, target and why it is slowed go to the store, where
+// the processors read the rate they pace at.
 func (e *Env) govern(j *job.Job, lim *throttle.Limiter, sig throttle.Signal, gate *throttle.Gate, watch *control.Watch, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -62,7 +63,15 @@ func (e *Env) govern(j *job.Job, lim *throttle.Limiter, sig throttle.Signal, gat
 		defer close(done)
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		applied := 0.0 // the operator's rate limit last applied
 		for {
+			if n, err := e.Store.RateLimit(ctx, j.Name); err != nil && ctx.Err() == nil {
+				log.Warn("read the job's rate limit set by an operator", "error", err)
+			} else if n > 0 && n != applied {
+				lim.SetLimit(n)
+				applied = n
+				log.Info("rate limit set by an operator", "limit", n)
+			}
 			st := lim.Status()
 			rec := assets.Throttle{Rate: st.Rate, Signal: st.Signal, Target: st.Target, Baseline: st.Baseline, UpdatedAt: time.Now(),
 				Reason: slowedBy(st, j.Rate.MaxLag > 0 && gate.Lag() > j.Rate.MaxLag, watch.Status() == control.Paused)}

@@ -143,6 +143,8 @@ func NewLimiter(cfg Config, cooldown time.Duration) *Limiter {
 	if l.cfg.Adaptive && l.cfg.Min == 0 {
 		l.cfg.Min = max(1, cfg.Limit/20)
 	}
+	// Unlimited until a live SetLimit, if no limit is given.
+	l.lim = rate.NewLimiter(rate.Inf, 0)
 	if cfg.Limit > 0 {
 		// A burst of a tenth of a second keeps the rate smooth; the bucket
 		// starts empty so the first second is not a burst either.
@@ -165,7 +167,7 @@ func (l *Limiter) SetLogger(log *slog.Logger) { l.log = log }
 
 // Wait blocks until n more assets may go, or ctx is done.
 func (l *Limiter) Wait(ctx context.Context, n int) error {
-	if l.lim == nil {
+	if l.lim.Limit() == rate.Inf {
 		return ctx.Err()
 	}
 	for n > 0 {
@@ -181,7 +183,7 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 // Control polls sig every interval and adjusts the rate until ctx is
 // done; without the adaptive mode it returns at once.
 func (l *Limiter) Control(ctx context.Context, sig Signal, every time.Duration) {
-	if !l.cfg.Adaptive || l.lim == nil {
+	if !l.cfg.Adaptive { // adaptive has a limit (Config.Validate)
 		return
 	}
 	t := time.NewTicker(every)
@@ -262,6 +264,21 @@ func (l *Limiter) set(now time.Time, r float64) {
 	}
 }
 
+// SetLimit makes r (assets/s, > 0) the job's limit while it runs, as an
+// operator's live change: a fixed rate becomes r at once, an unlimited one
+// too; an adaptive one goes on adapting under the ceiling r, from at most
+// r, its floor lowered to r if it was over it.
+func (l *Limiter) SetLimit(r float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.st.Rate
+	l.cfg.Limit, l.cfg.Min = r, min(l.cfg.Min, r)
+	if l.cfg.Adaptive {
+		r = min(cur, r)
+	}
+	l.set(l.now(), r)
+}
+
 // burst is the scan's token bucket for a rate: a tenth of a second, so
 // the scan's own pauses between batches do not cost it its rate.
 func burst(r float64) int { return max(1, int(min(r, 1e6)/10)) }
@@ -272,7 +289,7 @@ func paceBurst(r float64) int { return min(4, burst(r)) }
 
 // Rate is the current limit in assets per second (0: unlimited).
 func (l *Limiter) Rate() float64 {
-	if l.lim == nil {
+	if l.lim.Limit() == rate.Inf {
 		return 0
 	}
 	return float64(l.lim.Limit())
@@ -280,7 +297,7 @@ func (l *Limiter) Rate() float64 {
 
 // Status is the limiter's state (zero for a nil or unlimited limiter).
 func (l *Limiter) Status() Status {
-	if l == nil || l.lim == nil {
+	if l == nil || l.lim.Limit() == rate.Inf {
 		return Status{}
 	}
 	l.mu.Lock()

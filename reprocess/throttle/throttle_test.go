@@ -221,6 +221,44 @@ func TestUnlimitedNeverWaits(t *testing.T) {
 	}
 }
 
+// An operator's live limit: a fixed or unlimited rate becomes it at once
+// and the limiter paces at it; an adaptive one adapts under it.
+func TestSetLimit(t *testing.T) {
+	const fast = time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		set   float64
+		want  float64 // the rate right after SetLimit
+		after float64 // the rate after one calm poll (adaptive)
+	}{
+		{"fixed, lowered", Config{Limit: 1000}, 50, 50, 50},
+		{"fixed, raised", Config{Limit: 10}, 400, 400, 400},
+		{"unlimited", Config{}, 20, 20, 20},
+		{"adaptive at its ceiling, lowered", Config{Limit: 1000, Adaptive: true, Min: 500, TargetP99: 10 * time.Millisecond}, 100, 100, 100},
+		{"adaptive, raised: grows to it", Config{Limit: 100, Adaptive: true, TargetP99: 10 * time.Millisecond}, 400, 100, 120},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, c := manual(tc.cfg, 0)
+			l.SetLimit(tc.set)
+			if st := l.Status(); l.Rate() != tc.want || st.Rate != tc.want {
+				t.Fatalf("after SetLimit(%v): rate %v, status %+v; want %v", tc.set, l.Rate(), st, tc.want)
+			}
+			c.t = c.t.Add(time.Second)
+			l.Poll(context.Background(), &fakeSignal{samples: []time.Duration{fast}})
+			if l.Rate() != tc.after {
+				t.Errorf("after a calm poll: rate %v, want %v", l.Rate(), tc.after)
+			}
+			// Paced now: more than a second's worth cannot go within 50ms.
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if err := l.Wait(ctx, int(tc.set)+10); err == nil {
+				t.Errorf("Wait for %d assets at %v/s returned before its deadline", int(tc.set)+10, l.Rate())
+			}
+		})
+	}
+}
+
 func TestWaitHonoursContext(t *testing.T) {
 	l := NewLimiter(Config{Limit: 1}, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
