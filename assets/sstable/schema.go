@@ -3,6 +3,7 @@ package sstable
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,8 +15,8 @@ type Schema struct {
 	Keyspace, Table string
 	PartitionKey    []string
 	Clustering      []string
-	Columns         []SchemaColumn   // in CREATE TABLE order
-	Dropped         map[string]int64 // column → drop timestamp (µs)
+	Columns         []SchemaColumn   // the current ones, in CREATE TABLE order
+	Dropped         map[string]int64 // column → its last drop timestamp (µs), re-added or not
 	DefaultTTL      int
 }
 
@@ -27,7 +28,7 @@ type SchemaColumn struct {
 
 var (
 	createTable = regexp.MustCompile(`(?is)CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)\s*\((.*?)\)\s*(?:WITH\s(.*?))?;`)
-	dropColumn  = regexp.MustCompile(`(?i)ALTER TABLE \S+ DROP (.+?) USING TIMESTAMP (\d+)\s*;`)
+	alterColumn = regexp.MustCompile(`(?i)ALTER TABLE \S+ (?:DROP (.+?) USING TIMESTAMP (\d+)|ADD (.+?))\s*;`)
 	defaultTTL  = regexp.MustCompile(`(?i)default_time_to_live = (\d+)`)
 )
 
@@ -72,17 +73,40 @@ func ParseSchema(cql string) (*Schema, error) {
 	if t := defaultTTL.FindStringSubmatch(m[3]); t != nil {
 		s.DefaultTTL, _ = strconv.Atoi(t[1])
 	}
-	for _, d := range dropColumn.FindAllStringSubmatch(cql, -1) {
-		ts, err := strconv.ParseInt(d[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("schema.cql: drop timestamp %q: %w", d[2], err)
-		}
-		for _, c := range splitTop(strings.Trim(d[1], "() "), ',') {
-			c = unquote(strings.TrimSpace(c))
-			s.Dropped[c] = max(s.Dropped[c], ts)
-		}
+	if err := s.alterColumns(cql); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// alterColumns applies the ALTER TABLE statements that follow CREATE
+// TABLE, in order: Cassandra lists a dropped column in CREATE TABLE, then
+// drops it USING TIMESTAMP, then ADDs it again if it was re-added. Cells
+// of the column at or before the drop stay dropped either way.
+func (s *Schema) alterColumns(cql string) error {
+	for _, a := range alterColumn.FindAllStringSubmatch(cql, -1) {
+		if a[3] != "" {
+			for _, def := range splitTop(strings.Trim(a[3], "() "), ',') {
+				col, err := parseColumnDef(strings.TrimSpace(def))
+				if err != nil {
+					return err
+				}
+				s.Columns = slices.DeleteFunc(s.Columns, func(c SchemaColumn) bool { return c.Name == col.Name })
+				s.Columns = append(s.Columns, col)
+			}
+			continue
+		}
+		ts, err := strconv.ParseInt(a[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("schema.cql: drop timestamp %q: %w", a[2], err)
+		}
+		for _, c := range splitTop(strings.Trim(a[1], "() "), ',') {
+			c = unquote(strings.TrimSpace(c))
+			s.Dropped[c] = max(s.Dropped[c], ts)
+			s.Columns = slices.DeleteFunc(s.Columns, func(col SchemaColumn) bool { return col.Name == c })
+		}
+	}
+	return nil
 }
 
 // primaryKey reads "((a, b), c, d)" or "(a, c)".
