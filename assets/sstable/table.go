@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -67,6 +68,14 @@ type Compression struct {
 	Offsets          []int64
 }
 
+// versions are the SSTable versions this reader decodes, per format. BIG
+// ma to me (3.x), na and nb (4.x, 5.0), nc (5.0 development) and oa (5.0);
+// BTI da (5.0).
+var versions = map[string][]string{
+	"big": {"ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa"},
+	"bti": {"da"},
+}
+
 var dataName = regexp.MustCompile(`^([a-z]{2})-(\d+|[0-9a-z_]+)-(big|bti)-Data\.db$`)
 
 // Open reads the metadata of the SSTable whose Data.db is at path.
@@ -76,6 +85,9 @@ func Open(path string) (*Table, error) {
 		return nil, fmt.Errorf("sstable: %s: not a Data.db file name (like nb-1-big-Data.db)", path)
 	}
 	t := &Table{Dir: filepath.Dir(path), Version: m[1], Format: m[3]}
+	if !slices.Contains(versions[t.Format], t.Version) {
+		return nil, fmt.Errorf("%w: %s: version %s of the %s format (this reader knows %s %v)", ErrUnsupported, path, t.Version, t.Format, t.Format, versions[t.Format])
+	}
 	t.Prefix = strings.TrimSuffix(filepath.Base(path), "-Data.db")
 	toc, err := os.ReadFile(t.component("TOC.txt"))
 	if err != nil {
@@ -133,6 +145,9 @@ func (t *Table) readStatistics() error {
 	r := &buf{b: raw, file: path}
 	count := int(int32(r.u32()))
 	crcs := t.atLeast("na")
+	if !crcs && len(raw) >= 8 && crc32.ChecksumIEEE(raw[:4]) == binary.BigEndian.Uint32(raw[4:]) {
+		return fmt.Errorf("%w: %s: checksummed like version na or later, but the file name says version %s", ErrCorrupt, path, t.Version)
+	}
 	if crcs {
 		want := r.u32()
 		if r.err == nil && crc32.ChecksumIEEE(raw[:4]) != want {
