@@ -593,3 +593,29 @@ func TestIndexKeysOutOfOrderAreCorrupt(t *testing.T) {
 		t.Errorf("keys of entries 1 and 2 swapped: %v; want ErrCorrupt naming Index.db, entry 2 out of order", err)
 	}
 }
+
+// TestDamagedUncompressedDataIsCorrupt flips bytes of an uncompressed
+// Data.db: the chunk checksums of CRC.db catch every one, and the error
+// names the file and the chunk. A CRC.db that does not cover Data.db is
+// corrupt when the table opens.
+func TestDamagedUncompressedDataIsCorrupt(t *testing.T) {
+	dir := copyDir(t, uncompressedSnapshot)
+	data := filepath.Join(dir, "nb-1-big-Data.db")
+	orig, _ := os.ReadFile(data)
+	for at := 0; at < len(orig); at += 5 {
+		b := slices.Clone(orig)
+		b[at] ^= 0x10
+		must(t, os.WriteFile(data, b, 0o644))
+		_, err := readAll([]string{dir}, 2)
+		if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Data.db: chunk 0 at offset 0: checksum mismatch") {
+			t.Fatalf("byte %d flipped: %v; want ErrCorrupt naming Data.db and chunk 0", at, err)
+		}
+	}
+	must(t, os.WriteFile(data, orig, 0o644))
+	crc := filepath.Join(dir, "nb-1-big-CRC.db")
+	sums, _ := os.ReadFile(crc)
+	must(t, os.WriteFile(crc, append(sums, 0, 0, 0, 0), 0o644))
+	if _, err := sstable.Open(data); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-CRC.db: 2 checksums") {
+		t.Errorf("CRC.db with an extra checksum: %v; want ErrCorrupt naming CRC.db", err)
+	}
+}

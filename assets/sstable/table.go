@@ -33,7 +33,8 @@ type Table struct {
 	Header      Header
 	Compression *Compression // nil when Data.db is not compressed
 
-	dataSize int64 // size of Data.db as stored
+	dataSize  int64      // size of Data.db as stored
+	checksums *checksums // CRC.db, for an uncompressed Data.db
 
 	indexOnce sync.Once // Index reads the partition index once
 	index     []IndexEntry
@@ -104,6 +105,10 @@ func Open(path string) (*Table, error) {
 	t.dataSize = st.Size()
 	if t.has("CompressionInfo.db") {
 		if err := t.readCompressionInfo(); err != nil {
+			return nil, err
+		}
+	} else if t.has("CRC.db") {
+		if err := t.readChecksums(); err != nil {
 			return nil, err
 		}
 	}
@@ -305,14 +310,14 @@ func (t *Table) DataLength() int64 {
 }
 
 // Data returns the whole uncompressed data stream, every chunk's checksum
-// verified.
+// (CompressionInfo.db's chunks, or CRC.db's) verified.
 func (t *Table) Data() ([]byte, error) {
 	return t.ReadRange(0, t.DataLength())
 }
 
 // ReadRange returns the uncompressed bytes [from, to) of the data stream,
 // reading and decompressing only the chunks that cover them and verifying
-// each one's checksum.
+// each one's checksum (for uncompressed data, CRC.db's when there is one).
 func (t *Table) ReadRange(from, to int64) ([]byte, error) {
 	d, err := t.openData()
 	if err != nil {
@@ -372,6 +377,9 @@ func (d *dataReader) read(from, to int64) ([]byte, error) {
 		return nil, fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", d.path, from, to, n)
 	}
 	c := d.t.Compression
+	if c == nil && d.t.checksums != nil {
+		return d.readChecked(from, to)
+	}
 	if c == nil {
 		out := make([]byte, to-from)
 		if _, err := d.f.ReadAt(out, from); err != nil {
