@@ -530,7 +530,7 @@ func readAll(dirs []string, parallel int) ([]string, error) {
 
 // uncompressedSnapshot is a snapshot the real Cassandra 5.0 wrote: 190
 // rows of `k int PRIMARY KEY, a text, n int, b boolean`, some of them
-// 0, '' and false, in two uncompressed SSTables (with CRC.db).
+// 0, empty text and false, in two uncompressed SSTables (with CRC.db).
 const uncompressedSnapshot = "testdata/uncompressed-snapshot"
 
 // TestFlippedIndexByteIsAnErrorOrChangesNothing flips each byte of an
