@@ -2,6 +2,7 @@ package sstable
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -197,4 +198,82 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 		return s[len(prefix):], true
 	}
 	return s, false
+}
+
+// check checks the schema against an SSTable's serialization header
+// (Statistics.db): as many partition key and clustering columns, and each
+// column of the SSTable a column of the table of the same type, static
+// or not as in the table, or one dropped since. A nil schema checks
+// nothing.
+func (s *Schema) check(t *Table) error {
+	if s == nil {
+		return nil
+	}
+	var bad []string
+	keys := 1
+	if t.Header.PartitionKey.Name == "CompositeType" {
+		keys = len(t.Header.PartitionKey.Params)
+	}
+	if keys != len(s.PartitionKey) || len(t.Header.Clustering) != len(s.Clustering) {
+		bad = append(bad, fmt.Sprintf("%d partition key and %d clustering columns, schema.cql has %v and %v",
+			keys, len(t.Header.Clustering), s.PartitionKey, s.Clustering))
+	}
+	cols := map[string]SchemaColumn{}
+	for _, c := range s.Columns {
+		cols[c.Name] = c
+	}
+	for _, c := range append(slices.Clone(t.Header.StaticColumns), t.Header.RegularColumns...) {
+		static := slices.Contains(t.Header.StaticColumns, c)
+		sc, ok := cols[c.Name]
+		_, dropped := s.Dropped[c.Name]
+		switch {
+		case !ok && dropped:
+		case !ok:
+			bad = append(bad, fmt.Sprintf("column %s (%s) is not in the table", c.Name, c.Type.CQL()))
+		case slices.Contains(s.PartitionKey, c.Name) || slices.Contains(s.Clustering, c.Name):
+			bad = append(bad, fmt.Sprintf("column %s is a key column of the table", c.Name))
+		case sc.Static != static:
+			bad = append(bad, fmt.Sprintf("column %s is static in one and not in the other", c.Name))
+		case !dropped && normalType(sc.Type) != normalType(c.Type.CQL()):
+			bad = append(bad, fmt.Sprintf("column %s is %s, the table's is %s", c.Name, c.Type.CQL(), sc.Type))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("sstable: %s does not hold table %s.%s of schema.cql: %s",
+			t.component("Statistics.db"), s.Keyspace, s.Table, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// normalType is a CQL type without spaces, in lower case.
+func normalType(t string) string {
+	return strings.ToLower(strings.ReplaceAll(t, " ", ""))
+}
+
+// diff describes how o differs from s, "" when it does not.
+func (s *Schema) diff(o *Schema) string {
+	switch {
+	case s.Keyspace != o.Keyspace || s.Table != o.Table:
+		return fmt.Sprintf("table %s.%s and %s.%s", s.Keyspace, s.Table, o.Keyspace, o.Table)
+	case !slices.Equal(s.PartitionKey, o.PartitionKey) || !slices.Equal(s.Clustering, o.Clustering):
+		return fmt.Sprintf("primary key %v %v and %v %v", s.PartitionKey, s.Clustering, o.PartitionKey, o.Clustering)
+	case !slices.Equal(s.Columns, o.Columns):
+		return fmt.Sprintf("columns %s and %s", columnList(s.Columns), columnList(o.Columns))
+	case !maps.Equal(s.Dropped, o.Dropped):
+		return fmt.Sprintf("dropped columns %v and %v", s.Dropped, o.Dropped)
+	case s.DefaultTTL != o.DefaultTTL:
+		return fmt.Sprintf("default_time_to_live %d and %d", s.DefaultTTL, o.DefaultTTL)
+	}
+	return ""
+}
+
+func columnList(cols []SchemaColumn) string {
+	s := make([]string, len(cols))
+	for i, c := range cols {
+		s[i] = c.Name + " " + c.Type
+		if c.Static {
+			s[i] += " static"
+		}
+	}
+	return "(" + strings.Join(s, ", ") + ")"
 }

@@ -233,3 +233,48 @@ func jsonRows(t *testing.T, s *sstable.Snapshot, o sstable.ReadOptions) []string
 	}
 	return got
 }
+
+// TestSchemaMustMatchTheSSTables gives the snapshot of
+// `k int PRIMARY KEY, a text, n int, b boolean` schemas that do not
+// describe it, and replicas schemas that disagree: each is an error
+// naming what differs, whichever order the directories come in.
+func TestSchemaMustMatchTheSSTables(t *testing.T) {
+	withSchema := func(cql string) string {
+		dir := copyDir(t, uncompressedSnapshot)
+		must(t, os.WriteFile(filepath.Join(dir, "schema.cql"), []byte(cql), 0o644))
+		return dir
+	}
+	const own = "CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean);"
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want []string
+	}{
+		{"another table", []string{withSchema("CREATE TABLE ks.u (id int PRIMARY KEY, x text, y int);")},
+			[]string{"nb-1-big-Statistics.db does not hold table ks.u", "column a (text) is not in the table", "column b (boolean)", "column n (int)"}},
+		{"another type", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n bigint, b boolean);")},
+			[]string{"column n is int, the table's is bigint"}},
+		{"a key column", []string{withSchema("CREATE TABLE ks.t (k int, a text, n int, b boolean, PRIMARY KEY (k, n));")},
+			[]string{"1 partition key and 0 clustering columns, schema.cql has [k] and [n]", "column n is a key column"}},
+		{"static", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text static, n int, b boolean);")},
+			[]string{"column a is static in one and not in the other"}},
+		{"replicas", []string{withSchema(own), withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean, c int);")},
+			[]string{"disagree (columns (k int, a text, n int, b boolean) and (k int, a text, n int, b boolean, c int))"}},
+		{"replicas reversed", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean, c int);"), withSchema(own)},
+			[]string{"disagree (columns (k int, a text, n int, b boolean, c int) and (k int, a text, n int, b boolean))"}},
+		{"replicas, a drop", []string{withSchema(own), withSchema(own + "\nALTER TABLE ks.t DROP b USING TIMESTAMP 1;")},
+			[]string{"disagree (columns"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := sstable.OpenSnapshot(tc.dirs...)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v; want one containing %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := sstable.OpenSnapshot(withSchema(own), withSchema(own)); err != nil {
+		t.Errorf("two replicas of one schema: %v", err)
+	}
+}
