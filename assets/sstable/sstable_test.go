@@ -1,6 +1,7 @@
 package sstable_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -388,5 +389,27 @@ func TestUnknownVersionIsAnError(t *testing.T) {
 				t.Errorf("error %v; want %v naming the file and %q", err, tc.err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDamagedStatisticsIsCorrupt flips every seventh byte of a
+// Statistics.db of version nb in turn: the checksums of its header, table of contents and
+// components catch every one when the table opens.
+func TestDamagedStatisticsIsCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"nb-1-big-Data.db", "nb-1-big-Statistics.db", "nb-1-big-TOC.txt", "nb-1-big-CRC.db"} {
+		b, err := os.ReadFile(filepath.Join("testdata/uncompressed-snapshot", name))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	stats := filepath.Join(dir, "nb-1-big-Statistics.db")
+	orig, _ := os.ReadFile(stats)
+	for at := 0; at < len(orig); at += 7 {
+		b := bytes.Clone(orig)
+		b[at] ^= 0x04
+		must(t, os.WriteFile(stats, b, 0o644))
+		if _, err := sstable.Open(filepath.Join(dir, "nb-1-big-Data.db")); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Statistics.db") {
+			t.Fatalf("byte %d of %d flipped: %v; want ErrCorrupt naming Statistics.db", at, len(orig), err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +179,11 @@ func (t *Table) readStatistics() error {
 	if r.err != nil {
 		return r.err
 	}
+	if crcs {
+		if err := checkComponents(path, raw, offsets); err != nil {
+			return err
+		}
+	}
 	at := func(typ int32) (*buf, error) {
 		off, ok := offsets[typ]
 		if !ok || off < 0 || off > len(raw) {
@@ -228,6 +234,26 @@ func (t *Table) readStatistics() error {
 	return h.err
 }
 
+// checkComponents verifies the checksum that ends each component of a
+// Statistics.db of version na or later: the component runs to the next
+// one's offset, or to the end of the file.
+func checkComponents(path string, raw []byte, offsets map[int32]int) error {
+	starts := slices.Sorted(maps.Values(offsets))
+	for i, off := range starts {
+		end := len(raw)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		if off < 0 || end-off < 4 {
+			return fmt.Errorf("%w: %s: statistics component at offset %d runs to %d", ErrCorrupt, path, off, end)
+		}
+		if crc32.ChecksumIEEE(raw[off:end-4]) != binary.BigEndian.Uint32(raw[end-4:end]) {
+			return fmt.Errorf("%w: %s: statistics component at offset %d: checksum mismatch", ErrCorrupt, path, off)
+		}
+	}
+	return nil
+}
+
 func parseHeaderType(h *buf) (*Type, error) {
 	s := string(h.bytesV())
 	if h.err != nil {
@@ -271,12 +297,13 @@ func (t *Table) readCompressionInfo() error {
 	if r.err == nil && (c.ChunkLength <= 0 || c.ChunkLength > 1<<30) {
 		r.fail("chunk length %d", c.ChunkLength)
 	}
+	if r.err != nil {
+		return r.err
+	}
 	// Cassandra may end the file with one empty chunk (seen from
 	// upgradesstables with Zstd and Deflate); it is never read.
-	if want := (c.DataLength + int64(c.ChunkLength) - 1) / int64(c.ChunkLength); r.err == nil && (c.DataLength < 0 || int64(n) != want && int64(n) != want+1) {
+	if want := (c.DataLength + int64(c.ChunkLength) - 1) / int64(c.ChunkLength); c.DataLength < 0 || int64(n) != want && int64(n) != want+1 {
 		r.fail("%d chunks of %d bytes for %d uncompressed bytes", n, c.ChunkLength, c.DataLength)
-	}
-	if r.err != nil {
 		return r.err
 	}
 	// Every chunk holds at least its checksum, and the last ends the file.
