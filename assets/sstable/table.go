@@ -204,10 +204,16 @@ func (t *Table) readStatistics() error {
 	if err != nil {
 		return err
 	}
-	t.Header.MinTimestamp = int64(h.uvint() + 1442880000000000)
-	t.Header.MinLDT = uint32(h.uvint()) + 1442880000
-	t.Header.MinTTL = int32(h.uvint())
-	if t.Header.PartitionKey, err = parseHeaderType(h); err != nil {
+	return t.Header.read(h)
+}
+
+// read decodes the serialization header (Statistics.db component 3).
+func (hd *Header) read(h *buf) error {
+	var err error
+	hd.MinTimestamp = int64(h.uvint() + 1442880000000000)
+	hd.MinLDT = uint32(h.uvint()) + 1442880000
+	hd.MinTTL = int32(h.uvint())
+	if hd.PartitionKey, err = parseHeaderType(h); err != nil {
 		return err
 	}
 	for range h.uvint() {
@@ -215,9 +221,9 @@ func (t *Table) readStatistics() error {
 		if err != nil {
 			return err
 		}
-		t.Header.Clustering = append(t.Header.Clustering, ct)
+		hd.Clustering = append(hd.Clustering, ct)
 	}
-	for _, list := range []*[]Column{&t.Header.StaticColumns, &t.Header.RegularColumns} {
+	for _, list := range []*[]Column{&hd.StaticColumns, &hd.RegularColumns} {
 		n := h.uvint()
 		if h.err == nil && n > 1<<16 {
 			h.fail("%d columns", n)
