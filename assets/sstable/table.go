@@ -250,7 +250,7 @@ func checkComponents(path string, raw []byte, offsets map[int32]int) error {
 		if i+1 < len(starts) {
 			end = starts[i+1]
 		}
-		if off < 0 || end-off < 4 {
+		if off < 0 || end > len(raw) || end-off < 4 {
 			return fmt.Errorf("%w: %s: statistics component at offset %d runs to %d", ErrCorrupt, path, off, end)
 		}
 		if crc32.ChecksumIEEE(raw[off:end-4]) != binary.BigEndian.Uint32(raw[end-4:end]) {
