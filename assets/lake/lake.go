@@ -74,6 +74,12 @@ func NewSnapshotWriter(w io.Writer, f Format, s *sstable.Snapshot, exportedAt ti
 		return assetRows{aw, exportedAt}, nil
 	}
 	cols, kinds := s.ColumnKinds()
+	return newTableWriter(w, f, cols, kinds)
+}
+
+// newTableWriter writes rows of the columns cols, of kinds kinds: every
+// column optional, null only for a null value (a zero is a value).
+func newTableWriter(w io.Writer, f Format, cols []string, kinds []sstable.ValueKind) (Writer[sstable.CQLRow], error) {
 	group := parquet.Group{}
 	for i, c := range cols {
 		var n parquet.Node
@@ -91,17 +97,30 @@ func NewSnapshotWriter(w io.Writer, f Format, s *sstable.Snapshot, exportedAt ti
 		}
 		group[c] = parquet.Optional(n)
 	}
-	return newWriter(w, f, parquet.NewSchema("row", group), func(r sstable.CQLRow) (map[string]any, error) {
-		m := make(map[string]any, len(r.Columns))
+	schema := parquet.NewSchema("row", group)
+	leaf := make([]int, len(cols)) // column → its leaf index in the schema
+	for i, c := range cols {
+		l, _ := schema.Lookup(c)
+		leaf[i] = l.ColumnIndex
+	}
+	return newWriter(w, f, schema, func(r sstable.CQLRow) (parquet.Row, error) {
+		row := make(parquet.Row, len(cols))
 		for i, c := range r.Columns {
 			v, err := parquetValue(r.Values[i], kinds[i])
 			if err != nil {
 				return nil, fmt.Errorf("column %s: %w", c, err)
 			}
-			m[c] = v
+			row[leaf[i]] = v.Level(0, b2i(!v.IsNull()), leaf[i])
 		}
-		return m, nil
+		return row, nil
 	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // assetRows writes rows of the assets table as assets.
@@ -119,32 +138,47 @@ func (w assetRows) Write(r sstable.CQLRow) error {
 }
 
 // parquetValue converts a row value to the column's Parquet kind; values
-// of other types are stored as their SELECT JSON text.
-func parquetValue(v any, kind sstable.ValueKind) (any, error) {
+// of other types are stored as their SELECT JSON text. nil is the null
+// value.
+func parquetValue(v any, kind sstable.ValueKind) (parquet.Value, error) {
 	switch x := v.(type) {
 	case nil:
-		return nil, nil
+		return parquet.NullValue(), nil
+	case string:
+		if kind == sstable.KindText {
+			return parquet.ByteArrayValue([]byte(x)), nil
+		}
+	case int64:
+		if kind == sstable.KindInt {
+			return parquet.Int64Value(x), nil
+		}
 	case float32:
 		if kind == sstable.KindFloat {
-			return float64(x), nil
+			return parquet.DoubleValue(float64(x)), nil
 		}
-	case string, int64, float64, bool:
-		if kind != sstable.KindJSON {
-			return x, nil
+	case float64:
+		if kind == sstable.KindFloat {
+			return parquet.DoubleValue(x), nil
+		}
+	case bool:
+		if kind == sstable.KindBool {
+			return parquet.BooleanValue(x), nil
 		}
 	}
 	if kind != sstable.KindJSON {
-		return nil, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
+		return parquet.Value{}, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
 	}
-	return string(sstable.JSON(v)), nil
+	return parquet.ByteArrayValue(sstable.JSON(v)), nil
 }
 
 // writer writes rows of type T: in JSON lines as encoding/json writes
-// them, in Parquet converted to P, by schema (nil: by P's parquet tags).
+// them, in Parquet (zstd-compressed) converted to P: by P's parquet tags,
+// or, when P is parquet.Row, as rows of schema.
 type writer[T, P any] struct {
 	buf     *bufio.Writer
 	enc     *json.Encoder
-	pw      *parquet.GenericWriter[P]
+	put     func([]P) error
+	pw      io.Closer
 	convert func(T) (P, error)
 	batch   []P
 }
@@ -155,11 +189,15 @@ func newWriter[T, P any](w io.Writer, f Format, schema *parquet.Schema, convert 
 		buf := bufio.NewWriterSize(w, 1<<16)
 		return &writer[T, P]{buf: buf, enc: json.NewEncoder(buf)}, nil
 	case Parquet:
-		var opts []parquet.WriterOption
-		if schema != nil {
-			opts = append(opts, schema)
+		out := &writer[T, P]{convert: convert, batch: make([]P, 0, 1024)}
+		if schema == nil {
+			pw := parquet.NewGenericWriter[P](w, parquet.Compression(&parquet.Zstd))
+			out.pw, out.put = pw, func(rows []P) error { _, err := pw.Write(rows); return err }
+			return out, nil
 		}
-		return &writer[T, P]{pw: parquet.NewGenericWriter[P](w, opts...), convert: convert, batch: make([]P, 0, 1024)}, nil
+		pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd))
+		out.pw, out.put = pw, func(rows []P) error { _, err := pw.WriteRows(any(rows).([]parquet.Row)); return err }
+		return out, nil
 	}
 	return nil, fmt.Errorf("lake: format %q: want parquet or jsonl", f)
 }
@@ -183,7 +221,7 @@ func (w *writer[T, P]) flush() error {
 	if len(w.batch) == 0 {
 		return nil
 	}
-	_, err := w.pw.Write(w.batch)
+	err := w.put(w.batch)
 	clear(w.batch)
 	w.batch = w.batch[:0]
 	return err

@@ -3,13 +3,18 @@ package lake
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/sstable"
@@ -72,23 +77,126 @@ func TestParquetValue(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		kind sstable.ValueKind
-		want any
+		want parquet.Value
 		err  bool
 	}{
-		{nil, sstable.KindInt, nil, false},
-		{"x", sstable.KindText, "x", false},
-		{int64(3), sstable.KindInt, int64(3), false},
-		{float32(0.5), sstable.KindFloat, 0.5, false},
-		{true, sstable.KindBool, true, false},
-		{"x", sstable.KindJSON, `"x"`, false},
-		{sstable.Timestamp(0), sstable.KindJSON, `"1970-01-01 00:00:00.000Z"`, false},
-		{[]any{"a", "b"}, sstable.KindJSON, `["a", "b"]`, false},
-		{sstable.Timestamp(0), sstable.KindInt, nil, true},
-		{float32(1), sstable.KindInt, nil, true},
+		{nil, sstable.KindInt, parquet.NullValue(), false},
+		{"x", sstable.KindText, parquet.ByteArrayValue([]byte("x")), false},
+		{"", sstable.KindText, parquet.ByteArrayValue([]byte{}), false},
+		{int64(3), sstable.KindInt, parquet.Int64Value(3), false},
+		{int64(0), sstable.KindInt, parquet.Int64Value(0), false},
+		{float32(0.5), sstable.KindFloat, parquet.DoubleValue(0.5), false},
+		{true, sstable.KindBool, parquet.BooleanValue(true), false},
+		{false, sstable.KindBool, parquet.BooleanValue(false), false},
+		{"x", sstable.KindJSON, parquet.ByteArrayValue([]byte(`"x"`)), false},
+		{sstable.Timestamp(0), sstable.KindJSON, parquet.ByteArrayValue([]byte(`"1970-01-01 00:00:00.000Z"`)), false},
+		{[]any{"a", "b"}, sstable.KindJSON, parquet.ByteArrayValue([]byte(`["a", "b"]`)), false},
+		{sstable.Timestamp(0), sstable.KindInt, parquet.Value{}, true},
+		{float32(1), sstable.KindInt, parquet.Value{}, true},
 	} {
 		got, err := parquetValue(tc.v, tc.kind)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("%v (%T) as kind %d: %v (%T), %v; want %v", tc.v, tc.v, tc.kind, got, got, err, tc.want)
+		if (err != nil) != tc.err || !parquet.Equal(got, tc.want) || got.IsNull() != tc.want.IsNull() {
+			t.Errorf("%v (%T) as kind %d: %v, %v; want %v", tc.v, tc.v, tc.kind, got, err, tc.want)
 		}
+	}
+}
+
+// zeroRows are table rows whose values are the zero values of their
+// kinds, then nulls, then other values.
+var (
+	zeroCols  = []string{"k", "t", "i", "d", "b", "j"}
+	zeroKinds = []sstable.ValueKind{sstable.KindInt, sstable.KindText, sstable.KindInt, sstable.KindFloat, sstable.KindBool, sstable.KindJSON}
+	zeroRows  = [][]any{
+		{int64(0), "", int64(0), 0.0, false, []any{}},
+		{int64(1), nil, nil, nil, nil, nil},
+		{int64(2), "x", int64(-5), 1.5, true, []any{"a"}},
+	}
+	// zeroWant is each row as pyarrow's to_pylist gives it (JSON text stays text).
+	zeroWant = `[{"b":false,"d":0.0,"i":0,"j":"[]","k":0,"t":""},` +
+		`{"b":null,"d":null,"i":null,"j":null,"k":1,"t":null},` +
+		`{"b":true,"d":1.5,"i":-5,"j":"[\"a\"]","k":2,"t":"x"}]`
+)
+
+// TestTableParquetKeepsZeroValues writes 0, "", false and an empty list,
+// then nulls, then other values, and checks the file below the row API:
+// per column the definition levels (1 for a value, 0 for a null), the
+// null counts of the statistics, and the zstd codec; then reads it with
+// pyarrow when there is a Python with it.
+func TestTableParquetKeepsZeroValues(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := newTableWriter(&buf, Parquet, zeroCols, zeroKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vals := range zeroRows {
+		if err := w.Write(sstable.CQLRow{Columns: zeroCols, Values: vals}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, chunk := range f.RowGroups()[0].ColumnChunks() {
+		name := f.Schema().Columns()[i][0]
+		col := slices.Index(zeroCols, name)
+		var levels []int
+		pages := chunk.Pages()
+		for {
+			p, err := pages.ReadPage()
+			if err != nil {
+				break
+			}
+			vals := make([]parquet.Value, p.NumValues())
+			n, _ := p.Values().ReadValues(vals)
+			for _, v := range vals[:n] {
+				levels = append(levels, v.DefinitionLevel())
+			}
+		}
+		pages.Close()
+		var want []int
+		nulls := int64(0)
+		for _, r := range zeroRows {
+			want = append(want, b2i(r[col] != nil))
+			nulls += int64(1 - b2i(r[col] != nil))
+		}
+		if !slices.Equal(levels, want) {
+			t.Errorf("column %s: definition levels %v, want %v", name, levels, want)
+		}
+		meta := f.Metadata().RowGroups[0].Columns[i].MetaData
+		if meta.Statistics.NullCount != nulls || meta.Codec != format.Zstd {
+			t.Errorf("column %s: %d nulls, codec %v; want %d, zstd", name, meta.Statistics.NullCount, meta.Codec, nulls)
+		}
+	}
+	t.Run("pyarrow", func(t *testing.T) { readWithPyarrow(t, buf.Bytes(), zeroWant) })
+}
+
+// readWithPyarrow reads a Parquet file with pyarrow, from the Python of
+// REPROCESS_TEST_PYTHON or else python3, and compares its rows (as JSON)
+// with want; it skips when that Python has no pyarrow.
+func readWithPyarrow(t *testing.T, file []byte, want string) {
+	py := os.Getenv("REPROCESS_TEST_PYTHON")
+	if py == "" {
+		py = "python3"
+	}
+	if err := exec.Command(py, "-c", "import pyarrow").Run(); err != nil {
+		t.Skipf("%s has no pyarrow (set REPROCESS_TEST_PYTHON to a Python with it): %v", py, err)
+	}
+	path := filepath.Join(t.TempDir(), "rows.parquet")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const script = `import json, sys, pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+print(json.dumps(t.to_pylist(), sort_keys=True, separators=(",", ":")))`
+	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pyarrow: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("pyarrow reads\n %s\nwant\n %s", got, want)
 	}
 }

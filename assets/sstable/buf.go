@@ -11,6 +11,10 @@ import (
 // ErrCorrupt marks input that does not decode; errors name file and offset.
 var ErrCorrupt = errors.New("sstable: corrupt")
 
+// ErrUnsupported is wrapped by the errors of SSTables this package cannot
+// read: an unknown version, a component or feature it does not decode.
+var ErrUnsupported = errors.New("sstable: unsupported")
+
 // buf reads big-endian values and vints from a byte slice, remembering the
 // first error; reads past the end return zero values and set the error.
 type buf struct {

@@ -9,9 +9,11 @@ import (
 
 // Index returns every partition's key and Data.db position, in Data.db
 // order: from Index.db for BIG, from Partitions.db and Rows.db for BTI.
-// Positions are checked to increase from 0 and stay inside the stream.
-// The index is read once per Table (splits and every merged token range
-// need it) and shared: callers must not modify it.
+// Positions are checked to increase from 0 and stay inside the stream,
+// and keys to follow each other in partitioner order; readers of the data
+// check that each partition has its entry's key and position. The index
+// is read once per Table (splits and every merged token range need it)
+// and shared: callers must not modify it.
 func (t *Table) Index() ([]IndexEntry, error) {
 	t.indexOnce.Do(func() {
 		if t.Format == "bti" {
@@ -19,8 +21,48 @@ func (t *Table) Index() ([]IndexEntry, error) {
 		} else {
 			t.index, t.indexErr = t.bigIndex()
 		}
+		if t.indexErr == nil {
+			t.indexErr = t.checkOrder(t.index)
+		}
 	})
 	return t.index, t.indexErr
+}
+
+// indexFile names the component the partition index comes from.
+func (t *Table) indexFile() string {
+	if t.Format == "bti" {
+		return t.component("Partitions.db")
+	}
+	return t.component("Index.db")
+}
+
+// checkOrder checks that each entry's key comes after the one before it
+// in partitioner order (token, then key bytes), as Cassandra writes them.
+func (t *Table) checkOrder(idx []IndexEntry) error {
+	p, err := ParsePartitioner(t.Partitioner)
+	if err != nil {
+		return err
+	}
+	var prev PartitionKey
+	for i, e := range idx {
+		k := p.Decorate(e.Key)
+		if i > 0 && k.Compare(prev) <= 0 {
+			return fmt.Errorf("%w: %s: entry %d, key %x at Data.db position %d, does not follow key %x in %s order",
+				ErrCorrupt, t.indexFile(), i, e.Key, e.Offset, prev.Key, p)
+		}
+		prev = k
+	}
+	return nil
+}
+
+// checkEntry checks that a partition decoded from the data stream is the
+// one index entry e names: the same key at the same position.
+func (t *Table) checkEntry(i int, e IndexEntry, p Partition) error {
+	if p.Offset != e.Offset || !bytes.Equal(p.Key, e.Key) {
+		return fmt.Errorf("%w: %s: entry %d gives key %x at Data.db position %d; the data holds key %x there",
+			ErrCorrupt, t.indexFile(), i, e.Key, e.Offset, p.Key)
+	}
+	return nil
 }
 
 // bigIndex reads Index.db: bytes16 key, uvint position, uvint size of the

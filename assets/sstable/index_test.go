@@ -3,6 +3,7 @@ package sstable_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -454,12 +455,17 @@ func TestDamagedIndexFilesAreCorrupt(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.fixture+"/"+c.component, func(t *testing.T) {
 			path := copyFixture(t, loadFixture(t, c.fixture))
-			tab := open(t, path)
 			comp := strings.TrimSuffix(path, "Data.db") + c.component
 			orig, _ := os.ReadFile(comp)
-			read := tab.Index
-			if c.component == "Summary.db" {
-				read = func() ([]sstable.IndexEntry, error) { _, err := tab.Summary(); return nil, err }
+			// A fresh Table per cut: Index caches its result and error.
+			read := func() error {
+				tab := open(t, path)
+				if c.component == "Summary.db" {
+					_, err := tab.Summary()
+					return err
+				}
+				_, err := tab.Index()
+				return err
 			}
 			// Every truncation of small files; of big ones, a sample and
 			// the cuts at and around Index.db entry boundaries.
@@ -479,11 +485,137 @@ func TestDamagedIndexFilesAreCorrupt(t *testing.T) {
 				}
 				cut := orig[:n]
 				must(t, os.WriteFile(comp, cut, 0o644))
-				_, err := read()
+				err := read()
 				if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), filepath.Dir(path)) {
 					t.Fatalf("%s cut to %d bytes: %v; want ErrCorrupt naming the file", c.component, len(cut), err)
 				}
 			}
 		})
+	}
+}
+
+// copyDir copies the files of a directory to a temporary one.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644))
+	}
+	return dir
+}
+
+// readAll returns the JSON rows of the snapshot in dirs, read with
+// parallel token ranges at once.
+func readAll(dirs []string, parallel int) ([]string, error) {
+	s, err := sstable.OpenSnapshot(dirs...)
+	if err != nil {
+		return nil, err
+	}
+	var rows []string
+	err = s.Rows(context.Background(), sstable.ReadOptions{Parallel: parallel}, func(r sstable.CQLRow) error {
+		b, err := json.Marshal(r)
+		rows = append(rows, string(b))
+		return err
+	})
+	return rows, err
+}
+
+// uncompressedSnapshot is a snapshot the real Cassandra 5.0 wrote: 190
+// rows of `k int PRIMARY KEY, a text, n int, b boolean`, some of them
+// 0, empty text and false, in two uncompressed SSTables (with CRC.db).
+const uncompressedSnapshot = "testdata/uncompressed-snapshot"
+
+// TestFlippedIndexByteIsAnErrorOrChangesNothing flips each byte of an
+// Index.db in turn: every read, at every parallelism, is then either an
+// error naming the damaged file or the snapshot's full row set, never a
+// part of it.
+func TestFlippedIndexByteIsAnErrorOrChangesNothing(t *testing.T) {
+	want, err := readAll([]string{uncompressedSnapshot}, 1)
+	if err != nil || len(want) != 190 {
+		t.Fatalf("%d rows, %v; want 190", len(want), err)
+	}
+	dir := copyDir(t, uncompressedSnapshot)
+	index := filepath.Join(dir, "nb-1-big-Index.db")
+	orig, _ := os.ReadFile(index)
+	errs := 0
+	// All bits of a byte, and the lowest (a position one off keeps the
+	// positions in order).
+	for _, mask := range []byte{0xFF, 0x01} {
+		for at := range orig {
+			b := slices.Clone(orig)
+			b[at] ^= mask
+			must(t, os.WriteFile(index, b, 0o644))
+			for _, parallel := range []int{1, 5} {
+				got, err := readAll([]string{dir}, parallel)
+				switch {
+				case err != nil && (!errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-")):
+					t.Fatalf("byte %d ^ %#x, parallel %d: %v; want ErrCorrupt naming the SSTable", at, mask, parallel, err)
+				case err != nil:
+					errs++
+				case !slices.Equal(got, want):
+					t.Fatalf("byte %d ^ %#x, parallel %d: %d rows and no error; want all %d", at, mask, parallel, len(got), len(want))
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d reads of a damaged Index.db were errors, the others read every row", errs, 2*2*len(orig))
+}
+
+// TestIndexKeysOutOfOrderAreCorrupt swaps the keys of two Index.db
+// entries in the middle (the summary names the first and last), leaving
+// the positions in order: Index reports the entry out of partitioner
+// order.
+func TestIndexKeysOutOfOrderAreCorrupt(t *testing.T) {
+	dir := copyDir(t, uncompressedSnapshot)
+	index := filepath.Join(dir, "nb-1-big-Index.db")
+	b, _ := os.ReadFile(index)
+	var starts []int // of the entries: u16 length, key, uvint position, uvint size, row index
+	for at := 0; at < len(b); {
+		starts = append(starts, at)
+		_, next := uvint(b, at+2+int(binary.BigEndian.Uint16(b[at:])))
+		size, next := uvint(b, next)
+		at = next + int(size)
+	}
+	k1, k2 := slices.Clone(b[starts[1]+2:starts[1]+6]), slices.Clone(b[starts[2]+2:starts[2]+6]) // int keys
+	copy(b[starts[1]+2:], k2)
+	copy(b[starts[2]+2:], k1)
+	must(t, os.WriteFile(index, b, 0o644))
+	_, err := open(t, filepath.Join(dir, "nb-1-big-Data.db")).Index()
+	if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Index.db: entry 2") || !strings.Contains(err.Error(), "does not follow") {
+		t.Errorf("keys of entries 1 and 2 swapped: %v; want ErrCorrupt naming Index.db, entry 2 out of order", err)
+	}
+}
+
+// TestDamagedUncompressedDataIsCorrupt flips bytes of an uncompressed
+// Data.db: the chunk checksums of CRC.db catch every one, and the error
+// names the file and the chunk. A CRC.db that does not cover Data.db is
+// corrupt when the table opens.
+func TestDamagedUncompressedDataIsCorrupt(t *testing.T) {
+	dir := copyDir(t, uncompressedSnapshot)
+	data := filepath.Join(dir, "nb-1-big-Data.db")
+	orig, _ := os.ReadFile(data)
+	for at := 0; at < len(orig); at += 5 {
+		b := slices.Clone(orig)
+		b[at] ^= 0x10
+		must(t, os.WriteFile(data, b, 0o644))
+		_, err := readAll([]string{dir}, 2)
+		if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Data.db: chunk 0 at offset 0: checksum mismatch") {
+			t.Fatalf("byte %d flipped: %v; want ErrCorrupt naming Data.db and chunk 0", at, err)
+		}
+	}
+	must(t, os.WriteFile(data, orig, 0o644))
+	crc := filepath.Join(dir, "nb-1-big-CRC.db")
+	sums, _ := os.ReadFile(crc)
+	must(t, os.WriteFile(crc, append(sums, 0, 0, 0, 0), 0o644))
+	if _, err := sstable.Open(data); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-CRC.db: 2 checksums") {
+		t.Errorf("CRC.db with an extra checksum: %v; want ErrCorrupt naming CRC.db", err)
 	}
 }

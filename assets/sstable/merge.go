@@ -682,7 +682,15 @@ func tablePartitions(t *Table, p Partitioner, r TokenRange) iter.Seq2[Partition,
 			if end < len(idx) {
 				split.To = idx[end].Offset
 			}
+			k := from
 			err := t.Scan(split, func(part Partition) error {
+				if k >= end {
+					return fmt.Errorf("%w: %s: no entry for the partition at Data.db position %d", ErrCorrupt, t.indexFile(), part.Offset)
+				}
+				if err := t.checkEntry(k, idx[k], part); err != nil {
+					return err
+				}
+				k++
 				if !r.Contains(p.Token(part.Key)) {
 					return nil
 				}
@@ -693,6 +701,9 @@ func tablePartitions(t *Table, p Partitioner, r TokenRange) iter.Seq2[Partition,
 			})
 			if err == stop {
 				return
+			}
+			if err == nil && k != end {
+				err = fmt.Errorf("%w: %s: entry %d gives Data.db position %d inside the partition before it", ErrCorrupt, t.indexFile(), k, idx[k].Offset)
 			}
 			if err != nil {
 				yield(Partition{}, err)

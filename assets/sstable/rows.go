@@ -176,7 +176,7 @@ func (s *Snapshot) layout() *layout {
 	l.columns = append(append(l.columns, keyNames...), ckNames...)
 	if s.Schema != nil {
 		for _, c := range s.Schema.Columns {
-			if _, dropped := s.Schema.Dropped[c.Name]; dropped || slices.Contains(keyNames, c.Name) || slices.Contains(ckNames, c.Name) {
+			if slices.Contains(keyNames, c.Name) || slices.Contains(ckNames, c.Name) {
 				continue
 			}
 			l.index[c.Name] = len(l.columns)

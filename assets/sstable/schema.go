@@ -2,7 +2,9 @@ package sstable
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,8 +16,8 @@ type Schema struct {
 	Keyspace, Table string
 	PartitionKey    []string
 	Clustering      []string
-	Columns         []SchemaColumn   // in CREATE TABLE order
-	Dropped         map[string]int64 // column → drop timestamp (µs)
+	Columns         []SchemaColumn   // the current ones, in CREATE TABLE order
+	Dropped         map[string]int64 // column → its last drop timestamp (µs), re-added or not
 	DefaultTTL      int
 }
 
@@ -27,7 +29,7 @@ type SchemaColumn struct {
 
 var (
 	createTable = regexp.MustCompile(`(?is)CREATE TABLE (?:IF NOT EXISTS )?([^\s(]+)\s*\((.*?)\)\s*(?:WITH\s(.*?))?;`)
-	dropColumn  = regexp.MustCompile(`(?i)ALTER TABLE \S+ DROP (.+?) USING TIMESTAMP (\d+)\s*;`)
+	alterColumn = regexp.MustCompile(`(?i)ALTER TABLE \S+ (?:DROP (.+?) USING TIMESTAMP (\d+)|ADD (.+?))\s*;`)
 	defaultTTL  = regexp.MustCompile(`(?i)default_time_to_live = (\d+)`)
 )
 
@@ -72,17 +74,40 @@ func ParseSchema(cql string) (*Schema, error) {
 	if t := defaultTTL.FindStringSubmatch(m[3]); t != nil {
 		s.DefaultTTL, _ = strconv.Atoi(t[1])
 	}
-	for _, d := range dropColumn.FindAllStringSubmatch(cql, -1) {
-		ts, err := strconv.ParseInt(d[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("schema.cql: drop timestamp %q: %w", d[2], err)
-		}
-		for _, c := range splitTop(strings.Trim(d[1], "() "), ',') {
-			c = unquote(strings.TrimSpace(c))
-			s.Dropped[c] = max(s.Dropped[c], ts)
-		}
+	if err := s.alterColumns(cql); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// alterColumns applies the ALTER TABLE statements that follow CREATE
+// TABLE, in order: Cassandra lists a dropped column in CREATE TABLE, then
+// drops it USING TIMESTAMP, then ADDs it again if it was re-added. Cells
+// of the column at or before the drop stay dropped either way.
+func (s *Schema) alterColumns(cql string) error {
+	for _, a := range alterColumn.FindAllStringSubmatch(cql, -1) {
+		if a[3] != "" {
+			for _, def := range splitTop(strings.Trim(a[3], "() "), ',') {
+				col, err := parseColumnDef(strings.TrimSpace(def))
+				if err != nil {
+					return err
+				}
+				s.Columns = slices.DeleteFunc(s.Columns, func(c SchemaColumn) bool { return c.Name == col.Name })
+				s.Columns = append(s.Columns, col)
+			}
+			continue
+		}
+		ts, err := strconv.ParseInt(a[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("schema.cql: drop timestamp %q: %w", a[2], err)
+		}
+		for _, c := range splitTop(strings.Trim(a[1], "() "), ',') {
+			c = unquote(strings.TrimSpace(c))
+			s.Dropped[c] = max(s.Dropped[c], ts)
+			s.Columns = slices.DeleteFunc(s.Columns, func(col SchemaColumn) bool { return col.Name == c })
+		}
+	}
+	return nil
 }
 
 // primaryKey reads "((a, b), c, d)" or "(a, c)".
@@ -173,4 +198,82 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 		return s[len(prefix):], true
 	}
 	return s, false
+}
+
+// check checks the schema against an SSTable's serialization header
+// (Statistics.db): as many partition key and clustering columns, and each
+// column of the SSTable a column of the table of the same type, static
+// or not as in the table, or one dropped since. A nil schema checks
+// nothing.
+func (s *Schema) check(t *Table) error {
+	if s == nil {
+		return nil
+	}
+	var bad []string
+	keys := 1
+	if t.Header.PartitionKey.Name == "CompositeType" {
+		keys = len(t.Header.PartitionKey.Params)
+	}
+	if keys != len(s.PartitionKey) || len(t.Header.Clustering) != len(s.Clustering) {
+		bad = append(bad, fmt.Sprintf("%d partition key and %d clustering columns, schema.cql has %v and %v",
+			keys, len(t.Header.Clustering), s.PartitionKey, s.Clustering))
+	}
+	cols := map[string]SchemaColumn{}
+	for _, c := range s.Columns {
+		cols[c.Name] = c
+	}
+	for _, c := range append(slices.Clone(t.Header.StaticColumns), t.Header.RegularColumns...) {
+		static := slices.Contains(t.Header.StaticColumns, c)
+		sc, ok := cols[c.Name]
+		_, dropped := s.Dropped[c.Name]
+		switch {
+		case !ok && dropped:
+		case !ok:
+			bad = append(bad, fmt.Sprintf("column %s (%s) is not in the table", c.Name, c.Type.CQL()))
+		case slices.Contains(s.PartitionKey, c.Name) || slices.Contains(s.Clustering, c.Name):
+			bad = append(bad, fmt.Sprintf("column %s is a key column of the table", c.Name))
+		case sc.Static != static:
+			bad = append(bad, fmt.Sprintf("column %s is static in one and not in the other", c.Name))
+		case !dropped && normalType(sc.Type) != normalType(c.Type.CQL()):
+			bad = append(bad, fmt.Sprintf("column %s is %s, the table's is %s", c.Name, c.Type.CQL(), sc.Type))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("sstable: %s does not hold table %s.%s of schema.cql: %s",
+			t.component("Statistics.db"), s.Keyspace, s.Table, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// normalType is a CQL type without spaces, in lower case.
+func normalType(t string) string {
+	return strings.ToLower(strings.ReplaceAll(t, " ", ""))
+}
+
+// diff describes how o differs from s, "" when it does not.
+func (s *Schema) diff(o *Schema) string {
+	switch {
+	case s.Keyspace != o.Keyspace || s.Table != o.Table:
+		return fmt.Sprintf("table %s.%s and %s.%s", s.Keyspace, s.Table, o.Keyspace, o.Table)
+	case !slices.Equal(s.PartitionKey, o.PartitionKey) || !slices.Equal(s.Clustering, o.Clustering):
+		return fmt.Sprintf("primary key %v %v and %v %v", s.PartitionKey, s.Clustering, o.PartitionKey, o.Clustering)
+	case !slices.Equal(s.Columns, o.Columns):
+		return fmt.Sprintf("columns %s and %s", columnList(s.Columns), columnList(o.Columns))
+	case !maps.Equal(s.Dropped, o.Dropped):
+		return fmt.Sprintf("dropped columns %v and %v", s.Dropped, o.Dropped)
+	case s.DefaultTTL != o.DefaultTTL:
+		return fmt.Sprintf("default_time_to_live %d and %d", s.DefaultTTL, o.DefaultTTL)
+	}
+	return ""
+}
+
+func columnList(cols []SchemaColumn) string {
+	s := make([]string, len(cols))
+	for i, c := range cols {
+		s[i] = c.Name + " " + c.Type
+		if c.Static {
+			s[i] += " static"
+		}
+	}
+	return "(" + strings.Join(s, ", ") + ")"
 }

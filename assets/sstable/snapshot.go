@@ -20,6 +20,8 @@ type Snapshot struct {
 	Tables    []*Table
 	Schema    *Schema   // nil when no directory has schema.cql
 	CreatedAt time.Time // the newest manifest's created_at; zero without one
+
+	schemaDir string // the directory of Schema's schema.cql
 }
 
 // manifest is manifest.json.
@@ -52,6 +54,11 @@ func OpenSnapshot(dirs ...string) (*Snapshot, error) {
 	if len(s.Tables) == 0 {
 		return nil, fmt.Errorf("sstable: no SSTables in %v", dirs)
 	}
+	for _, t := range s.Tables {
+		if err := s.Schema.check(t); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -69,9 +76,12 @@ func (s *Snapshot) readDir(dir string) ([]string, error) {
 		if s.Schema != nil && (s.Schema.Keyspace != schema.Keyspace || s.Schema.Table != schema.Table) {
 			return nil, fmt.Errorf("sstable: %s holds %s.%s, not %s.%s", dir, schema.Keyspace, schema.Table, s.Schema.Keyspace, s.Schema.Table)
 		}
-		if s.Schema == nil || len(schema.Dropped) >= len(s.Schema.Dropped) {
-			s.Schema = schema
+		if s.Schema != nil {
+			if diff := s.Schema.diff(schema); diff != "" {
+				return nil, fmt.Errorf("sstable: the schema.cql files of %s and %s disagree (%s): give snapshots of one schema", s.schemaDir, dir, diff)
+			}
 		}
+		s.Schema, s.schemaDir = schema, dir
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -28,7 +28,7 @@ func TestParseSchema(t *testing.T) {
 		Clustering:   []string{"ck", "ck2"},
 		Columns: []sstable.SchemaColumn{
 			{Name: "Pk", Type: "text"}, {Name: "k2", Type: "int"}, {Name: "ck", Type: "int"}, {Name: "ck2", Type: "text"},
-			{Name: "s", Type: "int", Static: true}, {Name: "a", Type: "frozen<addr>"}, {Name: "v", Type: "map<text, int>"}, {Name: "dropme", Type: "int"},
+			{Name: "s", Type: "int", Static: true}, {Name: "a", Type: "frozen<addr>"}, {Name: "v", Type: "map<text, int>"},
 		},
 		Dropped: map[string]int64{"dropme": 1795224917822000},
 	}
@@ -41,6 +41,7 @@ func TestParseSchemaForms(t *testing.T) {
 	for _, tc := range []struct {
 		name, cql   string
 		pk, ck      []string
+		cols        []string // checked when set
 		ttl         int
 		dropped     map[string]int64
 		errContains string
@@ -49,6 +50,9 @@ func TestParseSchemaForms(t *testing.T) {
 			pk: []string{"id"}, ttl: 60, dropped: map[string]int64{}},
 		{name: "no WITH", cql: `CREATE TABLE IF NOT EXISTS "Ks"."T" (a int, b int, PRIMARY KEY (a, b));` + "\nALTER TABLE \"Ks\".\"T\" DROP (c, d) USING TIMESTAMP 7;",
 			pk: []string{"a"}, ck: []string{"b"}, dropped: map[string]int64{"c": 7, "d": 7}},
+		{name: "dropped and added back", cql: "CREATE TABLE ks.t (k int PRIMARY KEY, a int, b int, c int);\n" +
+			"ALTER TABLE ks.t DROP b USING TIMESTAMP 5;\nALTER TABLE ks.t ADD b int;\nALTER TABLE ks.t DROP c USING TIMESTAMP 6;",
+			pk: []string{"k"}, cols: []string{"k", "a", "b"}, dropped: map[string]int64{"b": 5, "c": 6}},
 		{name: "no table", cql: "CREATE TYPE ks.a (x int);", errContains: "no CREATE TABLE"},
 		{name: "no key", cql: "CREATE TABLE ks.t (a int);", errContains: "no primary key"},
 	} {
@@ -65,6 +69,13 @@ func TestParseSchemaForms(t *testing.T) {
 			}
 			if !reflect.DeepEqual(s.PartitionKey, tc.pk) || !reflect.DeepEqual(s.Clustering, tc.ck) || s.DefaultTTL != tc.ttl || !reflect.DeepEqual(s.Dropped, tc.dropped) {
 				t.Errorf("got pk %v ck %v ttl %d dropped %v", s.PartitionKey, s.Clustering, s.DefaultTTL, s.Dropped)
+			}
+			var cols []string
+			for _, c := range s.Columns {
+				cols = append(cols, c.Name)
+			}
+			if tc.cols != nil && !reflect.DeepEqual(cols, tc.cols) {
+				t.Errorf("columns %v, want %v", cols, tc.cols)
 			}
 		})
 	}
@@ -221,4 +232,49 @@ func jsonRows(t *testing.T, s *sstable.Snapshot, o sstable.ReadOptions) []string
 		t.Fatal(err)
 	}
 	return got
+}
+
+// TestSchemaMustMatchTheSSTables gives the snapshot of
+// `k int PRIMARY KEY, a text, n int, b boolean` schemas that do not
+// describe it, and replicas schemas that disagree: each is an error
+// naming what differs, whichever order the directories come in.
+func TestSchemaMustMatchTheSSTables(t *testing.T) {
+	withSchema := func(cql string) string {
+		dir := copyDir(t, uncompressedSnapshot)
+		must(t, os.WriteFile(filepath.Join(dir, "schema.cql"), []byte(cql), 0o644))
+		return dir
+	}
+	const own = "CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean);"
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want []string
+	}{
+		{"another table", []string{withSchema("CREATE TABLE ks.u (id int PRIMARY KEY, x text, y int);")},
+			[]string{"nb-1-big-Statistics.db does not hold table ks.u", "column a (text) is not in the table", "column b (boolean)", "column n (int)"}},
+		{"another type", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n bigint, b boolean);")},
+			[]string{"column n is int, the table's is bigint"}},
+		{"a key column", []string{withSchema("CREATE TABLE ks.t (k int, a text, n int, b boolean, PRIMARY KEY (k, n));")},
+			[]string{"1 partition key and 0 clustering columns, schema.cql has [k] and [n]", "column n is a key column"}},
+		{"static", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text static, n int, b boolean);")},
+			[]string{"column a is static in one and not in the other"}},
+		{"replicas", []string{withSchema(own), withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean, c int);")},
+			[]string{"disagree (columns (k int, a text, n int, b boolean) and (k int, a text, n int, b boolean, c int))"}},
+		{"replicas reversed", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean, c int);"), withSchema(own)},
+			[]string{"disagree (columns (k int, a text, n int, b boolean, c int) and (k int, a text, n int, b boolean))"}},
+		{"replicas, a drop", []string{withSchema(own), withSchema(own + "\nALTER TABLE ks.t DROP b USING TIMESTAMP 1;")},
+			[]string{"disagree (columns"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := sstable.OpenSnapshot(tc.dirs...)
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v; want one containing %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := sstable.OpenSnapshot(withSchema(own), withSchema(own)); err != nil {
+		t.Errorf("two replicas of one schema: %v", err)
+	}
 }

@@ -1,6 +1,8 @@
 package sstable_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -351,5 +353,63 @@ func TestCorruptChunkNamesFileChunkAndOffset(t *testing.T) {
 	want := fmt.Sprintf("chunk %d at offset %d: checksum mismatch", chunk, tab.Compression.Offsets[chunk])
 	if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Data.db") || !strings.Contains(err.Error(), want) {
 		t.Errorf("flipped byte in chunk %d: %v; want ErrCorrupt naming the file and %q", chunk, err, want)
+	}
+}
+
+// TestUnknownVersionIsAnError renames SSTables to versions they are not:
+// an unknown version is unsupported, and a known one whose Statistics.db
+// is laid out for another is corrupt; either error names the file, and
+// neither reads as an SSTable with no rows.
+func TestUnknownVersionIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, to string
+		err         error
+		want        string
+	}{
+		{"nb/legacy_nb_simple", "zz", sstable.ErrUnsupported, "version zz of the big format"},
+		{"nb/legacy_nb_simple", "ea", sstable.ErrUnsupported, "version ea of the big format"},
+		{"nb/legacy_nb_simple", "pa", sstable.ErrUnsupported, "version pa of the big format"},
+		{"da/legacy_da_simple", "db", sstable.ErrUnsupported, "version db of the bti format"},
+		{"da/legacy_da_simple", "oa", sstable.ErrUnsupported, "version oa of the bti format"},
+		{"nb/legacy_nb_simple", "ma", sstable.ErrCorrupt, "file name says version ma"},
+		{"oa/legacy_oa_simple", "md", sstable.ErrCorrupt, "file name says version md"},
+	} {
+		t.Run(tc.fixture+"->"+tc.to, func(t *testing.T) {
+			src := copyFixture(t, loadFixture(t, tc.fixture))
+			dir, from := filepath.Dir(src), filepath.Base(src)[:2]
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				must(t, os.Rename(filepath.Join(dir, e.Name()), filepath.Join(dir, tc.to+strings.TrimPrefix(e.Name(), from))))
+			}
+			s, err := sstable.OpenSnapshot(dir)
+			if err == nil {
+				err = s.Rows(context.Background(), sstable.ReadOptions{}, func(sstable.CQLRow) error { return nil })
+			}
+			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.to+"-1-") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v; want %v naming the file and %q", err, tc.err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDamagedStatisticsIsCorrupt flips every seventh byte of a
+// Statistics.db of version nb in turn: the checksums of its header, table of contents and
+// components catch every one when the table opens.
+func TestDamagedStatisticsIsCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"nb-1-big-Data.db", "nb-1-big-Statistics.db", "nb-1-big-TOC.txt", "nb-1-big-CRC.db"} {
+		b, err := os.ReadFile(filepath.Join("testdata/uncompressed-snapshot", name))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	stats := filepath.Join(dir, "nb-1-big-Statistics.db")
+	orig, _ := os.ReadFile(stats)
+	for at := 0; at < len(orig); at += 7 {
+		b := bytes.Clone(orig)
+		b[at] ^= 0x04
+		must(t, os.WriteFile(stats, b, 0o644))
+		if _, err := sstable.Open(filepath.Join(dir, "nb-1-big-Data.db")); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Statistics.db") {
+			t.Fatalf("byte %d of %d flipped: %v; want ErrCorrupt naming Statistics.db", at, len(orig), err)
+		}
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,7 +34,8 @@ type Table struct {
 	Header      Header
 	Compression *Compression // nil when Data.db is not compressed
 
-	dataSize int64 // size of Data.db as stored
+	dataSize  int64      // size of Data.db as stored
+	checksums *checksums // CRC.db, for an uncompressed Data.db
 
 	indexOnce sync.Once // Index reads the partition index once
 	index     []IndexEntry
@@ -67,6 +70,14 @@ type Compression struct {
 	Offsets          []int64
 }
 
+// versions are the SSTable versions this reader decodes, per format. BIG
+// ma to me (3.x), na and nb (4.x, 5.0), nc (5.0 development) and oa (5.0);
+// BTI da (5.0).
+var versions = map[string][]string{
+	"big": {"ma", "mb", "mc", "md", "me", "na", "nb", "nc", "oa"},
+	"bti": {"da"},
+}
+
 var dataName = regexp.MustCompile(`^([a-z]{2})-(\d+|[0-9a-z_]+)-(big|bti)-Data\.db$`)
 
 // Open reads the metadata of the SSTable whose Data.db is at path.
@@ -76,6 +87,9 @@ func Open(path string) (*Table, error) {
 		return nil, fmt.Errorf("sstable: %s: not a Data.db file name (like nb-1-big-Data.db)", path)
 	}
 	t := &Table{Dir: filepath.Dir(path), Version: m[1], Format: m[3]}
+	if !slices.Contains(versions[t.Format], t.Version) {
+		return nil, fmt.Errorf("%w: %s: version %s of the %s format (this reader knows %s %v)", ErrUnsupported, path, t.Version, t.Format, t.Format, versions[t.Format])
+	}
 	t.Prefix = strings.TrimSuffix(filepath.Base(path), "-Data.db")
 	toc, err := os.ReadFile(t.component("TOC.txt"))
 	if err != nil {
@@ -92,6 +106,10 @@ func Open(path string) (*Table, error) {
 	t.dataSize = st.Size()
 	if t.has("CompressionInfo.db") {
 		if err := t.readCompressionInfo(); err != nil {
+			return nil, err
+		}
+	} else if t.has("CRC.db") {
+		if err := t.readChecksums(); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +151,9 @@ func (t *Table) readStatistics() error {
 	r := &buf{b: raw, file: path}
 	count := int(int32(r.u32()))
 	crcs := t.atLeast("na")
+	if !crcs && len(raw) >= 8 && crc32.ChecksumIEEE(raw[:4]) == binary.BigEndian.Uint32(raw[4:]) {
+		return fmt.Errorf("%w: %s: checksummed like version na or later, but the file name says version %s", ErrCorrupt, path, t.Version)
+	}
 	if crcs {
 		want := r.u32()
 		if r.err == nil && crc32.ChecksumIEEE(raw[:4]) != want {
@@ -158,6 +179,11 @@ func (t *Table) readStatistics() error {
 	if r.err != nil {
 		return r.err
 	}
+	if crcs {
+		if err := checkComponents(path, raw, offsets); err != nil {
+			return err
+		}
+	}
 	at := func(typ int32) (*buf, error) {
 		off, ok := offsets[typ]
 		if !ok || off < 0 || off > len(raw) {
@@ -178,10 +204,16 @@ func (t *Table) readStatistics() error {
 	if err != nil {
 		return err
 	}
-	t.Header.MinTimestamp = int64(h.uvint() + 1442880000000000)
-	t.Header.MinLDT = uint32(h.uvint()) + 1442880000
-	t.Header.MinTTL = int32(h.uvint())
-	if t.Header.PartitionKey, err = parseHeaderType(h); err != nil {
+	return t.Header.read(h)
+}
+
+// read decodes the serialization header (Statistics.db component 3).
+func (hd *Header) read(h *buf) error {
+	var err error
+	hd.MinTimestamp = int64(h.uvint() + 1442880000000000)
+	hd.MinLDT = uint32(h.uvint()) + 1442880000
+	hd.MinTTL = int32(h.uvint())
+	if hd.PartitionKey, err = parseHeaderType(h); err != nil {
 		return err
 	}
 	for range h.uvint() {
@@ -189,9 +221,9 @@ func (t *Table) readStatistics() error {
 		if err != nil {
 			return err
 		}
-		t.Header.Clustering = append(t.Header.Clustering, ct)
+		hd.Clustering = append(hd.Clustering, ct)
 	}
-	for _, list := range []*[]Column{&t.Header.StaticColumns, &t.Header.RegularColumns} {
+	for _, list := range []*[]Column{&hd.StaticColumns, &hd.RegularColumns} {
 		n := h.uvint()
 		if h.err == nil && n > 1<<16 {
 			h.fail("%d columns", n)
@@ -206,6 +238,26 @@ func (t *Table) readStatistics() error {
 		}
 	}
 	return h.err
+}
+
+// checkComponents verifies the checksum that ends each component of a
+// Statistics.db of version na or later: the component runs to the next
+// one's offset, or to the end of the file.
+func checkComponents(path string, raw []byte, offsets map[int32]int) error {
+	starts := slices.Sorted(maps.Values(offsets))
+	for i, off := range starts {
+		end := len(raw)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		if off < 0 || end > len(raw) || end-off < 4 {
+			return fmt.Errorf("%w: %s: statistics component at offset %d runs to %d", ErrCorrupt, path, off, end)
+		}
+		if crc32.ChecksumIEEE(raw[off:end-4]) != binary.BigEndian.Uint32(raw[end-4:end]) {
+			return fmt.Errorf("%w: %s: statistics component at offset %d: checksum mismatch", ErrCorrupt, path, off)
+		}
+	}
+	return nil
 }
 
 func parseHeaderType(h *buf) (*Type, error) {
@@ -251,12 +303,13 @@ func (t *Table) readCompressionInfo() error {
 	if r.err == nil && (c.ChunkLength <= 0 || c.ChunkLength > 1<<30) {
 		r.fail("chunk length %d", c.ChunkLength)
 	}
+	if r.err != nil {
+		return r.err
+	}
 	// Cassandra may end the file with one empty chunk (seen from
 	// upgradesstables with Zstd and Deflate); it is never read.
-	if want := (c.DataLength + int64(c.ChunkLength) - 1) / int64(c.ChunkLength); r.err == nil && (c.DataLength < 0 || int64(n) != want && int64(n) != want+1) {
+	if want := (c.DataLength + int64(c.ChunkLength) - 1) / int64(c.ChunkLength); c.DataLength < 0 || int64(n) != want && int64(n) != want+1 {
 		r.fail("%d chunks of %d bytes for %d uncompressed bytes", n, c.ChunkLength, c.DataLength)
-	}
-	if r.err != nil {
 		return r.err
 	}
 	// Every chunk holds at least its checksum, and the last ends the file.
@@ -290,14 +343,14 @@ func (t *Table) DataLength() int64 {
 }
 
 // Data returns the whole uncompressed data stream, every chunk's checksum
-// verified.
+// (CompressionInfo.db's chunks, or CRC.db's) verified.
 func (t *Table) Data() ([]byte, error) {
 	return t.ReadRange(0, t.DataLength())
 }
 
 // ReadRange returns the uncompressed bytes [from, to) of the data stream,
 // reading and decompressing only the chunks that cover them and verifying
-// each one's checksum.
+// each one's checksum (for uncompressed data, CRC.db's when there is one).
 func (t *Table) ReadRange(from, to int64) ([]byte, error) {
 	d, err := t.openData()
 	if err != nil {
@@ -357,6 +410,9 @@ func (d *dataReader) read(from, to int64) ([]byte, error) {
 		return nil, fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", d.path, from, to, n)
 	}
 	c := d.t.Compression
+	if c == nil && d.t.checksums != nil {
+		return d.readChecked(from, to)
+	}
 	if c == nil {
 		out := make([]byte, to-from)
 		if _, err := d.f.ReadAt(out, from); err != nil {
