@@ -47,10 +47,10 @@ func (e *Env) checkTransform(j *job.Job) error {
 		return nil
 	}
 	if e.Transforms == nil {
-		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use delete, reindex or export", t.Name, t.Version))
+		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use a stock transform (%s)", t.Name, t.Version, strings.Join(job.StockNames, ", ")))
 	}
 	if _, err := e.Transforms.Lookup(t.Name, t.Version); err != nil {
-		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use delete, reindex or export", err))
+		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use a stock transform (%s)", err, strings.Join(job.StockNames, ", ")))
 	}
 	return nil
 }

@@ -73,6 +73,10 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		}
 		b.track(e.Close)
 		return e, nil
+	case "service_facts":
+		s := newServiceFacts(t.Version, *t.Service)
+		b.track(s.Close)
+		return s, nil
 	}
 	return nil, nil
 }
