@@ -282,6 +282,9 @@ func (r *Job) Run(ctx context.Context) error {
 		if err = r.finalBudget(ctx); err == nil {
 			err = r.verify(bctx)
 		}
+		if err == nil && r.endsHere() {
+			err = r.env.onSuccess(bctx, r.spec)
+		}
 	}
 	stopWorkers()
 	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
@@ -362,7 +365,7 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		r.log.Error("save the job's counters", "error", err)
 	}
 	switch {
-	case runErr == nil && r.async && !r.opts.Follow && len(r.workers) == 0:
+	case runErr == nil && !r.endsHere():
 		return r.env.applying(ctx, id)
 	case runErr == nil:
 		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
@@ -377,6 +380,12 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	return err
 }
 
+// endsHere reports whether this run ends the job, its events handled:
+// else processors elsewhere end it (see applying).
+func (r *Job) endsHere() bool {
+	return !r.async || r.opts.Follow || len(r.workers) > 0
+}
+
 // applying records that job id's scan is done while its events are with
 // processors elsewhere; they end it (worker.Complete), or it ends now if
 // they already handled every event.
@@ -384,7 +393,7 @@ func (e *Env) applying(ctx context.Context, id string) error {
 	if _, err := control.Transition(ctx, e.Store, id, control.Applying, nil); err != nil {
 		return err
 	}
-	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag)
+	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag, e.onSuccess)
 	return err
 }
 

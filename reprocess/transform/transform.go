@@ -49,6 +49,15 @@ type Inputs interface {
 	MetadataKeys() (keys []string, known bool)
 }
 
+// Finisher is implemented by transforms with a step to take once their
+// job has succeeded, every asset handled (a reindex into a new index
+// switches an alias to it). It is never taken for a job that failed or
+// was cancelled. It may be taken more than once (a job run again, two
+// processes ending one job): Finish must be idempotent.
+type Finisher interface {
+	Finish(ctx context.Context) error
+}
+
 // Tracked reports whether the processor guards t's writes and records
 // what its facts were derived from: t reads production.
 func Tracked(t Transform) bool {

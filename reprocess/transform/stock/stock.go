@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
@@ -56,11 +57,10 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := newReindex(es, t.Version, t.Index, t.MappingVersion)
+		r, err := b.reindex(es, t)
 		if err != nil {
 			return nil, err
 		}
-		b.track(r.Close)
 		return r, nil
 	case "export":
 		roll := t.RollBytes
@@ -79,6 +79,25 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		return s, nil
 	}
 	return nil, nil
+}
+
+// reindex builds a reindex, creating its index from the spec's mapping
+// if it has one.
+func (b *Builder) reindex(es *elasticsearch.Client, t job.Transform) (*Reindex, error) {
+	if t.Mapping != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := createIndex(ctx, es, t.Index, t.Mapping); err != nil {
+			return nil, err
+		}
+	}
+	r, err := newReindex(es, t.Version, t.Index, t.MappingVersion)
+	if err != nil {
+		return nil, err
+	}
+	r.alias = t.Alias
+	b.track(r.Close)
+	return r, nil
 }
 
 func (b *Builder) track(closer func() error) {
