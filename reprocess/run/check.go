@@ -8,6 +8,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
 
 // ErrSpecChanged refuses to run a job under a name that ran another spec.
@@ -43,6 +44,11 @@ var ErrOverBudget = errors.New("over the job's error budget")
 // binary.
 func (e *Env) checkTransform(j *job.Job) error {
 	t := j.Transform
+	if t.Name == "reverse_index" {
+		if _, ok := e.Store.Store.(assets.ReverseIndexer); !ok {
+			return invalid(fmt.Errorf("transform reverse_index: %w", stock.ErrNoReverseIndex))
+		}
+	}
 	if j.Facts != nil || t.Stock() {
 		return nil
 	}

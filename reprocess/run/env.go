@@ -135,6 +135,9 @@ func (e *Env) stock() *stock.Builder {
 		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
 		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
 	}
+	if e.Store != nil {
+		b.Store = e.Store.Store // untimed: its own interfaces show through
+	}
 	return b
 }
 

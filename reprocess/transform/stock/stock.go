@@ -37,6 +37,9 @@ type Builder struct {
 	ES func() (*elasticsearch.Client, error)
 	// Writer names this process in export file names (e.g. host-pid).
 	Writer string
+	// Store is the asset store; reverse_index writes its tables beside
+	// the assets (an assets.ReverseIndexer, else it is refused).
+	Store assets.Store
 
 	mu     sync.Mutex
 	closer []func() error
@@ -73,6 +76,12 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		}
 		b.track(e.Close)
 		return e, nil
+	case "reverse_index":
+		r, err := buildReverseIndex(b.Store, t)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	case "service_facts":
 		s := newServiceFacts(t.Version, *t.Service)
 		b.track(s.Close)
