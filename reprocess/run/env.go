@@ -134,6 +134,7 @@ func (e *Env) stock() *stock.Builder {
 	b := &stock.Builder{
 		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
 		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Kafka:  e.Kafka,
 	}
 	if e.Store != nil {
 		b.Store = e.Store.Store // untimed: its own interfaces show through

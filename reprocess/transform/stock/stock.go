@@ -26,6 +26,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
@@ -40,6 +41,8 @@ type Builder struct {
 	// Store is the asset store; reverse_index writes its tables beside
 	// the assets (an assets.ReverseIndexer, else it is refused).
 	Store assets.Store
+	// Kafka is where workflow publishes its events to a topic.
+	Kafka *kafka.Cluster
 
 	mu     sync.Mutex
 	closer []func() error
@@ -82,6 +85,15 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 			return nil, err
 		}
 		return r, nil
+	case "workflow":
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		w, err := newWorkflow(ctx, b.Kafka, t.Version, j.Name, *t.Workflow)
+		if err != nil {
+			return nil, err
+		}
+		b.track(w.Close)
+		return w, nil
 	case "service_facts":
 		s := newServiceFacts(t.Version, *t.Service)
 		b.track(s.Close)
