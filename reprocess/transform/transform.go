@@ -5,7 +5,8 @@
 // Transforms come from three places: Go code registered by (name,
 // version) in a Registry (see reprocess/transform/orientation for a
 // family), a job spec's CEL facts (FromCEL), and the stock transforms
-// (reindex, export, delete in reprocess/transform/stock).
+// (reindex, export, delete, service_facts, reverse_index, workflow in
+// reprocess/transform/stock).
 package transform
 
 import (

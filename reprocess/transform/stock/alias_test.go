@@ -34,7 +34,7 @@ func TestZeroDowntimeReindexOnRealElasticsearch(t *testing.T) {
 	})
 	ok := succeeds(t)
 	ok(es.Indices.Create(old))
-	ok(es.Indices.UpdateAliases(strings.NewReader(`{"actions": [{"add": {"index": "`+old+`", "alias": "`+alias+`"}}]}`)))
+	ok(es.Indices.UpdateAliases(strings.NewReader(`{"actions": [{"add": {"index": "` + old + `", "alias": "` + alias + `"}}]}`)))
 
 	j, err := job.Read(fmt.Appendf(nil, `name: zdr
 source: {kind: ids, ids: [6ba7b810-9dad-11d1-80b4-00c04fd430c8]}

@@ -84,7 +84,9 @@ func (u *unruly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // resolver hands every event the one transform.
 type resolver struct{ t transform.Transform }
 
-func (r resolver) Resolve(context.Context, events.Reprocess) (transform.Transform, error) { return r.t, nil }
+func (r resolver) Resolve(context.Context, events.Reprocess) (transform.Transform, error) {
+	return r.t, nil
+}
 
 func TestServiceFactsOnRealCassandra(t *testing.T) {
 	store := assetstest.Cassandra(t, "reprocess_stock_service_test", assets.DefaultLayout)

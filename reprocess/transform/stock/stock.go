@@ -8,10 +8,20 @@
 //     through a bulk indexer, with the asset's version as the document's
 //     external version, so an older snapshot never overwrites a newer one;
 //   - export appends each asset to JSON-lines or Parquet files under a
-//     directory, rolled by size.
+//     directory, rolled by size;
+//   - reindex with an alias is zero-downtime: the new index is created
+//     from the spec's mapping, and the alias moves to it in one request
+//     once the job succeeded (a transform.Finisher);
+//   - service_facts asks an HTTP endpoint for facts, in batches, at the
+//     endpoint's rate (ServiceFacts);
+//   - reverse_index writes (value, asset id) rows of a metadata field into
+//     a Cassandra table beside the assets (ReverseIndex);
+//   - workflow sends one CloudEvent per asset to a Kafka topic or an HTTP
+//     endpoint (Workflow).
 //
-// Reindex and export return only once their write is durable (acknowledged
-// by Elasticsearch, fsynced to disk), so the transforms[name] marker the
+// Those with side effects return only once their write is durable
+// (acknowledged by Elasticsearch, Cassandra, Kafka or the endpoint,
+// fsynced to disk), so the transforms[name] marker the
 // processor writes next never claims a write that was lost. After a crash
 // between the two the asset is written again: side effects are
 // at-least-once, the marker makes the job as a whole exactly-once.

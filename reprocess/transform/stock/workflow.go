@@ -73,7 +73,9 @@ func newWorkflow(ctx context.Context, kc *kafka.Cluster, version int, jobName st
 	}
 	if spec.URL != "" {
 		client := &http.Client{Timeout: 30 * time.Second}
-		w.send = func(ctx context.Context, _ string, event []byte) error { return postEvent(ctx, client, spec.URL, event) }
+		w.send = func(ctx context.Context, _ string, event []byte) error {
+			return postEvent(ctx, client, spec.URL, event)
+		}
 		return w, nil
 	}
 	if kc == nil {
