@@ -279,12 +279,7 @@ func (r *Job) Run(ctx context.Context) error {
 	case err != nil && ctx.Err() != nil: // stopped, however the scan put it
 		err = errors.Join(ctx.Err(), err)
 	case err == nil && followErr == nil:
-		if err = r.finalBudget(ctx); err == nil {
-			err = r.verify(bctx)
-		}
-		if err == nil && r.endsHere() {
-			err = r.env.onSuccess(bctx, r.spec)
-		}
+		err = r.conclude(ctx, bctx)
 	}
 	stopWorkers()
 	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
@@ -298,6 +293,20 @@ func (r *Job) Run(ctx context.Context) error {
 		return err
 	}
 	return followErr
+}
+
+// conclude ends a run whose events were all handled: the final budget
+// check, the verification pass, and, when this run ends the job, the
+// transform's on-success step.
+func (r *Job) conclude(ctx, bctx context.Context) error {
+	err := r.finalBudget(ctx)
+	if err == nil {
+		err = r.verify(bctx)
+	}
+	if err == nil && r.endsHere() {
+		err = r.env.onSuccess(bctx, r.spec)
+	}
+	return err
 }
 
 // finalBudget checks the budget against the job's final counts: the

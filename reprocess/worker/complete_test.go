@@ -56,14 +56,7 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 				}
 			}
 			finished := 0
-			onSuccess := func(_ context.Context, j *job.Job) error {
-				if j.Name != "j" {
-					t.Errorf("on-success step of job %q", j.Name)
-				}
-				finished++
-				return tc.finish
-			}
-			done, err := worker.Complete(ctx, s, "j", lag, onSuccess)
+			done, err := worker.Complete(ctx, s, "j", lag, func(context.Context, *job.Job) error { finished++; return tc.finish })
 			if err != nil || done != tc.done {
 				t.Fatalf("Complete = %v, %v; want %v", done, err, tc.done)
 			}

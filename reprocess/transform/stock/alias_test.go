@@ -25,17 +25,7 @@ import (
 func TestZeroDowntimeReindexOnRealElasticsearch(t *testing.T) {
 	es := realES(t)
 	ctx := context.Background()
-	x := fmt.Sprintf("%08x", rand.Uint32())
-	old, index, alias := "zdr-old-"+x, "zdr-new-"+x, "zdr-"+x
-	t.Cleanup(func() {
-		if res, err := es.Indices.Delete([]string{old, index}); err == nil {
-			res.Body.Close()
-		}
-	})
-	ok := succeeds(t)
-	ok(es.Indices.Create(old))
-	ok(es.Indices.UpdateAliases(strings.NewReader(`{"actions": [{"add": {"index": "` + old + `", "alias": "` + alias + `"}}]}`)))
-
+	old, index, alias := aliasedIndex(t, es)
 	j, err := job.Read(fmt.Appendf(nil, `name: zdr
 source: {kind: ids, ids: [6ba7b810-9dad-11d1-80b4-00c04fd430c8]}
 transform:
@@ -88,6 +78,22 @@ transform:
 	if err := clash.Finish(ctx); err == nil || !strings.Contains(err.Error(), "invalid_alias_name") {
 		t.Errorf("switching an alias named like an index: %v; want Elasticsearch's reason", err)
 	}
+}
+
+// aliasedIndex makes an index old with an alias, and names the index a
+// reindex writes; both are deleted when the test ends.
+func aliasedIndex(t *testing.T, es *elasticsearch.Client) (old, index, alias string) {
+	x := fmt.Sprintf("%08x", rand.Uint32())
+	old, index, alias = "zdr-old-"+x, "zdr-new-"+x, "zdr-"+x
+	t.Cleanup(func() {
+		if res, err := es.Indices.Delete([]string{old, index}); err == nil {
+			res.Body.Close()
+		}
+	})
+	ok := succeeds(t)
+	ok(es.Indices.Create(old))
+	ok(es.Indices.UpdateAliases(strings.NewReader(`{"actions": [{"add": {"index": "` + old + `", "alias": "` + alias + `"}}]}`)))
+	return old, index, alias
 }
 
 func realES(t *testing.T) *elasticsearch.Client {

@@ -41,14 +41,7 @@ transform: {name: workflow, version: 2, workflow: {name: thumbnail, fields: [tit
 // publishes nothing; a redelivery before the marker publishes an event
 // with the same id.
 func TestWorkflowOnRealKafka(t *testing.T) {
-	brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
-	cfg := kafka.DefaultConfig
-	cfg.Brokers, cfg.Partitions = brokers, 3
-	kc, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	kc := realKafka(t)
 	topic := fmt.Sprintf("workflow-test-%08x", rand.Uint32())
 	t.Cleanup(func() { deleteTopic(t, kc, topic) })
 	store := assetstest.Embedded(t, assets.DefaultLayout)
@@ -101,6 +94,20 @@ func TestWorkflowOnRealKafka(t *testing.T) {
 			checkEvent(t, ev, a)
 		}
 	}
+}
+
+// realKafka is the real Kafka, closed when the test ends; topics it
+// creates have three partitions.
+func realKafka(t *testing.T) *kafka.Cluster {
+	cfg := kafka.DefaultConfig
+	cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	cfg.Partitions = 3
+	kc, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	return kc
 }
 
 func btoi(b bool) int {
