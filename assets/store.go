@@ -45,6 +45,22 @@ type Store interface {
 	Close() error
 }
 
+// ReverseIndexer is a store that keeps reverse indexes beside its assets:
+// tables of (value, asset id) rows, a partition per value, clustered by
+// asset id, to find assets by a metadata field. The Cassandra store is
+// one; the embedded store is not.
+type ReverseIndexer interface {
+	// EnsureReverseIndex creates table unless it exists.
+	EnsureReverseIndex(ctx context.Context, table string) error
+	// IndexValue writes the row (value, id) of table; writing it again
+	// changes nothing.
+	IndexValue(ctx context.Context, table, value string, id ID) error
+	// UnindexValue deletes the row (value, id) of table, if there is one.
+	UnindexValue(ctx context.Context, table, value string, id ID) error
+	// Lookup lists up to limit ids under value in table, in id order.
+	Lookup(ctx context.Context, table, value string, limit int) ([]ID, error)
+}
+
 // JobStore keeps job state and scan checkpoints.
 type JobStore interface {
 	// SaveJob creates or replaces a job's record.

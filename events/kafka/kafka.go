@@ -217,6 +217,24 @@ func (c *Cluster) EnsureTopics(ctx context.Context) error {
 	return nil
 }
 
+// EnsureTopic creates topic, with the configured partitions and
+// replication factor, unless it exists.
+func (c *Cluster) EnsureTopic(ctx context.Context, topic string) error {
+	cl, err := c.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(c.cfg.Partitions), int16(c.cfg.ReplicationFactor), nil, topic)
+	if err == nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
 // kgoLogger keeps franz-go's chatty info messages (connections, producer
 // ids, metrics subscriptions) for debug runs.
 type kgoLogger struct{ *kslog.Logger }

@@ -12,7 +12,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
 
-// Stock builds a stock transform (reindex, export, delete) from its job's
+// Stock builds a stock transform (see reprocess/transform/stock) from its job's
 // spec; it returns nil, nil for names that are not stock transforms.
 type Stock func(j *job.Job) (transform.Transform, error)
 

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,18 +98,31 @@ type Transform struct {
 	// every document.
 	Index          string `yaml:"index,omitempty"`
 	MappingVersion int    `yaml:"mapping_version,omitempty"`
+	// Alias, if set, makes the reindex zero-downtime: the alias is
+	// switched to Index, atomically, once the job succeeds.
+	Alias string `yaml:"alias,omitempty"`
+	// Mapping, if set, is the body (settings, mappings) Index is created
+	// with before anything is written to it.
+	Mapping map[string]any `yaml:"mapping,omitempty"`
 
 	// export: the directory, jsonl or parquet, and the file size to roll at.
 	Dir       string `yaml:"dir,omitempty"`
 	Format    string `yaml:"format,omitempty"`
 	RollBytes int64  `yaml:"roll_bytes,omitempty"`
+
+	// service_facts: the endpoint facts are asked from.
+	Service *Service `yaml:"service,omitempty"`
+	// reverse_index: the field indexed and its table.
+	ReverseIndex *ReverseIndex `yaml:"reverse_index,omitempty"`
+	// workflow: the workflow triggered and where its events go.
+	Workflow *Workflow `yaml:"workflow,omitempty"`
 }
 
-// Stock reports whether the transform is one every deployment has
-// (delete, reindex, export), built from the spec.
-func (t Transform) Stock() bool {
-	return t.Name == "delete" || t.Name == "reindex" || t.Name == "export"
-}
+// StockNames are the transforms every deployment has, built from the spec.
+var StockNames = []string{"delete", "reindex", "export", "service_facts", "reverse_index", "workflow"}
+
+// Stock reports whether the transform is one of StockNames.
+func (t Transform) Stock() bool { return slices.Contains(StockNames, t.Name) }
 
 // Deletes reports whether the job really deletes assets.
 func (t Transform) Deletes() bool {
@@ -401,8 +415,8 @@ func (t Transform) validateStock() error {
 	if t.DryRun != nil && t.Name != "delete" {
 		bad("dry_run", "only the delete transform has a dry run")
 	}
-	if (t.Index != "" || t.MappingVersion != 0) && t.Name != "reindex" {
-		bad("index", "index and mapping_version belong to the reindex transform")
+	if (t.Index != "" || t.MappingVersion != 0 || t.Alias != "" || t.Mapping != nil) && t.Name != "reindex" {
+		bad("index", "index, mapping_version, alias and mapping belong to the reindex transform")
 	}
 	if (t.Dir != "" || t.Format != "" || t.RollBytes != 0) && t.Name != "export" {
 		bad("dir", "dir, format and roll_bytes belong to the export transform")
@@ -415,6 +429,9 @@ func (t Transform) validateStock() error {
 		if t.MappingVersion < 1 {
 			bad("mapping_version", "want >= 1, got %d", t.MappingVersion)
 		}
+		if t.Alias != "" && t.Alias == t.Index {
+			bad("alias", "%q is the index itself: name a new index to switch the alias to", t.Alias)
+		}
 	case "export":
 		if t.Dir == "" {
 			bad("dir", "name the directory to write files under")
@@ -426,5 +443,6 @@ func (t Transform) validateStock() error {
 			bad("roll_bytes", "want >= 0 (0: %d), got %d", DefaultRollBytes, t.RollBytes)
 		}
 	}
+	t.validateOwn(bad)
 	return errors.Join(errs...)
 }

@@ -52,7 +52,9 @@ func TestBadSpecs(t *testing.T) {
 		{"kind.bad.yaml", []string{"source.kind", "postgres"}},
 		{"time.bad.yaml", []string{"source.created_to (line 6)", `"2025-13-01" is not a time`, "RFC 3339"}},
 		{"backup.bad.yaml", []string{"source.snapshots: list the snapshot", "source.splits: want 1 to 65536, got -1"}},
-		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index and mapping_version belong to the reindex"}},
+		{"service.bad.yaml", []string{`transform.service.url: "ftp://nope"`, "transform.service.fields", "transform.service.batch",
+			"transform.service.rate", "transform.service.timeout", "transform.workflow: belongs to the workflow transform"}},
+		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index, mapping_version, alias and mapping belong to the reindex"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			s, err := job.Load(filepath.Join("testdata", tc.file))

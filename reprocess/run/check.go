@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
 
 // ErrSpecChanged refuses to run a job under a name that ran another spec.
@@ -69,14 +70,19 @@ var ErrOverBudget = errors.New("over the job's error budget")
 // binary.
 func (e *Env) checkTransform(j *job.Job) error {
 	t := j.Transform
+	if t.Name == "reverse_index" {
+		if _, ok := e.Store.Store.(assets.ReverseIndexer); !ok {
+			return invalid(fmt.Errorf("transform reverse_index: %w", stock.ErrNoReverseIndex))
+		}
+	}
 	if j.Facts != nil || t.Stock() {
 		return nil
 	}
 	if e.Transforms == nil {
-		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use delete, reindex or export", t.Name, t.Version))
+		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use a stock transform (%s)", t.Name, t.Version, strings.Join(job.StockNames, ", ")))
 	}
 	if _, err := e.Transforms.Lookup(t.Name, t.Version); err != nil {
-		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use delete, reindex or export", err))
+		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use a stock transform (%s)", err, strings.Join(job.StockNames, ", ")))
 	}
 	return nil
 }

@@ -136,10 +136,9 @@ func readIDs(j *job.Job, stdin io.Reader) (scan.Source, error) {
 // registry, CEL and stock transforms from the jobs' specs. cfg's Apply,
 // DLQ and Log are filled in. close flushes the stock transforms' writers.
 func (e *Env) Worker(dlq worker.DeadLetters, cfg worker.Config) (w *worker.Worker, close func() error, err error) {
-	host, _ := os.Hostname()
-	b := &stock.Builder{
-		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
-		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
+	b := e.stock()
+	if cfg.OnSuccess == nil {
+		cfg.OnSuccess = e.onSuccess
 	}
 	cfg.Apply = &apply.Handler{Store: e.Store, Transforms: &apply.Resolve{Registry: e.Transforms, Jobs: e.Store, Stock: b.Build}, Log: e.Log}
 	cfg.DLQ, cfg.Log = dlq, e.Log
@@ -147,6 +146,50 @@ func (e *Env) Worker(dlq worker.DeadLetters, cfg worker.Config) (w *worker.Worke
 		return nil, nil, err
 	}
 	return w, b.Close, nil
+}
+
+// stock returns a builder of stock transforms on the env's services.
+func (e *Env) stock() *stock.Builder {
+	host, _ := os.Hostname()
+	b := &stock.Builder{
+		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
+		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Kafka:  e.Kafka,
+	}
+	if e.Store != nil {
+		b.Store = e.Store.Store // untimed: its own interfaces show through
+	}
+	return b
+}
+
+// onSuccess takes the on-success step of j's transform if it has one
+// (transform.Finisher): a stock transform, built from the spec, or a Go
+// transform of the registry.
+func (e *Env) onSuccess(ctx context.Context, j *job.Job) error {
+	name, version := j.Transform.Name, j.Transform.Version
+	var t transform.Transform
+	switch {
+	case j.Facts != nil:
+		return nil
+	case j.Transform.Stock():
+		b := e.stock()
+		defer b.Close()
+		var err error
+		if t, err = b.Build(j); err != nil {
+			return fmt.Errorf("transform %s v%d: on success: %w", name, version, err)
+		}
+	case e.Transforms != nil:
+		t, _ = e.Transforms.Lookup(name, version)
+	}
+	f, ok := t.(transform.Finisher)
+	if !ok {
+		return nil
+	}
+	if err := f.Finish(ctx); err != nil {
+		return fmt.Errorf("transform %s v%d: on success: %w", name, version, err)
+	}
+	e.Log.Info("job's on-success step taken", "job", j.Name, "transform", name, "version", version)
+	return nil
 }
 
 // IDList builds the source of an id-list job, reading and checking the

@@ -287,9 +287,7 @@ func (r *Job) Run(ctx context.Context) error {
 	case err != nil && ctx.Err() != nil: // stopped, however the scan put it
 		err = errors.Join(ctx.Err(), err)
 	case err == nil && followErr == nil:
-		if err = r.finalBudget(ctx); err == nil {
-			err = r.verify(bctx)
-		}
+		err = r.conclude(ctx, bctx)
 	}
 	stopWorkers()
 	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
@@ -304,6 +302,20 @@ func (r *Job) Run(ctx context.Context) error {
 		return err
 	}
 	return followErr
+}
+
+// conclude ends a run whose events were all handled: the final budget
+// check, the verification pass, and, when this run ends the job, the
+// transform's on-success step.
+func (r *Job) conclude(ctx, bctx context.Context) error {
+	err := r.finalBudget(ctx)
+	if err == nil {
+		err = r.verify(bctx)
+	}
+	if err == nil && r.endsHere() {
+		err = r.env.onSuccess(bctx, r.spec)
+	}
+	return err
 }
 
 // finalBudget checks the budget against the job's final counts: the
@@ -402,7 +414,7 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		r.log.Error("save the job's counters", "error", err)
 	}
 	switch {
-	case runErr == nil && r.async && !r.opts.Follow && len(r.workers) == 0:
+	case runErr == nil && !r.endsHere():
 		return r.env.applying(ctx, id)
 	case runErr == nil:
 		_, err := control.Transition(ctx, s, id, control.Succeeded, nil)
@@ -417,6 +429,12 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	return err
 }
 
+// endsHere reports whether this run ends the job, its events handled:
+// else processors elsewhere end it (see applying).
+func (r *Job) endsHere() bool {
+	return !r.async || r.opts.Follow || len(r.workers) > 0
+}
+
 // applying records that job id's scan is done while its events are with
 // processors elsewhere; they end it (worker.Complete), or it ends now if
 // they already handled every event.
@@ -424,7 +442,7 @@ func (e *Env) applying(ctx context.Context, id string) error {
 	if _, err := control.Transition(ctx, e.Store, id, control.Applying, nil); err != nil {
 		return err
 	}
-	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag)
+	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag, e.onSuccess)
 	return err
 }
 

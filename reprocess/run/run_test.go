@@ -27,8 +27,13 @@ import (
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
-// TestMain fails the package's tests if any goroutine outlives them.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the package's tests if any goroutine outlives them, but
+// an Elasticsearch client's idle keep-alive connections, which may.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"))
+}
 
 var (
 	layout = assets.Layout{BucketWidth: 24 * time.Hour, Shards: 4}

@@ -5,7 +5,8 @@
 // Transforms come from three places: Go code registered by (name,
 // version) in a Registry (see reprocess/transform/orientation for a
 // family), a job spec's CEL facts (FromCEL), and the stock transforms
-// (reindex, export, delete in reprocess/transform/stock).
+// (reindex, export, delete, service_facts, reverse_index, workflow in
+// reprocess/transform/stock).
 package transform
 
 import (
@@ -47,6 +48,15 @@ type ReadsProduction interface {
 // which metadata keys they read; known false means all of it.
 type Inputs interface {
 	MetadataKeys() (keys []string, known bool)
+}
+
+// Finisher is implemented by transforms with a step to take once their
+// job has succeeded, every asset handled (a reindex into a new index
+// switches an alias to it). It is never taken for a job that failed or
+// was cancelled. It may be taken more than once (a job run again, two
+// processes ending one job): Finish must be idempotent.
+type Finisher interface {
+	Finish(ctx context.Context) error
 }
 
 // Tracked reports whether the processor guards t's writes and records

@@ -14,6 +14,11 @@ import (
 // commit (kafka.Cluster.Lag).
 type LagFunc func(ctx context.Context, group string) (int64, error)
 
+// OnSuccess is a job's on-success step (its transform's
+// transform.Finisher), taken before the job is recorded succeeded; its
+// error fails the job instead.
+type OnSuccess func(ctx context.Context, j *job.Job) error
+
 // Complete ends job id once its scan is done (control.Applying) and the
 // processors, wherever they run, have handled every event it emitted:
 // their reported counts reach its emitted count, or, when a killed
@@ -23,8 +28,9 @@ type LagFunc func(ctx context.Context, group string) (int64, error)
 // or failed when its dead letters are over its budget. Every process
 // calls it after adding its counts to the job's record, the scan's last
 // included, so whichever adds the last ones ends the job. It reports
-// whether it did; a job in any other state is left as it is.
-func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc) (bool, error) {
+// whether it did; a job in any other state is left as it is. A job that
+// would succeed takes onSuccess (nil: none) first.
+func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, onSuccess OnSuccess) (bool, error) {
 	rec, err := s.Job(ctx, id)
 	if errors.Is(err, assets.ErrNotFound) {
 		return false, nil
@@ -48,10 +54,24 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc) (b
 	to, edit := control.Succeeded, func(*assets.Job) {}
 	if over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled); over != "" {
 		to, edit = control.Failed, func(j *assets.Job) { j.Error = "over its error budget: " + over }
+	} else if err := finish(ctx, spec, onSuccess); err != nil {
+		to, edit = control.Failed, func(j *assets.Job) { j.Error = err.Error() }
 	}
 	_, err = control.Transition(ctx, s, id, to, edit)
 	if errors.Is(err, control.ErrTransition) { // another process ended it first
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// finish takes the on-success step of the job spec describes.
+func finish(ctx context.Context, spec job.Spec, onSuccess OnSuccess) error {
+	if onSuccess == nil {
+		return nil
+	}
+	j, err := job.Compile(spec)
+	if err != nil {
+		return err
+	}
+	return onSuccess(ctx, j)
 }

@@ -2,19 +2,24 @@ package worker_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 // A scanned job ends when, and only when, its processors have reported
-// every event it emitted: succeeded, or failed over its error budget.
+// every event it emitted: succeeded, or failed over its error budget. Its
+// on-success step is taken when, and only when, it would succeed, and
+// fails it when it fails.
 func TestCompleteEndsAScannedJob(t *testing.T) {
-	const spec = "name: j\nsource: {kind: ids, ids: [x]}\ntransform: {name: t, version: 1, facts: {f: '\"x\"'}}\nbudget: {max_dead_letters: 1}\n"
+	const spec = "name: j\nsource: {kind: ids, ids: [6ba7b810-9dad-11d1-80b4-00c04fd430c8]}\ntransform: {name: t, version: 1, facts: {f: '\"x\"'}}\nbudget: {max_dead_letters: 1}\n"
 	for _, tc := range []struct {
 		name     string
 		status   string
@@ -22,15 +27,17 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 		lag      int64 // the group's; -1: not known
 		done     bool
 		want     string
+		finish   error // the on-success step's
 	}{
-		{"events still out", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, -1, false, control.Applying},
-		{"events still on the topic", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, 1, false, control.Applying},
-		{"a killed worker's counts lost, topic drained", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, 0, true, control.Succeeded},
-		{"all handled", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "skipped": 1, "dlq": 1}, -1, true, control.Succeeded},
-		{"over budget", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "dlq": 2}, -1, true, control.Failed},
-		{"redelivered events count", control.Applying, map[string]int64{"emitted": 10, "applied": 10, "skipped": 3}, -1, true, control.Succeeded},
-		{"still scanning", control.Running, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Running},
-		{"cancelled", control.Cancelled, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Cancelled},
+		{"events still out", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, -1, false, control.Applying, nil},
+		{"events still on the topic", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, 1, false, control.Applying, nil},
+		{"a killed worker's counts lost, topic drained", control.Applying, map[string]int64{"emitted": 10, "applied": 9}, 0, true, control.Succeeded, nil},
+		{"all handled", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "skipped": 1, "dlq": 1}, -1, true, control.Succeeded, nil},
+		{"over budget", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "dlq": 2}, -1, true, control.Failed, nil},
+		{"redelivered events count", control.Applying, map[string]int64{"emitted": 10, "applied": 10, "skipped": 3}, -1, true, control.Succeeded, nil},
+		{"still scanning", control.Running, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Running, nil},
+		{"cancelled", control.Cancelled, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Cancelled, nil},
+		{"on-success step fails", control.Applying, map[string]int64{"emitted": 10, "applied": 10}, -1, true, control.Failed, errors.New("alias not switched")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -48,16 +55,23 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 					return tc.lag, nil
 				}
 			}
-			done, err := worker.Complete(ctx, s, "j", lag)
+			finished := 0
+			done, err := worker.Complete(ctx, s, "j", lag, func(context.Context, *job.Job) error { finished++; return tc.finish })
 			if err != nil || done != tc.done {
 				t.Fatalf("Complete = %v, %v; want %v", done, err, tc.done)
+			}
+			if want := tc.want == control.Succeeded || tc.finish != nil; (finished == 1) != want || finished > 1 {
+				t.Errorf("on-success step taken %d times; want it taken: %t", finished, want)
 			}
 			rec, err := s.Job(ctx, "j")
 			if err != nil || rec.Status != tc.want {
 				t.Fatalf("job %s (%v); want %s", rec.Status, err, tc.want)
 			}
 			if tc.want == control.Failed && rec.Error == "" {
-				t.Error("a job failed over its budget says nothing why")
+				t.Error("a failed job says nothing why")
+			}
+			if tc.finish != nil && !strings.Contains(rec.Error, tc.finish.Error()) {
+				t.Errorf("job error %q does not say the on-success step failed", rec.Error)
 			}
 		})
 	}

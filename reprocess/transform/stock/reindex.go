@@ -14,11 +14,14 @@ import (
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
 
-// Reindex writes assets into an Elasticsearch index.
+// Reindex writes assets into an Elasticsearch index and, when its spec
+// names an alias, switches the alias to the index once the job succeeded.
 type Reindex struct {
 	version int
 	index   string
 	mapping int
+	alias   string // "": none to switch
+	es      *elasticsearch.Client
 	bulk    esutil.BulkIndexer
 }
 
@@ -29,7 +32,7 @@ func newReindex(es *elasticsearch.Client, version int, index string, mapping int
 	if err != nil {
 		return nil, fmt.Errorf("reindex into %s: %w", index, err)
 	}
-	return &Reindex{version: version, index: index, mapping: mapping, bulk: bulk}, nil
+	return &Reindex{version: version, index: index, mapping: mapping, es: es, bulk: bulk}, nil
 }
 
 func (r *Reindex) Name() string { return "reindex" }
@@ -80,6 +83,15 @@ func (r *Reindex) Apply(ctx context.Context, a assets.Asset) (transform.Result, 
 	case <-ctx.Done():
 		return transform.Result{}, ctx.Err()
 	}
+}
+
+// Finish implements transform.Finisher: it points the alias, if any, at
+// the index alone (switchAlias).
+func (r *Reindex) Finish(ctx context.Context) error {
+	if r.alias == "" {
+		return nil
+	}
+	return switchAlias(ctx, r.es, r.alias, r.index)
 }
 
 // Close flushes the bulk indexer.

@@ -8,10 +8,20 @@
 //     through a bulk indexer, with the asset's version as the document's
 //     external version, so an older snapshot never overwrites a newer one;
 //   - export appends each asset to JSON-lines or Parquet files under a
-//     directory, rolled by size.
+//     directory, rolled by size;
+//   - reindex with an alias is zero-downtime: the new index is created
+//     from the spec's mapping, and the alias moves to it in one request
+//     once the job succeeded (a transform.Finisher);
+//   - service_facts asks an HTTP endpoint for facts, in batches, at the
+//     endpoint's rate (ServiceFacts);
+//   - reverse_index writes (value, asset id) rows of a metadata field into
+//     a Cassandra table beside the assets (ReverseIndex);
+//   - workflow sends one CloudEvent per asset to a Kafka topic or an HTTP
+//     endpoint (Workflow).
 //
-// Reindex and export return only once their write is durable (acknowledged
-// by Elasticsearch, fsynced to disk), so the transforms[name] marker the
+// Those with side effects return only once their write is durable
+// (acknowledged by Elasticsearch, Cassandra, Kafka or the endpoint,
+// fsynced to disk), so the transforms[name] marker the
 // processor writes next never claims a write that was lost. After a crash
 // between the two the asset is written again: side effects are
 // at-least-once, the marker makes the job as a whole exactly-once.
@@ -21,10 +31,12 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
@@ -36,6 +48,11 @@ type Builder struct {
 	ES func() (*elasticsearch.Client, error)
 	// Writer names this process in export file names (e.g. host-pid).
 	Writer string
+	// Store is the asset store; reverse_index writes its tables beside
+	// the assets (an assets.ReverseIndexer, else it is refused).
+	Store assets.Store
+	// Kafka is where workflow publishes its events to a topic.
+	Kafka *kafka.Cluster
 
 	mu     sync.Mutex
 	closer []func() error
@@ -56,11 +73,10 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := newReindex(es, t.Version, t.Index, t.MappingVersion)
+		r, err := b.reindex(es, t)
 		if err != nil {
 			return nil, err
 		}
-		b.track(r.Close)
 		return r, nil
 	case "export":
 		roll := t.RollBytes
@@ -73,8 +89,46 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		}
 		b.track(e.Close)
 		return e, nil
+	case "reverse_index":
+		r, err := buildReverseIndex(b.Store, t)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	case "workflow":
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		w, err := newWorkflow(ctx, b.Kafka, t.Version, j.Name, *t.Workflow)
+		if err != nil {
+			return nil, err
+		}
+		b.track(w.Close)
+		return w, nil
+	case "service_facts":
+		s := newServiceFacts(t.Version, *t.Service)
+		b.track(s.Close)
+		return s, nil
 	}
 	return nil, nil
+}
+
+// reindex builds a reindex, creating its index from the spec's mapping
+// if it has one.
+func (b *Builder) reindex(es *elasticsearch.Client, t job.Transform) (*Reindex, error) {
+	if t.Mapping != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := createIndex(ctx, es, t.Index, t.Mapping); err != nil {
+			return nil, err
+		}
+	}
+	r, err := newReindex(es, t.Version, t.Index, t.MappingVersion)
+	if err != nil {
+		return nil, err
+	}
+	r.alias = t.Alias
+	b.track(r.Close)
+	return r, nil
 }
 
 func (b *Builder) track(closer func() error) {
