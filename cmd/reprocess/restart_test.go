@@ -440,7 +440,7 @@ func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
 		}
 		if *seen != cur {
 			if outdated++; outdated <= 5 {
-				t.Errorf("asset %s: outdated fact: seen %s, prod_seq is %v at the job's end", id, *seen, now)
+				t.Errorf("asset %s: outdated fact: seen %s, prod_seq is %s at the job's end", id, *seen, cur)
 			}
 		}
 	}
