@@ -25,7 +25,6 @@ func TestClassify(t *testing.T) {
 		unavailable bool
 	}{
 		{gocql.ErrNoConnections, true},
-		{gocql.ErrTooManyTimeouts, true},
 		{gocql.ErrNoStreams, true},
 		{fmt.Errorf("update: %w", requestErr(gocql.ErrCodeReadFailure)), true},
 		{requestErr(gocql.ErrCodeWriteFailure), true},

@@ -139,7 +139,7 @@ func classify(err error) error {
 		return assets.ErrNotFound
 	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrTimeoutNoResponse),
 		errors.Is(err, gocql.ErrConnectionClosed), errors.Is(err, gocql.ErrSessionClosed),
-		errors.Is(err, gocql.ErrNoStreams), errors.Is(err, gocql.ErrTooManyTimeouts),
+		errors.Is(err, gocql.ErrNoStreams),
 		errors.As(err, &netErr), errors.As(err, &unavailable), errors.As(err, &wto), errors.As(err, &rto),
 		transient(err):
 		return fmt.Errorf("%w: %w", assets.ErrUnavailable, err)
@@ -205,7 +205,7 @@ func (s *Store) recordType(ctx context.Context, typ string) error {
 
 // Types lists the asset types Put wrote, sorted.
 func (s *Store) Types(ctx context.Context) ([]string, error) {
-	iter := s.query(`SELECT asset_type FROM {ks}.asset_types`).WithContext(ctx).Iter()
+	iter := s.query(`SELECT asset_type FROM {ks}.asset_types`).IterContext(ctx)
 	var types []string
 	var t string
 	for iter.Scan(&t) {
@@ -552,7 +552,7 @@ func (s *Store) SaveRun(ctx context.Context, r assets.Run) error {
 // Runs lists a job's runs, oldest first.
 func (s *Store) Runs(ctx context.Context, job string) ([]assets.Run, error) {
 	iter := s.query(`SELECT run, owner, status, counters, started_at, ended_at FROM {ks}.job_runs WHERE job_id = ?`, job).
-		WithContext(ctx).Iter()
+		IterContext(ctx)
 	var out []assets.Run
 	r := assets.Run{Job: job}
 	for iter.Scan(&r.N, &r.Owner, &r.Status, &r.Counters, &r.StartedAt, &r.EndedAt) {
