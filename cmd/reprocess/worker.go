@@ -19,6 +19,7 @@ func (a *app) workerCmd() *cobra.Command {
 		concurrency int
 		grace       time.Duration
 		idleExit    time.Duration
+		jobs        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "worker --transform NAME --version N",
@@ -34,22 +35,29 @@ dead-lettered. Retryable failures are retried with backoff and jitter; the
 rest go to kafka.dlq_topic with the error and attempt count, and the
 partition moves on ('reprocess dlq replay' sends them back).
 
+With --jobs instead, it serves every job: each async job running or
+applying in the store gets a member of its transform's group in this
+process, started within seconds of the job and stopped once the transform
+has no such job left; one deployment serves new jobs with no new worker.
+
 SIGTERM or Ctrl-C: in-flight events finish (up to --grace), offsets are
 committed and the worker leaves the group. Run more workers to scale out.`,
 		Example: `  reprocess --kafka-brokers kafka-1:9092 --store cassandra worker --transform orientation --version 2
-  reprocess --kafka-brokers 127.0.0.1:9092 worker --transform resolution_class --version 1 --concurrency 16`,
+  reprocess --kafka-brokers 127.0.0.1:9092 worker --transform resolution_class --version 1 --concurrency 16
+  reprocess --kafka-brokers kafka-1:9092 --store cassandra worker --jobs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(a.cfg.Kafka.Brokers) == 0 {
 				return fmt.Errorf("worker needs kafka.brokers (--kafka-brokers): an in-process broker would have no events")
 			}
-			if name == "" || version < 1 {
-				return fmt.Errorf("--transform and --version (>= 1) are required")
+			if (name == "" || version < 1) != jobs {
+				return fmt.Errorf("give --transform and --version (>= 1), or --jobs to serve every job")
 			}
 			return a.work(cmd.Context(), name, version, kafka.ConsumerConfig{Group: events.Group(name, version),
 				Concurrency: concurrency, Grace: grace, IdleExit: idleExit})
 		},
 	}
+	cmd.Flags().BoolVar(&jobs, "jobs", false, "serve every running async job's transform, as jobs start and end")
 	cmd.Flags().StringVar(&name, "transform", "", "transform name")
 	cmd.Flags().IntVar(&version, "version", 0, "transform version")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "events applied at once across partitions")
@@ -66,6 +74,12 @@ func (a *app) work(ctx context.Context, name string, version int, cc kafka.Consu
 		return err
 	}
 	defer closeEnv()
+	if name == "" {
+		if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
+			return err
+		}
+		return env.WorkJobs(ctx, worker.Config{Reports: env.Store, Throttle: env.Store}, cc)
+	}
 	dlq, err := env.Kafka.NewDLQ(cc.Group)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
@@ -177,4 +178,54 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// A worker serving every job applies each async job's events as a member
+// of its transform's group, started when the job appears, so both jobs
+// end succeeded with every asset applied, with no worker per transform.
+func TestWorkJobsServesEveryJob(t *testing.T) {
+	defer func(d time.Duration) { run.JobPoll = d }(run.JobPoll)
+	run.JobPoll = 100 * time.Millisecond
+	const n = 200
+	ctx := context.Background()
+	e := newEnv(t, n, nil)
+	downableKafka(t, e) // a broker of its own address: no in-process workers
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.WorkJobs(wctx, worker.Config{Reports: e.Store}, kafka.ConsumerConfig{}) }()
+	jobs := []*job.Job{spec(t, "first", ""),
+		specOf(t, strings.Replace(spec(t, "second", "").Text, "transform: {name: tag,", "transform: {name: tag2,", 1))}
+	for _, j := range jobs {
+		r, err := e.Start(ctx, j, run.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for m := series(t, e); m[`reprocess_apply_events_total{outcome="applied",transform="tag2",version="1"}`] == 0; m = series(t, e) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no worker metrics for tag2 while it is served: %v", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, j := range jobs {
+		for rec, _ := e.Store.Job(ctx, j.Name); rec.Status != control.Succeeded; rec, _ = e.Store.Job(ctx, j.Name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s is %s with counters %v after a minute; want succeeded", j.Name, rec.Status, rec.Counters)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, id := range scope(t, e, jobs[0]) {
+		if a, _ := e.Store.Get(ctx, id); a.Transforms["tag"] != 1 || a.Transforms["tag2"] != 1 {
+			t.Fatalf("asset %s carries %v; want tag and tag2 applied", id, a.Transforms)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
