@@ -18,7 +18,7 @@ func ListTable(w io.Writer, views []api.JobView) {
 	}
 }
 
-// StatusTable writes one job as job status shows it.
+// StatusTable writes one job as job status shows it, its runs last.
 func StatusTable(w io.Writer, v api.JobView) {
 	fmt.Fprintf(w, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
 		v.ID, v.Status, when(v.StartedAt), when(v.EndedAt), v.TasksStarted, v.TasksDone, counters(v.Counters))
@@ -27,6 +27,9 @@ func StatusTable(w io.Writer, v api.JobView) {
 	}
 	if v.Error != "" {
 		fmt.Fprintf(w, "error\t%s\n", v.Error)
+	}
+	for _, r := range v.Runs {
+		fmt.Fprintf(w, "run %d\t%s by %s, %s to %s: %s\n", r.N, r.Status, r.Owner, when(r.StartedAt), when(r.EndedAt), counters(r.Counters))
 	}
 }
 
