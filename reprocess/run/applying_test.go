@@ -37,21 +37,7 @@ func TestScannedJobEndsWhenItsProcessorsDo(t *testing.T) {
 		t.Fatalf("scanned job %s, emitted %d; want applying with %d emitted", rec.Status, rec.Counters["emitted"], n)
 	}
 
-	dlq, err := e.Kafka.NewDLQ("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dlq.Close()
-	w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version, Reports: e.Store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeW()
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
-	}()
+	stop := runWorker(t, e, j)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		rec, err := e.Store.Job(ctx, j.Name)
@@ -66,8 +52,7 @@ func TestScannedJobEndsWhenItsProcessorsDo(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -85,21 +70,7 @@ func TestFollowedJobEndsWithItsProcessorsCounts(t *testing.T) {
 	j := specOf(t, strings.Replace(spec(t, "followed", "budget: {max_dead_letters: 1000, max_ratio: 1}\n").Text,
 		"transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", fact, 1))
 
-	dlq, err := e.Kafka.NewDLQ("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dlq.Close()
-	w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version, Reports: e.Store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeW()
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
-	}()
+	stop := runWorker(t, e, j)
 	r, err := e.Start(ctx, j, run.Options{Follow: true})
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +84,7 @@ func TestFollowedJobEndsWithItsProcessorsCounts(t *testing.T) {
 		t.Errorf("job %s with %d of %d events handled, %d dead letters, when run returned; want succeeded with all %d and their dead letters",
 			rec.Status, handled, n, dead, n)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -136,22 +106,7 @@ func TestJobWithoutProcessorsWarns(t *testing.T) {
 		logs.Reset()
 		j := spec(t, c.name, "rate: {limit: 500}\n")
 		if c.worker {
-			dlq, err := e.Kafka.NewDLQ("test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dlq.Close()
-			w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeW()
-			wctx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() {
-				done <- w.Run(wctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
-			}()
-			defer func() { stop(); <-done }()
+			defer runWorker(t, e, j)()
 			time.Sleep(time.Second) // joined
 		}
 		r, err := e.Start(ctx, j, run.Options{})
@@ -227,5 +182,32 @@ func TestWorkJobsServesEveryJob(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runWorker runs a member of j's transform group, reporting to the env's
+// store, until stop, which returns how it ended.
+func runWorker(t *testing.T, e *run.Env, j *job.Job) (stop func() error) {
+	t.Helper()
+	dlq, err := e.Kafka.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, closeW, err := e.Worker(dlq, worker.Config{Transform: j.Transform.Name, Version: j.Transform.Version, Reports: e.Store})
+	if err != nil {
+		dlq.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(ctx, e.Kafka, kafka.ConsumerConfig{Group: events.Group(j.Transform.Name, j.Transform.Version), Topics: []string{e.Kafka.Topic()}})
+	}()
+	return func() error {
+		cancel()
+		err := <-done
+		closeW()
+		dlq.Close()
+		return err
 	}
 }
