@@ -15,17 +15,18 @@ import (
 	"github.com/reprocess/reprocess/assets/embedded"
 )
 
-// TestHoldStore is not a test: run by TestHeldStoreNamesItsHolder as
-// another process, it opens the store in REPROCESS_TEST_HOLD, says so,
-// and holds it until its stdin closes.
-func TestHoldStore(t *testing.T) {
+// TestMain, in a process TestHeldStoreNamesItsHolder starts with
+// REPROCESS_TEST_HOLD set, is that other process: it opens the store
+// there, says so, and holds it until its stdin closes.
+func TestMain(m *testing.M) {
 	dir := os.Getenv("REPROCESS_TEST_HOLD")
 	if dir == "" {
-		t.Skip("run by TestHeldStoreNamesItsHolder")
+		os.Exit(m.Run())
 	}
 	s, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Println(err)
+		os.Exit(1)
 	}
 	defer s.Close()
 	fmt.Println("held")
@@ -36,7 +37,7 @@ func TestHoldStore(t *testing.T) {
 // release; kill ends that process without letting it close the store.
 func hold(t *testing.T, dir string) (pid int, release, kill func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldStore$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "REPROCESS_TEST_HOLD="+dir)
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
