@@ -73,3 +73,29 @@ func TestServeResumesItsInterruptedJobs(t *testing.T) {
 		t.Errorf("the CLI's job is %s; want left interrupted", rec.Status)
 	}
 }
+
+// A run whose process was killed (its entry still running) is recorded
+// abandoned when the job runs again, not left running forever.
+func TestKilledRunIsAbandoned(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 50, nil)
+	j := spec(t, "killed", "mode: sync\n")
+	started := time.Now().Add(-time.Hour).UTC()
+	if err := e.Store.SaveJob(ctx, assets.Job{ID: j.Name, Spec: j.Text, Status: control.Running, CreatedAt: started, StartedAt: started, UpdatedAt: started}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store.SaveRun(ctx, assets.Run{Job: j.Name, N: 1, Owner: "run", Status: control.Running, StartedAt: started}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.Store.Runs(ctx, j.Name)
+	if err != nil || len(runs) != 2 || runs[0].Status != run.Abandoned || runs[1].Status != control.Succeeded {
+		t.Fatalf("runs %+v (%v); want the killed one abandoned and the second succeeded", runs, err)
+	}
+}

@@ -8,8 +8,13 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 )
 
+// Abandoned is the status of a run whose process ended without recording
+// how (killed): set when the job runs again.
+const Abandoned = "abandoned"
+
 // beginRun records this process's run of the job in the job's history:
-// the next number, what runs it, when it started.
+// the next number, what runs it, when it started; an earlier run left
+// running by a killed process becomes abandoned.
 func (r *Job) beginRun(ctx context.Context) error {
 	runs, err := r.env.Store.Runs(ctx, r.spec.Name)
 	if err != nil {
@@ -18,6 +23,17 @@ func (r *Job) beginRun(ctx context.Context) error {
 	n := 1
 	if len(runs) > 0 {
 		n = runs[len(runs)-1].N + 1
+	}
+	for _, old := range runs {
+		if old.Status != control.Running {
+			continue
+		}
+		// Its process died without recording an end (kill -9): running
+		// again, the job is no longer in its hands.
+		old.Status = Abandoned
+		if err := r.env.Store.SaveRun(ctx, old); err != nil {
+			return err
+		}
 	}
 	owner := r.opts.Owner
 	if owner == "" {
