@@ -115,6 +115,15 @@ rate: {limit: 300}
 		}
 		return out
 	}
+	// The socket is served from the store's opening; the job is recorded
+	// a moment later.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := cli(t, "--data-dir", data, "job", "status", "steered"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the running job is not there after 10s: %v", err)
+		}
+	}
 	job("rate", "steered", "20")
 	var status string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
