@@ -94,8 +94,13 @@ func IDFromSortKey(k []byte) (ID, error) {
 // of an asset created before t sorts below it, so it serves as a paging
 // bound, like CQL's minTimeuuid.
 func MinID(t time.Time) ID {
+	return minIDAt(uint64(t.UnixNano()/100) + uuidEpoch)
+}
+
+// minIDAt is the smallest id of UUID timestamp ts.
+func minIDAt(ts uint64) ID {
 	var k [16]byte
-	binary.BigEndian.PutUint64(k[0:8], uint64(t.UnixNano()/100)+uuidEpoch)
+	binary.BigEndian.PutUint64(k[0:8], ts)
 	id, _ := IDFromSortKey(k[:])
 	return id
 }

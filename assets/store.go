@@ -3,6 +3,7 @@ package assets
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -154,3 +155,11 @@ type Checkpoint struct {
 	Done      bool      `json:"done"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// SubtaskMark joins a task's key and a part's name in the key of a
+// subtask: a task split while walked (a wide partition) checkpoints each
+// part of its rest on its own, as task + SubtaskMark + part.
+const SubtaskMark = "#part:"
+
+// Subtask reports whether c is a part of a split task rather than a task.
+func (c Checkpoint) Subtask() bool { return strings.Contains(c.Task, SubtaskMark) }

@@ -20,16 +20,31 @@ type Pager interface {
 // end, size ids at a time, calling fn with each non-empty page in order.
 // fn's error stops the walk and is returned.
 func Walk(ctx context.Context, s Pager, p Partition, after ID, size int, fn func(page []ID) error) error {
+	return WalkRange(ctx, s, p, Range{}, after, size, fn)
+}
+
+// WalkRange is Walk over the ids of p in r: it starts below after, or
+// below r.Hi when after is zero, and ends at the first id below r.Lo.
+func WalkRange(ctx context.Context, s Pager, p Partition, r Range, after ID, size int, fn func(page []ID) error) error {
+	if after.IsZero() {
+		after = r.Hi
+	}
 	for {
 		page, err := s.Page(ctx, p, after, size)
 		if err != nil {
 			return err
 		}
-		if len(page) == 0 {
-			return nil
+		end := len(page)
+		for end > 0 && !r.Contains(page[end-1]) {
+			end--
 		}
-		if err := fn(page); err != nil {
-			return fmt.Errorf("walk %s: %w", p, err)
+		if end > 0 {
+			if err := fn(page[:end]); err != nil {
+				return fmt.Errorf("walk %s: %w", p, err)
+			}
+		}
+		if end < len(page) || len(page) == 0 {
+			return nil
 		}
 		after = page[len(page)-1]
 	}

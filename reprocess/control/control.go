@@ -275,8 +275,12 @@ func Show(ctx context.Context, s assets.JobStore, j assets.Job) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Job: j, TasksStarted: len(cps), Runs: runs}
+	v := View{Job: j, Runs: runs}
 	for _, c := range cps {
+		if c.Subtask() {
+			continue
+		}
+		v.TasksStarted++
 		if c.Done {
 			v.TasksDone++
 		}

@@ -64,6 +64,11 @@ type Source struct {
 	CreatedTo   time.Time `yaml:"created_to,omitempty"` // default: now
 	PageSize    int       `yaml:"page_size,omitempty"`
 	Concurrency int       `yaml:"concurrency,omitempty"` // partitions walked at once
+	// SplitAfter: a partition whose walk has read this many ids has the
+	// rest of it split into SplitWays time ranges walked at once; 0 never
+	// splits. Default DefaultSplitAfter, DefaultSplitWays.
+	SplitAfter *int `yaml:"split_after,omitempty"`
+	SplitWays  int  `yaml:"split_ways,omitempty"`
 
 	// elasticsearch
 	Index     string         `yaml:"index,omitempty"`
@@ -135,6 +140,8 @@ const (
 	DefaultConcurrency = 4
 	DefaultKeepAlive   = 5 * time.Minute
 	DefaultSplits      = 64
+	DefaultSplitAfter  = 50_000
+	DefaultSplitWays   = 8
 	// MaxIDs caps an inline id list (source.ids); longer lists go in a file.
 	MaxIDs = 100_000
 )
@@ -170,6 +177,15 @@ func Parse(data []byte) (Spec, error) {
 	}
 	if s.Source.Concurrency == 0 {
 		s.Source.Concurrency = DefaultConcurrency
+	}
+	if s.Source.Kind == SourceCassandra {
+		if s.Source.SplitAfter == nil {
+			s.Source.SplitAfter = new(int)
+			*s.Source.SplitAfter = DefaultSplitAfter
+		}
+		if s.Source.SplitWays == 0 {
+			s.Source.SplitWays = DefaultSplitWays
+		}
 	}
 	if s.Source.Kind == SourceBackup && s.Source.Splits == 0 {
 		s.Source.Splits = DefaultSplits
@@ -338,6 +354,12 @@ func (src Source) validate() error {
 		}
 		if !src.CreatedTo.IsZero() && !src.CreatedTo.After(src.CreatedFrom) {
 			bad("created_to", "%s is not after created_from %s", src.CreatedTo.Format(time.RFC3339), src.CreatedFrom.Format(time.RFC3339))
+		}
+		if src.SplitAfter != nil && *src.SplitAfter < 0 {
+			bad("split_after", "want 0 (never split) or more ids, got %d", *src.SplitAfter)
+		}
+		if src.SplitWays < 2 || src.SplitWays > 64 {
+			bad("split_ways", "want 2 to 64, got %d", src.SplitWays)
 		}
 	case SourceElasticsearch:
 		if src.Index == "" {

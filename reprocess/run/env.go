@@ -87,7 +87,11 @@ func (s Sources) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.
 		if to.IsZero() {
 			to = time.Now()
 		}
-		return &scan.Partitions{Pager: s.Pager, Layout: s.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize}, nil
+		p := &scan.Partitions{Pager: s.Pager, Layout: s.Layout, Types: src.Types, From: src.CreatedFrom, To: to, PageSize: src.PageSize, SplitWays: src.SplitWays}
+		if src.SplitAfter != nil {
+			p.SplitAfter = *src.SplitAfter
+		}
+		return p, nil
 	case job.SourceIDs:
 		return readIDs(j, stdin)
 	case job.SourceElasticsearch:

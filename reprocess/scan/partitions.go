@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
@@ -14,12 +15,25 @@ import (
 // one task each, walked newest first by timeuuid pages. Asset ids are
 // timeuuids minted at creation, so an id's time is its asset's creation
 // time: a walk starts below To and stops at the first id older than From.
+//
+// A wide partition is split as it is walked: once one walk of it has read
+// SplitAfter ids, the rest of it, from the last id emitted down to the
+// start of its bucket (or From), is cut into SplitWays timeuuid ranges of
+// equal time (assets.SplitBelow), which the scanner walks at once, each
+// with its own checkpoint. Parts are named by their range and never split
+// again.
 type Partitions struct {
 	Pager    assets.Pager
 	Layout   assets.Layout
 	Types    []string
 	From, To time.Time
 	PageSize int
+	// SplitAfter is how many ids one walk of a partition reads before it
+	// splits the rest; 0 never splits.
+	SplitAfter int
+	// SplitWays is how many ranges a split makes (fewer when the time
+	// left is shorter than that many 100 ns ticks).
+	SplitWays int
 }
 
 var _ Source = (*Partitions)(nil)
@@ -34,22 +48,26 @@ func (p *Partitions) Tasks(context.Context) ([]string, error) {
 	return keys, nil
 }
 
-// Walk pages one partition below from (an asset id) or below To.
+// Walk pages one partition, or one range of a split one, below from (an
+// asset id) or from its top.
 func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch) error) error {
-	part, err := assets.ParsePartition(task)
+	part, r, whole, err := parseTask(task)
 	if err != nil {
 		return err
 	}
-	after := assets.MinID(p.To)
+	var after assets.ID
+	if whole {
+		after = assets.MinID(p.To)
+	}
 	if from != "" {
-		id, err := assets.ParseID(from)
-		if err != nil {
+		if after, err = assets.ParseID(from); err != nil {
 			return fmt.Errorf("checkpoint of %s: %w", task, err)
 		}
-		after = id
 	}
-	errStop := errors.New("reached created_from")
-	err = assets.Walk(ctx, p.Pager, part, after, p.PageSize, func(page []assets.ID) error {
+	split := whole && p.SplitAfter > 0 && p.SplitWays > 1
+	seen := 0
+	errStop := errors.New("walk ended")
+	err = assets.WalkRange(ctx, p.Pager, part, r, after, p.PageSize, func(page []assets.ID) error {
 		items := make([]Item, 0, len(page))
 		for _, id := range page {
 			if id.Time().Before(p.From) {
@@ -57,12 +75,18 @@ func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch)
 			}
 			items = append(items, Item{ID: id, Type: part.Type, Bucket: part.Bucket})
 		}
-		if len(items) > 0 {
-			if err := fn(Batch{Items: items, Position: items[len(items)-1].ID.String()}); err != nil {
-				return err
-			}
+		if len(items) == 0 {
+			return errStop
 		}
-		if len(items) < len(page) {
+		b := Batch{Items: items, Position: items[len(items)-1].ID.String()}
+		seen += len(page)
+		if split && seen >= p.SplitAfter && len(items) == len(page) {
+			b.Split = p.parts(part, items[len(items)-1].ID)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		if len(items) < len(page) || len(b.Split) > 0 {
 			return errStop
 		}
 		return nil
@@ -71,4 +95,32 @@ func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch)
 		return err
 	}
 	return nil
+}
+
+// parts cuts the rest of part below cursor into ranges, named as
+// Range.String does; nil when there is nothing to cut.
+func (p *Partitions) parts(part assets.Partition, cursor assets.ID) []string {
+	floor := part.Bucket
+	if p.From.After(floor) {
+		floor = p.From
+	}
+	var names []string
+	for _, r := range assets.SplitBelow(cursor, floor, p.SplitWays) {
+		names = append(names, r.String())
+	}
+	return names
+}
+
+// parseTask reads a task key: a partition, whole, or one range of it.
+func parseTask(task string) (assets.Partition, assets.Range, bool, error) {
+	key, part, isPart := strings.Cut(task, assets.SubtaskMark)
+	p, err := assets.ParsePartition(key)
+	if err != nil || !isPart {
+		return p, assets.Range{}, true, err
+	}
+	r, err := assets.ParseRange(part)
+	if err != nil {
+		return p, r, false, fmt.Errorf("task %q: %w", task, err)
+	}
+	return p, r, false, nil
 }

@@ -10,13 +10,24 @@
 // the batches in flight (one per concurrent task) are emitted twice, and
 // nothing is skipped: at-least-once, which idempotent transforms make
 // exactly-once in effect.
+//
+// A source may split a task while walking it (a wide partition): a batch
+// then names the parts the rest of the task is cut into. The scanner
+// records them in the task's checkpoint in the same write that saves the
+// batch's position, walks the parts at once, each with a checkpoint of its
+// own (task + assets.SubtaskMark + part), and marks the task done once
+// every part is. A resumed scan finds the parts in the checkpoint and
+// resumes each from its own; a part in flight at a crash re-emits at most
+// its one batch, like a task.
 package scan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +53,10 @@ type Item struct {
 type Batch struct {
 	Items    []Item
 	Position string
+	// Split, if not empty, names the parts the rest of the task is cut
+	// into, each walked as task + assets.SubtaskMark + part; the walk
+	// ends with this batch.
+	Split []string
 }
 
 // Source splits a job into tasks and walks them.
@@ -90,6 +105,7 @@ type Stats struct {
 	Filtered  atomic.Int64 // ids dropped by the filter or gone from the store
 	Emitted   atomic.Int64 // events accepted by the emitter
 	Batches   atomic.Int64
+	Splits    atomic.Int64 // tasks split into parts by this run
 }
 
 // Scanner runs one job's scan.
@@ -173,6 +189,23 @@ func (s *Scanner) RunTask(ctx context.Context, task string) error {
 	return s.task(ctx, c)
 }
 
+// splitPrefix starts the position of a task split into parts; a JSON
+// list of the parts follows.
+const splitPrefix = "split:"
+
+// parts returns the parts a split task's position names.
+func parts(position string) ([]string, bool, error) {
+	rest, ok := strings.CutPrefix(position, splitPrefix)
+	if !ok {
+		return nil, false, nil
+	}
+	var ps []string
+	if err := json.Unmarshal([]byte(rest), &ps); err != nil {
+		return nil, true, fmt.Errorf("parts in checkpoint %q: %w", position, err)
+	}
+	return ps, true, nil
+}
+
 func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	log := s.cfg.Log.With("task", c.Task)
 	if c.Position != "" {
@@ -182,6 +215,9 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	// checkpoint once the store answers again.
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
 		err := s.walk(ctx, &c)
+		if err == nil {
+			s.Stats.TasksDone.Add(1)
+		}
 		if !errors.Is(err, assets.ErrUnavailable) || ctx.Err() != nil {
 			return err
 		}
@@ -194,28 +230,76 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	}
 }
 
-// walk walks task c from its position, checkpointing each batch, and
-// marks it done at its end.
+// walk walks task c from its position, checkpointing each batch, then
+// the parts it was split into, if it was, and marks it done at its end.
 func (s *Scanner) walk(ctx context.Context, c *assets.Checkpoint) error {
-	err := s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error {
-		if err := s.batch(ctx, b); err != nil {
-			return err
-		}
-		c.Position, c.UpdatedAt = b.Position, time.Now().UTC()
-		if err := s.cfg.Store.SaveCheckpoint(ctx, *c); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		return nil
-	})
+	_, split, err := parts(c.Position)
+	if err == nil && !split {
+		err = s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error { return s.step(ctx, c, b) })
+	}
 	if err != nil {
 		return fmt.Errorf("scan task %s: %w", c.Task, err)
+	}
+	if ps, split, err := parts(c.Position); split {
+		if err != nil {
+			return fmt.Errorf("scan task %s: %w", c.Task, err)
+		}
+		if err := s.walkParts(ctx, c.Task, ps); err != nil {
+			return err
+		}
 	}
 	c.Done, c.UpdatedAt = true, time.Now().UTC()
 	if err := s.cfg.Store.SaveCheckpoint(ctx, *c); err != nil {
 		return fmt.Errorf("scan task %s: mark done: %w", c.Task, err)
 	}
-	s.Stats.TasksDone.Add(1)
 	return nil
+}
+
+// step handles one batch of task c and checkpoints its position, or the
+// parts the task is split into.
+func (s *Scanner) step(ctx context.Context, c *assets.Checkpoint, b Batch) error {
+	if err := s.batch(ctx, b); err != nil {
+		return err
+	}
+	c.Position, c.UpdatedAt = b.Position, time.Now().UTC()
+	if len(b.Split) > 0 {
+		ps, err := json.Marshal(b.Split)
+		if err != nil {
+			return err
+		}
+		c.Position = splitPrefix + string(ps)
+		s.Stats.Splits.Add(1)
+		s.cfg.Log.Info("task split", "task", c.Task, "parts", len(b.Split), "after", b.Position)
+	}
+	if err := s.cfg.Store.SaveCheckpoint(ctx, *c); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// walkParts walks the parts of a split task at once, each from its own
+// checkpoint, skipping those done.
+func (s *Scanner) walkParts(ctx context.Context, task string, ps []string) error {
+	cps, err := s.cfg.Store.Checkpoints(ctx, s.cfg.Job)
+	if err != nil {
+		return fmt.Errorf("scan task %s: load checkpoints of its parts: %w", task, err)
+	}
+	byTask := make(map[string]assets.Checkpoint, len(cps))
+	for _, c := range cps {
+		byTask[c.Task] = c
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range ps {
+		key := task + assets.SubtaskMark + p
+		c, ok := byTask[key]
+		if !ok {
+			c = assets.Checkpoint{Job: s.cfg.Job, Task: key}
+		}
+		if !c.Done {
+			g.Go(func() error { return s.walk(ctx, &c) })
+		}
+	}
+	return g.Wait()
 }
 
 func (s *Scanner) batch(ctx context.Context, b Batch) error {
