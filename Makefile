@@ -68,11 +68,12 @@ test: deps services-up ## all tests, against embedded + kfake and real Cassandra
 test-unit: ## only what needs no real services (integration tests skip, loudly)
 	$(GO) test $(TESTFLAGS) ./...
 
-bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's own), end-to-end, SSTable read (vs sstabledump) rates
+bench: services-up ## benchmarks with figures: seed, scan, wide partition split off vs on, publish (vs Kafka's own), end-to-end, SSTable read (vs sstabledump) rates
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	$(GO) test -run '^$$' -bench 'Seed|Scan' -benchtime 20000x ./... | grep -E '^(Benchmark|ok|FAIL|---)'; \
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'; \
+	$(GO) test -run '^$$' -bench '^BenchmarkWidePartition$$' -benchtime 1x -timeout 30m ./reprocess/scan/ | grep -E '^(Benchmark|ok|FAIL|---)|^wide partition:'; \
 	$(GO) test -run '^$$' -bench ReadSSTables -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(sstable set|sstabledump):'
 
 # bench-safety: production traffic (assets/traffic) alone, then with an

@@ -46,6 +46,13 @@ type Store interface {
 	Close() error
 }
 
+// AllPutter is a store that writes many new assets in fewer requests than
+// one Put each; seeding uses it where a store has it.
+type AllPutter interface {
+	// PutAll writes every asset as Put does.
+	PutAll(ctx context.Context, as []Asset) error
+}
+
 // ReverseIndexer is a store that keeps reverse indexes beside its assets:
 // tables of (value, asset id) rows, a partition per value, clustered by
 // asset id, to find assets by a metadata field. The Cassandra store is

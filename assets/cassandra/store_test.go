@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/cassandra"
+	"github.com/reprocess/reprocess/assets/synth"
 )
 
 // testConfig points at the real Cassandra started by deployments/local/services.
@@ -92,5 +95,49 @@ func TestLayoutIsRecorded(t *testing.T) {
 	_, err = cassandra.Open(ctx, cfg, assets.Layout{BucketWidth: time.Hour, Shards: 8})
 	if !errors.Is(err, assets.ErrLayoutMismatch) || !strings.Contains(err.Error(), "shards=4") || !strings.Contains(err.Error(), "shards=8") {
 		t.Errorf("open with 8 shards a keyspace written with 4: %v; want ErrLayoutMismatch naming both", err)
+	}
+}
+
+// PutAll, which seeding uses, writes each asset and its paging index row
+// as Put does.
+func TestPutAllWritesWhatPutDoes(t *testing.T) {
+	layout := assets.Layout{BucketWidth: 24 * time.Hour, Shards: 2}
+	s := assetstest.Cassandra(t, "reprocess_putall_test", layout)
+	suffix := fmt.Sprintf("_%08x", rand.Uint32())
+	end := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	gen := synth.NewGenerator(synth.Config{Span: 3 * 24 * time.Hour, End: end, Seed: 5})
+	var as []assets.Asset
+	for range 250 {
+		a := gen.Next()
+		a.Type += suffix
+		as = append(as, a)
+	}
+	ctx := context.Background()
+	if err := s.PutAll(ctx, as); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		got, err := s.Get(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("get %s after PutAll: %v", a.ID, err)
+		}
+		if got.Type != a.Type || !got.CreatedAt.Equal(a.CreatedAt.Truncate(time.Millisecond)) || !maps.Equal(got.Metadata, a.Metadata) {
+			t.Errorf("PutAll wrote %+v, read back %+v", a, got)
+		}
+	}
+	var types []string
+	for _, typ := range synth.TypeNames() {
+		types = append(types, typ+suffix)
+	}
+	counts, err := assets.Count(ctx, s, layout.Partitions(types, end.Add(-3*24*time.Hour), end), 100, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c.Count
+	}
+	if n != len(as) {
+		t.Errorf("the paging index holds %d of the %d assets PutAll wrote", n, len(as))
 	}
 }

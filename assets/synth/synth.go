@@ -145,13 +145,18 @@ func (g *Generator) resolution() (string, string) {
 
 // Seed writes cfg.Count generated assets into s with cfg.Concurrency
 // writers, calling progress (if not nil) after each write with the running
-// total. It returns the number written, which is cfg.Count unless it failed.
+// total. A store that is an assets.AllPutter is written seedChunk assets a
+// request per writer. It returns the number written, which is cfg.Count
+// unless it failed.
 func Seed(ctx context.Context, s assets.Store, cfg Config, progress func(done int64)) (int64, error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
 	return SeedFrom(ctx, s, cfg.Count, cfg.Concurrency, NewGenerator(cfg).Next, progress)
 }
+
+// seedChunk is how many assets a writer hands an assets.AllPutter at once.
+const seedChunk = 100
 
 // SeedFrom writes count assets made by next (called from one goroutine)
 // with concurrency writers; see Seed.
@@ -170,18 +175,42 @@ func SeedFrom(ctx context.Context, s assets.Store, count, concurrency int, next 
 		return nil
 	})
 	var done atomic.Int64
+	put := func(ctx context.Context, as []assets.Asset) error {
+		if ap, ok := s.(assets.AllPutter); ok && len(as) > 1 {
+			return ap.PutAll(ctx, as)
+		}
+		for _, a := range as {
+			if err := s.Put(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for range concurrency {
 		g.Go(func() error {
-			for a := range work {
-				if err := s.Put(ctx, a); err != nil {
+			var chunk []assets.Asset
+			flush := func() error {
+				if err := put(ctx, chunk); err != nil {
 					return fmt.Errorf("seed: %w", err)
 				}
-				n := done.Add(1)
+				n := done.Add(int64(len(chunk)))
 				if progress != nil {
 					progress(n)
 				}
+				chunk = chunk[:0]
+				return nil
 			}
-			return nil
+			for a := range work {
+				if chunk = append(chunk, a); len(chunk) == seedChunk {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			if len(chunk) == 0 {
+				return nil
+			}
+			return flush()
 		})
 	}
 	err := g.Wait()
