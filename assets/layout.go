@@ -125,3 +125,12 @@ func (l Layout) Partitions(types []string, from, to time.Time) []Partition {
 	}
 	return ps
 }
+
+// TableSize is what a store reports of its paging index's partitions
+// (Cassandra: system.size_estimates, over flushed data, and
+// system_views.max_partition_size, to the MiB).
+type TableSize struct {
+	Partitions int64 `json:"partitions"` // estimated
+	MeanBytes  int64 `json:"mean_partition_bytes"`
+	MaxBytes   int64 `json:"max_partition_bytes"`
+}

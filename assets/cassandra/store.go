@@ -230,6 +230,34 @@ func (s *Store) PutAll(ctx context.Context, as []assets.Asset) error {
 	return nil
 }
 
+// TableSize reports the paging index's partition sizes as Cassandra
+// estimates them: system.size_estimates per token range (flushed data
+// only), and system_views.max_partition_size (Cassandra 5.0; 0 where the
+// view is missing).
+func (s *Store) TableSize(ctx context.Context) (assets.TableSize, error) {
+	const table = "assets_by_type_bucket"
+	iter := s.sess.Query(`SELECT mean_partition_size, partitions_count FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`, s.ks, table).IterContext(ctx)
+	var ts assets.TableSize
+	var bytes float64
+	var mean, n int64
+	for iter.Scan(&mean, &n) {
+		ts.Partitions += n
+		bytes += float64(mean) * float64(n)
+	}
+	if err := iter.Close(); err != nil {
+		return ts, fmt.Errorf("size estimates of %s.%s: %w", s.ks, table, classify(err))
+	}
+	if ts.Partitions > 0 {
+		ts.MeanBytes = int64(bytes / float64(ts.Partitions))
+	}
+	var mib int64
+	if err := s.sess.Query(`SELECT mebibytes FROM system_views.max_partition_size WHERE keyspace_name = ? AND table_name = ?`, s.ks, table).
+		ScanContext(ctx, &mib); err == nil {
+		ts.MaxBytes = mib << 20
+	}
+	return ts, nil
+}
+
 // recordType adds typ to asset_types, once per process.
 func (s *Store) recordType(ctx context.Context, typ string) error {
 	if _, ok := s.types.Load(typ); ok {

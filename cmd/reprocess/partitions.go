@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -12,24 +11,27 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/cmd/internal/progress"
+	"github.com/reprocess/reprocess/reprocess/advise"
 )
 
 func (a *app) partitionsCmd() *cobra.Command {
 	var (
-		types       []string
-		days        int
-		pageSize    int
-		concurrency int
-		output      string
+		types                    []string
+		days, pageSize, parallel int
+		output                   string
+		adviseLayout             bool
+		targetMiB                float64
 	)
 	cmd := &cobra.Command{
 		Use:   "partitions",
-		Short: "Count asset ids per (type, time bucket, shard) partition",
-		Long: `Walk every paging partition of the given types whose time bucket overlaps
-the last --days days, page by page exactly as a scan does, and print how
-many ids each holds. Empty partitions are left out.`,
+		Short: "Count asset ids per (type, time bucket, shard) partition, or advise a layout",
+		Long: `Walk every paging partition of the given types whose time bucket overlaps the
+last --days days, page by page exactly as a scan does, and print how many ids
+each holds (empty ones left out); or, with --advise, the size distribution and
+a bucket width and shard count for --target-mib partitions (new buckets only).`,
 		Example: `  reprocess partitions --type image --days 7
-  reprocess partitions -o json | jq '.[] | select(.count > 1000)'`,
+  reprocess partitions -o json | jq '.[] | select(.count > 1000)'
+  reprocess partitions --advise --target-mib 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
@@ -43,30 +45,28 @@ many ids each holds. Empty partitions are left out.`,
 			now := time.Now()
 			ps := a.cfg.Layout.Partitions(types, now.Add(-time.Duration(days)*24*time.Hour), now)
 			bar := progress.One(os.Stderr, "partitions", "partitions", int64(len(ps)))
-			counts, err := assets.Count(cmd.Context(), s, ps, pageSize, concurrency, bar.Set)
+			if adviseLayout {
+				r, err := advise.Build(cmd.Context(), s, ps, a.cfg.Layout, int64(targetMiB*(1<<20)), pageSize, parallel, bar.Set)
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				return printAs(cmd.OutOrStdout(), output, r, func(tw *tabwriter.Writer) { r.Table(tw) })
+			}
+			counts, err := assets.Count(cmd.Context(), s, ps, pageSize, parallel, bar.Set)
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			return printCounts(cmd.OutOrStdout(), counts, output)
+			return printAs(cmd.OutOrStdout(), output, counts, func(tw *tabwriter.Writer) { advise.CountsTable(tw, counts) })
 		},
 	}
 	cmd.Flags().StringSliceVarP(&types, "type", "t", synth.TypeNames(), "asset types")
 	cmd.Flags().IntVar(&days, "days", 30, "how many days back from now")
 	cmd.Flags().IntVar(&pageSize, "page-size", 1000, "ids per page")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "partitions walked at once")
+	cmd.Flags().IntVar(&parallel, "concurrency", 8, "partitions walked at once")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().BoolVar(&adviseLayout, "advise", false, "print the partition size distribution and a recommended layout")
+	cmd.Flags().Float64Var(&targetMiB, "target-mib", 8, "with --advise: the partition size to aim at, in MiB (2 to 10 is usual)")
 	return cmd
-}
-
-func printCounts(w io.Writer, counts []assets.PartitionCount, output string) error {
-	return printAs(w, output, counts, func(tw *tabwriter.Writer) {
-		fmt.Fprintln(tw, "TYPE\tBUCKET\tSHARD\tIDS")
-		total := 0
-		for _, c := range counts {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", c.Type, c.Bucket.Format(time.RFC3339), c.Shard, c.Count)
-			total += c.Count
-		}
-		fmt.Fprintf(tw, "total\t%d partitions\t\t%d\n", len(counts), total)
-	})
 }
