@@ -183,7 +183,7 @@ func (r Report) Table(w io.Writer) {
 		fmt.Fprintf(w, "Cassandra's estimate for the whole paging index table (flushed data): mean partition %s over ~%d partitions (system.size_estimates)\n",
 			Bytes(s.MeanBytes), s.Partitions)
 		if s.MaxBytes > 0 {
-			fmt.Fprintf(w, "  largest partition %s (system_views.max_partition_size, whole MiB)\n", Bytes(s.MaxBytes))
+			fmt.Fprintf(w, "  largest partition about %s (system_views.max_partition_size, rounded to whole MiB)\n", Bytes(s.MaxBytes))
 		}
 	}
 	a := r.Advice

@@ -59,7 +59,7 @@ func benchScan(b *testing.B, s assets.Store) {
 // Each is run twice, alternately, and the faster run counts.
 func BenchmarkWidePartition(b *testing.B) {
 	const hotIDs, smallIDs = 200_000, 20_000
-	s := assetstest.Cassandra(b, "reprocess_bench", layout)
+	s := assetstest.Cassandra(b, "reprocess_bench_wide", layout)
 	suffix := fmt.Sprintf("_%08x", rand.Uint32())
 	hot := assets.Partition{Type: "hot" + suffix, Bucket: end.Add(-2 * 24 * time.Hour)}
 	gen := synth.NewGenerator(synth.Config{Span: 10 * 24 * time.Hour, End: end, Seed: 11})
