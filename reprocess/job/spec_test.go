@@ -116,3 +116,40 @@ func TestInlineIDs(t *testing.T) {
 		}
 	}
 }
+
+// Splitting wide partitions is on by default for the cassandra source,
+// off with split_after: 0, and bad values name their field.
+func TestSplitSettings(t *testing.T) {
+	const base = "name: s\nsource:\n  kind: cassandra\n  types: [image]\n  created_from: 2025-01-01T00:00:00Z\n%stransform: {name: t, version: 1, facts: {a: '\"x\"'}}\n"
+	for _, tc := range []struct {
+		extra     string
+		after     int
+		ways      int
+		wantError []string
+	}{
+		{"", job.DefaultSplitAfter, job.DefaultSplitWays, nil},
+		{"  split_after: 0\n", 0, job.DefaultSplitWays, nil},
+		{"  split_after: 1000\n  split_ways: 16\n", 1000, 16, nil},
+		{"  split_after: -1\n  split_ways: 1\n", 0, 0, []string{"source.split_after: want 0 (never split) or more ids, got -1", "source.split_ways: want 2 to 64, got 1"}},
+	} {
+		s, err := job.Parse([]byte(strings.Replace(base, "%s", tc.extra, 1)))
+		if err == nil {
+			_, err = job.Compile(s)
+		}
+		if tc.wantError != nil {
+			for _, w := range tc.wantError {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("%q: error %v does not say %q", tc.extra, err, w)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.extra, err)
+			continue
+		}
+		if *s.Source.SplitAfter != tc.after || s.Source.SplitWays != tc.ways {
+			t.Errorf("%q: split_after %d, split_ways %d; want %d, %d", tc.extra, *s.Source.SplitAfter, s.Source.SplitWays, tc.after, tc.ways)
+		}
+	}
+}
