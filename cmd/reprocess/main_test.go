@@ -96,6 +96,32 @@ func TestSeedThenPartitionsCountsEveryAsset(t *testing.T) {
 	}
 }
 
+func TestPartitionsAdvise(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := cli(t, "--data-dir", dir, "seed", "--count", "1500", "--days", "3"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	out, err := cli(t, "--data-dir", dir, "partitions", "--days", "4", "--advise", "--target-mib", "2")
+	if err != nil {
+		t.Fatalf("partitions --advise: %v\n%s", err, out)
+	}
+	for _, w := range []string{"(1500 ids)", "p99", "estimated as ids x 28 B", "target partition size 2.0 MiB", "current layout:  bucket_width=24h0m0s shards=8", "recommended:", "new time buckets only"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("partitions --advise does not say %q:\n%s", w, out)
+		}
+	}
+	out, err = cli(t, "--data-dir", dir, "partitions", "--days", "4", "--advise", "-o", "json")
+	var r struct {
+		IDs    struct{ IDs int } `json:"ids_per_partition"`
+		Advice struct {
+			Layout struct{ Shards int }
+		}
+	}
+	if err != nil || json.Unmarshal([]byte(out), &r) != nil || r.IDs.IDs != 1500 || r.Advice.Layout.Shards < 1 {
+		t.Errorf("partitions --advise -o json: %v, %+v\n%s", err, r, out)
+	}
+}
+
 func TestDemoVerifies(t *testing.T) {
 	out, err := cli(t, "demo", "--count", "3000")
 	if err != nil {
