@@ -193,18 +193,8 @@ func (s *Scanner) RunTask(ctx context.Context, task string) error {
 // list of the parts follows.
 const splitPrefix = "split:"
 
-// parts returns the parts a split task's position names.
-func parts(position string) ([]string, bool, error) {
-	rest, ok := strings.CutPrefix(position, splitPrefix)
-	if !ok {
-		return nil, false, nil
-	}
-	var ps []string
-	if err := json.Unmarshal([]byte(rest), &ps); err != nil {
-		return nil, true, fmt.Errorf("parts in checkpoint %q: %w", position, err)
-	}
-	return ps, true, nil
-}
+// split reports whether a task's position says it was split into parts.
+func split(position string) bool { return strings.HasPrefix(position, splitPrefix) }
 
 func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 	log := s.cfg.Log.With("task", c.Task)
@@ -233,19 +223,14 @@ func (s *Scanner) task(ctx context.Context, c assets.Checkpoint) error {
 // walk walks task c from its position, checkpointing each batch, then
 // the parts it was split into, if it was, and marks it done at its end.
 func (s *Scanner) walk(ctx context.Context, c *assets.Checkpoint) error {
-	_, split, err := parts(c.Position)
-	if err == nil && !split {
-		err = s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error { return s.step(ctx, c, b) })
-	}
-	if err != nil {
-		return fmt.Errorf("scan task %s: %w", c.Task, err)
-	}
-	if ps, split, err := parts(c.Position); split {
-		if err != nil {
+	if !split(c.Position) {
+		if err := s.src.Walk(ctx, c.Task, c.Position, func(b Batch) error { return s.step(ctx, c, b) }); err != nil {
 			return fmt.Errorf("scan task %s: %w", c.Task, err)
 		}
-		if err := s.walkParts(ctx, c.Task, ps); err != nil {
-			return err
+	}
+	if split(c.Position) {
+		if err := s.walkParts(ctx, c); err != nil {
+			return fmt.Errorf("scan task %s: %w", c.Task, err)
 		}
 	}
 	c.Done, c.UpdatedAt = true, time.Now().UTC()
@@ -277,26 +262,30 @@ func (s *Scanner) step(ctx context.Context, c *assets.Checkpoint, b Batch) error
 	return nil
 }
 
-// walkParts walks the parts of a split task at once, each from its own
-// checkpoint, skipping those done.
-func (s *Scanner) walkParts(ctx context.Context, task string, ps []string) error {
+// walkParts walks the parts split task c names at once, each from its
+// own checkpoint, skipping those done.
+func (s *Scanner) walkParts(ctx context.Context, c *assets.Checkpoint) error {
+	var ps []string
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(c.Position, splitPrefix)), &ps); err != nil {
+		return fmt.Errorf("parts in checkpoint %q: %w", c.Position, err)
+	}
 	cps, err := s.cfg.Store.Checkpoints(ctx, s.cfg.Job)
 	if err != nil {
-		return fmt.Errorf("scan task %s: load checkpoints of its parts: %w", task, err)
+		return fmt.Errorf("load checkpoints of its parts: %w", err)
 	}
 	byTask := make(map[string]assets.Checkpoint, len(cps))
-	for _, c := range cps {
-		byTask[c.Task] = c
+	for _, cp := range cps {
+		byTask[cp.Task] = cp
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range ps {
-		key := task + assets.SubtaskMark + p
-		c, ok := byTask[key]
+		key := c.Task + assets.SubtaskMark + p
+		part, ok := byTask[key]
 		if !ok {
-			c = assets.Checkpoint{Job: s.cfg.Job, Task: key}
+			part = assets.Checkpoint{Job: s.cfg.Job, Task: key}
 		}
-		if !c.Done {
-			g.Go(func() error { return s.walk(ctx, &c) })
+		if !part.Done {
+			g.Go(func() error { return s.walk(ctx, &part) })
 		}
 	}
 	return g.Wait()
