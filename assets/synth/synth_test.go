@@ -98,7 +98,7 @@ func TestSeedStopsOnStoreError(t *testing.T) {
 func BenchmarkSeed(b *testing.B) {
 	layout := assets.DefaultLayout
 	b.Run("embedded", func(b *testing.B) { benchSeed(b, assetstest.Embedded(b, layout), 8) })
-	b.Run("cassandra", func(b *testing.B) { benchSeed(b, assetstest.Cassandra(b, "reprocess_bench", layout), 64) })
+	b.Run("cassandra", func(b *testing.B) { benchSeed(b, assetstest.Cassandra(b, "reprocess_bench_seed", layout), 64) })
 }
 
 func benchSeed(b *testing.B, s assets.Store, concurrency int) {

@@ -20,7 +20,7 @@ import (
 // emitter (Kafka is measured by events/kafka's benchmarks).
 func BenchmarkScan(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) { benchScan(b, assetstest.Embedded(b, layout)) })
-	b.Run("cassandra", func(b *testing.B) { benchScan(b, assetstest.Cassandra(b, "reprocess_bench", layout)) })
+	b.Run("cassandra", func(b *testing.B) { benchScan(b, assetstest.Cassandra(b, "reprocess_bench_scan", layout)) })
 }
 
 func benchScan(b *testing.B, s assets.Store) {
