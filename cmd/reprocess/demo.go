@@ -63,7 +63,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	}
 	d := *a // a fresh embedded store and the in-process broker
 	d.cfg.Store.Backend, d.cfg.Store.Embedded, d.cfg.Kafka.Brokers = "embedded", embedded.Config{Dir: dir}, nil
-	env, closeEnv, err := d.open(ctx)
+	env, closeEnv, err := d.open(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -86,9 +86,12 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 		return nil, err
 	}
 	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
+	if e.Kafka.Ephemeral() {
+		r.log.Warn("no kafka.brokers configured and no embedded store: dead letters go to an in-process broker and are gone when this process exits")
+	}
 	if r.async && e.Kafka.InProcess() && o.Workers == 0 {
-		// Events on the in-process broker are gone with this process:
-		// apply them here rather than drop them.
+		// No worker process can reach the in-process broker: apply the
+		// events here rather than leave them unapplied.
 		r.log.Warn("no kafka.brokers configured: the job's events are applied by a worker in this process")
 		r.opts.Workers = 1
 	}
