@@ -141,7 +141,7 @@ func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
 	if err != nil {
 		return err
 	}
-	return progress.Watch(ctx, r, j.Name, r.Total(), os.Stderr, cmd.OutOrStdout())
+	return progress.Watch(ctx, r, j.Name, r.Total(ctx), os.Stderr, cmd.OutOrStdout())
 }
 
 // distribute puts the job's unfinished tasks on the tasks topic for the

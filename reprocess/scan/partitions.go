@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reprocess/reprocess/assets"
 )
@@ -71,4 +75,37 @@ func (p *Partitions) Walk(ctx context.Context, task, from string, fn func(Batch)
 		return err
 	}
 	return nil
+}
+
+// Count counts the ids left in tasks by walking the paging index as Walk
+// does, each task from its position in from (its checkpoint; absent: its
+// start). With sample > 0 and fewer than the tasks, it walks sample of
+// them taken at random and extrapolates by the number of tasks: an
+// estimate (exact false).
+func (p *Partitions) Count(ctx context.Context, tasks []string, from map[string]string, sample int) (n int64, exact bool, err error) {
+	walk, exact := tasks, sample <= 0 || sample >= len(tasks)
+	if !exact {
+		walk = make([]string, sample)
+		for i, x := range rand.Perm(len(tasks))[:sample] {
+			walk[i] = tasks[x]
+		}
+	}
+	var count atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, task := range walk {
+		g.Go(func() error {
+			return p.Walk(gctx, task, from[task], func(b Batch) error {
+				count.Add(int64(len(b.Items)))
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, false, fmt.Errorf("count the ids left: %w", err)
+	}
+	if exact {
+		return count.Load(), true, nil
+	}
+	return count.Load() * int64(len(tasks)) / int64(sample), false, nil
 }
