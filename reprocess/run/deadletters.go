@@ -13,9 +13,9 @@ import (
 	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
-// DrainIdle is how long the worker that applies replayed dead letters on
+// drainIdle is how long the worker that applies replayed dead letters on
 // the in-process broker waits for more once its group is caught up.
-var DrainIdle = time.Second
+const drainIdle = time.Second
 
 // DeadLetters lists and replays the dead letters of the env's Kafka.
 type DeadLetters struct {
@@ -30,8 +30,8 @@ func (e *Env) DeadLetters() *DeadLetters {
 
 // errEphemeral is the error of the dead letters of an in-process broker
 // kept in memory: they ended with the process that ran the job.
-var errEphemeral = errors.New("dead letters are kept on kafka.brokers (--kafka-brokers), or with the embedded store; " +
-	"this process has neither, and an in-process broker's end with the process that ran the job")
+var errEphemeral = errors.New("dead letters are kept on kafka.brokers (--kafka-brokers) or with the embedded store; " +
+	"with neither, the in-process broker kept them in memory and they ended with the process that ran the job")
 
 // KafkaDeadLetters starts a client of the Kafka at cfg.Brokers and returns
 // its dead letters, which replay sends back for the workers there, and a
@@ -75,5 +75,5 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (int, error) {
 	d.env.Log.Info("applying replayed dead letters in this process", "job", id, "events", n)
 	e := d.env
 	cfg := worker.Config{Reports: e.Store, Throttle: e.Store}
-	return n, e.member(ctx, &members{set: map[*worker.Worker]bool{}}, cfg, kafka.ConsumerConfig{IdleExit: DrainIdle}, spec.Transform)
+	return n, e.member(ctx, &members{set: map[*worker.Worker]bool{}}, cfg, kafka.ConsumerConfig{IdleExit: drainIdle}, spec.Transform)
 }
