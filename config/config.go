@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -269,6 +270,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: want text or json, got %q", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// ProcessKafka is the Kafka configuration of a process that holds the
+// embedded store: with no brokers, the in-process broker keeps its data in
+// the store's directory, <dir>/broker (fsynced as the store is), so its
+// topics and offsets (dead letters among them) outlive the process. Only
+// the store's holder may start it: one process at a time.
+func (c Config) ProcessKafka() kafka.Config {
+	k := c.Kafka
+	if c.Store.Backend == "embedded" {
+		k.DataDir, k.SyncWrites = filepath.Join(c.Store.Embedded.Dir, "broker"), c.Store.Embedded.Sync
+	}
+	return k
 }
 
 // Redacted returns c with every secret replaced.

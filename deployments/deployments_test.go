@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -259,5 +260,23 @@ func TestAlertRulesQueryExportedMetrics(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatalf("%s: no rules found", file)
+	}
+}
+
+// TestAlertRulesWithPromtool checks the alert rules with Prometheus's own
+// promtool: they load as Prometheus loads them (check rules), and on the
+// synthetic series of prometheus/alerts_test.yml the failed-job and
+// dead-letter alerts fire where they should and nowhere else (test rules).
+func TestAlertRulesWithPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed: deployments/local/install-deps installs it (Debian's prometheus package)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }

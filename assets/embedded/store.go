@@ -136,6 +136,10 @@ func open(cfg Config, layout assets.Layout) (*Store, error) {
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
+// Local reports that the store is in this process: reading its whole
+// paging index costs no round trips.
+func (s *Store) Local() bool { return true }
+
 // checkLayout records the layout in a new store and compares it with the
 // one recorded in an existing store.
 func (s *Store) checkLayout() error {

@@ -63,7 +63,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	}
 	d := *a // a fresh embedded store and the in-process broker
 	d.cfg.Store.Backend, d.cfg.Store.Embedded, d.cfg.Kafka.Brokers = "embedded", embedded.Config{Dir: dir}, nil
-	env, closeEnv, err := d.open(ctx)
+	env, closeEnv, err := d.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (a *app) demo(ctx context.Context, count, days, workers int, keep bool, out
 	seeded := sync.OnceFunc(bar.Finish)
 	defer seeded()
 	res, err := demo.Run(ctx, env, demo.Config{Count: count, Span: time.Duration(days) * 24 * time.Hour, Workers: workers,
-		Seeded: bar.Set, Watch: func(ctx context.Context, r *run.Job, name string, total int64) error {
+		Seeded: bar.Set, Watch: func(ctx context.Context, r *run.Job, name string, total run.Total) error {
 			seeded()
 			return progress.Watch(ctx, r, name, total, os.Stderr, io.Discard)
 		}})

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprocess/reprocess/events/kafka"
-	"github.com/reprocess/reprocess/reprocess/dlq"
+	"github.com/reprocess/reprocess/reprocess/run"
 )
 
 func (a *app) dlqCmd() *cobra.Command {
@@ -15,10 +15,10 @@ func (a *app) dlqCmd() *cobra.Command {
 		Use:   "dlq",
 		Short: "List and replay dead-lettered events",
 		Long: `Events that failed for good (a permanent transform error, or retries
-exhausted) are on kafka.dlq_topic with the error, attempt count and origin
-in their headers. List them, fix the cause, and replay them: replayed
-events go back to kafka.topic with their attempt count raised.`,
-		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job orient-v2\n  reprocess --kafka-brokers 127.0.0.1:9092 dlq replay --job orient-v2",
+exhausted) are on kafka.dlq_topic (with no kafka.brokers, in <data-dir>/broker)
+with the error, attempt count and origin in their headers. List them, fix the
+cause, and replay them: they go back to kafka.topic with attempts raised.`,
+		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job orient-v2\n  reprocess --data-dir .reprocess/data dlq replay --job orient-v2",
 	}
 	cmd.AddCommand(a.dlqListCmd(), a.dlqReplayCmd())
 	return cmd
@@ -32,12 +32,12 @@ func (a *app) dlqListCmd() *cobra.Command {
 		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job resolution-class-v2\n  reprocess dlq list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kc, err := a.kafkaForDLQ()
+			d, done, err := a.deadLetters(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer kc.Close()
-			entries, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).List(cmd.Context(), job)
+			defer done()
+			entries, err := d.List(cmd.Context(), job)
 			if err != nil {
 				return err
 			}
@@ -61,21 +61,21 @@ func (a *app) dlqReplayCmd() *cobra.Command {
 		Use:   "replay --job ID",
 		Short: "Send a job's dead-lettered events back to the events topic",
 		Long: `Send every dead-lettered event of the job back to kafka.topic with its
-attempt count raised by one. Progress is kept by the consumer group
-reprocess.dlq-replay.JOB, so running replay again sends only events that
-were dead-lettered since.`,
+attempt count raised by one; with no kafka.brokers, this process applies
+them. The consumer group reprocess.dlq-replay.JOB keeps the progress, so
+replay again sends only events dead-lettered since.`,
 		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq replay --job resolution-class-v2",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if job == "" {
 				return fmt.Errorf("--job is required")
 			}
-			kc, err := a.kafkaForDLQ()
+			d, done, err := a.deadLetters(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer kc.Close()
-			n, err := (&dlq.DLQ{Kafka: kc, Log: a.log}).Replay(cmd.Context(), job)
+			defer done()
+			n, err := d.Replay(cmd.Context(), job)
 			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d dead-lettered events of job %s\n", n, job)
 			return err
 		},
@@ -84,9 +84,15 @@ were dead-lettered since.`,
 	return replay
 }
 
-func (a *app) kafkaForDLQ() (*kafka.Cluster, error) {
-	if len(a.cfg.Kafka.Brokers) == 0 {
-		return nil, fmt.Errorf("the dead-letter topic lives on kafka.brokers (--kafka-brokers); none is configured")
+// deadLetters opens the dead letters: on kafka.brokers alone or, with
+// none, on the in-process broker kept in the embedded store's directory.
+func (a *app) deadLetters(ctx context.Context) (*run.DeadLetters, func(), error) {
+	if len(a.cfg.Kafka.Brokers) > 0 {
+		return run.KafkaDeadLetters(a.cfg.Kafka, a.log)
 	}
-	return kafka.Start(a.cfg.Kafka, a.log)
+	env, closeEnv, err := a.open(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env.DeadLetters(), closeEnv, nil
 }

@@ -38,11 +38,11 @@ func (a *app) openStore(ctx context.Context, existing bool) (s assets.Store, err
 	return s, nil
 }
 
-// open opens what jobs and workers run on: the store, timed for metrics
-// and the throttle, serving job commands if it is embedded, and Kafka
-// with its topics created where missing. closeEnv closes both.
-func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err error) {
-	raw, err := a.openStore(ctx, false)
+// open opens what jobs and workers run on: the store (existing: one that
+// exists), timed, serving job commands if it is embedded, and Kafka with
+// its topics created where missing. closeEnv closes both.
+func (a *app) open(ctx context.Context, existing bool) (env *run.Env, closeEnv func(), err error) {
+	raw, err := a.openStore(ctx, existing)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -52,7 +52,7 @@ func (a *app) open(ctx context.Context) (env *run.Env, closeEnv func(), err erro
 		raw.Close()
 		return nil, nil, err
 	}
-	kc, err := kafka.Start(a.cfg.Kafka, a.log)
+	kc, err := kafka.Start(a.cfg.ProcessKafka(), a.log) // after the store: only its holder opens the broker's data
 	if err != nil {
 		raw.Close()
 		return nil, nil, err

@@ -127,14 +127,11 @@ func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
 		return err
 	}
 	ctx := cmd.Context()
-	env, closeEnv, err := a.open(ctx)
+	env, closeEnv, err := a.open(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer closeEnv()
-	if env.Kafka.InProcess() {
-		a.log.Warn("no kafka.brokers configured: dead letters go to an in-process broker and are gone when this command exits", "job", j.Name)
-	}
 	if err := a.serveMetrics(ctx, env.Metrics, env.Ready); err != nil {
 		return err
 	}
@@ -144,7 +141,7 @@ func (a *app) startJob(cmd *cobra.Command, path string, follow bool) error {
 	if err != nil {
 		return err
 	}
-	return progress.Watch(ctx, r, j.Name, r.Total(), os.Stderr, cmd.OutOrStdout())
+	return progress.Watch(ctx, r, j.Name, r.Total(ctx), os.Stderr, cmd.OutOrStdout())
 }
 
 // distribute puts the job's unfinished tasks on the tasks topic for the
@@ -153,7 +150,7 @@ func (a *app) distribute(ctx context.Context, j *job.Job, out io.Writer, takeove
 	if len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("--distribute needs kafka.brokers (--kafka-brokers) shared with the scanners")
 	}
-	env, closeEnv, err := a.open(ctx)
+	env, closeEnv, err := a.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -172,7 +169,7 @@ func (a *app) scanMember(ctx context.Context, concurrency int) error {
 	if len(a.cfg.Kafka.Brokers) == 0 {
 		return fmt.Errorf("a scanner-group member needs kafka.brokers (--kafka-brokers); to scan one job here, give its spec: reprocess scan JOB.yaml")
 	}
-	env, closeEnv, err := a.open(ctx)
+	env, closeEnv, err := a.open(ctx, false)
 	if err != nil {
 		return err
 	}

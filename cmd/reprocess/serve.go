@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/reprocess/api"
-	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
 
@@ -58,15 +57,13 @@ list comes in the spec (source.ids), a file only from serve.ids_dir.`,
 // apiHandler opens the store and Kafka, resumes what an earlier serve left, and
 // returns the API's handler and a function that stops its jobs and closes all.
 func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
-	env, closeEnv, err := a.open(ctx)
+	env, closeEnv, err := a.open(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	jobs := run.NewBackground(env)
 	jobs.Resume(ctx) // it logs what it resumes, and why not
-	srv := &api.Server{Store: env.Store, Runner: jobs, Planner: a.planner(env.Store), Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready}
-	if len(a.cfg.Kafka.Brokers) > 0 {
-		srv.DeadLetters = &dlq.DLQ{Kafka: env.Kafka, Log: a.log}
-	}
+	srv := &api.Server{Store: env.Store, Runner: jobs, Planner: a.planner(env.Store), Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir,
+		Registry: env.Metrics, Log: a.log, Ready: env.Ready, DeadLetters: env.DeadLetters()}
 	return srv.Handler(), func() { jobs.Stop(); closeEnv() }, nil
 }

@@ -69,7 +69,7 @@ committed and the worker leaves the group. Run more workers to scale out.`,
 // work runs a worker of transform name vN in its consumer group until ctx
 // is done.
 func (a *app) work(ctx context.Context, name string, version int, cc kafka.ConsumerConfig) error {
-	env, closeEnv, err := a.open(ctx)
+	env, closeEnv, err := a.open(ctx, false)
 	if err != nil {
 		return err
 	}

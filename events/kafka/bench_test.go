@@ -22,15 +22,19 @@ import (
 )
 
 // BenchmarkPublish reports our publisher's rate (events/s) in batches of
-// 500 from four goroutines, as a scan with concurrency 4 sends them, to the in-process broker and to the real
-// Kafka; against the real one it then runs Kafka's own ProducerPerformance
-// with the same records (our encoded events as its payload file), count and
-// producer settings, and reports its rate and the ratio ours/theirs.
+// 500 from four goroutines, as a scan with concurrency 4 sends them, to the
+// in-process broker (in memory, kept in a directory, and kept with an fsync
+// per batch) and to the real Kafka; against the real one it then runs
+// Kafka's own ProducerPerformance with the same records (our encoded events
+// as its payload file), count and producer settings, and reports its rate
+// and the ratio ours/theirs.
 func BenchmarkPublish(b *testing.B) {
-	b.Run("kfake", func(b *testing.B) { benchPublish(b, nil) })
+	b.Run("kfake", func(b *testing.B) { benchPublish(b, kafka.Config{}) })
+	b.Run("kfake-dir", func(b *testing.B) { benchPublish(b, kafka.Config{DataDir: b.TempDir()}) })
+	b.Run("kfake-dir-sync", func(b *testing.B) { benchPublish(b, kafka.Config{DataDir: b.TempDir(), SyncWrites: true}) })
 	b.Run("kafka", func(b *testing.B) {
 		brokers := assetstest.RealService(b, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
-		ours, topic, payload := benchPublish(b, brokers)
+		ours, topic, payload := benchPublish(b, kafka.Config{Brokers: brokers})
 		run := assetstest.RealService(b, "REPROCESS_TEST_KAFKA_RUN", "Kafka's tools")[0]
 		theirs := producerPerformance(b, run, brokers[0], topic, payload, b.N)
 		b.ReportMetric(theirs, "kafka-perf-records/s")
@@ -38,10 +42,13 @@ func BenchmarkPublish(b *testing.B) {
 	})
 }
 
-func benchPublish(b *testing.B, brokers []string) (rate float64, topic, payloadFile string) {
+// benchPublish publishes to the brokers of where, in-process kept in its
+// DataDir (with its SyncWrites) when it has none.
+func benchPublish(b *testing.B, where kafka.Config) (rate float64, topic, payloadFile string) {
 	cfg := kafka.DefaultConfig
 	topic = fmt.Sprintf("bench.%08x", rand.Uint32())
-	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Partitions = brokers, topic, topic+".dlq", 12
+	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Partitions = where.Brokers, topic, topic+".dlq", 12
+	cfg.DataDir, cfg.SyncWrites = where.DataDir, where.SyncWrites
 	c, err := kafka.Start(cfg, quiet)
 	if err != nil {
 		b.Fatal(err)

@@ -39,6 +39,16 @@ type Config struct {
 	ClientID          string `mapstructure:"client_id"`
 	Username          string `mapstructure:"username"` // SASL/PLAIN when set
 	Password          string `mapstructure:"password"`
+	// DataDir keeps the in-process broker's topics, committed offsets and
+	// groups, so they outlive the process: the next in-process broker on
+	// it has them. Empty keeps them in memory. One process at a time may
+	// use it: the process holding the embedded store it lies in. A batch
+	// the broker acknowledges is written there first (to the OS), so it
+	// survives the process being killed.
+	DataDir string `mapstructure:"-"`
+	// SyncWrites also fsyncs each batch written to DataDir before it is
+	// acknowledged, so it survives the machine stopping.
+	SyncWrites bool `mapstructure:"-"`
 }
 
 // DefaultConfig uses the in-process broker.
@@ -95,20 +105,27 @@ type Cluster struct {
 }
 
 // Start returns the configured cluster, starting an in-process broker on
-// loopback when cfg.Brokers is empty.
+// loopback when cfg.Brokers is empty, kept in cfg.DataDir if it is set.
 func Start(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, log: log}
 	if len(cfg.Brokers) == 0 {
-		fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+		opts := []kfake.Opt{kfake.NumBrokers(1)}
+		if cfg.DataDir != "" {
+			opts = append(opts, kfake.DataDir(cfg.DataDir))
+		}
+		if cfg.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
+		fake, err := kfake.NewCluster(opts...)
 		if err != nil {
-			return nil, fmt.Errorf("start in-process kafka: %w", err)
+			return nil, fmt.Errorf("start in-process kafka (data dir %q): %w", cfg.DataDir, err)
 		}
 		c.fake = fake
 		c.cfg.Brokers = fake.ListenAddrs()
-		log.Info("started in-process kafka", "brokers", c.cfg.Brokers)
+		log.Info("started in-process kafka", "brokers", c.cfg.Brokers, "data_dir", cfg.DataDir)
 	}
 	return c, nil
 }
@@ -118,6 +135,10 @@ func (c *Cluster) Brokers() []string { return c.cfg.Brokers }
 
 // InProcess reports whether the cluster is the in-process broker.
 func (c *Cluster) InProcess() bool { return c.fake != nil }
+
+// Ephemeral reports whether the cluster's records end with this process:
+// an in-process broker with no DataDir.
+func (c *Cluster) Ephemeral() bool { return c.fake != nil && c.cfg.DataDir == "" }
 
 // Close closes the shared admin client and stops the in-process broker,
 // if any.

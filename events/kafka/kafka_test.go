@@ -240,3 +240,55 @@ func TestEmitReturnsOnCancelWhileKafkaIsDown(t *testing.T) {
 		t.Fatal("the publisher's Close hangs on records the broker never acknowledged")
 	}
 }
+
+// TestInProcessDataDirOutlivesTheBroker dead-letters two events and
+// has a group replay them (committing its progress), closes the broker, and
+// starts another on the same DataDir, as the next process holding the
+// embedded store does: the topics, their records and the group's
+// committed offset are all there.
+func TestInProcessDataDirOutlivesTheBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := kafka.DefaultConfig
+	cfg.Partitions, cfg.DataDir = 1, t.TempDir()
+	first, err := kafka.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.EnsureTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := first.NewDLQ("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b"} {
+		if err := dlq.Send(ctx, events.Message{Key: []byte(key), Value: []byte("{}")}, errors.New("boom"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dlq.Close()
+	if err := first.Replay(ctx, "progress", func(events.Message) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
+	second, err := kafka.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	var keys []string
+	if err := second.ReadAll(ctx, cfg.DLQTopic, func(m events.Message) error {
+		keys = append(keys, string(m.Key))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(keys, ",") != "a,b" {
+		t.Errorf("after a restart the dead-letter topic holds %v, want [a b]", keys)
+	}
+	if err := second.Replay(ctx, "progress", func(m events.Message) error { return fmt.Errorf("replayed %s again", m.Key) }); err != nil {
+		t.Errorf("after a restart the group's committed offsets are lost: %v", err)
+	}
+}

@@ -54,8 +54,8 @@ type Planner interface {
 	Make(ctx context.Context, j *job.Job, o plan.Options) (*plan.Plan, error)
 }
 
-// Server serves the API. Token must not be empty. DeadLetters is nil when
-// no Kafka brokers are configured; the dead-letter routes then answer 503.
+// Server serves the API. Token must not be empty. With DeadLetters nil the
+// dead-letter routes answer 503.
 // A job may name a file as its id list only inside IDsDir (none if empty).
 type Server struct {
 	Store       assets.Store
@@ -309,7 +309,7 @@ func (s *Server) deadLetterJob(w http.ResponseWriter, r *http.Request) (string, 
 		return "", false
 	}
 	if s.DeadLetters == nil {
-		writeError(w, http.StatusServiceUnavailable, errors.New("dead letters are on Kafka and this server has no kafka.brokers configured"))
+		writeError(w, http.StatusServiceUnavailable, errors.New("dead letters are kept on kafka.brokers or with the embedded store, and this server has neither"))
 		return "", false
 	}
 	return id, true

@@ -41,7 +41,7 @@ type Config struct {
 	// Seeded, if not nil, is called with the running total while seeding.
 	Seeded func(done int64)
 	// Watch runs the job (showing its progress); nil runs it plainly.
-	Watch func(ctx context.Context, r *run.Job, name string, total int64) error
+	Watch func(ctx context.Context, r *run.Job, name string, total run.Total) error
 }
 
 // Result is what the demo did and found.
@@ -74,9 +74,9 @@ func Run(ctx context.Context, env *run.Env, cfg Config) (Result, error) {
 	}
 	watch := cfg.Watch
 	if watch == nil {
-		watch = func(ctx context.Context, r *run.Job, _ string, _ int64) error { return r.Run(ctx) }
+		watch = func(ctx context.Context, r *run.Job, _ string, _ run.Total) error { return r.Run(ctx) }
 	}
-	if err := watch(ctx, r, j.Name, n); err != nil {
+	if err := watch(ctx, r, j.Name, run.Total{IDs: n}); err != nil {
 		return res, err
 	}
 	res.Progress = r.Progress(ctx)

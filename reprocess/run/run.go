@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,9 +87,12 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 		return nil, err
 	}
 	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
+	if e.Kafka.Ephemeral() {
+		r.log.Warn("no kafka.brokers configured and no embedded store: dead letters go to an in-process broker and are gone when this process exits")
+	}
 	if r.async && e.Kafka.InProcess() && o.Workers == 0 {
-		// Events on the in-process broker are gone with this process:
-		// apply them here rather than drop them.
+		// No worker process can reach the in-process broker: apply the
+		// events here rather than leave them unapplied.
 		r.log.Warn("no kafka.brokers configured: the job's events are applied by a worker in this process")
 		r.opts.Workers = 1
 	}
@@ -544,11 +548,54 @@ func (p Progress) Summary(name string) string {
 	return s
 }
 
-// Total is how many ids the job's scope holds when its source knows it
-// without a scan (an id list), else 0.
-func (r *Job) Total() int64 {
-	if s, ok := r.src.(interface{ Size() int64 }); ok {
-		return s.Size()
+// Total is how many ids a job's scan has left, as known before it walks:
+// the zero Total when it is not known.
+type Total struct {
+	IDs      int64
+	Estimate bool // extrapolated from a sample, not counted
+}
+
+// CountSample is how many of a scan's unfinished partitions its Total is
+// estimated from when the store is not in this process (Cassandra).
+var CountSample = 64
+
+// Total returns how many ids the job's scan has left: an id list's size,
+// or the ids of the partitions not done yet, from their checkpoints,
+// counted in the paging index of a store in this process (embedded) and
+// estimated from CountSample of them elsewhere.
+func (r *Job) Total(ctx context.Context) Total {
+	switch s := r.src.(type) {
+	case interface{ Size() int64 }:
+		return Total{IDs: s.Size()}
+	case *scan.Partitions:
+		t, err := r.countLeft(ctx, s)
+		if err != nil {
+			r.log.Warn("progress is shown in partitions: the ids left could not be counted", "error", err)
+		}
+		return t
 	}
-	return 0
+	return Total{}
+}
+
+// countLeft counts or estimates the ids left in the partitions of s.
+func (r *Job) countLeft(ctx context.Context, s *scan.Partitions) (Total, error) {
+	tasks, err := s.Tasks(ctx)
+	if err != nil {
+		return Total{}, err
+	}
+	cps, err := r.env.Store.Checkpoints(ctx, r.spec.Name)
+	if err != nil {
+		return Total{}, err
+	}
+	from, done := map[string]string{}, map[string]bool{}
+	for _, c := range cps {
+		from[c.Task], done[c.Task] = c.Position, c.Done
+	}
+	left := slices.DeleteFunc(tasks, func(t string) bool { return done[t] })
+	sample := CountSample
+	if l, ok := r.env.Store.Store.(interface{ Local() bool }); ok && l.Local() {
+		sample = 0
+	}
+	n, exact, err := s.Count(ctx, left, from, sample)
+	return Total{IDs: n, Estimate: !exact}, err
 }

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reprocess/reprocess/assets"
 )
@@ -123,4 +127,39 @@ func parseTask(task string) (assets.Partition, assets.Range, bool, error) {
 		return p, r, false, fmt.Errorf("task %q: %w", task, err)
 	}
 	return p, r, false, nil
+}
+
+// Count counts the ids left in tasks by walking the paging index as Walk
+// does, each task from its position in from (its checkpoint; absent: its
+// start). With sample > 0 and fewer than the tasks, it walks sample of
+// them taken at random and extrapolates by the number of tasks: an
+// estimate (exact false).
+func (p *Partitions) Count(ctx context.Context, tasks []string, from map[string]string, sample int) (n int64, exact bool, err error) {
+	walk, exact := tasks, sample <= 0 || sample >= len(tasks)
+	if !exact {
+		walk = make([]string, sample)
+		for i, x := range rand.Perm(len(tasks))[:sample] {
+			walk[i] = tasks[x]
+		}
+	}
+	whole := *p // a count walks each partition to its end, unsplit
+	whole.SplitAfter = 0
+	var count atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, task := range walk {
+		g.Go(func() error {
+			return whole.Walk(gctx, task, from[task], func(b Batch) error {
+				count.Add(int64(len(b.Items)))
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, false, fmt.Errorf("count the ids left: %w", err)
+	}
+	if exact {
+		return count.Load(), true, nil
+	}
+	return count.Load() * int64(len(tasks)) / int64(sample), false, nil
 }

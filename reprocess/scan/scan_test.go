@@ -495,3 +495,44 @@ func TestStoreOutageIsWaitedOut(t *testing.T) {
 		t.Errorf("emitted %d of 800 assets after the outage", len(got.ids))
 	}
 }
+
+// Count counts the ids a scan has left in the paging index: every id in
+// range, fewer by what a checkpoint passed, and an estimate of the same
+// order from a sample of the partitions.
+func TestCountLeft(t *testing.T) {
+	for name, mk := range envMakers {
+		t.Run(name, func(t *testing.T) {
+			e := mk(t, 2000)
+			types := e.types("image", "video")
+			from, to := end.Add(-6*24*time.Hour-5*time.Hour), end.Add(-2*24*time.Hour+7*time.Hour)
+			want := int64(len(e.expected(t, types, from, to, nil)))
+			src := e.source(types, from, to, 7)
+			tasks, _ := src.Tasks(context.Background())
+			n, exact, err := src.Count(context.Background(), tasks, nil, 0)
+			if err != nil || !exact || n != want {
+				t.Errorf("Count of every partition = %d, exact %v, %v; want exactly %d", n, exact, err, want)
+			}
+			var first []string // the ids of a partition holding some, in walk order
+			for _, task := range tasks {
+				src.Walk(context.Background(), task, "", func(b scan.Batch) error {
+					for _, it := range b.Items {
+						first = append(first, it.ID.String())
+					}
+					return nil
+				})
+				if len(first) >= 3 {
+					cp := map[string]string{task: first[1]} // a checkpoint past two ids
+					if n, _, err := src.Count(context.Background(), tasks, cp, 0); err != nil || n != want-2 {
+						t.Errorf("Count with a checkpoint past 2 ids = %d, %v; want %d", n, err, want-2)
+					}
+					break
+				}
+				first = nil
+			}
+			n, exact, err = src.Count(context.Background(), tasks, nil, len(tasks)/2)
+			if err != nil || exact || n < want/2 || n > want*2 {
+				t.Errorf("Count of half the partitions = %d, exact %v, %v; want an estimate near %d", n, exact, err, want)
+			}
+		})
+	}
+}

@@ -12,17 +12,17 @@ import (
 )
 
 // Watch runs job r with its progress on bars (a terminal, or lines in a
-// file): the scan (in ids against total when total > 0, else in tasks) and, when known, the apply (events
-// the processors handled, against the ids in scope until the scan is done,
-// then against those it emitted; never past 100%). Then it prints the
-// job's summary to out.
-func Watch(ctx context.Context, r *run.Job, name string, total int64, bars *os.File, out io.Writer) error {
+// file): the scan (in ids against the ids left, ~ when estimated, when
+// known; else in tasks) and, when known, the apply (events the processors
+// handled, against the ids left until the scan is done, then against those
+// it emitted). No bar passes 100%. Then it prints the job's summary to out.
+func Watch(ctx context.Context, r *run.Job, name string, left run.Total, bars *os.File, out io.Writer) error {
 	d := New(bars)
-	unit := "tasks"
+	total, unit := left.IDs, "tasks"
 	if total > 0 {
 		unit = "ids"
 	}
-	scanBar := d.Add("scan  "+name, unit, total, func() string {
+	scanBar := d.add("scan  "+name, unit, total, left.Estimate, func() string {
 		p := r.Progress(ctx)
 		return fmt.Sprintf("scanned %d emitted %d filtered %d %s", p.Scanned, p.Emitted, p.Filtered, p.ThrottleNote())
 	})
@@ -34,9 +34,14 @@ func Watch(ctx context.Context, r *run.Job, name string, total int64, bars *os.F
 	}
 	update := func() {
 		p := r.Progress(ctx)
-		if total > 0 {
+		switch {
+		case total > 0 && p.ScanTime > 0: // done: what it scanned was the total
+			scanBar.SetTotal(p.Scanned)
 			scanBar.Set(p.Scanned)
-		} else {
+		case total > 0:
+			scanBar.SetTotal(max(total, p.Scanned)) // an estimate may be passed
+			scanBar.Set(p.Scanned)
+		default:
 			scanBar.SetTotal(p.Tasks)
 			scanBar.Set(p.TasksDone)
 		}

@@ -36,6 +36,7 @@ type Bar struct {
 	start time.Time
 	info  func() string
 	bar   *mpb.Bar
+	of    string // "~" before an estimated total
 }
 
 // New starts a display on out.
@@ -65,13 +66,21 @@ func New(out *os.File) *Display {
 
 // Add starts a bar; info, if not nil, is a live note after it.
 func (d *Display) Add(label, unit string, total int64, info func() string) *Bar {
+	return d.add(label, unit, total, false, info)
+}
+
+// add starts a bar whose total is shown as ~N when it is an estimate.
+func (d *Display) add(label, unit string, total int64, estimate bool, info func() string) *Bar {
 	if info == nil {
 		info = func() string { return "" }
 	}
 	p := &Bar{d: d, label: label, unit: unit, total: total, start: time.Now(), info: info}
+	if estimate {
+		p.of = "~"
+	}
 	if d.bars != nil {
 		p.bar = d.bars.AddBar(total,
-			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
+			mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / "+p.of+"%d", decor.WCSyncSpace)),
 			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, "%.0f "+unit+"/s", decor.WCSyncSpace),
 				decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO), decor.Any(func(decor.Statistics) string { return " " + p.info() })),
 		)
@@ -147,5 +156,5 @@ func (p *Bar) line() {
 	if n > 0 && n < total {
 		eta = " ETA " + (time.Duration(float64(total-n)/rate) * time.Second).String()
 	}
-	fmt.Fprintf(p.d.out, "%s %d/%d (%.0f%%) %.0f %s/s%s %s\n", p.label, n, total, pct, rate, p.unit, eta, p.info())
+	fmt.Fprintf(p.d.out, "%s %d/%s%d (%.0f%%) %.0f %s/s%s %s\n", p.label, n, p.of, total, pct, rate, p.unit, eta, p.info())
 }

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/embedded"
+	"github.com/reprocess/reprocess/config"
+	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/dlq"
+	"github.com/reprocess/reprocess/reprocess/jobctl"
+)
+
+// tallerJob is a job whose fact reads metadata.height, which documents,
+// audio and 3D models lack: those assets are dead-lettered.
+func tallerJob(t *testing.T, name, mode string, rate int) string {
+	spec := filepath.Join(t.TempDir(), name+".yaml")
+	os.WriteFile(spec, []byte(fmt.Sprintf(`name: %s
+source: {kind: cassandra, types: [image, video, document, audio, model3d], created_from: %s, page_size: 20}
+transform: {name: taller, version: 1, facts: {taller: 'string(int(asset.metadata.height) + 1)'}}
+mode: %s
+rate: {limit: %d}
+budget: {max_dead_letters: 100000, max_ratio: 1}
+`, name, time.Now().Add(-3*24*time.Hour).UTC().Format(time.RFC3339), mode, rate)), 0o600)
+	return spec
+}
+
+// heightless returns the ids of the assets in data with no height.
+func heightless(t *testing.T, data string) []string {
+	var ids []string
+	eachAsset(t, data, func(a assets.Asset) {
+		if _, ok := a.Metadata["height"]; !ok {
+			ids = append(ids, a.ID.String())
+		}
+	})
+	return ids
+}
+
+// listDeadLetters runs `dlq list --job` on the default setup and returns
+// the listed asset ids.
+func listDeadLetters(t *testing.T, data, job string) []string {
+	t.Helper()
+	out, err := cli(t, "--data-dir", data, "dlq", "list", "--job", job, "-o", "json")
+	if err != nil {
+		t.Fatalf("dlq list: %v\n%s", err, out)
+	}
+	var entries []dlq.Entry
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("dlq list -o json: %v\n%s", err, out)
+	}
+	ids := []string{}
+	for _, e := range entries {
+		ids = append(ids, e.AssetID)
+	}
+	return ids
+}
+
+// On the default setup (embedded store, no kafka.brokers) a job's dead
+// letters outlive its process: a later process lists exactly them and,
+// once their cause is fixed, replays them and applies them itself.
+func TestDeadLettersOutliveTheJobOnTheDefaultSetup(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "400", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	run := exec.Command(bin, "--data-dir", data, "run", tallerJob(t, "taller", "sync", 100000))
+	run.Env = childEnv()
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	want := heightless(t, data)
+	if len(want) == 0 || len(want) == 400 {
+		t.Fatalf("%d of 400 seeded assets lack a height; want some", len(want))
+	}
+	if got := listDeadLetters(t, data, "taller"); !sameIDs(got, want) {
+		t.Fatalf("a later process lists %d dead letters of the ended job, want the %d assets with no height", len(got), len(want))
+	}
+
+	// The cause fixed: the assets get a height, then the dead letters are replayed.
+	s, err := embedded.Open(embedded.Config{Dir: data}, config.Default().Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range want {
+		aid, err := assets.ParseID(id)
+		if err == nil {
+			err = s.Update(context.Background(), aid, assets.Update{Metadata: map[string]string{"height": "7"}})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	out, err := cli(t, "--data-dir", data, "dlq", "replay", "--job", "taller")
+	if err != nil || !strings.Contains(out, fmt.Sprintf("replayed %d dead-lettered events of job taller", len(want))) {
+		t.Fatalf("dlq replay: %v\n%s", err, out)
+	}
+	unapplied := 0
+	eachAsset(t, data, func(a assets.Asset) {
+		if a.Transforms["taller"] != 1 || a.Facts["taller"] == "" || a.Metadata["height"] == "7" && a.Facts["taller"] != "8" {
+			unapplied++
+		}
+	})
+	if unapplied > 0 {
+		t.Errorf("%d assets not applied after the replay", unapplied)
+	}
+	if out, err := cli(t, "--data-dir", data, "dlq", "replay", "--job", "taller"); err != nil || !strings.Contains(out, "replayed 0 ") {
+		t.Errorf("a second replay: %v\n%s; want nothing replayed", err, out)
+	}
+}
+
+// A job killed with SIGKILL on the default setup keeps every dead letter
+// it logged as sent: a later process lists each of them, and at least as
+// many as the job's record counts.
+func TestDeadLettersSurviveAKilledJob(t *testing.T) {
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "1500", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	scan := exec.Command(bin, "--data-dir", data, "--log-level", "debug", "scan", tallerJob(t, "killed", "async", 150))
+	scan.Env = childEnv()
+	logs, _ := scan.StderrPipe()
+	if err := scan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { scan.Process.Kill(); scan.Wait() })
+	var (
+		mu     sync.Mutex
+		logged []string
+		enough = make(chan struct{})
+		once   sync.Once
+		read   = make(chan struct{})
+	)
+	id := regexp.MustCompile(`msg="dead-lettered event" .*asset_id=(\S+)`)
+	go func() {
+		defer close(read)
+		for sc := bufio.NewScanner(logs); sc.Scan(); {
+			if m := id.FindStringSubmatch(sc.Text()); m != nil {
+				mu.Lock()
+				if logged = append(logged, m[1]); len(logged) >= 30 {
+					once.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	select {
+	case <-enough:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the scan logged no 30 dead letters within 60s")
+	}
+	scan.Process.Kill()
+	var exit *exec.ExitError
+	if err := scan.Wait(); !errors.As(err, &exit) || exit.ExitCode() != -1 {
+		t.Fatalf("the scan was not killed midway: %v", err)
+	}
+	<-read
+	listed := listDeadLetters(t, data, "killed")
+	missing := 0
+	for _, a := range logged {
+		if !strings.Contains(strings.Join(listed, ","), a) {
+			missing++
+		}
+	}
+	if missing > 0 || len(listed) >= len(heightless(t, data)) {
+		t.Errorf("after SIGKILL %d of the %d logged dead letters are not listed (%d listed, of %d assets with no height)", missing, len(logged), len(listed), len(heightless(t, data)))
+	}
+	out, err := cli(t, "--data-dir", data, "job", "status", "killed", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"dlq": (\d+)`).FindStringSubmatch(out)
+	if m != nil && atoi(m[1]) > len(listed) { // none is counted before the first report
+		t.Errorf("the killed job's record counts %v dead letters, over the %d listed:\n%s", m, len(listed), out)
+	}
+	t.Logf("killed after %d logged dead letters: %d listed, the record counts %v", len(logged), len(listed), m)
+}
+
+// The in-process broker's directory is opened only by the process that
+// holds the embedded store: dead-letter and job commands from a second
+// terminal neither start a broker on it nor create it.
+func TestSecondTerminalLeavesTheBrokerDirectory(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s, err := embedded.Open(embedded.Config{Dir: data}, config.Default().Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := control.Start(context.Background(), s, "held", "name: held\n", false); err != nil {
+		t.Fatal(err)
+	}
+	stop := jobctl.Serve(s, slog.New(slog.DiscardHandler))
+	defer stop()
+	for _, args := range [][]string{{"dlq", "list"}, {"dlq", "replay", "--job", "held"}} {
+		if out, err := cli(t, append([]string{"--data-dir", data}, args...)...); err == nil || !strings.Contains(err.Error(), "is held by this process") {
+			t.Errorf("%v while the store is held: %v\n%s; want an error naming the holder", args, err, out)
+		}
+	}
+	if out, err := cli(t, "--data-dir", data, "job", "status", "held"); err != nil {
+		t.Errorf("job status through the control socket: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "broker")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a second terminal's commands touched the held store's broker directory: %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/reprocess/reprocess/events/kafka"
+	"github.com/reprocess/reprocess/reprocess/dlq"
+	"github.com/reprocess/reprocess/reprocess/job"
+	"github.com/reprocess/reprocess/reprocess/worker"
+)
+
+// drainIdle is how long the worker that applies replayed dead letters on
+// the in-process broker waits for more once its group is caught up.
+const drainIdle = time.Second
+
+// DeadLetters lists and replays the dead letters of the env's Kafka.
+type DeadLetters struct {
+	env *Env
+	dlq *dlq.DLQ
+}
+
+// DeadLetters returns the env's dead letters.
+func (e *Env) DeadLetters() *DeadLetters {
+	return &DeadLetters{env: e, dlq: &dlq.DLQ{Kafka: e.Kafka, Log: e.Log}}
+}
+
+// errEphemeral is the error of the dead letters of an in-process broker
+// kept in memory: they ended with the process that ran the job.
+var errEphemeral = errors.New("dead letters are kept on kafka.brokers (--kafka-brokers) or with the embedded store; " +
+	"with neither, the in-process broker kept them in memory and they ended with the process that ran the job")
+
+// KafkaDeadLetters starts a client of the Kafka at cfg.Brokers and returns
+// its dead letters, which replay sends back for the workers there, and a
+// function that closes the client.
+func KafkaDeadLetters(cfg kafka.Config, log *slog.Logger) (*DeadLetters, func(), error) {
+	kc, err := kafka.Start(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return (&Env{Kafka: kc, Log: log}).DeadLetters(), kc.Close, nil
+}
+
+// List returns the dead letters of job, or of every job when job is "".
+func (d *DeadLetters) List(ctx context.Context, job string) ([]dlq.Entry, error) {
+	if d.env.Kafka.Ephemeral() {
+		return nil, errEphemeral
+	}
+	return d.dlq.List(ctx, job)
+}
+
+// Replay sends job's dead letters back to the events topic and returns
+// how many it sent. On the in-process broker no worker process can reach
+// them, so it then applies them here with a member of the job's
+// transform's group, returning once the group has handled every event.
+func (d *DeadLetters) Replay(ctx context.Context, id string) (int, error) {
+	if d.env.Kafka.Ephemeral() {
+		return 0, errEphemeral
+	}
+	n, err := d.dlq.Replay(ctx, id)
+	if err != nil || n == 0 || !d.env.Kafka.InProcess() {
+		return n, err
+	}
+	rec, err := d.env.Store.Job(ctx, id)
+	if err != nil {
+		return n, fmt.Errorf("apply the replayed events of job %s: %w", id, err)
+	}
+	spec, err := job.Parse([]byte(rec.Spec))
+	if err != nil {
+		return n, fmt.Errorf("apply the replayed events of job %s: its spec: %w", id, err)
+	}
+	d.env.Log.Info("applying replayed dead letters in this process", "job", id, "events", n)
+	e := d.env
+	cfg := worker.Config{Reports: e.Store, Throttle: e.Store}
+	return n, e.member(ctx, &members{set: map[*worker.Worker]bool{}}, cfg, kafka.ConsumerConfig{IdleExit: drainIdle}, spec.Transform)
+}
