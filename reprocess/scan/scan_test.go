@@ -529,6 +529,11 @@ func TestCountLeft(t *testing.T) {
 				}
 				first = nil
 			}
+			splitting := *src // a source that splits its partitions still counts them whole
+			splitting.SplitAfter, splitting.SplitWays = 3, 4
+			if n, _, err := splitting.Count(context.Background(), tasks, nil, 0); err != nil || n != want {
+				t.Errorf("Count by a splitting source = %d, %v; want %d", n, err, want)
+			}
 			n, exact, err = src.Count(context.Background(), tasks, nil, len(tasks)/2)
 			if err != nil || exact || n < want/2 || n > want*2 {
 				t.Errorf("Count of half the partitions = %d, exact %v, %v; want an estimate near %d", n, exact, err, want)
