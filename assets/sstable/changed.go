@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -180,18 +181,31 @@ func set(files []SSTableFile) map[SSTableFile]bool {
 }
 
 // ReadPartitions re-merges each of keys (in partition order, each once)
-// across every SSTable of s, reading a point range over its token, and
-// calls fn in partition order with each live row of each partition, or
-// once with a nil row when nothing of the partition is live in s (it was
-// deleted, or expired): the key with no live row.
+// across every SSTable of s and calls fn in partition order with each
+// live row of each partition, or once with a nil row when nothing of the
+// partition is live in s (it was deleted, or expired): the key with no
+// live row. Sparse keys are read one point range over their token at a
+// time; keys that are at least a quarter of the partitions between the
+// first and the last (after a compaction, say) are read as one range.
 func (s *Snapshot) ReadPartitions(keys []PartitionKey, o ReadOptions, fn func(PartitionKey, *CQLRow) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	types := keyTypes(s.Tables[0].Header.PartitionKey)
+	span := TokenRange{Start: pointRange(keys[0].Token).Start, End: &keys[len(keys)-1].Token}
+	n, err := s.entriesIn(span)
+	if err != nil {
+		return err
+	}
+	if 4*len(keys) >= n {
+		return s.readSpan(keys, span, types, o, fn)
+	}
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].Token.Compare(keys[i].Token) == 0 {
 			j++
 		}
-		if err := s.readToken(keys[i:j], types, o, fn); err != nil {
+		if err := s.readSpan(keys[i:j], pointRange(keys[i].Token), types, o, fn); err != nil {
 			return err
 		}
 		i = j
@@ -199,10 +213,39 @@ func (s *Snapshot) ReadPartitions(keys []PartitionKey, o ReadOptions, fn func(Pa
 	return nil
 }
 
-// readToken reads the partitions of one token. The range read may hold
-// other partitions (of the same token, or of a ByteOrdered range that
-// cannot be cut to one key): rows are told apart by their key values.
-func (s *Snapshot) readToken(group []PartitionKey, types []*Type, o ReadOptions, fn func(PartitionKey, *CQLRow) error) error {
+// entriesIn counts the index entries of s in r, a partition in several
+// SSTables once in each.
+func (s *Snapshot) entriesIn(r TokenRange) (int, error) {
+	p, err := ParsePartitioner(s.Tables[0].Partitioner)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range s.Tables {
+		idx, err := t.Index()
+		if err != nil {
+			return 0, err
+		}
+		after := func(bound *Token) int {
+			if bound == nil {
+				return 0
+			}
+			return sort.Search(len(idx), func(i int) bool { return p.Token(idx[i].Key).Compare(*bound) > 0 })
+		}
+		to := len(idx)
+		if r.End != nil {
+			to = after(r.End)
+		}
+		n += max(0, to-after(r.Start))
+	}
+	return n, nil
+}
+
+// readSpan reads the partitions group, all in r. The range may hold other
+// partitions (of the same token, of a ByteOrdered range that cannot be
+// cut to one key, or between the keys of a span): rows are told apart by
+// their key values.
+func (s *Snapshot) readSpan(group []PartitionKey, r TokenRange, types []*Type, o ReadOptions, fn func(PartitionKey, *CQLRow) error) error {
 	ids := make(map[string]int, len(group))
 	for g, k := range group {
 		id, err := keyID(types, k.Key)
@@ -212,7 +255,7 @@ func (s *Snapshot) readToken(group []PartitionKey, types []*Type, o ReadOptions,
 		ids[id] = g
 	}
 	next := 0 // the first key of group not yet handed to fn
-	err := s.ReadRange(pointRange(group[0].Token), o, func(r CQLRow) error {
+	err := s.ReadRange(r, o, func(r CQLRow) error {
 		g, ok := ids[rowKeyID(r, len(types))]
 		if !ok {
 			return nil
