@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ func TestBackupSourceSince(t *testing.T) {
 		}
 		src := &scan.Backup{Snapshot: snap, Splits: 4, BatchSize: 7, Changes: changes}
 		items := walkAll(t, src)
+		checkResume(t, src)
 		if len(items) != len(updated)+len(deleted)+len(added) {
 			t.Errorf("since %s: %d items, want the %d assets written since", filepath.Base(since), len(items), len(updated)+len(deleted)+len(added))
 		}
@@ -141,4 +143,37 @@ func walkAll(t *testing.T, src *scan.Backup) map[assets.ID]scan.Item {
 		}
 	}
 	return out
+}
+
+// checkResume walks each task again from each of its positions: the rest
+// of the task is handed out exactly, deleted items included.
+func checkResume(t *testing.T, src *scan.Backup) {
+	t.Helper()
+	ctx := context.Background()
+	tasks, err := src.Tasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(task, from string) (ids []assets.ID, positions []string) {
+		err := src.Walk(ctx, task, from, func(b scan.Batch) error {
+			for _, it := range b.Items {
+				ids = append(ids, it.ID)
+			}
+			positions = append(positions, b.Position)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, positions
+	}
+	for _, task := range tasks {
+		all, positions := walk(task, "")
+		for i, pos := range positions {
+			rest, _ := walk(task, pos)
+			if want := all[min(len(all), 7*(i+1)):]; !slices.Equal(rest, want) {
+				t.Errorf("%s from %s: %d items, want the %d after it", task, pos, len(rest), len(want))
+			}
+		}
+	}
 }
