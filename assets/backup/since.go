@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/reprocess/reprocess/assets/sstable"
 )
@@ -32,17 +33,18 @@ func Since(ctx context.Context, cfg Config, location string, log *slog.Logger) (
 	return m, old, err
 }
 
-// Changed opens the newer snapshot's changes since location (see Since).
-func Changed(ctx context.Context, cfg Config, s *sstable.Snapshot, location string, log *slog.Logger) (*sstable.Changes, error) {
+// Changed opens the newer snapshot's changes since location (see Since),
+// for a read of s judging TTLs at asOf (zero: s's created_at, else now).
+func Changed(ctx context.Context, cfg Config, s *sstable.Snapshot, location string, asOf time.Time, log *slog.Logger) (*sstable.Changes, error) {
 	m, old, err := Since(ctx, cfg, location, log)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.ChangedSince(m, old)
+	c, err := s.ChangedSince(m, old, asOf)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("changes since the older snapshot", "since", location, "new_sstables", len(c.New), "gone_sstables", len(c.Gone), "partitions", len(c.Keys))
+	log.Info("changes since the older snapshot", "since", location, "new_sstables", len(c.New), "gone_sstables", len(c.Gone), "expiring_sstables", len(c.Expiring), "partitions", len(c.Keys))
 	if len(c.Gone) > 0 && old == nil {
 		log.Warn("SSTables the manifest lists are gone (compacted): a partition compaction purged is not seen from a manifest; give the older snapshot itself to see it",
 			"gone", len(c.Gone))

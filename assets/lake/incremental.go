@@ -60,34 +60,37 @@ func (e *Export) Check() error {
 // Run writes the export of s, read with o, and then its manifest; it
 // returns what it did, in a line. Since is opened with cfg.
 func (e *Export) Run(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, cfg backup.Config, log *slog.Logger) (string, error) {
+	asOf := cmp.Or(o.AsOf, s.CreatedAt, time.Now())
 	if e.Base == "" {
 		rows, err := ExportSnapshot(ctx, s, o, e.Out, e.Format)
 		if err == nil {
-			err = writeManifest(s, e.Out)
+			err = writeManifest(s, e.Out, asOf)
 		}
 		return fmt.Sprintf("wrote %d rows to %s (%s)", rows, e.Out, e.Format), err
 	}
 	if !backup.HoldsAssets(s) {
 		return "", errors.New("--base: an incremental export is of the assets table only (partition key asset_id); export other tables in full")
 	}
-	changes, err := backup.Changed(ctx, cfg, s, e.Since, log)
+	changes, err := backup.Changed(ctx, cfg, s, e.Since, o.AsOf, log)
 	if err != nil {
 		return "", fmt.Errorf("--since: %w", err)
 	}
 	st, err := e.incremental(s, o, changes)
 	if err == nil {
-		err = writeManifest(s, e.Out)
+		err = writeManifest(s, e.Out, asOf)
 	}
 	return fmt.Sprintf("wrote %d rows to %s (%s): %d copied from %s, %d re-merged from %d partitions changed since",
 		st.copied+st.merged, e.Out, e.Format, st.copied, e.Base, st.merged, len(changes.Keys)), err
 }
 
-// writeManifest writes the manifest of s next to the export out.
-func writeManifest(s *sstable.Snapshot, out string) error {
+// writeManifest writes the manifest of s, read as of asOf, next to the
+// export out.
+func writeManifest(s *sstable.Snapshot, out string, asOf time.Time) error {
 	m, err := s.Manifest()
 	if err != nil {
 		return err
 	}
+	m.AsOf = asOf
 	return m.Write(out + ManifestSuffix)
 }
 

@@ -1,6 +1,8 @@
 package sstable
 
 import (
+	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,9 +29,11 @@ type SSTableFile struct {
 // one next to its output, so that a later read of a newer snapshot can
 // tell which SSTables are new since (see ChangedSince).
 type Manifest struct {
-	Table     string        `json:"table,omitempty"` // keyspace.table, when the snapshot has schema.cql
-	CreatedAt time.Time     `json:"created_at,omitzero"`
-	SSTables  []SSTableFile `json:"sstables"`
+	Table     string    `json:"table,omitempty"` // keyspace.table, when the snapshot has schema.cql
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// AsOf is when the read judged TTLs; zero means CreatedAt.
+	AsOf     time.Time     `json:"as_of,omitzero"`
+	SSTables []SSTableFile `json:"sstables"`
 }
 
 // Manifest lists the snapshot's SSTables.
@@ -102,9 +106,12 @@ func (m Manifest) Write(path string) error {
 
 // Changes is what separates an older snapshot of a table from a newer one.
 type Changes struct {
-	New  []*Table       // SSTables of the newer snapshot the older did not have
-	Gone []SSTableFile  // SSTables of the older the newer no longer has
-	Keys []PartitionKey // the partitions touched, in partition order, each once
+	New  []*Table      // SSTables of the newer snapshot the older did not have
+	Gone []SSTableFile // SSTables of the older the newer no longer has
+	// Expiring are SSTables of both with cells whose TTL may run out
+	// between the two reads' times.
+	Expiring []*Table
+	Keys     []PartitionKey // the partitions touched, in partition order, each once
 }
 
 // ChangedSince compares s with an older snapshot of the same table, given
@@ -116,8 +123,12 @@ type Changes struct {
 // opened, is given, the partitions of its SSTables that s no longer has
 // are touched too, which covers partitions compaction purged (deletions
 // past gc_grace_seconds) and truncation; from a manifest alone those
-// cannot be seen. Re-merge the partitions with ReadPartitions.
-func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot) (*Changes, error) {
+// cannot be seen. An SSTable of both whose local deletion times (Stats)
+// reach past the older read's time (m.AsOf) and up to asOf, the time the
+// newer read judges TTLs at (zero: s's CreatedAt, else now), may hold
+// cells that expired in between: its partitions are touched too.
+// Re-merge the partitions with ReadPartitions.
+func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot, asOf time.Time) (*Changes, error) {
 	if s.Schema != nil && m.Table != "" && m.Table != s.Schema.Keyspace+"."+s.Schema.Table {
 		return nil, fmt.Errorf("sstable: the older snapshot is of %s, the newer of %s.%s", m.Table, s.Schema.Keyspace, s.Schema.Table)
 	}
@@ -133,10 +144,18 @@ func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot) (*Changes, error) {
 	c := &Changes{}
 	var touched []*Table
 	for i, t := range s.Tables {
-		if !had[now.SSTables[i]] {
+		expiring, err := t.expiresBetween(cmp.Or(m.AsOf, m.CreatedAt), cmp.Or(asOf, s.CreatedAt, time.Now()))
+		switch {
+		case err != nil:
+			return nil, err
+		case !had[now.SSTables[i]]:
 			c.New = append(c.New, t)
-			touched = append(touched, t)
+		case expiring:
+			c.Expiring = append(c.Expiring, t)
+		default:
+			continue
 		}
+		touched = append(touched, t)
 	}
 	for _, f := range m.SSTables {
 		if !has[f] && !gone[f] {
@@ -170,6 +189,64 @@ func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot) (*Changes, error) {
 	slices.SortFunc(c.Keys, PartitionKey.Compare)
 	c.Keys = slices.CompactFunc(c.Keys, func(a, b PartitionKey) bool { return a.Compare(b) == 0 })
 	return c, nil
+}
+
+// expiresBetween reports whether the SSTable may hold a cell that was
+// live at from and has expired by to: it has cells with a TTL (Stats' max
+// TTL), and its local deletion times (of tombstones, expirations and, as
+// the maximum, live cells) start by to and reach past from. A zero from is
+// the distant past. It errs on the side of yes.
+func (t *Table) expiresBetween(from, to time.Time) (bool, error) {
+	st, err := t.stats()
+	if err != nil || st.maxTTL <= 0 {
+		return false, err
+	}
+	return st.minLDT <= to.Unix() && (from.IsZero() || st.maxLDT > from.Unix()), nil
+}
+
+// ttlStats is part of the Stats component of Statistics.db.
+type ttlStats struct {
+	minLDT, maxLDT int64
+	maxTTL         int32
+}
+
+// stats reads the local deletion times and the max TTL of Statistics.db's
+// Stats component, which come after two histograms (i32 n, n × 16 bytes),
+// the commit log position (12 bytes) and the min and max timestamps.
+func (t *Table) stats() (ttlStats, error) {
+	path := t.component("Statistics.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ttlStats{}, fmt.Errorf("sstable: %w", err)
+	}
+	ok := true
+	u32 := func(at int) uint32 {
+		if at < 0 || at+4 > len(raw) {
+			ok = false
+			return 0
+		}
+		return binary.BigEndian.Uint32(raw[at:])
+	}
+	toc := 4
+	if t.atLeast("na") {
+		toc += 4
+	}
+	off := -1
+	for i := range min(int(u32(0)), 16) {
+		if u32(toc+8*i) == 2 {
+			off = int(int32(u32(toc + 8*i + 4)))
+		}
+	}
+	at := off + 4 + 16*min(int(u32(off)), 1<<20)
+	at += 4 + 16*min(int(u32(at)), 1<<20) + 12 + 16
+	lo, hi, maxTTL := u32(at), u32(at+4), int32(u32(at+12))
+	if !ok {
+		return ttlStats{}, fmt.Errorf("%w: %s: no stats component, or one cut short", ErrCorrupt, path)
+	}
+	if t.atLeast("oa") {
+		return ttlStats{int64(lo), int64(hi), maxTTL}, nil
+	}
+	return ttlStats{int64(int32(lo)), int64(int32(hi)), maxTTL}, nil
 }
 
 func set(files []SSTableFile) map[SSTableFile]bool {

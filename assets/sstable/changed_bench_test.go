@@ -64,7 +64,7 @@ func BenchmarkChangedPartitions(b *testing.B) {
 			b.Fatal(err)
 		}
 		start = time.Now()
-		c, err := s.ChangedSince(m, nil)
+		c, err := s.ChangedSince(m, nil, o.AsOf)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func allRows(t *testing.T, s *sstable.Snapshot, asOf time.Time) []string {
 // everyKey is every partition key of s (the change set since nothing).
 func everyKey(t *testing.T, s *sstable.Snapshot) []sstable.PartitionKey {
 	t.Helper()
-	c, err := s.ChangedSince(sstable.Manifest{SSTables: []sstable.SSTableFile{}}, nil)
+	c, err := s.ChangedSince(sstable.Manifest{SSTables: []sstable.SSTableFile{}}, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,12 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 			}
 		}
 	}
+	// A TTL in A's first SSTable, a deletion in its second (which nothing
+	// since can change).
+	first = append(first, "INSERT INTO "+tbl+" (k, g, c, v) VALUES (7, 'g1', 5, 'for an hour') USING TTL 3600")
+	second = append(second, "DELETE FROM "+tbl+" WHERE k = 22 AND g = 'g1' AND c = 2")
 	dirA := sstabletest.Snapshot(t, ks, "t", [][]string{first, second})
+	asOfA := time.Now()
 	between := [][]string{{
 		"UPDATE " + tbl + " SET v = 'updated' WHERE k = 1 AND g = 'g1' AND c = 0",
 		"INSERT INTO " + tbl + " (k, g, c, v) VALUES (100, 'new', 0, 'inserted')",
@@ -138,7 +143,7 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 	written := []string{"1/g1", "100/new", "2/g2", "25/g1", "3/g0", "30/g0", "4/g1"}
 	dirB := sstabletest.Snapshot(t, ks, "t", between)
 	want := sstabletest.SelectJSON(t, ks, "t")
-	asOf := time.Now()
+	asOfB := time.Now()
 
 	a, err := sstable.OpenSnapshot(dirA)
 	if err != nil {
@@ -152,6 +157,7 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.AsOf = asOfA
 	// Through a manifest file, as an export leaves it.
 	path := filepath.Join(t.TempDir(), "a.sstables.json")
 	if err := m.Write(path); err != nil {
@@ -160,17 +166,17 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 	if m, err = sstable.ReadManifest(path); err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.ChangedSince(m, nil)
+	c, err := b.ChangedSince(m, nil, asOfB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.New) != len(between) || len(c.Gone) != 0 {
-		t.Errorf("%d new and %d gone SSTables, want %d and 0", len(c.New), len(c.Gone), len(between))
+	if len(c.New) != len(between) || len(c.Gone) != 0 || len(c.Expiring) != 0 {
+		t.Errorf("%d new, %d gone and %d expiring SSTables, want %d, 0 and 0", len(c.New), len(c.Gone), len(c.Expiring), len(between))
 	}
 	if got := keyNames(t, b, c.Keys); !slices.Equal(got, written) {
 		t.Errorf("changed partitions %v, want the ones written between the snapshots %v", got, written)
 	}
-	changed := readKeyed(t, b, c.Keys, asOf)
+	changed := readKeyed(t, b, c.Keys, asOfB)
 	var seen, deleted []sstable.PartitionKey
 	for _, r := range changed {
 		if len(seen) == 0 || seen[len(seen)-1].Compare(r.Key) != 0 {
@@ -186,9 +192,24 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 	if got := keyNames(t, b, deleted); !slices.Equal(got, []string{"3/g0"}) {
 		t.Errorf("partitions with no live row %v, want the deleted partition 3/g0 alone", got)
 	}
-	got := incremental(readKeyed(t, a, everyKey(t, a), asOf), changed, c.Keys)
-	compareRows(t, got, allRows(t, b, asOf))
+	older := readKeyed(t, a, everyKey(t, a), asOfA)
+	got := incremental(older, changed, c.Keys)
+	compareRows(t, got, allRows(t, b, asOfB))
 	compareRows(t, got, want)
+
+	// Read two hours later, the row with a TTL has expired, though no
+	// SSTable is new: its SSTable is touched.
+	t.Run("expired since", func(t *testing.T) {
+		late := asOfB.Add(2 * time.Hour)
+		c, err := b.ChangedSince(m, nil, late)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Expiring) != 1 || !slices.Contains(keyNames(t, b, c.Keys), "7/g1") {
+			t.Errorf("%d expiring SSTables, partitions %v; want the one with partition 7/g1's TTL", len(c.Expiring), keyNames(t, b, c.Keys))
+		}
+		compareRows(t, incremental(older, readKeyed(t, b, c.Keys, late), c.Keys), allRows(t, b, late))
+	})
 
 	t.Run("compacted", func(t *testing.T) {
 		sstabletest.Nodetool(t, "compact", ks, "t")
@@ -197,7 +218,7 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := s.ChangedSince(m, nil)
+		c, err := s.ChangedSince(m, nil, asOfB)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,12 +226,11 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 			t.Errorf("after a major compaction: %d new of %d SSTables, %d gone of %d, %d keys; want every SSTable new, every old one gone and every key",
 				len(c.New), len(s.Tables), len(c.Gone), len(m.SSTables), len(c.Keys))
 		}
-		got := incremental(readKeyed(t, a, everyKey(t, a), asOf), readKeyed(t, s, c.Keys, asOf), c.Keys)
-		compareRows(t, got, want)
+		compareRows(t, incremental(older, readKeyed(t, s, c.Keys, asOfB), c.Keys), want)
 	})
 
 	t.Run("same name, new content", func(t *testing.T) {
-		sameNameNewContent(t, a, b, c, asOf)
+		sameNameNewContent(t, a, b, c, asOfA, asOfB)
 	})
 }
 
@@ -219,7 +239,7 @@ func TestChangedSinceOnTheLiveTable(t *testing.T) {
 // longer has, as generations repeat in a re-created table: the SSTable
 // is new by content, the one it replaced is gone and its partitions are
 // touched, and the incremental result still equals a full read of B'.
-func sameNameNewContent(t *testing.T, a, b *sstable.Snapshot, c *sstable.Changes, asOf time.Time) {
+func sameNameNewContent(t *testing.T, a, b *sstable.Snapshot, c *sstable.Changes, asOfA, asOfB time.Time) {
 	t.Helper()
 	dir := t.TempDir()
 	oldPrefix, newPrefix := a.Tables[0].Prefix, c.New[0].Prefix
@@ -257,7 +277,8 @@ func sameNameNewContent(t *testing.T, a, b *sstable.Snapshot, c *sstable.Changes
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := s.ChangedSince(m, a)
+	m.AsOf = asOfA
+	changes, err := s.ChangedSince(m, a, asOfB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +289,6 @@ func sameNameNewContent(t *testing.T, a, b *sstable.Snapshot, c *sstable.Changes
 		}
 		t.Errorf("new SSTables %s: %s, which has a name the older snapshot had but other content, is missing", strings.Join(names, ", "), oldPrefix)
 	}
-	got := incremental(readKeyed(t, a, everyKey(t, a), asOf), readKeyed(t, s, changes.Keys, asOf), changes.Keys)
-	compareRows(t, got, allRows(t, s, asOf))
+	got := incremental(readKeyed(t, a, everyKey(t, a), asOfA), readKeyed(t, s, changes.Keys, asOfB), changes.Keys)
+	compareRows(t, got, allRows(t, s, asOfB))
 }

@@ -104,7 +104,7 @@ func (s Sources) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.
 		}
 		b := &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}
 		if src.Since != "" {
-			if b.Changes, err = backup.Changed(ctx, s.Backup, snap, src.Since, s.Log); err != nil {
+			if b.Changes, err = backup.Changed(ctx, s.Backup, snap, src.Since, src.AsOf, s.Log); err != nil {
 				return nil, fmt.Errorf("source.since: %w", err)
 			}
 		}

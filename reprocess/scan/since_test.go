@@ -77,7 +77,7 @@ func TestBackupSourceSince(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		changes, err := backup.Changed(ctx, backup.Config{}, snap, since, quiet)
+		changes, err := backup.Changed(ctx, backup.Config{}, snap, since, time.Time{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
