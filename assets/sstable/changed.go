@@ -144,18 +144,19 @@ func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot, asOf time.Time) (*C
 	c := &Changes{}
 	var touched []*Table
 	for i, t := range s.Tables {
-		expiring, err := t.expiresBetween(cmp.Or(m.AsOf, m.CreatedAt), cmp.Or(asOf, s.CreatedAt, time.Now()))
-		switch {
-		case err != nil:
-			return nil, err
-		case !had[now.SSTables[i]]:
+		if !had[now.SSTables[i]] {
 			c.New = append(c.New, t)
-		case expiring:
-			c.Expiring = append(c.Expiring, t)
-		default:
+			touched = append(touched, t)
 			continue
 		}
-		touched = append(touched, t)
+		expiring, err := t.expiresBetween(cmp.Or(m.AsOf, m.CreatedAt), cmp.Or(asOf, s.CreatedAt, time.Now()))
+		if err != nil {
+			return nil, err
+		}
+		if expiring {
+			c.Expiring = append(c.Expiring, t)
+			touched = append(touched, t)
+		}
 	}
 	for _, f := range m.SSTables {
 		if !has[f] && !gone[f] {
@@ -163,32 +164,46 @@ func (s *Snapshot) ChangedSince(m Manifest, older *Snapshot, asOf time.Time) (*C
 			gone[f] = true
 		}
 	}
-	if older != nil {
-		for _, t := range older.Tables {
-			f, err := t.file()
-			if err != nil {
-				return nil, err
-			}
-			if gone[f] {
-				touched = append(touched, t)
-			}
+	for _, t := range tablesOf(older) {
+		f, err := t.file()
+		if err != nil {
+			return nil, err
+		}
+		if gone[f] {
+			touched = append(touched, t)
 		}
 	}
-	for _, t := range touched {
-		if t.Partitioner != s.Tables[0].Partitioner {
-			return nil, fmt.Errorf("sstable: %s uses %s, the newer snapshot %s", t.component("Data.db"), t.Partitioner, s.Tables[0].Partitioner)
+	if err := c.addKeys(p, s.Tables[0].Partitioner, touched); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(c.Keys, PartitionKey.Compare)
+	c.Keys = slices.CompactFunc(c.Keys, func(a, b PartitionKey) bool { return a.Compare(b) == 0 })
+	return c, nil
+}
+
+func tablesOf(s *Snapshot) []*Table {
+	if s == nil {
+		return nil
+	}
+	return s.Tables
+}
+
+// addKeys adds the partitions in the indexes of tables, which must use
+// partitioner.
+func (c *Changes) addKeys(p Partitioner, partitioner string, tables []*Table) error {
+	for _, t := range tables {
+		if t.Partitioner != partitioner {
+			return fmt.Errorf("sstable: %s uses %s, the newer snapshot %s", t.component("Data.db"), t.Partitioner, partitioner)
 		}
 		idx, err := t.Index()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range idx {
 			c.Keys = append(c.Keys, p.Decorate(e.Key))
 		}
 	}
-	slices.SortFunc(c.Keys, PartitionKey.Compare)
-	c.Keys = slices.CompactFunc(c.Keys, func(a, b PartitionKey) bool { return a.Compare(b) == 0 })
-	return c, nil
+	return nil
 }
 
 // expiresBetween reports whether the SSTable may hold a cell that was
