@@ -151,11 +151,8 @@ object per line with every column of the table, as SELECT JSON * would.`,
 }
 
 func (a *app) sstableExportCmd() *cobra.Command {
-	var (
-		rf     readFlags
-		format string
-		out    string
-	)
+	var rf readFlags
+	var ex lake.Export
 	cmd := &cobra.Command{
 		Use:   "export SNAPSHOT... --out FILE",
 		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file for the data lake",
@@ -165,16 +162,17 @@ assets, in the columns the export transform writes: asset_id, asset_type,
 created_at, version, metadata, facts and exported_at. Any other table keeps
 its columns: text as strings, integers as int64, floating point as double,
 booleans as booleans, and every other type (timestamps, uuids, collections,
-tuples, user types) as its SELECT JSON text in a JSON column.`,
+tuples, user types) as its SELECT JSON text in a JSON column. The SSTables
+read are listed in FILE.sstables.json. With --base (assets table only), the
+export updates a previous one: its rows are copied but for the partitions
+SSTables new since --since touch, which are re-merged from the snapshot.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
-  reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily`,
+  reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
+  reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "parquet" && format != "jsonl" {
-				return fmt.Errorf("--format: want parquet or jsonl, got %q", format)
-			}
-			if out == "" {
-				return fmt.Errorf("--out: name the file to write")
+			if err := ex.Check(); err != nil {
+				return err
 			}
 			s, o, err := rf.open(cmd.Context(), a, args)
 			if err != nil {
@@ -182,17 +180,18 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			}
 			bar := progress.One(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
-			rows, err := lake.ExportSnapshot(cmd.Context(), s, o, out, lake.Format(format))
+			done, err := ex.Run(cmd.Context(), s, o, a.cfg.Backup, a.log)
 			bar.Finish()
-			if err != nil {
-				return err
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), done)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s (%s)\n", rows, out, format)
-			return nil
+			return err
 		},
 	}
 	rf.add(cmd)
-	cmd.Flags().StringVar(&format, "format", "parquet", "parquet or jsonl")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
+	cmd.Flags().StringVar((*string)(&ex.Format), "format", "parquet", "parquet or jsonl")
+	cmd.Flags().StringVarP(&ex.Out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
+	cmd.Flags().StringVar(&ex.Base, "base", "", "a previous export of an older snapshot to update (incremental)")
+	cmd.Flags().StringVar(&ex.Since, "since", "", "the older snapshot or SSTable manifest --base was read from (default BASE.sstables.json)")
 	return cmd
 }

@@ -86,6 +86,11 @@ type Source struct {
 	Snapshots []string  `yaml:"snapshots,omitempty"` // directories or s3://bucket/prefix URLs
 	AsOf      time.Time `yaml:"as_of,omitempty"`     // TTLs are judged at this time; default the snapshot's created_at
 	Splits    int       `yaml:"splits,omitempty"`    // token ranges, one scan task each
+	// Since makes the scan incremental: an older snapshot of the table
+	// (directory or s3:// URL) or the SSTable manifest an export of it
+	// wrote; only the assets of partitions written since are handed out,
+	// deleted ones included.
+	Since string `yaml:"since,omitempty"`
 }
 
 // Transform names the transform a job applies.
@@ -343,6 +348,12 @@ func (src Source) validate() error {
 	}
 	if len(src.IDs) > 0 && src.Kind != SourceIDs {
 		bad("ids", "only for kind ids")
+	}
+	if src.Since != "" && src.Kind != SourceBackup {
+		bad("since", "only for kind backup")
+	}
+	if src.Kind == SourceBackup && src.Since != "" && slices.Contains(src.Snapshots, src.Since) {
+		bad("since", "%q is also in source.snapshots: name the older snapshot", src.Since)
 	}
 	switch src.Kind {
 	case SourceCassandra:

@@ -153,3 +153,28 @@ func TestSplitSettings(t *testing.T) {
 		}
 	}
 }
+
+// source.since belongs to the backup source and names an older snapshot.
+func TestBackupSince(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		want   string // part of the error; "": valid
+	}{
+		{"{kind: backup, snapshots: [/b/new], since: /b/old.sstables.json}", ""},
+		{"{kind: backup, snapshots: [/b/new], since: s3://bk/old}", ""},
+		{"{kind: cassandra, types: [image], created_from: 2025-01-01T00:00:00Z, since: /b/old}", "source.since: only for kind backup"},
+		{"{kind: backup, snapshots: [/b/new, /b/old], since: /b/old}", `source.since: "/b/old" is also in source.snapshots`},
+	} {
+		s, err := job.Parse([]byte("name: since\nsource: " + tc.source + "\ntransform: {name: orientation, version: 1}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := job.Compile(s)
+		switch {
+		case tc.want == "" && (err != nil || j.Source.Since == ""):
+			t.Errorf("%s: %v; want it valid, since kept", tc.source, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v; want an error saying %q", tc.source, err, tc.want)
+		}
+	}
+}

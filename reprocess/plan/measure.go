@@ -87,6 +87,9 @@ func (e *Env) asset(ctx context.Context, it scan.Item) (assets.Asset, error) {
 	if it.Asset != nil {
 		return *it.Asset, nil
 	}
+	if it.Deleted {
+		return assets.Asset{}, assets.ErrNotFound
+	}
 	return e.Store.Get(ctx, it.ID)
 }
 

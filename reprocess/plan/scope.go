@@ -201,6 +201,10 @@ func backupScope(ctx context.Context, b *scan.Backup, n int, rng *rand.Rand, p *
 	}
 	p.Scope = Scope{Units: "splits", Tasks: len(tasks), Assets: entries,
 		Method: fmt.Sprintf("partition entries in the indexes of %d SSTables: at most the assets (one in several SSTables or replicas counts in each, and deleted or expired ones still count)", len(b.Snapshot.Tables))}
+	if c := b.Changes; c != nil {
+		p.Scope.Assets, p.Scope.Exact = int64(len(c.Keys)), true
+		p.Scope.Method = fmt.Sprintf("partitions of the %d SSTables new since the older snapshot and %d whose TTLs may run out in between: the assets changed, deleted ones included", len(c.New), len(c.Expiring))
+	}
 	res := reservoir{n: n, rng: rng}
 	read := 0
 	for _, i := range rng.Perm(len(tasks)) {

@@ -106,7 +106,13 @@ func (s Sources) Source(ctx context.Context, j *job.Job, stdin io.Reader) (scan.
 		if err != nil {
 			return nil, fmt.Errorf("source.snapshots: %w", err)
 		}
-		return &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}, nil
+		b := &scan.Backup{Snapshot: snap, Splits: src.Splits, AsOf: src.AsOf, BatchSize: src.PageSize}
+		if src.Since != "" {
+			if b.Changes, err = backup.Changed(ctx, s.Backup, snap, src.Since, src.AsOf, s.Log); err != nil {
+				return nil, fmt.Errorf("source.since: %w", err)
+			}
+		}
+		return b, nil
 	}
 	return nil, invalid(fmt.Errorf("source.kind %q is not supported by this build", src.Kind))
 }

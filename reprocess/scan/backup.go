@@ -3,9 +3,13 @@ package scan
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
@@ -16,13 +20,24 @@ import (
 // were handed out, which is stable because the snapshot never changes.
 // Items carry the asset as the snapshot has it, so a filter needs no read
 // of the live store.
+//
+// With Changes (the partitions changed since an older snapshot, see
+// sstable.ChangedSince), a range hands out only the assets of its changed
+// partitions, re-merged across the whole snapshot, and an asset the
+// snapshot has deleted since as an item marked Deleted with no Asset: a
+// filter drops it as it drops an asset gone from the store; without a
+// filter its event reaches the workers, whose read of the live store finds
+// the asset gone (outcome missing) or, if it was written again since the
+// snapshot, as it is now.
 type Backup struct {
 	Snapshot  *sstable.Snapshot
 	Splits    int
 	AsOf      time.Time // zero: the snapshot's created_at
 	BatchSize int
+	Changes   *sstable.Changes
 
-	ranges []sstable.TokenRange
+	ranges  []sstable.TokenRange
+	changed [][]sstable.PartitionKey // per range, its changed partitions
 }
 
 var _ Source = (*Backup)(nil)
@@ -51,6 +66,13 @@ func (b *Backup) init() error {
 		return fmt.Errorf("backup source: %w", err)
 	}
 	b.ranges = r
+	if b.Changes != nil {
+		b.changed = make([][]sstable.PartitionKey, len(r))
+		for _, k := range b.Changes.Keys {
+			i := sort.Search(len(r), func(i int) bool { return r[i].End == nil || k.Token.Compare(*r[i].End) <= 0 })
+			b.changed[i] = append(b.changed[i], k)
+		}
+	}
 	return nil
 }
 
@@ -81,26 +103,51 @@ func (b *Backup) Walk(ctx context.Context, task, from string, fn func(Batch) err
 		items = nil
 		return err
 	}
-	err := b.Snapshot.ReadRange(b.ranges[i], sstable.ReadOptions{AsOf: b.AsOf}, func(r sstable.CQLRow) error {
+	add := func(it Item) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		seen++
-		if seen <= skip {
+		if seen++; seen <= skip {
 			return nil
 		}
-		a, err := backup.AssetFromRow(r)
-		if err != nil {
-			return err
-		}
-		items = append(items, Item{ID: a.ID, Type: a.Type, Asset: &a})
-		if len(items) == size {
+		if items = append(items, it); len(items) == size {
 			return flush()
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := b.read(i, add); err != nil {
 		return fmt.Errorf("backup source: %s: %w", task, err)
 	}
 	return flush()
+}
+
+// read calls add with each item of range i: every asset, or with Changes
+// those of the changed partitions, deleted ones included.
+func (b *Backup) read(i int, add func(Item) error) error {
+	o := sstable.ReadOptions{AsOf: b.AsOf}
+	if b.Changes == nil {
+		return b.Snapshot.ReadRange(b.ranges[i], o, func(r sstable.CQLRow) error {
+			a, err := backup.AssetFromRow(r)
+			if err != nil {
+				return err
+			}
+			return add(Item{ID: a.ID, Type: a.Type, Asset: &a})
+		})
+	}
+	key := b.Snapshot.Tables[0].Header.PartitionKey
+	return b.Snapshot.ReadPartitions(b.changed[i], o, func(k sstable.PartitionKey, r *sstable.CQLRow) error {
+		if r == nil {
+			id, err := key.Decode(k.Key)
+			u, ok := id.(uuid.UUID)
+			if err != nil || !ok {
+				return fmt.Errorf("deleted partition %x: not an asset id (%v)", k.Key, err)
+			}
+			return add(Item{ID: assets.ID(u), Deleted: true})
+		}
+		a, err := backup.AssetFromRow(*r)
+		if err != nil {
+			return err
+		}
+		return add(Item{ID: a.ID, Type: a.Type, Asset: &a})
+	})
 }

@@ -47,6 +47,9 @@ type Item struct {
 	// Asset is the asset as the source has it (the backup source);
 	// nil means the filter reads it from the store.
 	Asset *assets.Asset
+	// Deleted says the source has the asset deleted (the backup source
+	// since an older snapshot): Asset is nil and a filter drops it.
+	Deleted bool
 }
 
 // Batch is a run of items and the position to resume after them.
@@ -338,6 +341,9 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 func (s *Scanner) asset(ctx context.Context, it Item) (assets.Asset, error) {
 	if it.Asset != nil {
 		return *it.Asset, nil
+	}
+	if it.Deleted {
+		return assets.Asset{}, assets.ErrNotFound
 	}
 	return s.cfg.Store.Get(ctx, it.ID)
 }
