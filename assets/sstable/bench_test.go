@@ -81,14 +81,9 @@ func scanAll(b *testing.B, splits []benchSplit, workers int) int64 {
 	return rows.Load()
 }
 
-// BenchmarkReadSSTables decodes every partition, row and cell of a
-// >= 1 GiB SSTable set (see benchSet) with 1 and 2 goroutines, the tables
-// cut into 32 MiB splits, reporting uncompressed MB/s and rows/s; then
-// times Cassandra's sstabledump (REPROCESS_TEST_SSTABLEDUMP, output to
-// /dev/null) on the same files and prints its rates and the Go/sstabledump
-// ratios.
-func BenchmarkReadSSTables(b *testing.B) {
-	paths := benchSet(b)
+// benchSplits cuts the tables into 32 MiB splits; total is their
+// uncompressed size.
+func benchSplits(b *testing.B, paths []string) ([]benchSplit, int64) {
 	var splits []benchSplit
 	var total int64
 	for _, p := range paths {
@@ -105,6 +100,30 @@ func BenchmarkReadSSTables(b *testing.B) {
 		}
 		total += t.DataLength()
 	}
+	return splits, total
+}
+
+// BenchmarkDecodeSSTables decodes every partition, row and cell of the
+// benchmark set on one goroutine: uncompressed MB/s per core, and the
+// profile to look at when decoding slows down
+// (-cpuprofile, -memprofile).
+func BenchmarkDecodeSSTables(b *testing.B) {
+	splits, total := benchSplits(b, benchSet(b))
+	b.SetBytes(total)
+	for b.Loop() {
+		scanAll(b, splits, 1)
+	}
+}
+
+// BenchmarkReadSSTables decodes every partition, row and cell of a
+// >= 1 GiB SSTable set (see benchSet) with 1 and 2 goroutines, the tables
+// cut into 32 MiB splits, reporting uncompressed MB/s and rows/s; then
+// times Cassandra's sstabledump (REPROCESS_TEST_SSTABLEDUMP, output to
+// /dev/null) on the same files and prints its rates and the Go/sstabledump
+// ratios.
+func BenchmarkReadSSTables(b *testing.B) {
+	paths := benchSet(b)
+	splits, total := benchSplits(b, paths)
 	rows := scanAll(b, splits, 2) // warms the page cache, counts the rows
 	if rows == 0 {
 		b.Fatal("no rows in the benchmark set")

@@ -23,6 +23,9 @@ type buf struct {
 	file string
 	base int64 // offset of b[0] in the file's stream, for messages
 	err  error
+	// short is set with err when a read ran past the end of b: more of
+	// the stream may complete it.
+	short bool
 }
 
 func (r *buf) fail(format string, args ...any) {
@@ -37,6 +40,7 @@ func (r *buf) need(n int) bool {
 	}
 	if n < 0 || r.off+n > len(r.b) {
 		r.fail("want %d more bytes, %d left", n, len(r.b)-r.off)
+		r.short = n >= 0
 		return false
 	}
 	return true
@@ -109,6 +113,7 @@ func (r *buf) length() int {
 	v := r.uvint()
 	if r.err == nil && v > uint64(len(r.b)-r.off) {
 		r.fail("length %d exceeds the %d bytes left", v, len(r.b)-r.off)
+		r.short = true
 		return 0
 	}
 	return int(v)

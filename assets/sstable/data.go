@@ -113,33 +113,44 @@ func (t *Table) partitions(data []byte, from, to int64, fn func(Partition) error
 }
 
 func (t *Table) partition(r *buf) (Partition, error) {
-	p := Partition{Offset: int64(r.off)}
+	p := t.partitionHead(r)
+	for r.err == nil {
+		u, ok := t.unfiltered(r)
+		if !ok {
+			break
+		}
+		p.Unfiltereds = append(p.Unfiltereds, u)
+	}
+	p.End = r.base + int64(r.off)
+	return p, r.err
+}
+
+// partitionHead reads a partition's key, deletion and static row.
+func (t *Table) partitionHead(r *buf) Partition {
+	p := Partition{Offset: r.base + int64(r.off)}
 	p.Key = r.bytes(int(r.u16()))
 	p.Deletion = t.fixedDeletion(r)
 	if len(t.Header.StaticColumns) > 0 {
 		flags := r.u8()
 		if flags&flagExtension != 0 && r.need(1) && r.b[r.off]&extStatic != 0 {
-			row := t.row(r, flags, true)
-			p.Static = row
+			p.Static = t.row(r, flags, true)
 		} else if r.err == nil {
-			r.off-- // not a static row: leave the flags for the loop
+			r.off-- // not a static row: leave the flags for the unfiltereds
 		}
 	}
-	for r.err == nil {
-		flags := r.u8()
-		if flags&flagEnd != 0 {
-			break
-		}
-		if flags&flagMarker != 0 {
-			p.Unfiltereds = append(p.Unfiltereds, Unfiltered{Marker: t.marker(r)})
-			continue
-		}
-		if row := t.row(r, flags, false); row != nil {
-			p.Unfiltereds = append(p.Unfiltereds, Unfiltered{Row: row})
-		}
+	return p
+}
+
+// unfiltered reads a partition's next row or marker; false at its end.
+func (t *Table) unfiltered(r *buf) (Unfiltered, bool) {
+	flags := r.u8()
+	switch {
+	case r.err != nil || flags&flagEnd != 0:
+		return Unfiltered{}, false
+	case flags&flagMarker != 0:
+		return Unfiltered{Marker: t.marker(r)}, true
 	}
-	p.End = int64(r.off)
-	return p, r.err
+	return Unfiltered{Row: t.row(r, flags, false)}, true
 }
 
 // fixedDeletion reads a partition deletion time; nil means live.

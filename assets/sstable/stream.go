@@ -1,0 +1,147 @@
+package sstable
+
+import "fmt"
+
+// windowSize is how many uncompressed bytes of a table a merge holds at a
+// time (more while one row or marker is larger).
+const windowSize = 256 << 10
+
+// window is a sliding view of a table's uncompressed data stream: it holds
+// the bytes [r.base, r.base+len(r.b)) and reads on, up to limit, when a
+// decode runs out of them.
+type window struct {
+	d     *dataReader
+	r     buf
+	limit int64
+}
+
+// more is called after a decode that started at r.off == start failed. It
+// reports whether the decode should run again: the failure was running out
+// of bytes before limit, and the window now holds more from start on.
+// Decoded values keep the bytes they point into; the window never
+// overwrites them.
+func (w *window) more(start int) (bool, error) {
+	end := w.r.base + int64(len(w.r.b))
+	if !w.r.short || end >= w.limit {
+		return false, w.r.err
+	}
+	from := w.r.base + int64(start)
+	to := min(w.limit, from+int64(max(windowSize, 2*(len(w.r.b)-start))))
+	b, err := w.d.read(from, to)
+	if err != nil {
+		return false, err
+	}
+	w.r = buf{b: b, base: from, file: w.r.file}
+	return true, nil
+}
+
+// pos is the window's position in the stream.
+func (w *window) pos() int64 { return w.r.base + int64(w.r.off) }
+
+// tableCursor reads the partitions of one table whose tokens are in a
+// range, one row or marker at a time, holding one window of the stream.
+// Each partition is checked against its index entry.
+type tableCursor struct {
+	t      *Table
+	p      Partitioner
+	rng    TokenRange
+	idx    []IndexEntry
+	k, to  int // the next index entry, the end of the range's entries
+	w      window
+	part   Partition // the current partition's head: no Unfiltereds
+	inPart bool      // the current partition has rows or markers left
+}
+
+// openCursor opens a cursor on the partitions of t in r.
+func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
+	idx, err := t.Index()
+	if err != nil {
+		return nil, err
+	}
+	from, to := indexSpan(idx, p, r)
+	c := &tableCursor{t: t, p: p, rng: r, idx: idx, k: from, to: to}
+	if from >= to {
+		return c, nil
+	}
+	if c.w.d, err = t.openData(); err != nil {
+		return nil, err
+	}
+	c.w.limit = t.DataLength()
+	if to < len(idx) {
+		c.w.limit = idx[to].Offset
+	}
+	c.w.r = buf{base: idx[from].Offset, file: t.component("Data.db")}
+	return c, nil
+}
+
+func (c *tableCursor) close() {
+	if c.w.d != nil {
+		c.w.d.close()
+	}
+}
+
+// nextPartition moves to the next partition in the range, skipping what
+// is left of the current one; false after the last.
+func (c *tableCursor) nextPartition() (bool, error) {
+	for {
+		if err := c.skip(); err != nil {
+			return false, err
+		}
+		if c.k >= c.to {
+			return false, nil
+		}
+		if at := c.w.pos(); at > c.idx[c.k].Offset {
+			return false, fmt.Errorf("%w: %s: entry %d gives Data.db position %d inside the partition before it", ErrCorrupt, c.t.indexFile(), c.k, c.idx[c.k].Offset)
+		}
+		for {
+			start := c.w.r.off
+			c.part = c.t.partitionHead(&c.w.r)
+			if c.w.r.err == nil {
+				break
+			}
+			if again, err := c.w.more(start); !again {
+				return false, err
+			}
+		}
+		if err := c.t.checkEntry(c.k, c.idx[c.k], c.part); err != nil {
+			return false, err
+		}
+		c.k++
+		c.inPart = true
+		if c.rng.Contains(c.p.Token(c.part.Key)) {
+			return true, nil
+		}
+	}
+}
+
+// skip reads past what is left of the current partition.
+func (c *tableCursor) skip() error {
+	for c.inPart {
+		if _, _, err := c.next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// next returns the current partition's next row or marker; false at its
+// end.
+func (c *tableCursor) next() (Unfiltered, bool, error) {
+	if !c.inPart {
+		return Unfiltered{}, false, nil
+	}
+	for {
+		start := c.w.r.off
+		u, ok := c.t.unfiltered(&c.w.r)
+		if c.w.r.err == nil {
+			if !ok {
+				c.inPart = false
+				c.part.End = c.w.pos()
+			}
+			return u, ok, nil
+		}
+		if again, err := c.w.more(start); !again {
+			return Unfiltered{}, false, err
+		}
+	}
+}
