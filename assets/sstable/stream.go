@@ -31,25 +31,115 @@ func (w *window) more(start int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	w.r = buf{b: b, base: from, file: w.r.file}
+	w.r = buf{b: b, base: from, file: w.r.file, slabs: w.r.slabs}
 	return true, nil
 }
 
 // pos is the window's position in the stream.
 func (w *window) pos() int64 { return w.r.base + int64(w.r.off) }
 
+// partCursor decodes partitions from a window, one row or marker at a
+// time.
+type partCursor struct {
+	t      *Table
+	w      window
+	part   Partition // the current partition's head: no Unfiltereds
+	inPart bool      // the current partition has rows or markers left
+}
+
+// head reads the head of the partition at the window's position.
+func (c *partCursor) head() error {
+	for {
+		start := c.w.r.off
+		c.part = c.t.partitionHead(&c.w.r)
+		if c.w.r.err == nil {
+			c.inPart = true
+			return nil
+		}
+		if again, err := c.w.more(start); !again {
+			return err
+		}
+	}
+}
+
+// next returns the current partition's next row or marker; false at its
+// end.
+func (c *partCursor) next() (Unfiltered, bool, error) {
+	if !c.inPart {
+		return Unfiltered{}, false, nil
+	}
+	for {
+		start := c.w.r.off
+		u, ok := c.t.unfiltered(&c.w.r)
+		if c.w.r.err == nil {
+			if !ok {
+				c.inPart = false
+				c.part.End = c.w.pos()
+			}
+			return u, ok, nil
+		}
+		if again, err := c.w.more(start); !again {
+			return Unfiltered{}, false, err
+		}
+	}
+}
+
+// skip reads past what is left of the current partition.
+func (c *partCursor) skip() error {
+	for c.inPart {
+		if _, _, err := c.next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Scan decodes the partitions that start in [s.From, s.To), which must lie
+// on partition starts as the splits of Splits do, calling fn with each.
+// Offsets in partitions and errors are those of the whole stream. The
+// split is read a window at a time.
+func (t *Table) Scan(s Split, fn func(Partition) error) error {
+	if n := t.DataLength(); s.From < 0 || s.To < s.From || s.To > n {
+		return fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", t.component("Data.db"), s.From, s.To, n)
+	}
+	d, err := t.openData()
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	c := partCursor{t: t, w: window{d: d, r: buf{base: s.From, file: d.path}, limit: s.To}}
+	for c.w.pos() < s.To {
+		if err := c.head(); err != nil {
+			return err
+		}
+		p := c.part
+		for {
+			u, ok, err := c.next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			p.Unfiltereds = append(p.Unfiltereds, u)
+		}
+		p.End = c.part.End
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // tableCursor reads the partitions of one table whose tokens are in a
 // range, one row or marker at a time, holding one window of the stream.
 // Each partition is checked against its index entry.
 type tableCursor struct {
-	t      *Table
-	p      Partitioner
-	rng    TokenRange
-	idx    []IndexEntry
-	k, to  int // the next index entry, the end of the range's entries
-	w      window
-	part   Partition // the current partition's head: no Unfiltereds
-	inPart bool      // the current partition has rows or markers left
+	partCursor
+	p     Partitioner
+	rng   TokenRange
+	idx   []IndexEntry
+	k, to int // the next index entry, the end of the range's entries
 }
 
 // openCursor opens a cursor on the partitions of t in r.
@@ -59,7 +149,7 @@ func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
 		return nil, err
 	}
 	from, to := indexSpan(idx, p, r)
-	c := &tableCursor{t: t, p: p, rng: r, idx: idx, k: from, to: to}
+	c := &tableCursor{partCursor: partCursor{t: t}, p: p, rng: r, idx: idx, k: from, to: to}
 	if from >= to {
 		return c, nil
 	}
@@ -70,7 +160,7 @@ func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
 	if to < len(idx) {
 		c.w.limit = idx[to].Offset
 	}
-	c.w.r = buf{base: idx[from].Offset, file: t.component("Data.db")}
+	c.w.r = buf{base: idx[from].Offset, file: c.w.d.path}
 	return c, nil
 }
 
@@ -93,55 +183,15 @@ func (c *tableCursor) nextPartition() (bool, error) {
 		if at := c.w.pos(); at > c.idx[c.k].Offset {
 			return false, fmt.Errorf("%w: %s: entry %d gives Data.db position %d inside the partition before it", ErrCorrupt, c.t.indexFile(), c.k, c.idx[c.k].Offset)
 		}
-		for {
-			start := c.w.r.off
-			c.part = c.t.partitionHead(&c.w.r)
-			if c.w.r.err == nil {
-				break
-			}
-			if again, err := c.w.more(start); !again {
-				return false, err
-			}
+		if err := c.head(); err != nil {
+			return false, err
 		}
 		if err := c.t.checkEntry(c.k, c.idx[c.k], c.part); err != nil {
 			return false, err
 		}
 		c.k++
-		c.inPart = true
 		if c.rng.Contains(c.p.Token(c.part.Key)) {
 			return true, nil
-		}
-	}
-}
-
-// skip reads past what is left of the current partition.
-func (c *tableCursor) skip() error {
-	for c.inPart {
-		if _, _, err := c.next(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// next returns the current partition's next row or marker; false at its
-// end.
-func (c *tableCursor) next() (Unfiltered, bool, error) {
-	if !c.inPart {
-		return Unfiltered{}, false, nil
-	}
-	for {
-		start := c.w.r.off
-		u, ok := c.t.unfiltered(&c.w.r)
-		if c.w.r.err == nil {
-			if !ok {
-				c.inPart = false
-				c.part.End = c.w.pos()
-			}
-			return u, ok, nil
-		}
-		if again, err := c.w.more(start); !again {
-			return Unfiltered{}, false, err
 		}
 	}
 }
