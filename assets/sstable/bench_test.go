@@ -1,11 +1,13 @@
 package sstable_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -223,4 +225,81 @@ func BenchmarkReadSSTables(b *testing.B) {
 			fmt.Printf("sstabledump: Go merged JSON rows with %d goroutine(s) / sstabledump = %.1fx MB/s, %.1fx rows/s\n", w, r[0]/dumpMB, r[1]/dumpRows)
 		}
 	}
+}
+
+// wideSet returns the directories of a single partition of rows rows cut
+// into 10 SSTables, written once by `services sstablegen-wide` next to the
+// benchmark set.
+func wideSet(b *testing.B, rows int) []string {
+	b.Helper()
+	set := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	dir := filepath.Join(filepath.Dir(set), "bench-wide-sstables", strconv.Itoa(rows))
+	cmd := exec.Command("../../deployments/local/services", "sstablegen-wide", dir, strconv.Itoa(rows), "10")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("services sstablegen-wide %s %d: %v", dir, rows, err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(dir, "piece-*", "bench", "assets"))
+	if len(dirs) != 10 {
+		b.Fatalf("%s: %d pieces, want 10", dir, len(dirs))
+	}
+	return dirs
+}
+
+// lineCounter counts the lines written to it.
+type lineCounter struct{ n int }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += bytes.Count(p, []byte{'\n'})
+	return len(p), nil
+}
+
+// dumpRSS runs `reprocess sstable dump args...` and returns the rows it
+// printed, its peak RSS in MiB and how long it took.
+func dumpRSS(b *testing.B, bin string, args ...string) (int, float64, time.Duration) {
+	b.Helper()
+	var out lineCounter
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"sstable", "dump"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("reprocess sstable dump %v: %v\n%s", args, err, stderr.String())
+	}
+	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB on Linux
+	return out.n, rss, time.Since(start)
+}
+
+// BenchmarkWidePartitionMemory dumps a single partition of 500,000 rows
+// and one ten times narrower, each in 10 SSTables (see wideSet), with
+// `reprocess sstable dump` in a child process and prints the child's peak RSS (rusage maxrss) for each, side
+// by side: a partition is merged row by row, so the two should be about
+// the same. It also prints what --limit 10 on the wide one costs.
+func BenchmarkWidePartitionMemory(b *testing.B) {
+	narrow, wide := wideSet(b, 50_000), wideSet(b, 500_000)
+	bin := filepath.Join(b.TempDir(), "reprocess")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/reprocess")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		b.Fatalf("go build ../../cmd/reprocess: %v", err)
+	}
+	type run struct {
+		rows int
+		rss  float64
+		took time.Duration
+	}
+	var n, w, limited run
+	for b.Loop() {
+		n.rows, n.rss, n.took = dumpRSS(b, bin, narrow...)
+		w.rows, w.rss, w.took = dumpRSS(b, bin, wide...)
+		limited.rows, limited.rss, limited.took = dumpRSS(b, bin, append([]string{"--limit", "10"}, wide...)...)
+	}
+	if n.rows != 50_000 || w.rows != 500_000 || limited.rows != 10 {
+		b.Fatalf("dumped %d, %d and %d rows; want 50000, 500000 and 10", n.rows, w.rows, limited.rows)
+	}
+	b.ReportMetric(n.rss, "MiB-rss-narrow")
+	b.ReportMetric(w.rss, "MiB-rss-wide")
+	fmt.Printf("wide partition: peak RSS of sstable dump: %d rows %.0f MiB (%.1fs), %d rows %.0f MiB (%.1fs): wide/narrow %.2fx\n",
+		n.rows, n.rss, n.took.Seconds(), w.rows, w.rss, w.took.Seconds(), w.rss/n.rss)
+	fmt.Printf("wide partition: --limit 10 of the %d rows: %.0f MiB peak RSS, %.2fs\n", w.rows, limited.rss, limited.took.Seconds())
 }

@@ -1,6 +1,9 @@
 package sstable
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // windowSize is how many uncompressed bytes of a table a merge holds at a
 // time (more while one row or marker is larger).
@@ -189,6 +192,8 @@ func (c *tableCursor) nextPartition() (bool, error) {
 		if err := c.t.checkEntry(c.k, c.idx[c.k], c.part); err != nil {
 			return false, err
 		}
+		// A copy: the key outlives the window it was read from.
+		c.part.Key = bytes.Clone(c.part.Key)
 		c.k++
 		if c.rng.Contains(c.p.Token(c.part.Key)) {
 			return true, nil
