@@ -37,9 +37,22 @@ type slabs struct {
 	cols   []ColumnData
 	cells  []Cell
 	values [][]byte
+	dels   []Deletion
 }
 
 const slabLen = 128
+
+// reset makes the chunks' room free again, for a decoder whose earlier
+// rows are no longer used.
+func (s *slabs) reset() {
+	clear(s.rows)
+	clear(s.lives)
+	clear(s.cols)
+	clear(s.cells)
+	clear(s.values)
+	clear(s.dels)
+	s.rows, s.lives, s.cols, s.cells, s.values, s.dels = s.rows[:0], s.lives[:0], s.cols[:0], s.cells[:0], s.values[:0], s.dels[:0]
+}
 
 // take returns n zero elements (nil for none) from the chunk s, starting a new chunk when
 // s has fewer left; appending to them never reaches their neighbours.

@@ -306,8 +306,9 @@ func (t *Table) columnData(r *buf, cd *ColumnData, c *colPlan, flags byte, live 
 		return
 	}
 	if flags&flagComplexDeletion != 0 {
-		if d := t.deltaDeletion(r); d.MarkedForDeleteAt != math.MinInt64 {
-			cd.Deletion = d
+		if mfda, ldt := t.timestamp(r), t.ldt(r); mfda != math.MinInt64 {
+			cd.Deletion = &take(&r.slabs.dels, 1)[0]
+			*cd.Deletion = Deletion{MarkedForDeleteAt: mfda, LocalDeletionTime: ldt}
 		}
 	}
 	n := r.uvint()

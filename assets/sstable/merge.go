@@ -257,7 +257,7 @@ func (m *rowMerge) next() (LiveRow, bool, error) {
 			}
 		}
 		if r, live := m.opts.mergeRow(m.rows, del); live {
-			r.Clustering = at
+			r.Clustering = slices.Clone(at) // the rows' memory is reused
 			return r, true, nil
 		}
 	}

@@ -48,6 +48,9 @@ type partCursor struct {
 	w      window
 	part   Partition // the current partition's head: no Unfiltereds
 	inPart bool      // the current partition has rows or markers left
+	// recycle: what next returned is dead when it is called again, so
+	// the memory of its rows is reused.
+	recycle bool
 }
 
 // head reads the head of the partition at the window's position.
@@ -72,6 +75,9 @@ func (c *partCursor) next() (Unfiltered, bool, error) {
 		return Unfiltered{}, false, nil
 	}
 	for {
+		if c.recycle {
+			c.w.r.slabs.reset()
+		}
 		start := c.w.r.off
 		u, ok := c.t.unfiltered(&c.w.r)
 		if c.w.r.err == nil {
@@ -135,7 +141,8 @@ func (t *Table) Scan(s Split, fn func(Partition) error) error {
 }
 
 // tableCursor reads the partitions of one table whose tokens are in a
-// range, one row or marker at a time, holding one window of the stream.
+// range, one row or marker at a time, holding one window of the stream;
+// a row is dead once the next is read (the merge keeps none).
 // Each partition is checked against its index entry.
 type tableCursor struct {
 	partCursor
@@ -152,7 +159,7 @@ func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
 		return nil, err
 	}
 	from, to := indexSpan(idx, p, r)
-	c := &tableCursor{partCursor: partCursor{t: t}, p: p, rng: r, idx: idx, k: from, to: to}
+	c := &tableCursor{partCursor: partCursor{t: t, recycle: true}, p: p, rng: r, idx: idx, k: from, to: to}
 	if from >= to {
 		return c, nil
 	}
