@@ -20,6 +20,9 @@ type MergeOptions struct {
 	// Dropped maps a dropped column to its drop timestamp (µs): its cells
 	// at or before that timestamp are gone.
 	Dropped map[string]int64
+	// transient: a row's values are dead once the next row is asked for
+	// (the reader decodes each row first), so their memory is reused.
+	transient bool
 }
 
 const (
@@ -106,6 +109,9 @@ func newPartitionRows(clustering []*Type, opts MergeOptions, heads []Partition, 
 	pr := &PartitionRows{Key: heads[0].Key, m: m}
 	if len(statics) > 0 {
 		if r, _ := opts.mergeRow(statics, m.pdel); len(r.Columns) > 0 {
+			if opts.transient {
+				r = r.clone() // read while the first rows are
+			}
 			pr.Static = &r
 		}
 	}
@@ -161,6 +167,21 @@ func (p *PartitionRows) live() (bool, error) {
 		p.peeked = &r
 	}
 	return ok || p.Static != nil, nil
+}
+
+// clone copies the row's values out of the memory they were read into.
+func (r LiveRow) clone() LiveRow {
+	cols := make([]LiveColumn, len(r.Columns))
+	for i, c := range r.Columns {
+		c.Value = bytes.Clone(c.Value)
+		c.Elements = slices.Clone(c.Elements)
+		for k, e := range c.Elements {
+			c.Elements[k] = Element{Path: bytes.Clone(e.Path), Value: bytes.Clone(e.Value)}
+		}
+		cols[i] = c
+	}
+	r.Columns = cols
+	return r
 }
 
 // rowMerge merges the rows of one partition from several SSTables as a
@@ -712,7 +733,7 @@ func MergeRange(tables []*Table, r TokenRange, opts MergeOptions, fn func(*Parti
 	}
 	srcs := make([]*partitionSource, len(tables))
 	for i, t := range tables {
-		c, err := openCursor(t, p, r)
+		c, err := openCursor(t, p, r, opts.transient)
 		if err != nil {
 			return err
 		}

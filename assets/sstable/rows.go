@@ -69,7 +69,7 @@ func (s *Snapshot) mergeOptions(o ReadOptions) MergeOptions {
 	if asOf.IsZero() {
 		asOf = time.Now()
 	}
-	m := MergeOptions{Now: asOf.Unix()}
+	m := MergeOptions{Now: asOf.Unix(), transient: true} // rows decode one by one
 	if s.Schema != nil {
 		m.Dropped = s.Schema.Dropped
 	}

@@ -7,7 +7,7 @@ import (
 
 // windowSize is how many uncompressed bytes of a table a merge holds at a
 // time (more while one row or marker is larger).
-const windowSize = 256 << 10
+const windowSize = 512 << 10
 
 // window is a sliding view of a table's uncompressed data stream: it holds
 // the bytes [r.base, r.base+len(r.b)) and reads on, up to limit, when a
@@ -16,13 +16,17 @@ type window struct {
 	d     *dataReader
 	r     buf
 	limit int64
+	// reuse: nothing decoded from the window before last is used any
+	// more, so its buffer is read into again (spare).
+	reuse bool
+	spare []byte
 }
 
 // more is called after a decode that started at r.off == start failed. It
 // reports whether the decode should run again: the failure was running out
 // of bytes before limit, and the window now holds more from start on.
-// Decoded values keep the bytes they point into; the window never
-// overwrites them.
+// Decoded values keep the bytes they point into; unless reuse is set the
+// window never overwrites them.
 func (w *window) more(start int) (bool, error) {
 	end := w.r.base + int64(len(w.r.b))
 	if !w.r.short || end >= w.limit {
@@ -30,9 +34,12 @@ func (w *window) more(start int) (bool, error) {
 	}
 	from := w.r.base + int64(start)
 	to := min(w.limit, from+int64(max(windowSize, 2*(len(w.r.b)-start))))
-	b, err := w.d.read(from, to)
+	b, err := w.d.readInto(w.spare, from, to)
 	if err != nil {
 		return false, err
+	}
+	if w.reuse {
+		w.spare = w.r.b
 	}
 	w.r = buf{b: b, base: from, file: w.r.file, slabs: w.r.slabs}
 	return true, nil
@@ -152,8 +159,9 @@ type tableCursor struct {
 	k, to int // the next index entry, the end of the range's entries
 }
 
-// openCursor opens a cursor on the partitions of t in r.
-func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
+// openCursor opens a cursor on the partitions of t in r. With transient,
+// the bytes of a row are dead once the row after the next is read.
+func openCursor(t *Table, p Partitioner, r TokenRange, transient bool) (*tableCursor, error) {
 	idx, err := t.Index()
 	if err != nil {
 		return nil, err
@@ -166,6 +174,7 @@ func openCursor(t *Table, p Partitioner, r TokenRange) (*tableCursor, error) {
 	if c.w.d, err = t.openData(); err != nil {
 		return nil, err
 	}
+	c.w.reuse = transient
 	c.w.limit = t.DataLength()
 	if to < len(idx) {
 		c.w.limit = idx[to].Offset

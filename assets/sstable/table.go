@@ -382,6 +382,11 @@ func (t *Table) openData() (*dataReader, error) {
 func (d *dataReader) close() { d.f.Close() }
 
 func (d *dataReader) read(from, to int64) ([]byte, error) {
+	return d.readInto(nil, from, to)
+}
+
+// readInto is read into buf when it has room for the range.
+func (d *dataReader) readInto(buf []byte, from, to int64) ([]byte, error) {
 	n := d.t.DataLength()
 	if from < 0 || to < from || to > n {
 		return nil, fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", d.path, from, to, n)
@@ -390,14 +395,17 @@ func (d *dataReader) read(from, to int64) ([]byte, error) {
 	if c == nil && d.t.checksums != nil {
 		return d.readChecked(from, to)
 	}
+	out := buf[:0]
+	if int64(cap(buf)) < to-from {
+		out = make([]byte, 0, to-from)
+	}
+	out = out[:to-from]
 	if c == nil {
-		out := make([]byte, to-from)
 		if _, err := d.f.ReadAt(out, from); err != nil {
 			return nil, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, d.path, from, err)
 		}
 		return out, nil
 	}
-	out := make([]byte, to-from)
 	L := int64(c.ChunkLength)
 	for pos := from; pos < to; {
 		i := int(pos / L)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/assets/sstable/sstabletest"
 )
@@ -22,7 +24,11 @@ func TestWidePartitionReadsInBoundedMemory(t *testing.T) {
 		table := fmt.Sprintf("wide_%d", rows)
 		sstabletest.Exec(t, fmt.Sprintf("CREATE TABLE %s.%s (k text, c int, v text, PRIMARY KEY (k, c))"+
 			" WITH compaction = {'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}", ks, table))
-		dir := sstabletest.Snapshot(t, ks, table, [][]string{widePartition(ks, table, rows, 0), widePartition(ks, table, rows, 1)})
+		for first := range 2 {
+			insertAll(t, widePartition(ks, table, rows, first))
+			sstabletest.Flush(t, ks, table)
+		}
+		dir := sstabletest.Snapshot(t, ks, table, nil)
 		live[rows] = liveAtLastRow(t, dir, rows)
 	}
 	narrow, wide := live[2_000], live[20_000]
@@ -51,6 +57,20 @@ func widePartition(ks, table string, rows, first int) []string {
 		}
 	}
 	return out
+}
+
+// insertAll runs the statements, 8 at a time.
+func insertAll(t *testing.T, stmts []string) {
+	t.Helper()
+	s := sstabletest.Session(t)
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, stmt := range stmts {
+		g.Go(func() error { return s.Query(stmt).Exec() })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // liveAtLastRow reads the snapshot in dir, which holds rows rows, and
