@@ -73,7 +73,7 @@ bench: services-up ## benchmarks with figures: seed, scan, publish (vs Kafka's o
 	$(GO) test -run '^$$' -bench 'Seed|Scan' -benchtime 20000x ./... | grep -E '^(Benchmark|ok|FAIL|---)'; \
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'; \
-	$(GO) test -run '^$$' -bench 'ReadSSTables|Decode|WidePartitionMemory' -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(sstable set|sstabledump|wide partition):'
+	$(GO) test -run '^$$' -bench 'ReadSSTables|Decode|WidePartitionMemory|CQLite' -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(sstable set|sstabledump|wide partition|cqlite):'
 
 # bench-safety: production traffic (assets/traffic) alone, then with an
 # unthrottled backfill, then with an adaptive one, PHASE each (PHASE=15s to

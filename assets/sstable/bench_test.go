@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -330,4 +331,108 @@ func BenchmarkWidePartitionMemory(b *testing.B) {
 	fmt.Printf("wide partition: peak RSS of sstable dump: %d rows %.0f MiB (%.1fs), %d rows %.0f MiB (%.1fs): wide/narrow %.2fx\n",
 		n.rows, n.rss, n.took.Seconds(), w.rows, w.rss, w.took.Seconds(), w.rss/n.rss)
 	fmt.Printf("wide partition: --limit 10 of the %d rows: %.0f MiB peak RSS, %.2fs\n", w.rows, limited.rss, limited.took.Seconds())
+}
+
+// benchSchema is the table deployments/local/cassandra/SSTableGen.java
+// writes, for readers that need the schema apart.
+const benchSchema = "CREATE TABLE bench.assets (owner text, asset_id timeuuid, asset_type text, name text," +
+	" size int, version bigint, created_at timestamp, metadata map<text, text>, PRIMARY KEY (owner, asset_id));\n"
+
+// cqliteScript reads a data directory with CQLite (PyPI cqlite-py): "scan"
+// streams every row, "parquet" exports them to a file; it prints the rows.
+const cqliteScript = `import sys, cqlite
+mode, data, schema, out = sys.argv[1:5]
+db = cqlite.open(data, schema=schema)
+q = "SELECT * FROM bench.assets"
+n = sum(1 for _ in db.execute_streaming(q)) if mode == "scan" else db.export_parquet(q, out)
+print(n)
+`
+
+// childCPU runs cmd and returns its standard output and the CPU time
+// (user and system) it used.
+func childCPU(cmd *exec.Cmd) (string, time.Duration, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		return "", 0, fmt.Errorf("%v: %s", err, msg[strings.LastIndexByte(msg, '\n')+1:])
+	}
+	return strings.TrimSpace(stdout.String()), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+}
+
+// BenchmarkCQLite reads the benchmark set with CQLite (a streaming scan,
+// and export_parquet), with reprocess sstable dump (one range at a time)
+// and export --format parquet, and with Cassandra's sstabledump, each in a
+// child process, and prints rows/s and MB/s per core (CPU time, not the
+// wall clock) and reprocess's ratios. CQLite comes from the test venv
+// (REPROCESS_TEST_PYTHON, deployments/local/install-deps).
+func BenchmarkCQLite(b *testing.B) {
+	paths := benchSet(b)
+	python := assetstest.RealService(b, "REPROCESS_TEST_PYTHON", "the test venv's python")[0]
+	if out, err := exec.Command(python, "-c", "import cqlite").CombinedOutput(); err != nil {
+		b.Fatalf("%s cannot import cqlite (run deployments/local/install-deps): %v\n%s", python, err, out)
+	}
+	set := filepath.Dir(filepath.Dir(filepath.Dir(paths[0]))) // <set>/bench/assets/*-Data.db
+	var total int64
+	for _, p := range paths {
+		t, err := sstable.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += t.DataLength()
+	}
+	tmp := b.TempDir()
+	// CQLite wants <keyspace>/<table>-<id>/ and the schema apart.
+	data, schema := filepath.Join(tmp, "data"), filepath.Join(tmp, "schema.cql")
+	if err := os.MkdirAll(filepath.Join(data, "bench"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(set, "bench", "assets"), filepath.Join(data, "bench", "assets-00000000000000000000000000000001")); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(schema, []byte(benchSchema), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(tmp, "reprocess")
+	if _, _, err := childCPU(exec.Command("go", "build", "-o", bin, "../../cmd/reprocess")); err != nil {
+		b.Fatalf("go build ../../cmd/reprocess: %v", err)
+	}
+	type result struct {
+		name string
+		rows int
+		cpu  time.Duration
+		err  error // the reader failed
+	}
+	var results []result
+	run := func(name string, cmd *exec.Cmd) {
+		out, cpu, err := childCPU(cmd)
+		n, aerr := strconv.Atoi(out)
+		if err == nil && aerr != nil {
+			err = fmt.Errorf("printed %q, not a row count", out)
+		}
+		results = append(results, result{name, n, cpu, err})
+	}
+	assets := filepath.Join(set, "bench", "assets")
+	for b.Loop() {
+		results = results[:0]
+		run("CQLite streaming scan", exec.Command(python, "-c", cqliteScript, "scan", data, schema, ""))
+		run("reprocess sstable dump --parallel 1", exec.Command("sh", "-c", `"$0" sstable dump --parallel 1 "$1" | wc -l`, bin, assets))
+		run("CQLite export_parquet", exec.Command(python, "-c", cqliteScript, "parquet", data, schema, filepath.Join(tmp, "cqlite.parquet")))
+		run("reprocess sstable export --format parquet --parallel 1", exec.Command("sh", "-c",
+			`"$0" sstable export --format parquet --parallel 1 --out "$2" "$1" | sed -E 's/^wrote ([0-9]+) rows.*/\1/'`,
+			bin, assets, filepath.Join(tmp, "reprocess.parquet")))
+	}
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Printf("cqlite: %-55s failed: %v\n", r.name, r.err)
+			continue
+		}
+		secs := r.cpu.Seconds()
+		fmt.Printf("cqlite: %-55s %8d rows, %6.1fs CPU: %8.0f rows/s, %6.1f MB/s per core\n", r.name, r.rows, secs, float64(r.rows)/secs, float64(total)/secs/1e6)
+	}
+	for i := 0; i+1 < len(results); i += 2 {
+		if theirs, ours := results[i], results[i+1]; theirs.err == nil && ours.err == nil {
+			fmt.Printf("cqlite: %s / %s = %.1fx per core\n", ours.name, theirs.name, theirs.cpu.Seconds()/ours.cpu.Seconds())
+		}
+	}
 }
