@@ -23,6 +23,49 @@ type buf struct {
 	file string
 	base int64 // offset of b[0] in the file's stream, for messages
 	err  error
+	// short is set with err when a read ran past the end of b: more of
+	// the stream may complete it.
+	short bool
+	slabs slabs
+}
+
+// slabs hand out what decoding rows makes from shared chunks, a few
+// allocations for many rows. A chunk lives as long as anything in it.
+type slabs struct {
+	rows   []Row
+	lives  []Liveness
+	cols   []ColumnData
+	cells  []Cell
+	values [][]byte
+	dels   []Deletion
+}
+
+const slabLen = 128
+
+// reset makes the chunks' room free again, for a decoder whose earlier
+// rows are no longer used.
+func (s *slabs) reset() {
+	clear(s.rows)
+	clear(s.lives)
+	clear(s.cols)
+	clear(s.cells)
+	clear(s.values)
+	clear(s.dels)
+	s.rows, s.lives, s.cols, s.cells, s.values, s.dels = s.rows[:0], s.lives[:0], s.cols[:0], s.cells[:0], s.values[:0], s.dels[:0]
+}
+
+// take returns n zero elements (nil for none) from the chunk s, starting a new chunk when
+// s has fewer left; appending to them never reaches their neighbours.
+func take[T any](s *[]T, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	if cap(*s)-len(*s) < n {
+		*s = make([]T, 0, max(slabLen, n))
+	}
+	l := len(*s)
+	*s = (*s)[:l+n]
+	return (*s)[l : l+n : l+n]
 }
 
 func (r *buf) fail(format string, args ...any) {
@@ -32,11 +75,19 @@ func (r *buf) fail(format string, args ...any) {
 }
 
 func (r *buf) need(n int) bool {
+	if r.err == nil && n >= 0 && r.off+n <= len(r.b) {
+		return true
+	}
+	return r.needSlow(n)
+}
+
+func (r *buf) needSlow(n int) bool {
 	if r.err != nil {
 		return false
 	}
 	if n < 0 || r.off+n > len(r.b) {
 		r.fail("want %d more bytes, %d left", n, len(r.b)-r.off)
+		r.short = n >= 0
 		return false
 	}
 	return true
@@ -89,6 +140,20 @@ func (r *buf) u64() uint64 {
 
 // uvint reads Cassandra's unsigned vint.
 func (r *buf) uvint() uint64 {
+	if r.off+9 <= len(r.b) && r.err == nil {
+		b0 := r.b[r.off]
+		n := bits.LeadingZeros8(^b0)
+		v := uint64(b0) & (0xFF >> n) // 0 when n == 8
+		for _, b := range r.b[r.off+1 : r.off+1+n] {
+			v = v<<8 | uint64(b)
+		}
+		r.off += 1 + n
+		return v
+	}
+	return r.uvintSlow()
+}
+
+func (r *buf) uvintSlow() uint64 {
 	b0 := r.u8()
 	if r.err != nil {
 		return 0
@@ -109,9 +174,19 @@ func (r *buf) length() int {
 	v := r.uvint()
 	if r.err == nil && v > uint64(len(r.b)-r.off) {
 		r.fail("length %d exceeds the %d bytes left", v, len(r.b)-r.off)
+		r.short = true
 		return 0
 	}
 	return int(v)
+}
+
+// value reads a value of the fixed length n, or with a uvint length
+// when n < 0.
+func (r *buf) value(n int) []byte {
+	if n >= 0 {
+		return r.bytes(n)
+	}
+	return r.bytesV()
 }
 
 func (r *buf) utf() string    { return string(r.bytes(int(r.u16()))) }

@@ -3,6 +3,7 @@ package sstable
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Deletion is a deletion time: the timestamp everything older than or
@@ -21,14 +22,14 @@ type Liveness struct {
 
 // Cell is one cell: a simple column's value or one element of a complex one.
 type Cell struct {
-	Flags     byte
 	Timestamp int64
-	Tombstone bool
-	Expiring  bool
-	LDT       int64 // deletion or expiration time, when Tombstone or Expiring
-	TTL       int32
+	LDT       int64  // deletion or expiration time, when Tombstone or Expiring
 	Path      []byte // complex columns: the element's key
 	Value     []byte // nil for empty values
+	TTL       int32
+	Flags     byte
+	Tombstone bool
+	Expiring  bool
 }
 
 // ColumnData is what a row holds for one column.
@@ -91,6 +92,34 @@ const (
 	cellRowTTL       = 0x10
 )
 
+// plan is how a table's rows decode, worked out once from its header.
+type plan struct {
+	newDeletion     bool
+	regular, static []colPlan
+	clustering      []int // each clustering value's fixed length, -1 if none
+}
+
+// colPlan is how one column's cells decode.
+type colPlan struct {
+	col     Column
+	complex bool
+	fixed   int // the simple values' fixed length, -1 if none
+}
+
+func (t *Table) makePlan() {
+	cols := func(cs []Column) []colPlan {
+		out := make([]colPlan, len(cs))
+		for i, c := range cs {
+			out[i] = colPlan{col: c, complex: c.Type.Complex(), fixed: c.Type.fixedLength()}
+		}
+		return out
+	}
+	t.plan = plan{newDeletion: t.atLeast("oa"), regular: cols(t.Header.RegularColumns), static: cols(t.Header.StaticColumns)}
+	for _, c := range t.Header.Clustering {
+		t.plan.clustering = append(t.plan.clustering, c.fixedLength())
+	}
+}
+
 // Partitions decodes every partition of data (the uncompressed stream)
 // in order, calling fn with each.
 func (t *Table) Partitions(data []byte, fn func(Partition) error) error {
@@ -113,38 +142,49 @@ func (t *Table) partitions(data []byte, from, to int64, fn func(Partition) error
 }
 
 func (t *Table) partition(r *buf) (Partition, error) {
-	p := Partition{Offset: int64(r.off)}
+	p := t.partitionHead(r)
+	for r.err == nil {
+		u, ok := t.unfiltered(r)
+		if !ok {
+			break
+		}
+		p.Unfiltereds = append(p.Unfiltereds, u)
+	}
+	p.End = r.base + int64(r.off)
+	return p, r.err
+}
+
+// partitionHead reads a partition's key, deletion and static row.
+func (t *Table) partitionHead(r *buf) Partition {
+	p := Partition{Offset: r.base + int64(r.off)}
 	p.Key = r.bytes(int(r.u16()))
 	p.Deletion = t.fixedDeletion(r)
 	if len(t.Header.StaticColumns) > 0 {
 		flags := r.u8()
 		if flags&flagExtension != 0 && r.need(1) && r.b[r.off]&extStatic != 0 {
-			row := t.row(r, flags, true)
-			p.Static = row
+			p.Static = t.row(r, flags, true)
 		} else if r.err == nil {
-			r.off-- // not a static row: leave the flags for the loop
+			r.off-- // not a static row: leave the flags for the unfiltereds
 		}
 	}
-	for r.err == nil {
-		flags := r.u8()
-		if flags&flagEnd != 0 {
-			break
-		}
-		if flags&flagMarker != 0 {
-			p.Unfiltereds = append(p.Unfiltereds, Unfiltered{Marker: t.marker(r)})
-			continue
-		}
-		if row := t.row(r, flags, false); row != nil {
-			p.Unfiltereds = append(p.Unfiltereds, Unfiltered{Row: row})
-		}
+	return p
+}
+
+// unfiltered reads a partition's next row or marker; false at its end.
+func (t *Table) unfiltered(r *buf) (Unfiltered, bool) {
+	flags := r.u8()
+	switch {
+	case r.err != nil || flags&flagEnd != 0:
+		return Unfiltered{}, false
+	case flags&flagMarker != 0:
+		return Unfiltered{Marker: t.marker(r)}, true
 	}
-	p.End = int64(r.off)
-	return p, r.err
+	return Unfiltered{Row: t.row(r, flags, false)}, true
 }
 
 // fixedDeletion reads a partition deletion time; nil means live.
 func (t *Table) fixedDeletion(r *buf) *Deletion {
-	if t.newDeletion() {
+	if t.plan.newDeletion {
 		if r.need(1) && r.b[r.off] == 0x80 {
 			r.off++
 			return nil
@@ -166,7 +206,7 @@ func (t *Table) timestamp(r *buf) int64 { return int64(r.uvint() + uint64(t.Head
 
 func (t *Table) ldt(r *buf) int64 {
 	v := uint32(r.uvint()) + t.Header.MinLDT
-	if t.newDeletion() {
+	if t.plan.newDeletion {
 		return int64(v)
 	}
 	return int64(int32(v))
@@ -184,7 +224,10 @@ func (t *Table) clustering(r *buf, n int) [][]byte {
 		r.fail("%d clustering values, the table has %d clustering columns", n, len(t.Header.Clustering))
 		return nil
 	}
-	vals := make([][]byte, n)
+	if n == 0 {
+		return [][]byte{}
+	}
+	vals := take(&r.slabs.values, n)
 	var header uint64
 	for i := range n {
 		if i%32 == 0 {
@@ -196,7 +239,7 @@ func (t *Table) clustering(r *buf, n int) [][]byte {
 		case header&(1<<bitsAt) != 0:
 			vals[i] = []byte{}
 		default:
-			vals[i] = t.value(r, t.Header.Clustering[i])
+			vals[i] = r.value(t.plan.clustering[i])
 		}
 		if r.err != nil {
 			return nil
@@ -205,17 +248,9 @@ func (t *Table) clustering(r *buf, n int) [][]byte {
 	return vals
 }
 
-// value reads a value of type typ: raw bytes when fixed-length, else
-// a uvint length and bytes.
-func (t *Table) value(r *buf, typ *Type) []byte {
-	if n := typ.fixedLength(); n >= 0 {
-		return r.bytes(n)
-	}
-	return r.bytesV()
-}
-
 func (t *Table) row(r *buf, flags byte, static bool) *Row {
-	row := &Row{Flags: flags, Static: static}
+	row := &take(&r.slabs.rows, 1)[0]
+	row.Flags, row.Static = flags, static
 	if flags&flagExtension != 0 {
 		row.ExtFlags = r.u8()
 	}
@@ -226,72 +261,84 @@ func (t *Table) row(r *buf, flags byte, static bool) *Row {
 	end := r.off + size
 	r.uvint() // previous unfiltered's size, for backward reads
 	if flags&flagTimestamp != 0 {
-		row.Liveness = &Liveness{Timestamp: t.timestamp(r)}
+		l := &take(&r.slabs.lives, 1)[0]
+		l.Timestamp = t.timestamp(r)
 		if flags&flagTTL != 0 {
-			row.Liveness.TTL = t.ttl(r)
-			row.Liveness.Expires = t.ldt(r)
+			l.TTL = t.ttl(r)
+			l.Expires = t.ldt(r)
 		}
+		row.Liveness = l
 	}
 	if flags&flagDeletion != 0 {
 		row.Deletion = t.deltaDeletion(r)
 	}
-	cols := t.Header.RegularColumns
+	cols := t.plan.regular
 	if static {
-		cols = t.Header.StaticColumns
+		cols = t.plan.static
 	}
-	present := cols
+	var missing uint64 // bit i set: cols[i] is not in the row
 	if flags&flagAllColumns == 0 {
-		present = t.presentColumns(r, cols)
+		cols, missing = t.presentColumns(r, cols)
 	}
-	for _, c := range present {
-		if r.err != nil {
-			break
+	row.Columns = take(&r.slabs.cols, len(cols)-bits.OnesCount64(missing))
+	n := 0
+	for i := range cols {
+		if missing&(1<<uint(i)) != 0 || r.err != nil {
+			continue
 		}
-		cd := ColumnData{Column: c}
-		if !c.Type.Complex() {
-			cd.Cells = []Cell{t.cell(r, c.Type, false, row.Liveness)}
-		} else {
-			if flags&flagComplexDeletion != 0 {
-				if d := t.deltaDeletion(r); d.MarkedForDeleteAt != math.MinInt64 {
-					cd.Deletion = d
-				}
-			}
-			n := r.uvint()
-			if r.err == nil && n > uint64(end-r.off) {
-				r.fail("%d cells in %d bytes", n, end-r.off)
-			}
-			for i := uint64(0); i < n && r.err == nil; i++ {
-				cd.Cells = append(cd.Cells, t.cell(r, c.Type, true, row.Liveness))
-			}
-		}
-		row.Columns = append(row.Columns, cd)
+		t.columnData(r, &row.Columns[n], &cols[i], flags, row.Liveness, end)
+		n++
 	}
+	row.Columns = row.Columns[:n]
 	if r.err == nil && r.off != end {
 		r.fail("row ends at %d, its size says %d", r.base+int64(r.off), r.base+int64(end))
 	}
 	return row
 }
 
-// presentColumns reads the columns-present bitmap of a row.
-func (t *Table) presentColumns(r *buf, cols []Column) []Column {
+// columnData reads what a row holds for column c into cd; end is where
+// the row ends.
+func (t *Table) columnData(r *buf, cd *ColumnData, c *colPlan, flags byte, live *Liveness, end int) {
+	cd.Column = c.col
+	if !c.complex {
+		cd.Cells = take(&r.slabs.cells, 1)
+		t.cell(r, &cd.Cells[0], c.fixed, live)
+		return
+	}
+	if flags&flagComplexDeletion != 0 {
+		if mfda, ldt := t.timestamp(r), t.ldt(r); mfda != math.MinInt64 {
+			cd.Deletion = &take(&r.slabs.dels, 1)[0]
+			*cd.Deletion = Deletion{MarkedForDeleteAt: mfda, LocalDeletionTime: ldt}
+		}
+	}
+	n := r.uvint()
+	if left := end - r.off; r.err == nil && (left < 0 || n > uint64(left)) {
+		r.fail("%d cells in %d bytes", n, left)
+	}
+	if r.err != nil {
+		return
+	}
+	cd.Cells = take(&r.slabs.cells, int(n))
+	for i := range cd.Cells {
+		t.cell(r, &cd.Cells[i], complexValue, live)
+	}
+}
+
+// presentColumns reads the columns-present bitmap of a row: the columns
+// it may hold and, of fewer than 64, a bit set for each one it does not.
+func (t *Table) presentColumns(r *buf, cols []colPlan) ([]colPlan, uint64) {
 	v := r.uvint()
 	if v == 0 {
-		return cols
+		return cols, 0
 	}
 	n := len(cols)
 	if n < 64 {
-		var out []Column
-		for i, c := range cols {
-			if v&(1<<uint(i)) == 0 {
-				out = append(out, c)
-			}
-		}
-		return out
+		return cols, v & (1<<uint(n) - 1)
 	}
 	missing := int(v)
 	if missing > n {
 		r.fail("%d missing columns of %d", missing, n)
-		return nil
+		return nil, 0
 	}
 	var idx []int
 	if n-missing < n/2 {
@@ -309,23 +356,29 @@ func (t *Table) presentColumns(r *buf, cols []Column) []Column {
 			}
 		}
 	}
-	out := make([]Column, 0, len(idx))
+	out := make([]colPlan, 0, len(idx))
 	for _, i := range idx {
 		if i < 0 || i >= n {
 			r.fail("column index %d of %d", i, n)
-			return nil
+			return nil, 0
 		}
 		out = append(out, cols[i])
 	}
-	return out
+	return out, 0
 }
 
-func (t *Table) cell(r *buf, typ *Type, complex bool, live *Liveness) Cell {
-	c := Cell{Flags: r.u8()}
+// complexValue, as a cell's fixed length, marks a complex column's cell:
+// a path, and a value of any length.
+const complexValue = -2
+
+// cell reads a cell into c; fixed is its value's fixed length, -1 for
+// none, or complexValue.
+func (t *Table) cell(r *buf, c *Cell, fixed int, live *Liveness) {
+	c.Flags = r.u8()
 	if c.Flags&cellRowTimestamp != 0 {
 		if live == nil {
 			r.fail("cell uses the row timestamp of a row without one")
-			return c
+			return
 		}
 		c.Timestamp = live.Timestamp
 	} else {
@@ -343,17 +396,12 @@ func (t *Table) cell(r *buf, typ *Type, complex bool, live *Liveness) Cell {
 			}
 		}
 	}
-	if complex {
+	if fixed == complexValue {
 		c.Path = r.bytesV()
 	}
 	if c.Flags&cellEmpty == 0 {
-		if complex {
-			c.Value = r.bytesV()
-		} else {
-			c.Value = t.value(r, typ)
-		}
+		c.Value = r.value(fixed)
 	}
-	return c
 }
 
 func (t *Table) marker(r *buf) *Marker {

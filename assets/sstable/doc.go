@@ -49,9 +49,11 @@
 //	OpenSnapshot   snapshot directories (manifest.json, schema.cql), backup
 //	               or table directories (package backup fetches S3 prefixes)
 //	MergeSplits    token ranges of similar size over all the SSTables
-//	MergeRange     k-way merge by token and key, then MergePartition: the
-//	               newest cell wins, every deletion and expired TTL (as of
-//	               one fixed time) applies, dropped columns go
+//	MergeRange     k-way merge by token and key, then within a partition
+//	               k-way by clustering, row by row from a bounded window of
+//	               each SSTable (MergePartition's rules): the newest cell
+//	               wins, every deletion and expired TTL (as of one fixed
+//	               time) applies, dropped columns go
 //	Snapshot.Rows  live partitions as CQL rows, values decoded by their
 //	               types (Type.Decode) into SELECT JSON's forms
 //

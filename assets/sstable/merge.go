@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"iter"
 	"math"
 	"slices"
 	"sort"
@@ -21,6 +20,9 @@ type MergeOptions struct {
 	// Dropped maps a dropped column to its drop timestamp (µs): its cells
 	// at or before that timestamp are gone.
 	Dropped map[string]int64
+	// transient: a row's values are dead once the next row is asked for
+	// (the reader decodes each row first), so their memory is reused.
+	transient bool
 }
 
 const (
@@ -59,126 +61,271 @@ func localDeletionTime(ldt int64, ttl int32) int64 {
 // wins), expired cells dropped, and dropped columns' older cells removed.
 // A row is live if its primary-key liveness is or one of its cells is.
 // clustering gives the clustering column types (the Header's). It reports
-// false when nothing of the partition is live.
+// false when nothing of the partition is live. MergeRange applies the same
+// rules row by row.
 func MergePartition(clustering []*Type, opts MergeOptions, parts []Partition) (LivePartition, bool) {
-	var lp LivePartition
 	if len(parts) == 0 {
-		return lp, false
+		return LivePartition{}, false
 	}
-	lp.Key = parts[0].Key
-	pdel := int64(noDeletion)
-	var statics []*Row
-	for _, p := range parts {
-		if p.Deletion != nil {
-			pdel = max(pdel, p.Deletion.MarkedForDeleteAt)
-		}
-		if p.Static != nil {
-			statics = append(statics, p.Static)
-		}
+	ins := make([]unfiltereds, len(parts))
+	for i := range parts {
+		ins[i] = &sliceUnfiltereds{us: parts[i].Unfiltereds}
 	}
-	if len(statics) > 0 {
-		if r, _ := opts.mergeRow(statics, pdel); len(r.Columns) > 0 {
-			lp.Static = &r
-		}
-	}
-
-	var rows []*Row
-	ranges := make([][]rangeDeletion, len(parts))
-	withRows := 0 // rows of one SSTable are in order already
-	for i, p := range parts {
-		n := len(rows)
-		for _, u := range p.Unfiltereds {
-			if u.Row != nil {
-				rows = append(rows, u.Row)
-			}
-		}
-		if len(rows) > n {
-			withRows++
-		}
-		ranges[i] = rangeDeletions(p.Unfiltereds)
-	}
-	byClustering := func(a, b *Row) int { return CompareClusterings(clustering, a.Clustering, b.Clustering) }
-	if withRows > 1 {
-		slices.SortStableFunc(rows, byClustering)
-	}
-	next := make([]int, len(parts)) // per part, the first range not yet passed
-	for i := 0; i < len(rows); {
-		j := i + 1
-		for j < len(rows) && byClustering(rows[i], rows[j]) == 0 {
-			j++
-		}
-		at := RowPrefix(rows[i].Clustering)
-		del := pdel
-		for k, rs := range ranges {
-			for next[k] < len(rs) && ComparePrefixes(clustering, rs[next[k]].end, at) < 0 {
-				next[k]++
-			}
-			if next[k] < len(rs) && ComparePrefixes(clustering, rs[next[k]].start, at) < 0 {
-				del = max(del, rs[next[k]].mfda)
-			}
-		}
-		if r, live := opts.mergeRow(rows[i:j], del); live {
-			r.Clustering = rows[i].Clustering
-			lp.Rows = append(lp.Rows, r)
-		}
-		i = j
-	}
+	lp, _ := newPartitionRows(clustering, opts, parts, ins).Collect() // slices do not fail
 	return lp, lp.Static != nil || len(lp.Rows) > 0
 }
 
-// rangeDeletion is a range tombstone of one SSTable: the rows strictly
-// between start and end are deleted up to mfda.
-type rangeDeletion struct {
-	start, end Prefix
-	mfda       int64
+// unfiltereds is one SSTable's version of a partition, row by row.
+type unfiltereds interface {
+	next() (Unfiltered, bool, error)
 }
 
-// rangeDeletions pairs one partition's markers into ranges, boundaries
-// closing one and opening the next. A close without an open starts at the
-// bottom; an open never closed ends at the top.
-func rangeDeletions(us []Unfiltered) []rangeDeletion {
-	var out []rangeDeletion
-	var open *rangeDeletion
-	closeAt := func(end Prefix, d Deletion) {
-		if open == nil {
-			open = &rangeDeletion{start: Prefix{Kind: KindInclStartBound}, mfda: d.MarkedForDeleteAt}
-		}
-		open.end = end
-		out = append(out, *open)
-		open = nil
+// sliceUnfiltereds are the unfiltereds of a decoded partition.
+type sliceUnfiltereds struct{ us []Unfiltered }
+
+func (s *sliceUnfiltereds) next() (Unfiltered, bool, error) {
+	if len(s.us) == 0 {
+		return Unfiltered{}, false, nil
 	}
-	for _, u := range us {
-		m := u.Marker
-		if m == nil {
+	u := s.us[0]
+	s.us = s.us[1:]
+	return u, true, nil
+}
+
+// newPartitionRows starts merging the versions of one partition: heads
+// are their keys, deletions and static rows, ins their rows and markers.
+func newPartitionRows(clustering []*Type, opts MergeOptions, heads []Partition, ins []unfiltereds) *PartitionRows {
+	m := &rowMerge{opts: opts, clustering: clustering, pdel: noDeletion}
+	var statics []*Row
+	for i, h := range heads {
+		if h.Deletion != nil {
+			m.pdel = max(m.pdel, h.Deletion.MarkedForDeleteAt)
+		}
+		if h.Static != nil {
+			statics = append(statics, h.Static)
+		}
+		m.srcs = append(m.srcs, &rowSource{in: ins[i], open: noDeletion})
+	}
+	pr := &PartitionRows{Key: heads[0].Key, m: m}
+	if len(statics) > 0 {
+		if r, _ := opts.mergeRow(statics, m.pdel); len(r.Columns) > 0 {
+			if opts.transient {
+				r = r.clone() // read while the first rows are
+			}
+			pr.Static = &r
+		}
+	}
+	return pr
+}
+
+// PartitionRows is one merged partition read row by row: its key, its
+// live static row if any, and its live rows in clustering order from
+// Next. Only the rows being merged are held in memory.
+type PartitionRows struct {
+	Key    []byte
+	Static *LiveRow
+	m      *rowMerge
+	peeked *LiveRow
+	err    error
+}
+
+// Next returns the partition's next live row; false after the last or on
+// an error.
+func (p *PartitionRows) Next() (LiveRow, bool, error) {
+	if r := p.peeked; r != nil {
+		p.peeked = nil
+		return *r, true, nil
+	}
+	if p.err != nil {
+		return LiveRow{}, false, p.err
+	}
+	r, ok, err := p.m.next()
+	p.err = err
+	return r, ok, err
+}
+
+// Collect reads the rest of the partition into memory.
+func (p *PartitionRows) Collect() (LivePartition, error) {
+	lp := LivePartition{Key: p.Key, Static: p.Static}
+	for {
+		r, ok, err := p.Next()
+		if !ok {
+			return lp, err
+		}
+		lp.Rows = append(lp.Rows, r)
+	}
+}
+
+// live reads the first live row ahead and reports whether the partition
+// has any live content.
+func (p *PartitionRows) live() (bool, error) {
+	r, ok, err := p.m.next()
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		p.peeked = &r
+	}
+	return ok || p.Static != nil, nil
+}
+
+// clone copies the row's values out of the memory they were read into.
+func (r LiveRow) clone() LiveRow {
+	cols := make([]LiveColumn, len(r.Columns))
+	for i, c := range r.Columns {
+		c.Value = bytes.Clone(c.Value)
+		c.Elements = slices.Clone(c.Elements)
+		for k, e := range c.Elements {
+			c.Elements[k] = Element{Path: bytes.Clone(e.Path), Value: bytes.Clone(e.Value)}
+		}
+		cols[i] = c
+	}
+	r.Columns = cols
+	return r
+}
+
+// rowMerge merges the rows of one partition from several SSTables as a
+// k-way stream in clustering order, applying range tombstones as their
+// bounds go by.
+type rowMerge struct {
+	opts       MergeOptions
+	clustering []*Type
+	pdel       int64 // the partition deletion
+	srcs       []*rowSource
+	rows       []*Row // the versions of the row being merged
+}
+
+// rowSource is one SSTable's rows and markers, head the next one.
+type rowSource struct {
+	in   unfiltereds
+	head Unfiltered
+	ok   bool  // head is set
+	done bool  // in is exhausted
+	open int64 // the range tombstone open before head, noDeletion if none
+}
+
+// fill reads the source's next row or marker into head, if needed.
+func (s *rowSource) fill() error {
+	if s.ok || s.done {
+		return nil
+	}
+	u, ok, err := s.in.next()
+	if err != nil {
+		return err
+	}
+	s.head, s.ok, s.done = u, ok, !ok
+	return nil
+}
+
+// mark applies a range tombstone marker: bounds open or close a deletion,
+// boundaries do both. A close with nothing open deletes nothing.
+func (s *rowSource) mark(m *Marker) {
+	switch m.Kind {
+	case KindInclStartBound, KindExclStartBound:
+		s.open = m.Deletion.MarkedForDeleteAt
+	case KindExclEndBound, KindInclEndBound:
+		s.open = noDeletion
+	case KindExclEndInclStartBoundary, KindInclEndExclStartBoundary:
+		s.open = noDeletion
+		if m.Start != nil {
+			s.open = m.Start.MarkedForDeleteAt
+		}
+	}
+}
+
+func (s *rowSource) prefix() Prefix {
+	if s.head.Row != nil {
+		return RowPrefix(s.head.Row.Clustering)
+	}
+	return s.head.Marker.Prefix()
+}
+
+// least returns the source whose head comes first, nil when all are done.
+func (m *rowMerge) least() (*rowSource, error) {
+	var least *rowSource
+	for _, s := range m.srcs {
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+		if s.ok && (least == nil || ComparePrefixes(m.clustering, s.prefix(), least.prefix()) < 0) {
+			least = s
+		}
+	}
+	return least, nil
+}
+
+// next merges the versions of the next live row.
+func (m *rowMerge) next() (LiveRow, bool, error) {
+	for {
+		s, err := m.least()
+		if s == nil || err != nil {
+			return LiveRow{}, false, err
+		}
+		if s.head.Row == nil {
+			s.mark(s.head.Marker)
+			s.ok = false
 			continue
 		}
-		switch m.Kind {
-		case KindInclStartBound, KindExclStartBound:
-			open = &rangeDeletion{start: m.Prefix(), mfda: m.Deletion.MarkedForDeleteAt}
-		case KindExclEndBound, KindInclEndBound:
-			closeAt(m.Prefix(), m.Deletion)
-		case KindExclEndInclStartBoundary, KindInclEndExclStartBoundary:
-			endKind, startKind := byte(KindExclEndBound), byte(KindInclStartBound)
-			if m.Kind == KindInclEndExclStartBoundary {
-				endKind, startKind = KindInclEndBound, KindExclStartBound
-			}
-			closeAt(Prefix{Kind: endKind, Values: m.Bound}, m.Deletion)
-			if m.Start != nil {
-				open = &rangeDeletion{start: Prefix{Kind: startKind, Values: m.Bound}, mfda: m.Start.MarkedForDeleteAt}
+		at := s.head.Row.Clustering
+		del := m.pdel
+		m.rows = m.rows[:0]
+		for _, x := range m.srcs {
+			// Every marker before at has gone by: open is what covers at.
+			del = max(del, x.open)
+			if x == s || x.ok && x.head.Row != nil && len(m.srcs) > 1 && CompareClusterings(m.clustering, x.head.Row.Clustering, at) == 0 {
+				m.rows = append(m.rows, x.head.Row)
+				x.ok = false
 			}
 		}
+		if r, live := m.opts.mergeRow(m.rows, del); live {
+			r.Clustering = slices.Clone(at) // the rows' memory is reused
+			return r, true, nil
+		}
 	}
-	if open != nil {
-		open.end = Prefix{Kind: KindInclEndBound}
-		out = append(out, *open)
-	}
-	return out
 }
 
 // mergeRow merges the versions of one row under the deletion outer (the
 // partition's and the range tombstones'): its live columns, and whether
 // the row is live.
 func (o MergeOptions) mergeRow(rows []*Row, outer int64) (LiveRow, bool) {
+	del, rowLive := o.rowDeletion(rows, outer)
+	var out LiveRow
+	if len(rows) == 1 {
+		out.Columns = make([]LiveColumn, 0, len(rows[0].Columns))
+		for k := range rows[0].Columns {
+			out.Columns = o.appendColumn(out.Columns, rows[0].Columns[k:k+1], del)
+		}
+		if len(out.Columns) == 0 {
+			out.Columns = nil // as when versions merge
+		}
+		return out, rowLive || len(out.Columns) > 0
+	}
+	var datas []ColumnData
+	for _, r := range rows {
+		datas = append(datas, r.Columns...)
+	}
+	// Cassandra's column order: simple columns, then complex, each by
+	// name; the versions of a column stay in row order.
+	slices.SortStableFunc(datas, func(a, b ColumnData) int {
+		if c := cmp.Compare(b2i(isComplex(a.Column)), b2i(isComplex(b.Column))); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Column.Name, b.Column.Name)
+	})
+	for i := 0; i < len(datas); {
+		j := i + 1
+		for j < len(datas) && datas[j].Column.Name == datas[i].Column.Name {
+			j++
+		}
+		out.Columns = o.appendColumn(out.Columns, datas[i:j], del)
+		i = j
+	}
+	return out, rowLive || len(out.Columns) > 0
+}
+
+// rowDeletion returns the deletion over the row's cells (outer or the
+// row's own) and whether its primary-key liveness is live.
+func (o MergeOptions) rowDeletion(rows []*Row, outer int64) (int64, bool) {
 	var live *Liveness
 	var rowDel *Deletion
 	shadowable := false
@@ -196,98 +343,85 @@ func (o MergeOptions) mergeRow(rows []*Row, outer int64) (LiveRow, bool) {
 	if rowDel != nil && !(shadowable && live != nil && live.Timestamp > rowDel.MarkedForDeleteAt) {
 		del = max(del, rowDel.MarkedForDeleteAt)
 	}
-	rowLive := live != nil && live.Timestamp > del && o.livenessLive(live)
+	return del, live != nil && live.Timestamp > del && o.livenessLive(live)
+}
 
-	type versions struct {
-		col   Column
-		datas []*ColumnData
+// appendColumn merges the versions of one column and appends it to out if
+// anything of it is live.
+func (o MergeOptions) appendColumn(out []LiveColumn, versions []ColumnData, del int64) []LiveColumn {
+	col := versions[0].Column
+	g := gone{del: del, dropped: noDeletion}
+	if d, ok := o.Dropped[col.Name]; ok {
+		g.dropped = d
 	}
-	var cols []*versions
-	seen := map[string]*versions{}
-	for _, r := range rows {
-		for k := range r.Columns {
-			cd := &r.Columns[k]
-			v := seen[cd.Column.Name]
-			if v == nil {
-				v = &versions{col: cd.Column}
-				seen[cd.Column.Name] = v
-				cols = append(cols, v)
-			}
-			v.datas = append(v.datas, cd)
-		}
-	}
-	if len(rows) > 1 {
-		// Cassandra's column order: simple columns, then complex, each by name.
-		slices.SortStableFunc(cols, func(a, b *versions) int {
-			if c := cmp.Compare(b2i(isComplex(a.col)), b2i(isComplex(b.col))); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.col.Name, b.col.Name)
-		})
-	}
-	var out LiveRow
-	for _, v := range cols {
-		dropped, isDropped := o.Dropped[v.col.Name]
-		gone := func(c *Cell, del int64) bool {
-			return c.Timestamp <= del || isDropped && c.Timestamp <= dropped
-		}
-		counter := v.col.Type != nil && v.col.Type.Counter()
-		if !isComplex(v.col) {
-			var win *Cell
-			for _, cd := range v.datas {
-				for k := range cd.Cells {
-					if c := &cd.Cells[k]; !gone(c, del) {
-						win = reconcile(win, c, counter)
-					}
-				}
-			}
-			if win != nil && o.cellLive(win) {
-				val := win.Value
-				if val == nil {
-					val = []byte{}
-				}
-				out.Columns = append(out.Columns, LiveColumn{Column: v.col, Value: val, Timestamp: win.Timestamp})
-			}
-			continue
-		}
-		cdel := del
-		var cells []*Cell
-		for _, cd := range v.datas {
-			if cd.Deletion != nil {
-				cdel = max(cdel, cd.Deletion.MarkedForDeleteAt)
-			}
-		}
-		for _, cd := range v.datas {
+	counter := col.Type != nil && col.Type.Counter()
+	if !isComplex(col) {
+		var win *Cell
+		for _, cd := range versions {
 			for k := range cd.Cells {
-				if c := &cd.Cells[k]; !gone(c, cdel) {
-					cells = append(cells, c)
+				if c := &cd.Cells[k]; !g.covers(c) {
+					win = reconcile(win, c, counter)
 				}
 			}
 		}
-		pathType := v.col.Type.pathComparator()
-		byPath := func(a, b *Cell) int { return pathType.Compare(a.Path, b.Path) }
-		if len(v.datas) > 1 {
-			slices.SortStableFunc(cells, byPath)
+		if win == nil || !o.cellLive(win) {
+			return out
 		}
-		lc := LiveColumn{Column: v.col}
-		for i := 0; i < len(cells); {
-			win, j := cells[i], i+1
-			for ; j < len(cells) && byPath(cells[i], cells[j]) == 0; j++ {
-				win = reconcile(win, cells[j], counter)
-			}
-			if o.cellLive(win) {
-				if len(lc.Elements) == 0 || win.Timestamp > lc.Timestamp {
-					lc.Timestamp = win.Timestamp
-				}
-				lc.Elements = append(lc.Elements, Element{Path: win.Path, Value: win.Value})
-			}
-			i = j
+		val := win.Value
+		if val == nil {
+			val = []byte{}
 		}
-		if len(lc.Elements) > 0 {
-			out.Columns = append(out.Columns, lc)
+		return append(out, LiveColumn{Column: col, Value: val, Timestamp: win.Timestamp})
+	}
+	if lc, ok := o.complexColumn(versions, g, counter); ok {
+		out = append(out, lc)
+	}
+	return out
+}
+
+// gone is what removes a cell: a deletion over it, or its column dropped
+// after it was written.
+type gone struct{ del, dropped int64 }
+
+func (g gone) covers(c *Cell) bool { return c.Timestamp <= g.del || c.Timestamp <= g.dropped }
+
+// complexColumn merges the versions of a multi-cell column: the live
+// elements in path order.
+func (o MergeOptions) complexColumn(versions []ColumnData, g gone, counter bool) (LiveColumn, bool) {
+	col := versions[0].Column
+	for _, cd := range versions {
+		if cd.Deletion != nil {
+			g.del = max(g.del, cd.Deletion.MarkedForDeleteAt)
 		}
 	}
-	return out, rowLive || len(out.Columns) > 0
+	var cells []*Cell
+	for _, cd := range versions {
+		for k := range cd.Cells {
+			if c := &cd.Cells[k]; !g.covers(c) {
+				cells = append(cells, c)
+			}
+		}
+	}
+	pathType := col.Type.pathComparator()
+	byPath := func(a, b *Cell) int { return pathType.Compare(a.Path, b.Path) }
+	if len(versions) > 1 {
+		slices.SortStableFunc(cells, byPath)
+	}
+	lc := LiveColumn{Column: col}
+	for i := 0; i < len(cells); {
+		win, j := cells[i], i+1
+		for ; j < len(cells) && byPath(cells[i], cells[j]) == 0; j++ {
+			win = reconcile(win, cells[j], counter)
+		}
+		if o.cellLive(win) {
+			if len(lc.Elements) == 0 || win.Timestamp > lc.Timestamp {
+				lc.Timestamp = win.Timestamp
+			}
+			lc.Elements = append(lc.Elements, Element{Path: win.Path, Value: win.Value})
+		}
+		i = j
+	}
+	return lc, len(lc.Elements) > 0
 }
 
 func isComplex(c Column) bool { return c.Type != nil && c.Type.Complex() }
@@ -583,135 +717,96 @@ func mergeSetup(tables []*Table) (Partitioner, []*Type, error) {
 // Merge merges the SSTables of one table (of one node, or of every replica)
 // and calls fn with each partition that has live content, in partition
 // order (token, then key). See MergePartition for the rules.
-func Merge(tables []*Table, opts MergeOptions, fn func(LivePartition) error) error {
+func Merge(tables []*Table, opts MergeOptions, fn func(*PartitionRows) error) error {
 	return MergeRange(tables, TokenRange{}, opts, fn)
 }
 
 // MergeRange is Merge restricted to the partitions whose token is in r.
 // Each table is read from the first partition of the range, found in its
-// partition index, in pieces of bounded size.
-func MergeRange(tables []*Table, r TokenRange, opts MergeOptions, fn func(LivePartition) error) error {
+// partition index, a window of bounded size at a time, and a partition's
+// rows are merged as fn reads them: memory does not grow with the width
+// of a partition. What fn leaves unread of a partition is skipped.
+func MergeRange(tables []*Table, r TokenRange, opts MergeOptions, fn func(*PartitionRows) error) error {
 	p, clustering, err := mergeSetup(tables)
 	if err != nil || len(tables) == 0 {
 		return err
 	}
-	type source struct {
-		next func() (Partition, error, bool)
-		stop func()
-		cur  Partition
-		key  PartitionKey
-		ok   bool
-	}
-	srcs := make([]*source, len(tables))
-	advance := func(s *source) error {
-		part, err, ok := s.next()
+	srcs := make([]*partitionSource, len(tables))
+	for i, t := range tables {
+		c, err := openCursor(t, p, r, opts.transient)
 		if err != nil {
 			return err
 		}
-		s.cur, s.ok = part, ok
-		if ok {
-			s.key = p.Decorate(part.Key)
-		}
-		return nil
-	}
-	for i, t := range tables {
-		next, stop := iter.Pull2(tablePartitions(t, p, r))
-		srcs[i] = &source{next: next, stop: stop}
-		defer stop()
-		if err := advance(srcs[i]); err != nil {
+		defer c.close()
+		srcs[i] = &partitionSource{c: c}
+		if err := srcs[i].advance(p); err != nil {
 			return err
 		}
 	}
-	var parts []Partition
+	var heads []Partition
+	var ins []unfiltereds
+	var here []*partitionSource
 	for {
-		var least *PartitionKey
-		for _, s := range srcs {
-			if s.ok && (least == nil || s.key.Compare(*least) < 0) {
-				least = &s.key
-			}
-		}
-		if least == nil {
+		at, ok := leastKey(srcs)
+		if !ok {
 			return nil
 		}
-		at := *least
-		parts = parts[:0]
+		heads, ins, here = heads[:0], ins[:0], here[:0]
 		for _, s := range srcs {
-			if !s.ok || s.key.Compare(at) != 0 {
-				continue
+			if s.ok && s.key.Compare(at) == 0 {
+				heads, ins, here = append(heads, s.c.part), append(ins, s.c), append(here, s)
 			}
-			parts = append(parts, s.cur)
-			if err := advance(s); err != nil {
+		}
+		pr := newPartitionRows(clustering, opts, heads, ins)
+		if live, err := pr.live(); err != nil {
+			return err
+		} else if live {
+			if err := fn(pr); err != nil {
+				return err
+			}
+		}
+		for _, s := range here {
+			if err := s.advance(p); err != nil {
 				return err
 			}
 			if s.ok && s.key.Compare(at) <= 0 {
 				return fmt.Errorf("%w: partition %x follows %x out of %s order", ErrCorrupt, s.key.Key, at.Key, p)
 			}
 		}
-		if lp, ok := MergePartition(clustering, opts, parts); ok {
-			if err := fn(lp); err != nil {
-				return err
-			}
-		}
 	}
 }
 
-// scanPiece is how many uncompressed bytes of a table a merge decodes at a
-// time (a larger partition is read whole).
-const scanPiece = 8 << 20
+// partitionSource is one table's cursor in a merge, at the partition key.
+type partitionSource struct {
+	c   *tableCursor
+	key PartitionKey
+	ok  bool
+}
 
-// tablePartitions yields the partitions of t in r, then an error if any.
-func tablePartitions(t *Table, p Partitioner, r TokenRange) iter.Seq2[Partition, error] {
-	return func(yield func(Partition, error) bool) {
-		idx, err := t.Index()
-		if err != nil {
-			yield(Partition{}, err)
-			return
-		}
-		from, to := indexSpan(idx, p, r)
-		if from >= to {
-			return
-		}
-		stop := errors.New("stop")
-		for from < to {
-			// Cut at the partition start nearest past a piece's worth.
-			end := to
-			if k := sort.Search(to, func(k int) bool { return idx[k].Offset >= idx[from].Offset+scanPiece }); k < to {
-				end = k // > from: offsets increase
-			}
-			split := Split{From: idx[from].Offset, To: t.DataLength()}
-			if end < len(idx) {
-				split.To = idx[end].Offset
-			}
-			k := from
-			err := t.Scan(split, func(part Partition) error {
-				if k >= end {
-					return fmt.Errorf("%w: %s: no entry for the partition at Data.db position %d", ErrCorrupt, t.indexFile(), part.Offset)
-				}
-				if err := t.checkEntry(k, idx[k], part); err != nil {
-					return err
-				}
-				k++
-				if !r.Contains(p.Token(part.Key)) {
-					return nil
-				}
-				if !yield(part, nil) {
-					return stop
-				}
-				return nil
-			})
-			if err == stop {
-				return
-			}
-			if err == nil && k != end {
-				err = fmt.Errorf("%w: %s: entry %d gives Data.db position %d inside the partition before it", ErrCorrupt, t.indexFile(), k, idx[k].Offset)
-			}
-			if err != nil {
-				yield(Partition{}, err)
-				return
-			}
-			from = end
+func (s *partitionSource) advance(p Partitioner) error {
+	ok, err := s.c.nextPartition()
+	if err != nil {
+		return err
+	}
+	s.ok = ok
+	if ok {
+		s.key = p.Decorate(s.c.part.Key)
+	}
+	return nil
+}
+
+// leastKey is the first key among the sources' partitions.
+func leastKey(srcs []*partitionSource) (PartitionKey, bool) {
+	var least *PartitionKey
+	for _, s := range srcs {
+		if s.ok && (least == nil || s.key.Compare(*least) < 0) {
+			least = &s.key
 		}
 	}
+	if least == nil {
+		return PartitionKey{}, false
+	}
+	return *least, true
 }
 
 // indexSpan is the entries [from, to) of an index whose tokens are in r.

@@ -364,9 +364,10 @@ const fixtureNow = 1700000000
 func mergeAll(t *testing.T, tables []*sstable.Table, opts sstable.MergeOptions) []sstable.LivePartition {
 	t.Helper()
 	var out []sstable.LivePartition
-	if err := sstable.Merge(tables, opts, func(lp sstable.LivePartition) error {
+	if err := sstable.Merge(tables, opts, func(pr *sstable.PartitionRows) error {
+		lp, err := pr.Collect()
 		out = append(out, lp)
-		return nil
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -585,9 +586,10 @@ func TestMergeSplitsAreIndependentOfN(t *testing.T) {
 				if i > 0 && (r.Start == nil || ranges[i-1].End == nil || r.Start.Compare(*ranges[i-1].End) != 0) {
 					t.Errorf("%s n=%d: range %d %v does not follow %v", glob, n, i, r, ranges[i-1])
 				}
-				err := sstable.MergeRange(tables, r, sstable.MergeOptions{Now: fixtureNow}, func(lp sstable.LivePartition) error {
+				err := sstable.MergeRange(tables, r, sstable.MergeOptions{Now: fixtureNow}, func(pr *sstable.PartitionRows) error {
+					lp, err := pr.Collect()
 					got = append(got, lp)
-					return nil
+					return err
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -69,7 +69,7 @@ func (s *Snapshot) mergeOptions(o ReadOptions) MergeOptions {
 	if asOf.IsZero() {
 		asOf = time.Now()
 	}
-	m := MergeOptions{Now: asOf.Unix()}
+	m := MergeOptions{Now: asOf.Unix(), transient: true} // rows decode one by one
 	if s.Schema != nil {
 		m.Dropped = s.Schema.Dropped
 	}
@@ -84,7 +84,7 @@ func (s *Snapshot) Ranges(n int) ([]TokenRange, error) { return MergeSplits(s.Ta
 // and clustering order.
 func (s *Snapshot) ReadRange(r TokenRange, o ReadOptions, fn func(CQLRow) error) error {
 	l := s.layout()
-	return MergeRange(s.Tables, r, s.mergeOptions(o), func(p LivePartition) error {
+	return MergeRange(s.Tables, r, s.mergeOptions(o), func(p *PartitionRows) error {
 		return l.rows(p, fn)
 	})
 }
@@ -206,38 +206,22 @@ func defaultNames(prefix string, n int) []string {
 	return out
 }
 
-// rows emits the CQL rows of one live partition.
-func (l *layout) rows(p LivePartition, fn func(CQLRow) error) error {
-	base := make([]any, len(l.columns))
-	comps := [][]byte{p.Key}
-	if len(l.keyTypes) > 1 {
-		var err error
-		if comps, err = (&Type{Name: "CompositeType", Params: l.keyTypes}).Components(p.Key); err != nil {
-			return fmt.Errorf("partition key %x: %w", p.Key, err)
-		}
+// rows emits the CQL rows of one live partition as they are merged.
+func (l *layout) rows(p *PartitionRows, fn func(CQLRow) error) error {
+	base, err := l.base(p)
+	if err != nil {
+		return err
 	}
-	if len(comps) != len(l.keyTypes) {
-		return fmt.Errorf("partition key %x: %d components, want %d", p.Key, len(comps), len(l.keyTypes))
-	}
-	for i, c := range comps {
-		v, err := l.keyTypes[i].Decode(c)
+	emitted := false
+	for {
+		r, ok, err := p.Next()
 		if err != nil {
-			return fmt.Errorf("partition key %x: %w", p.Key, err)
+			return err
 		}
-		base[i] = v
-	}
-	if p.Static != nil {
-		if err := l.fill(base, p.Static); err != nil {
-			return fmt.Errorf("partition key %x: static row: %w", p.Key, err)
+		if !ok {
+			break
 		}
-	}
-	if len(p.Rows) == 0 {
-		if p.Static == nil || !l.hasRows {
-			return nil
-		}
-		return fn(CQLRow{Columns: l.columns, Values: base})
-	}
-	for _, r := range p.Rows {
+		emitted = true
 		vals := append([]any(nil), base...)
 		for i, c := range r.Clustering {
 			if i >= len(l.clustering) {
@@ -256,7 +240,39 @@ func (l *layout) rows(p LivePartition, fn func(CQLRow) error) error {
 			return err
 		}
 	}
-	return nil
+	if emitted || p.Static == nil || !l.hasRows {
+		return nil
+	}
+	return fn(CQLRow{Columns: l.columns, Values: base})
+}
+
+// base is the values every row of a partition shares: its key's and its
+// static row's.
+func (l *layout) base(p *PartitionRows) ([]any, error) {
+	base := make([]any, len(l.columns))
+	comps := [][]byte{p.Key}
+	if len(l.keyTypes) > 1 {
+		var err error
+		if comps, err = (&Type{Name: "CompositeType", Params: l.keyTypes}).Components(p.Key); err != nil {
+			return nil, fmt.Errorf("partition key %x: %w", p.Key, err)
+		}
+	}
+	if len(comps) != len(l.keyTypes) {
+		return nil, fmt.Errorf("partition key %x: %d components, want %d", p.Key, len(comps), len(l.keyTypes))
+	}
+	for i, c := range comps {
+		v, err := l.keyTypes[i].Decode(c)
+		if err != nil {
+			return nil, fmt.Errorf("partition key %x: %w", p.Key, err)
+		}
+		base[i] = v
+	}
+	if p.Static != nil {
+		if err := l.fill(base, p.Static); err != nil {
+			return nil, fmt.Errorf("partition key %x: static row: %w", p.Key, err)
+		}
+	}
+	return base, nil
 }
 
 func (l *layout) fill(vals []any, r *LiveRow) error {

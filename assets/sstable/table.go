@@ -34,6 +34,7 @@ type Table struct {
 	Header      Header
 	Compression *Compression // nil when Data.db is not compressed
 
+	plan      plan       // how rows decode
 	dataSize  int64      // size of Data.db as stored
 	checksums *checksums // CRC.db, for an uncompressed Data.db
 
@@ -99,6 +100,7 @@ func Open(path string) (*Table, error) {
 	if err := t.readStatistics(); err != nil {
 		return nil, err
 	}
+	t.makePlan()
 	st, err := os.Stat(t.component("Data.db"))
 	if err != nil {
 		return nil, fmt.Errorf("sstable: %w", err)
@@ -138,9 +140,6 @@ func (t *Table) atLeast(v string) bool {
 	}
 	return cur >= v
 }
-
-// newDeletion reports whether deletion times use the 5.0 encoding.
-func (t *Table) newDeletion() bool { return t.atLeast("oa") }
 
 func (t *Table) readStatistics() error {
 	path := t.component("Statistics.db")
@@ -360,29 +359,6 @@ func (t *Table) ReadRange(from, to int64) ([]byte, error) {
 	return d.read(from, to)
 }
 
-// Scan decodes the partitions that start in [s.From, s.To), which must lie
-// on partition starts as the splits of Splits do, calling fn with each.
-// Offsets in partitions and errors are those of the whole stream.
-func (t *Table) Scan(s Split, fn func(Partition) error) error {
-	data, err := t.ReadRange(s.From, s.To)
-	if err != nil {
-		return err
-	}
-	r := &buf{b: data, base: s.From, file: t.component("Data.db")}
-	for r.off < len(r.b) {
-		start := r.base + int64(r.off)
-		p, err := t.partition(r)
-		if err != nil {
-			return err
-		}
-		p.Offset, p.End = start, r.base+int64(r.off)
-		if err := fn(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dataReader reads ranges of the uncompressed stream from an open
 // Data.db, keeping the last chunk it decompressed for nearby reads.
 type dataReader struct {
@@ -391,6 +367,7 @@ type dataReader struct {
 	path  string
 	chunk int // index of cached, -1 for none
 	cache []byte
+	raw   []byte // a chunk as stored, reused
 }
 
 func (t *Table) openData() (*dataReader, error) {
@@ -405,6 +382,11 @@ func (t *Table) openData() (*dataReader, error) {
 func (d *dataReader) close() { d.f.Close() }
 
 func (d *dataReader) read(from, to int64) ([]byte, error) {
+	return d.readInto(nil, from, to)
+}
+
+// readInto is read into buf when it has room for the range.
+func (d *dataReader) readInto(buf []byte, from, to int64) ([]byte, error) {
 	n := d.t.DataLength()
 	if from < 0 || to < from || to > n {
 		return nil, fmt.Errorf("sstable: %s: range [%d, %d) outside the %d uncompressed bytes", d.path, from, to, n)
@@ -413,54 +395,81 @@ func (d *dataReader) read(from, to int64) ([]byte, error) {
 	if c == nil && d.t.checksums != nil {
 		return d.readChecked(from, to)
 	}
+	out := buf[:0]
+	if int64(cap(buf)) < to-from {
+		out = make([]byte, 0, to-from)
+	}
+	out = out[:to-from]
 	if c == nil {
-		out := make([]byte, to-from)
 		if _, err := d.f.ReadAt(out, from); err != nil {
 			return nil, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, d.path, from, err)
 		}
 		return out, nil
 	}
-	out := make([]byte, 0, to-from)
 	L := int64(c.ChunkLength)
 	for pos := from; pos < to; {
 		i := int(pos / L)
+		lo, hi := int64(i)*L, min(int64(i+1)*L, c.DataLength)
+		if lo == pos && hi <= to && i != d.chunk {
+			// A whole chunk: decompressed in place.
+			if err := d.readChunkInto(i, out[pos-from:hi-from]); err != nil {
+				return nil, err
+			}
+			pos = hi
+			continue
+		}
 		chunk, err := d.readChunk(i)
 		if err != nil {
 			return nil, err
 		}
-		lo := pos - int64(i)*L
-		hi := min(int64(len(chunk)), to-int64(i)*L)
-		out = append(out, chunk[lo:hi]...)
-		pos = int64(i)*L + hi
+		end := min(hi, to)
+		copy(out[pos-from:end-from], chunk[pos-lo:end-lo])
+		pos = end
 	}
 	return out, nil
 }
 
-// readChunk returns chunk i uncompressed, its checksum verified.
+// readChunk returns chunk i uncompressed, its checksum verified, keeping
+// it for the next read.
 func (d *dataReader) readChunk(i int) ([]byte, error) {
 	if i == d.chunk {
 		return d.cache, nil
 	}
 	c := d.t.Compression
+	chunk := make([]byte, min(int64(c.ChunkLength), c.DataLength-int64(i)*int64(c.ChunkLength)))
+	if err := d.readChunkInto(i, chunk); err != nil {
+		return nil, err
+	}
+	d.chunk, d.cache = i, chunk
+	return chunk, nil
+}
+
+// readChunkInto decompresses chunk i into dst, its length, verifying the
+// chunk's checksum.
+func (d *dataReader) readChunkInto(i int, dst []byte) error {
+	c := d.t.Compression
 	off, end := c.Offsets[i], d.t.dataSize
 	if i+1 < len(c.Offsets) {
 		end = c.Offsets[i+1]
 	}
-	raw := make([]byte, end-off)
+	if end-off < 4 || end-off > 1<<31 {
+		return fmt.Errorf("%w: %s: chunk %d at offset %d: %d bytes", ErrCorrupt, d.path, i, off, end-off)
+	}
+	if int64(cap(d.raw)) < end-off {
+		d.raw = make([]byte, end-off)
+	}
+	raw := d.raw[:end-off]
 	if _, err := d.f.ReadAt(raw, off); err != nil {
-		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
+		return fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
 	}
 	stored, sum := raw[:len(raw)-4], binary.BigEndian.Uint32(raw[len(raw)-4:])
 	if crc32.ChecksumIEEE(stored) != sum {
-		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: checksum mismatch", ErrCorrupt, d.path, i, off)
+		return fmt.Errorf("%w: %s: chunk %d at offset %d: checksum mismatch", ErrCorrupt, d.path, i, off)
 	}
-	want := min(int64(c.ChunkLength), c.DataLength-int64(i)*int64(c.ChunkLength))
-	chunk, err := d.t.decompress(stored, int(want))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
+	if err := d.t.decompress(dst, stored); err != nil {
+		return fmt.Errorf("%w: %s: chunk %d at offset %d: %w", ErrCorrupt, d.path, i, off, err)
 	}
-	d.chunk, d.cache = i, chunk
-	return chunk, nil
+	return nil
 }
 
 // codec is the simple name of a compressor class.
@@ -471,63 +480,78 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxMemory(1<<30))
 })
 
-// decompress returns the want bytes a stored chunk holds.
-func (t *Table) decompress(stored []byte, want int) ([]byte, error) {
-	c := t.Compression
+// decompress fills dst with the len(dst) bytes a stored chunk holds.
+func (t *Table) decompress(dst, stored []byte) error {
+	c, want := t.Compression, len(dst)
 	if len(stored) >= int(c.MaxCompressedLen) {
 		if len(stored) < want {
-			return nil, fmt.Errorf("uncompressed chunk of %d bytes, want %d", len(stored), want)
+			return fmt.Errorf("uncompressed chunk of %d bytes, want %d", len(stored), want)
 		}
-		return stored[:want], nil
+		copy(dst, stored)
+		return nil
 	}
-	var out []byte
+	n, err := 0, error(nil)
 	switch codec(c.Compressor) {
 	case "LZ4Compressor":
 		if len(stored) < 4 {
-			return nil, errors.New("lz4 chunk shorter than its length prefix")
+			return errors.New("lz4 chunk shorter than its length prefix")
 		}
 		if n := int(binary.LittleEndian.Uint32(stored)); n != want {
-			return nil, fmt.Errorf("lz4 chunk holds %d bytes, want %d", n, want)
+			return fmt.Errorf("lz4 chunk holds %d bytes, want %d", n, want)
 		}
-		out = make([]byte, want)
-		got, err := lz4.UncompressBlock(stored[4:], out)
-		if err != nil {
-			return nil, fmt.Errorf("lz4: %w", err)
+		if n, err = lz4.UncompressBlock(stored[4:], dst); err != nil {
+			return fmt.Errorf("lz4: %w", err)
 		}
-		out = out[:got]
 	case "SnappyCompressor":
 		if n, err := snappy.DecodedLen(stored); err != nil || n != want {
-			return nil, fmt.Errorf("snappy chunk holds %d bytes (%v), want %d", n, err, want)
+			return fmt.Errorf("snappy chunk holds %d bytes (%v), want %d", n, err, want)
 		}
-		var err error
-		if out, err = snappy.Decode(make([]byte, want), stored); err != nil {
-			return nil, fmt.Errorf("snappy: %w", err)
-		}
-	case "DeflateCompressor":
-		z, err := zlib.NewReader(bytes.NewReader(stored))
+		out, err := snappy.Decode(dst, stored)
 		if err != nil {
-			return nil, fmt.Errorf("deflate: %w", err)
+			return fmt.Errorf("snappy: %w", err)
 		}
-		// One spare byte catches a longer stream; the checksum is
-		// verified at its end.
-		if out, err = io.ReadAll(io.LimitReader(z, int64(want)+1)); err != nil {
-			return nil, fmt.Errorf("deflate: %w", err)
+		n = len(out)
+	case "DeflateCompressor":
+		n, err = inflate(dst, stored)
+		if err != nil {
+			return fmt.Errorf("deflate: %w", err)
 		}
 	case "ZstdCompressor":
 		dec, err := zstdDecoder()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if out, err = dec.DecodeAll(stored, make([]byte, 0, want)); err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+		out, err := dec.DecodeAll(stored, dst[:0])
+		if err != nil {
+			return fmt.Errorf("zstd: %w", err)
 		}
+		n = copy(dst, out) // in place unless it did not fit
+		n = max(n, len(out))
 	case "NoopCompressor":
-		out = stored
+		n = max(copy(dst, stored), len(stored))
 	default:
-		return nil, fmt.Errorf("compressor %s is not supported", c.Compressor)
+		return fmt.Errorf("compressor %s is not supported", c.Compressor)
 	}
-	if len(out) != want {
-		return nil, fmt.Errorf("%s chunk decoded to %d bytes, want %d", codec(c.Compressor), len(out), want)
+	if n != want {
+		return fmt.Errorf("%s chunk decoded to %d bytes, want %d", codec(c.Compressor), n, want)
 	}
-	return out, nil
+	return nil
+}
+
+// inflate decompresses a zlib stream into dst: the bytes it holds, or
+// len(dst)+1 when it holds more; the checksum at its end is verified.
+func inflate(dst, stored []byte) (int, error) {
+	z, err := zlib.NewReader(bytes.NewReader(stored))
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(z, dst)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return n, nil
+	}
+	if err != nil {
+		return n, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(z, 1))
+	return n + len(rest), err
 }

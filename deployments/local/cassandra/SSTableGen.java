@@ -2,6 +2,7 @@
 // Cassandra's own CQLSSTableWriter (no cluster, no CQL round trips):
 //
 //   java -cp <cassandra classpath> SSTableGen.java <dir> <MiB> [<MiB per SSTable>]
+//   java -cp <cassandra classpath> SSTableGen.java <dir> wide <rows> <pieces> <piece>
 //
 // MiB per SSTable is the compressed size on disk at which the writer starts
 // a new SSTable (default 136, about 256 MiB of uncompressed data here).
@@ -16,6 +17,13 @@
 // are the ones that yaml makes the node write (storage_compatibility_mode,
 // sstable.selected_format); without it, Cassandra's client mode writes the
 // newest BIG version (oa). Run through `deployments/local/services sstablegen`.
+//
+// With "wide", it writes piece <piece> (from 0) of one partition of <rows>
+// rows of the same table (owner "owner-wide") cut into <pieces> SSTables,
+// each holding every <pieces>th row, for measuring the memory a reader
+// needs for a wide partition. (The writer holds a partition in memory:
+// pieces keep that small, and merge as a partition flushed many times
+// does.)
 
 import java.io.File;
 import java.nio.ByteBuffer;
@@ -54,6 +62,14 @@ public class SSTableGen {
             System.exit(2);
         }
         File dir = new File(args[0]);
+        if (args[1].equals("wide")) {
+            if (args.length != 5) {
+                System.err.println("usage: SSTableGen <dir> wide <rows> <pieces> <piece>");
+                System.exit(2);
+            }
+            writeWide(dir, Integer.parseInt(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]));
+            return;
+        }
         long target = Long.parseLong(args[1]) << 20;
         int perTable = args.length > 2 ? Integer.parseInt(args[2]) : 136;
         if (!dir.isDirectory() && !dir.mkdirs()) {
@@ -121,6 +137,43 @@ public class SSTableGen {
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf("SSTableGen: %d SSTables, %d partitions, %d rows, %d MiB uncompressed Data.db in %.1fs%n",
                 tables.get(), partitions, rows, produced.get() >> 20, secs);
+    }
+
+    static CQLSSTableWriter writer(File dir) {
+        if (!dir.isDirectory() && !dir.mkdirs()) {
+            throw new IllegalStateException("cannot create " + dir);
+        }
+        if (System.getProperty("cassandra.config") != null) {
+            DatabaseDescriptor.toolInitialization();
+        }
+        return CQLSSTableWriter.builder()
+                .inDirectory(dir.getPath())
+                .forTable(SCHEMA)
+                .using(INSERT)
+                .withPartitioner(Murmur3Partitioner.instance)
+                .sorted()
+                .build();
+    }
+
+    // writeWide writes the rows i of one partition of n rows with
+    // i % pieces == piece, in clustering order.
+    static void writeWide(File dir, int n, int pieces, int piece) throws Exception {
+        CQLSSTableWriter w = writer(dir);
+        long t0 = System.nanoTime(), start = 1717200000000L;
+        String owner = "owner-wide";
+        for (int i = piece; i < n; i += pieces) {
+            Random rnd = new Random(20240601L * 31 + i);
+            long millis = start + i * 37L + rnd.nextInt(37);
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("checksum", Long.toHexString(rnd.nextLong()) + Long.toHexString(rnd.nextLong()));
+            meta.put("region", REGIONS[rnd.nextInt(REGIONS.length)]);
+            meta.put("source", "https://files.example.com/" + owner + "/" + Long.toHexString(rnd.nextLong()));
+            w.addRow(owner, timeuuid(millis, i, rnd.nextLong()), TYPES[rnd.nextInt(TYPES.length)],
+                    WORDS[rnd.nextInt(WORDS.length)] + "-" + WORDS[rnd.nextInt(WORDS.length)] + "-" + i + ".dat",
+                    rnd.nextInt(1 << 30), (long) rnd.nextInt(1000), new Date(millis), meta);
+        }
+        w.close();
+        System.out.printf("SSTableGen: piece %d of %d of a partition of %d rows in %.1fs%n", piece, pieces, n, (System.nanoTime() - t0) / 1e9);
     }
 
     // timeuuid builds a version 1 UUID for the given time, unique per seq.
