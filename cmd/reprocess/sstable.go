@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/lake"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/cmd/internal/progress"
 )
@@ -49,26 +48,7 @@ func (a *app) sstableInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if s.Schema != nil {
-				fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
-					s.Schema.PartitionKey, s.Schema.Clustering, s.CreatedAt.Format(time.RFC3339))
-			}
-			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SSTABLE\tFORMAT\tPARTITIONER\tCOMPRESSION\tDATA BYTES\tPARTITIONS")
-			for _, t := range s.Tables {
-				idx, err := t.Index()
-				if err != nil {
-					return err
-				}
-				comp := "none"
-				if t.Compression != nil {
-					comp = strings.TrimPrefix(t.Compression.Compressor, "org.apache.cassandra.io.compress.")
-				}
-				fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
-					strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
-			}
-			return tw.Flush()
+			return s.WriteInfo(cmd.OutOrStdout())
 		},
 	}
 }
@@ -155,25 +135,33 @@ func (a *app) sstableExportCmd() *cobra.Command {
 		rf     readFlags
 		format string
 		out    string
+		ice    iceberg.Options
 	)
 	cmd := &cobra.Command{
-		Use:   "export SNAPSHOT... --out FILE",
-		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file for the data lake",
+		Use:   "export SNAPSHOT... (--out FILE | --format iceberg --table NS.NAME)",
+		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file, or an Iceberg table",
 		Long: `Write every live row of the merged snapshot to --out. A snapshot of the
 assets table (partition key asset_id, named by its schema.cql) is written as
 assets, in the columns the export transform writes: asset_id, asset_type,
 created_at, version, metadata, facts and exported_at. Any other table keeps
 its columns: text as strings, integers as int64, floating point as double,
 booleans as booleans, and every other type (timestamps, uuids, collections,
-tuples, user types) as its SELECT JSON text in a JSON column.`,
+tuples, user types) as its SELECT JSON text in a JSON column.
+
+With --format iceberg the rows, every column typed, are appended in one
+commit to --table (created when absent, partitioned by --partition-by) in
+--catalog; a snapshot the table already holds is refused.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
-  reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily`,
+  reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
+  reprocess sstable export --format iceberg --catalog lake.db --table lake.assets --partition-by 'day(created_at)' /backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "parquet" && format != "jsonl" {
-				return fmt.Errorf("--format: want parquet or jsonl, got %q", format)
-			}
-			if out == "" {
+			switch {
+			case format != "parquet" && format != "jsonl" && format != "iceberg":
+				return fmt.Errorf("--format: want parquet, jsonl or iceberg, got %q", format)
+			case format == "iceberg" && ice.Table == "":
+				return fmt.Errorf("--table: name the Iceberg table to write, namespace.name")
+			case format != "iceberg" && out == "":
 				return fmt.Errorf("--out: name the file to write")
 			}
 			s, o, err := rf.open(cmd.Context(), a, args)
@@ -182,6 +170,15 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 			}
 			bar := progress.One(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
+			if format == "iceberg" {
+				ice.Catalog = a.cfg.Iceberg.With(ice.Catalog.URI)
+				res, err := iceberg.ExportSnapshot(cmd.Context(), s, o, ice)
+				bar.Finish()
+				if err == nil {
+					fmt.Fprintln(cmd.OutOrStdout(), res)
+				}
+				return err
+			}
 			rows, err := lake.ExportSnapshot(cmd.Context(), s, o, out, lake.Format(format))
 			bar.Finish()
 			if err != nil {
@@ -192,7 +189,10 @@ tuples, user types) as its SELECT JSON text in a JSON column.`,
 		},
 	}
 	rf.add(cmd)
-	cmd.Flags().StringVar(&format, "format", "parquet", "parquet or jsonl")
+	cmd.Flags().StringVar(&format, "format", "parquet", "parquet, jsonl or iceberg")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
+	cmd.Flags().StringVar(&ice.Catalog.URI, "catalog", "", "Iceberg catalog: a SQLite file or a REST catalog's URL (default iceberg.catalog)")
+	cmd.Flags().StringVar(&ice.Table, "table", "", "Iceberg table, namespace.name")
+	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
 	return cmd
 }

@@ -209,8 +209,23 @@ func byAssetID(t *testing.T, rows []map[string]any) map[any]map[string]any {
 	return out
 }
 
+// TestSSTableExportToIceberg exports a snapshot to an Iceberg table of a
+// SQLite catalog, then again: the second export is refused.
+func TestSSTableExportToIceberg(t *testing.T) {
+	snap := sstableFixture(t, "nb/legacy_nb_clust_counter")
+	args := []string{"sstable", "export", "--format", "iceberg", "--catalog", filepath.Join(t.TempDir(), "lake.db"),
+		"--table", "lake.counters", "--partition-by", "bucket(4, key)", snap}
+	if out, err := cli(t, args...); err != nil || !strings.Contains(out, "wrote 250 rows in Iceberg snapshot") {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if _, err := cli(t, args...); err == nil || !strings.Contains(err.Error(), "already exported") {
+		t.Errorf("second export: %v, want it refused as already exported", err)
+	}
+}
+
 func TestSSTableRejectsBadInput(t *testing.T) {
 	simple := sstableFixture(t, "nb/legacy_nb_simple")
+	catalog := filepath.Join(t.TempDir(), "lake.db")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -219,6 +234,9 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 		{[]string{"sstable", "dump", "--as-of", "yesterday", simple}, "--as-of"},
 		{[]string{"sstable", "export", "--format", "csv", "--out", "x", simple}, "--format"},
 		{[]string{"sstable", "export", simple}, "--out"},
+		{[]string{"sstable", "export", "--format", "iceberg", simple}, "--table"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "t", "--catalog", catalog, simple}, "want namespace.table"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--catalog", catalog, "--partition-by", "week(k)", simple}, "unknown transform week"},
 		{[]string{"sstable", "dump", "s3://"}, "want s3://bucket/prefix"},
 	} {
 		if _, err := cli(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -26,14 +26,22 @@ const CatalogName = "default"
 type Catalog struct {
 	// URI is an http:// or https:// REST catalog, else the path of a
 	// SQLite database file holding a SQL catalog (created when absent).
-	URI string
+	URI string `mapstructure:"catalog"`
 	// Token is the REST catalog's bearer token, if it needs one.
-	Token string
+	Token string `mapstructure:"token"`
 	// Warehouse is where new tables' files go: a directory or a URL the
 	// catalog's file IO serves. For a SQLite catalog it defaults to the
 	// directory "warehouse" beside the database file; a REST catalog
 	// chooses its own when it is empty.
-	Warehouse string
+	Warehouse string `mapstructure:"warehouse"`
+}
+
+// With returns c with URI uri, when uri is not empty.
+func (c Catalog) With(uri string) Catalog {
+	if uri != "" {
+		c.URI = uri
+	}
+	return c
 }
 
 // IsREST reports whether the catalog is a REST catalog.
