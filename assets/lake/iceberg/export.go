@@ -19,6 +19,8 @@ import (
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/reprocess/reprocess/assets/backup"
+	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -30,8 +32,8 @@ const (
 )
 
 // ErrAlreadyExported is returned when the table already holds an export
-// of the same source snapshot.
-var ErrAlreadyExported = errors.New("iceberg: this snapshot was already exported to the table")
+// of the same source.
+var ErrAlreadyExported = errors.New("iceberg: already exported to the table")
 
 // Options say where to export.
 type Options struct {
@@ -59,11 +61,23 @@ type Result struct {
 // fingerprint (Fingerprint) in its summary, and an export of a snapshot
 // the table already holds is refused with ErrAlreadyExported.
 func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, opt Options) (Result, error) {
-	res := Result{Source: Fingerprint(s)}
 	sc, err := Schema(s)
 	if err != nil {
-		return res, err
+		return Result{}, err
 	}
+	props := ice.Properties{SourceProperty: Fingerprint(s), TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	res, err := appendRows(ctx, opt, sc, snapshotRows(s, o, time.Now().UTC()), props)
+	if errors.Is(err, ErrAlreadyExported) {
+		err = fmt.Errorf("%w: export another snapshot, or to another table", err)
+	}
+	return res, err
+}
+
+// appendRows appends rows of schema sc to the table of opt in one commit
+// recording props, unless a snapshot of the table already recorded
+// props[SourceProperty] (ErrAlreadyExported).
+func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource, props ice.Properties) (Result, error) {
+	res := Result{Source: props[SourceProperty]}
 	cat, err := opt.Catalog.Open(ctx)
 	if err != nil {
 		return res, err
@@ -74,19 +88,18 @@ func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOpti
 		return res, err
 	}
 	if snap := findExport(tbl, res.Source); snap != nil {
-		return res, fmt.Errorf("%w: Iceberg snapshot %d of %s (committed %s) holds snapshot %s: export another snapshot, or to another table",
-			ErrAlreadyExported, snap.SnapshotID, opt.Table, time.UnixMilli(snap.TimestampMs).UTC().Format(time.RFC3339), res.Source)
+		return res, fmt.Errorf("%w: Iceberg snapshot %d of %s (committed %s) holds %s", ErrAlreadyExported,
+			snap.SnapshotID, opt.Table, time.UnixMilli(snap.TimestampMs).UTC().Format(time.RFC3339), res.Source)
 	}
 	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
 	if err != nil {
 		return res, err
 	}
 	var c counts
-	rows := rowBatches{s: s, o: o, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
-	rdr := array.ReaderFromIter(arrowSchema, rows.all(ctx))
+	batches := rowBatches{rows: rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
+	rdr := array.ReaderFromIter(arrowSchema, batches.all(ctx))
 	defer rdr.Release()
 	txn := tbl.NewTransaction()
-	props := ice.Properties{SourceProperty: res.Source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
 	if err := txn.Append(ctx, rdr, props); err != nil {
 		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
 	}
@@ -99,7 +112,7 @@ func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOpti
 	if err != nil {
 		return res, fmt.Errorf("iceberg: commit to %s: %w", opt.Table, err)
 	}
-	res.Rows, res.TimesTruncated = rows.n, c.TimesTruncated
+	res.Rows, res.TimesTruncated = batches.n, c.TimesTruncated
 	res.SnapshotID = committed.CurrentSnapshot().SnapshotID
 	return res, nil
 }
@@ -153,10 +166,31 @@ func asOf(s *sstable.Snapshot, o sstable.ReadOptions) string {
 // batchRows is how many rows go in one Arrow record batch.
 const batchRows = 8192
 
-// rowBatches reads a snapshot's rows as Arrow record batches.
+// rowSource calls fn with the values of every row, in schema order, from
+// one goroutine.
+type rowSource func(ctx context.Context, fn func(cols []string, vals []any) error) error
+
+// snapshotRows is the rows of a snapshot: as assets exported at exportedAt
+// when it holds the assets table, else as its own columns.
+func snapshotRows(s *sstable.Snapshot, o sstable.ReadOptions, exportedAt time.Time) rowSource {
+	holdsAssets := backup.HoldsAssets(s)
+	return func(ctx context.Context, fn func([]string, []any) error) error {
+		return s.Rows(ctx, o, func(r sstable.CQLRow) error {
+			if !holdsAssets {
+				return fn(r.Columns, r.Values)
+			}
+			a, err := backup.AssetFromRow(r)
+			if err != nil {
+				return err
+			}
+			return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
+		})
+	}
+}
+
+// rowBatches reads rows as Arrow record batches.
 type rowBatches struct {
-	s      *sstable.Snapshot
-	o      sstable.ReadOptions
+	rows   rowSource
 	schema *arrow.Schema
 	fields []ice.NestedField
 	counts *counts
@@ -207,10 +241,10 @@ func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) err
 			return ctx.Err()
 		}
 	}
-	err := r.s.Rows(ctx, r.o, func(row sstable.CQLRow) error {
-		for i, v := range row.Values {
+	err := r.rows(ctx, func(cols []string, vals []any) error {
+		for i, v := range vals {
 			if err := apps[i](b.Field(i), v); err != nil {
-				return fmt.Errorf("row %d, column %s: %w", r.n+1, row.Columns[i], err)
+				return fmt.Errorf("row %d, column %s: %w", r.n+1, cols[i], err)
 			}
 		}
 		r.n++

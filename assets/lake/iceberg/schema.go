@@ -6,14 +6,19 @@ import (
 
 	ice "github.com/apache/iceberg-go"
 
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
-// Schema maps the columns of a snapshot's rows to an Iceberg schema, one
+// Schema is the Iceberg schema a snapshot's rows are written in: for the
+// assets table (backup.HoldsAssets) AssetSchema, for any other table one
 // optional field per column in SELECT * order, typed as the package
-// documentation lists. A column no SSTable holds
-// (never written) is a string.
+// documentation lists. A column no SSTable holds (never written) is a
+// string.
 func Schema(s *sstable.Snapshot) (*ice.Schema, error) {
+	if backup.HoldsAssets(s) {
+		return AssetSchema(), nil
+	}
 	cols, types := s.ColumnTypes()
 	m := &typeMapper{next: len(cols)}
 	fields := make([]ice.NestedField, len(cols))
