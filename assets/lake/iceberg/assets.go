@@ -21,7 +21,7 @@ var assetColumns = []string{"asset_id", "asset_type", "created_at", "version", "
 // id a uuid and the times timestamptz.
 func AssetSchema() *ice.Schema {
 	strMap := func(k, v int) ice.Type {
-		return &ice.MapType{KeyID: k, KeyType: ice.PrimitiveTypes.String, ValueID: v, ValueType: ice.PrimitiveTypes.String, ValueRequired: true}
+		return &ice.MapType{KeyID: k, KeyType: ice.PrimitiveTypes.String, ValueID: v, ValueType: ice.PrimitiveTypes.String}
 	}
 	types := []ice.Type{ice.PrimitiveTypes.UUID, ice.PrimitiveTypes.String, ice.PrimitiveTypes.TimestampTz,
 		ice.PrimitiveTypes.Int64, strMap(8, 9), strMap(10, 11), ice.PrimitiveTypes.TimestampTz}

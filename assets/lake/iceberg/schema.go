@@ -56,7 +56,7 @@ func (m *typeMapper) iceType(t *sstable.Type) (ice.Type, error) {
 		}
 		id := m.id()
 		elem, err := m.iceType(t.Params[0])
-		return &ice.ListType{ElementID: id, Element: elem, ElementRequired: true}, err
+		return &ice.ListType{ElementID: id, Element: elem}, err
 	case "MapType":
 		if len(t.Params) != 2 {
 			break
@@ -67,7 +67,7 @@ func (m *typeMapper) iceType(t *sstable.Type) (ice.Type, error) {
 			return nil, err
 		}
 		v, err := m.iceType(t.Params[1])
-		return &ice.MapType{KeyID: kid, KeyType: k, ValueID: vid, ValueType: v, ValueRequired: true}, err
+		return &ice.MapType{KeyID: kid, KeyType: k, ValueID: vid, ValueType: v}, err
 	case "TupleType", "UserType":
 		return m.structType(t)
 	}
