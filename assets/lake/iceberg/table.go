@@ -39,7 +39,7 @@ func openTable(ctx context.Context, cat catalog.Catalog, name string, sc *ice.Sc
 	}
 	got, want := tbl.Schema().AsStruct(), sc.AsStruct()
 	if err := sameShape(&got, &want, ""); err != nil {
-		return nil, fmt.Errorf("iceberg: table %s does not fit the snapshot's rows: %w", name, err)
+		return nil, fmt.Errorf("iceberg: table %s does not fit the rows to append: %w", name, err)
 	}
 	if partitionBy != "" {
 		if got, want := specTerms(tbl.Spec(), tbl.Schema()), specTerms(*spec, sc); got != want {
@@ -56,11 +56,11 @@ func sameShape(got, want ice.Type, path string) error {
 	case *ice.StructType:
 		g, ok := got.(*ice.StructType)
 		if !ok || len(g.FieldList) != len(w.FieldList) {
-			return fmt.Errorf("%s: the table has %s, the snapshot %s", orRow(path), got, want)
+			return fmt.Errorf("%s: the table has %s, the rows %s", orRow(path), got, want)
 		}
 		for i, f := range w.FieldList {
 			if g.FieldList[i].Name != f.Name {
-				return fmt.Errorf("%s: column %d is %s in the table, %s in the snapshot", orRow(path), i+1, g.FieldList[i].Name, f.Name)
+				return fmt.Errorf("%s: column %d is %s in the table, %s in the rows", orRow(path), i+1, g.FieldList[i].Name, f.Name)
 			}
 			if err := sameShape(g.FieldList[i].Type, f.Type, path+"."+f.Name); err != nil {
 				return err
@@ -83,7 +83,7 @@ func sameShape(got, want ice.Type, path string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: the table has %s, the snapshot %s", orRow(path), got, want)
+	return fmt.Errorf("%s: the table has %s, the rows %s", orRow(path), got, want)
 }
 
 func orRow(path string) string {
