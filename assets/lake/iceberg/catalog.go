@@ -14,8 +14,12 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	iceio "github.com/apache/iceberg-go/io"
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouses
 	"github.com/apache/iceberg-go/table"
 	_ "modernc.org/sqlite" // the SQL catalog's database/sql driver "sqlite"
+
+	"github.com/reprocess/reprocess/assets/backup"
 )
 
 // CatalogName is the name tables are registered under in a SQL catalog;
@@ -34,6 +38,9 @@ type Catalog struct {
 	// directory "warehouse" beside the database file; a REST catalog
 	// chooses its own when it is empty.
 	Warehouse string `mapstructure:"warehouse"`
+	// S3 is the endpoint and keys of an s3:// warehouse of a SQLite
+	// catalog.
+	S3 backup.S3 `mapstructure:"s3"`
 }
 
 // With returns c with URI uri, when uri is not empty.
@@ -93,12 +100,31 @@ func (c Catalog) openSQLite() (catalog.Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: SQLite catalog %s: %w", path, err)
 	}
-	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, ice.Properties{"warehouse": warehouse})
+	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, c.s3Props(ice.Properties{"warehouse": warehouse}))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("iceberg: SQLite catalog %s: %w", path, err)
 	}
 	return closingCatalog{cat, db}, nil
+}
+
+// s3Props adds the S3 settings to props, as iceberg-go's S3 file IO
+// reads them.
+func (c Catalog) s3Props(props ice.Properties) ice.Properties {
+	if c.S3.Endpoint != "" {
+		scheme := "https://"
+		if c.S3.Insecure {
+			scheme = "http://"
+		}
+		props[iceio.S3EndpointURL] = scheme + c.S3.Endpoint
+	}
+	if c.S3.Region != "" {
+		props[iceio.S3Region] = c.S3.Region
+	}
+	if c.S3.AccessKey != "" {
+		props[iceio.S3AccessKeyID], props[iceio.S3SecretAccessKey] = c.S3.AccessKey, c.S3.SecretKey
+	}
+	return props
 }
 
 // closingCatalog closes the database it was opened on.

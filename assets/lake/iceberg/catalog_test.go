@@ -4,11 +4,17 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/sstable"
 )
 
 // TestRESTCatalogSendsTheToken opens REST catalogs served by a stand-in
@@ -43,4 +49,46 @@ func TestRESTCatalogSendsTheToken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), srv.URL) {
 		t.Errorf("open with a wrong token: %v, want an error naming %s", err, srv.URL)
 	}
+}
+
+// TestS3Warehouse exports to a SQLite catalog whose warehouse is a bucket
+// of an in-process S3: the data and metadata files are objects, and the
+// table reads back whole.
+func TestS3Warehouse(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("lake"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer srv.Close()
+	snap, err := sstable.OpenSnapshot(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := iceberg.Options{Table: "lake.t", Catalog: iceberg.Catalog{URI: filepath.Join(t.TempDir(), "c.db"), Warehouse: "s3://lake/wh",
+		S3: backup.S3{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Insecure: true, Region: "us-east-1", AccessKey: "k", SecretKey: "s"}}}
+	res, err := iceberg.ExportSnapshot(context.Background(), snap, sstable.ReadOptions{}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, tableKeys(t, opt), res.Rows)
+	objs, err := backend.ListBucket("lake", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data, meta int
+	for _, o := range objs.Contents {
+		data += b2i(strings.HasSuffix(o.Key, ".parquet"))
+		meta += b2i(strings.HasSuffix(o.Key, ".metadata.json"))
+	}
+	if data == 0 || meta == 0 {
+		t.Errorf("bucket holds %d data files and %d metadata files, want some of each", data, meta)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
