@@ -287,6 +287,7 @@ func (c Config) Redacted() Config {
 	hide(&c.Elasticsearch.Password)
 	hide(&c.Backup.S3.SecretKey)
 	hide(&c.Iceberg.Token)
+	hide(&c.Iceberg.S3.SecretKey)
 	hide(&c.Serve.Token)
 	return c
 }

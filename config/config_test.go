@@ -177,15 +177,18 @@ func TestBackupKeys(t *testing.T) {
 func TestIcebergKeys(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("REPROCESS_ICEBERG_TOKEN", "shh")
-	c, err := load(t, "--set", "iceberg.catalog=https://cat:8181", "--set", "iceberg.warehouse=s3://lake/wh")
+	c, err := load(t, "--set", "iceberg.catalog=https://cat:8181", "--set", "iceberg.warehouse=s3://lake/wh",
+		"--set", "iceberg.s3.endpoint=minio:9000", "--set", "iceberg.s3.secret_key=psst")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (iceberg.Catalog{URI: "https://cat:8181", Token: "shh", Warehouse: "s3://lake/wh"}); c.Iceberg != want {
+	want := iceberg.Catalog{URI: "https://cat:8181", Token: "shh", Warehouse: "s3://lake/wh", S3: backup.S3{Endpoint: "minio:9000", SecretKey: "psst"}}
+	if c.Iceberg != want {
 		t.Errorf("iceberg %+v, want %+v", c.Iceberg, want)
 	}
-	if m := c.Redacted().Map()["iceberg"].(map[string]any); m["token"] != "REDACTED" || m["catalog"] != "https://cat:8181" {
-		t.Errorf("iceberg prints as %v: want the token REDACTED, the rest as set", m)
+	m := c.Redacted().Map()["iceberg"].(map[string]any)
+	if m["token"] != "REDACTED" || m["s3"].(map[string]any)["secret_key"] != "REDACTED" || m["catalog"] != "https://cat:8181" {
+		t.Errorf("iceberg prints as %v: want the token and S3 secret REDACTED, the rest as set", m)
 	}
 }
 
