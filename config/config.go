@@ -30,6 +30,7 @@ import (
 	"github.com/reprocess/reprocess/assets/cassandra"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/embedded"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/events/kafka"
 )
 
@@ -42,10 +43,13 @@ type Config struct {
 	Elasticsearch elastic.Config `mapstructure:"elasticsearch"`
 	// Backup is where SSTable snapshots are read from: the backup source
 	// and `reprocess sstable`.
-	Backup  backup.Config `mapstructure:"backup"`
-	Log     Log           `mapstructure:"log"`
-	Metrics Metrics       `mapstructure:"metrics"`
-	Serve   Serve         `mapstructure:"serve"`
+	Backup backup.Config `mapstructure:"backup"`
+	// Iceberg is the catalog `reprocess sstable export --format iceberg`
+	// writes to.
+	Iceberg iceberg.Catalog `mapstructure:"iceberg"`
+	Log     Log             `mapstructure:"log"`
+	Metrics Metrics         `mapstructure:"metrics"`
+	Serve   Serve           `mapstructure:"serve"`
 }
 
 // Serve configures `reprocess serve`.
@@ -296,6 +300,8 @@ func (c Config) Redacted() Config {
 	hide(&c.Kafka.Password)
 	hide(&c.Elasticsearch.Password)
 	hide(&c.Backup.S3.SecretKey)
+	hide(&c.Iceberg.Token)
+	hide(&c.Iceberg.S3.SecretKey)
 	hide(&c.Serve.Token)
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/reprocess/reprocess/assets/backup"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/config"
 )
 
@@ -168,6 +169,26 @@ func TestBackupKeys(t *testing.T) {
 	s3 := c.Redacted().Map()["backup"].(map[string]any)["s3"].(map[string]any)
 	if s3["secret_key"] != "REDACTED" || s3["access_key"] != "ak" {
 		t.Errorf("backup.s3 prints as %v: want the secret key REDACTED, the rest as set", s3)
+	}
+}
+
+// TestIcebergKeys sets every iceberg key: they fill iceberg.Catalog, and
+// the token is redacted.
+func TestIcebergKeys(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("REPROCESS_ICEBERG_TOKEN", "shh")
+	c, err := load(t, "--set", "iceberg.catalog=https://cat:8181", "--set", "iceberg.warehouse=s3://lake/wh",
+		"--set", "iceberg.s3.endpoint=minio:9000", "--set", "iceberg.s3.secret_key=psst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := iceberg.Catalog{URI: "https://cat:8181", Token: "shh", Warehouse: "s3://lake/wh", S3: backup.S3{Endpoint: "minio:9000", SecretKey: "psst"}}
+	if c.Iceberg != want {
+		t.Errorf("iceberg %+v, want %+v", c.Iceberg, want)
+	}
+	m := c.Redacted().Map()["iceberg"].(map[string]any)
+	if m["token"] != "REDACTED" || m["s3"].(map[string]any)["secret_key"] != "REDACTED" || m["catalog"] != "https://cat:8181" {
+		t.Errorf("iceberg prints as %v: want the token and S3 secret REDACTED, the rest as set", m)
 	}
 }
 

@@ -317,6 +317,18 @@ const (
 
 // ColumnKinds returns the columns of the snapshot's rows and their kinds.
 func (s *Snapshot) ColumnKinds() ([]string, []ValueKind) {
+	cols, types := s.ColumnTypes()
+	kinds := make([]ValueKind, len(types))
+	for i, t := range types {
+		kinds[i] = kindOf(t)
+	}
+	return cols, kinds
+}
+
+// ColumnTypes returns the columns of the snapshot's rows and their types as
+// the SSTables' headers name them; a type is nil when no SSTable holds the
+// column.
+func (s *Snapshot) ColumnTypes() ([]string, []*Type) {
 	l := s.layout()
 	types := make([]*Type, len(l.columns))
 	copy(types, l.keyTypes)
@@ -328,11 +340,7 @@ func (s *Snapshot) ColumnKinds() ([]string, []ValueKind) {
 			}
 		}
 	}
-	kinds := make([]ValueKind, len(types))
-	for i, t := range types {
-		kinds[i] = kindOf(t)
-	}
-	return l.columns, kinds
+	return l.columns, types
 }
 
 func kindOf(t *Type) ValueKind {

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -107,4 +110,29 @@ func (s *Snapshot) readDir(dir string) ([]string, error) {
 		files = append(files, filepath.Join(dir, f))
 	}
 	return files, nil
+}
+
+// WriteInfo writes what `reprocess sstable info` prints: the table, its
+// keys and created_at, then one line per SSTable (version, format,
+// partitioner, compression, data bytes, partitions).
+func (s *Snapshot) WriteInfo(out io.Writer) error {
+	if s.Schema != nil {
+		fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
+			s.Schema.PartitionKey, s.Schema.Clustering, s.CreatedAt.Format(time.RFC3339))
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SSTABLE\tFORMAT\tPARTITIONER\tCOMPRESSION\tDATA BYTES\tPARTITIONS")
+	for _, t := range s.Tables {
+		idx, err := t.Index()
+		if err != nil {
+			return err
+		}
+		comp := "none"
+		if t.Compression != nil {
+			comp = strings.TrimPrefix(t.Compression.Compressor, "org.apache.cassandra.io.compress.")
+		}
+		fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
+			strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
+	}
+	return tw.Flush()
 }

@@ -63,7 +63,7 @@ func (a *app) open(ctx context.Context, existing bool) (env *run.Env, closeEnv f
 		return nil, nil, err
 	}
 	env = &run.Env{Store: s, Kafka: kc, Metrics: reg, Log: a.log, Layout: a.cfg.Layout, Elastic: a.cfg.Elasticsearch,
-		Backup: a.cfg.Backup, Transforms: transform.NewRegistry(orientation.All()...)}
+		Backup: a.cfg.Backup, Iceberg: a.cfg.Iceberg, Transforms: transform.NewRegistry(orientation.All()...)}
 	unserve := jobctl.Serve(raw, a.log) // job commands of other processes
 	return env, func() { unserve(); kc.Close(); raw.Close() }, nil
 }

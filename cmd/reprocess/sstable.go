@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/lake"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/cmd/internal/progress"
 )
@@ -49,26 +49,7 @@ func (a *app) sstableInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if s.Schema != nil {
-				fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
-					s.Schema.PartitionKey, s.Schema.Clustering, s.CreatedAt.Format(time.RFC3339))
-			}
-			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SSTABLE\tFORMAT\tPARTITIONER\tCOMPRESSION\tDATA BYTES\tPARTITIONS")
-			for _, t := range s.Tables {
-				idx, err := t.Index()
-				if err != nil {
-					return err
-				}
-				comp := "none"
-				if t.Compression != nil {
-					comp = strings.TrimPrefix(t.Compression.Compressor, "org.apache.cassandra.io.compress.")
-				}
-				fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
-					strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
-			}
-			return tw.Flush()
+			return s.WriteInfo(cmd.OutOrStdout())
 		},
 	}
 }
@@ -153,9 +134,10 @@ object per line with every column of the table, as SELECT JSON * would.`,
 func (a *app) sstableExportCmd() *cobra.Command {
 	var rf readFlags
 	var ex lake.Export
+	var ice iceberg.Options
 	cmd := &cobra.Command{
-		Use:   "export SNAPSHOT... --out FILE",
-		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file for the data lake",
+		Use:   "export SNAPSHOT... (--out FILE | --format iceberg --table NS.NAME)",
+		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file, or an Iceberg table",
 		Long: `Write every live row of the merged snapshot to --out. A snapshot of the
 assets table (partition key asset_id, named by its schema.cql) is written as
 assets, in the columns the export transform writes: asset_id, asset_type,
@@ -165,13 +147,18 @@ booleans as booleans, and every other type (timestamps, uuids, collections,
 tuples, user types) as its SELECT JSON text in a JSON column. The SSTables
 read are listed in FILE.sstables.json. With --base (assets table only), the
 export updates a previous one: its rows are copied but for the partitions
-SSTables new since --since touch, which are re-merged from the snapshot.`,
+SSTables new since --since touch, which are re-merged from the snapshot.
+
+With --format iceberg the rows, every column typed, are appended in one
+commit to --table (created when absent, partitioned by --partition-by) in
+--catalog; a snapshot the table already holds is refused.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
   reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
-  reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday`,
+  reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday
+  reprocess sstable export --format iceberg --catalog lake.db --table lake.assets --partition-by 'day(created_at)' /backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := ex.Check(); err != nil {
+			if err := checkExport(&ex, ice); err != nil {
 				return err
 			}
 			s, o, err := rf.open(cmd.Context(), a, args)
@@ -180,7 +167,15 @@ SSTables new since --since touch, which are re-merged from the snapshot.`,
 			}
 			bar := progress.One(os.Stderr, "export", "token ranges", 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
-			done, err := ex.Run(cmd.Context(), s, o, a.cfg.Backup, a.log)
+			run := func() (string, error) { return ex.Run(cmd.Context(), s, o, a.cfg.Backup, a.log) }
+			if ex.Format == "iceberg" {
+				ice.Catalog = a.cfg.Iceberg.With(ice.Catalog.URI)
+				run = func() (string, error) {
+					r, err := iceberg.ExportSnapshot(cmd.Context(), s, o, ice)
+					return r.String(), err
+				}
+			}
+			done, err := run()
 			bar.Finish()
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), done)
@@ -189,9 +184,25 @@ SSTables new since --since touch, which are re-merged from the snapshot.`,
 		},
 	}
 	rf.add(cmd)
-	cmd.Flags().StringVar((*string)(&ex.Format), "format", "parquet", "parquet or jsonl")
+	cmd.Flags().StringVar((*string)(&ex.Format), "format", "parquet", "parquet, jsonl or iceberg")
 	cmd.Flags().StringVarP(&ex.Out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
 	cmd.Flags().StringVar(&ex.Base, "base", "", "a previous export of an older snapshot to update (incremental)")
 	cmd.Flags().StringVar(&ex.Since, "since", "", "the older snapshot or SSTable manifest --base was read from (default BASE.sstables.json)")
+	cmd.Flags().StringVar(&ice.Catalog.URI, "catalog", "", "Iceberg catalog: a SQLite file or a REST catalog's URL (default iceberg.catalog)")
+	cmd.Flags().StringVar(&ice.Table, "table", "", "Iceberg table, namespace.name")
+	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
 	return cmd
+}
+
+// checkExport checks the flags of an Iceberg export, or of a file export.
+func checkExport(ex *lake.Export, ice iceberg.Options) error {
+	switch {
+	case ex.Format != "iceberg":
+		return ex.Check()
+	case ice.Table == "":
+		return errors.New("--table: name the Iceberg table to write, namespace.name")
+	case ex.Out != "" || ex.Base != "" || ex.Since != "":
+		return errors.New("--format iceberg writes to --table: --out, --base and --since are for parquet and jsonl")
+	}
+	return nil
 }

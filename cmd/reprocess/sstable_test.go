@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
@@ -108,11 +110,12 @@ func readParquet(t *testing.T, file string) []map[string]any {
 // and the same values but for exported_at (when each ran). The snapshot
 // in testdata/assets-snapshot was taken by the real Cassandra 5.0 after
 // two flushes: the assets below, then the update of the video to version 2.
-func TestSSTableExportOfAssetsIsTheExportTransformsShape(t *testing.T) {
+// shapeAssets are the assets of testdata/assets-snapshot.
+func shapeAssets() []assets.Asset {
 	id := func(n int) assets.ID {
 		return assets.ID(uuid.MustParse(fmt.Sprintf("5f1c3a00-c4a1-11f0-8000-%012d", n)))
 	}
-	as := []assets.Asset{
+	return []assets.Asset{
 		{ID: id(1), Type: "image", CreatedAt: time.Date(2026, 11, 20, 10, 0, 0, 123e6, time.UTC), Version: 7,
 			Metadata: map[string]string{"title": "Sunset", "camera": "x100"}, Facts: map[string]string{"orientation": "landscape"},
 			Transforms: map[string]int{"orientation": 2}},
@@ -121,6 +124,10 @@ func TestSSTableExportOfAssetsIsTheExportTransformsShape(t *testing.T) {
 		{ID: id(3), Type: "document", CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Version: 3,
 			Facts: map[string]string{"pages": "12"}},
 	}
+}
+
+func TestSSTableExportOfAssetsIsTheExportTransformsShape(t *testing.T) {
+	as := shapeAssets()
 	for _, format := range []string{"parquet", "jsonl"} {
 		t.Run(format, func(t *testing.T) {
 			snapshotFile := filepath.Join(t.TempDir(), "assets."+format)
@@ -160,6 +167,85 @@ func TestSSTableExportOfAssetsIsTheExportTransformsShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSSTableExportOfAssetsAndTheExportTransformShareAnIcebergTable
+// exports a snapshot of the assets table to Iceberg, then the same assets
+// with the export transform to the same table: it takes them, and both
+// wrote the same rows but for exported_at.
+func TestSSTableExportOfAssetsAndTheExportTransformShareAnIcebergTable(t *testing.T) {
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "lake.db")
+	if out, err := cli(t, "sstable", "export", "--format", "iceberg", "--catalog", catalog, "--table", "lake.assets", "testdata/assets-snapshot"); err != nil || !strings.Contains(out, "wrote 3 rows") {
+		t.Fatalf("sstable export: %v\n%s", err, out)
+	}
+	b := &stock.Builder{Writer: "w1"}
+	spec := job.Transform{Name: "export", Version: 1, Dir: filepath.Join(dir, "segments"), Format: "iceberg", Catalog: catalog, Table: "lake.assets"}
+	tr, err := b.Build(&job.Job{Spec: job.Spec{Name: "shape", Transform: spec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range shapeAssets() {
+		if _, err := tr.Apply(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, r := range icebergRows(t, catalog, "lake.assets") {
+		delete(r, "exported_at")
+		line, _ := json.Marshal(r)
+		rows[r["asset_id"].(string)] = append(rows[r["asset_id"].(string)], string(line))
+	}
+	if len(rows) != 3 {
+		t.Errorf("%d assets in the table, want 3", len(rows))
+	}
+	for id, rs := range rows {
+		if len(rs) != 2 || rs[0] != rs[1] {
+			t.Errorf("asset %s: rows %v, want the same row from each export", id, rs)
+		}
+	}
+}
+
+// icebergRows reads every row of an Iceberg table of a SQLite catalog as
+// Arrow's JSON.
+func icebergRows(t *testing.T, catalog, name string) []map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := iceberg.Catalog{URI: catalog}.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iceberg.Close(cat)
+	id, _ := iceberg.ParseIdent(name)
+	tbl, err := cat.LoadTable(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := tbl.Scan().ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	rdr := array.NewTableReader(at, 100)
+	defer rdr.Release()
+	var rows []map[string]any
+	for rdr.Next() {
+		var buf strings.Builder
+		if err := array.RecordToJSON(rdr.RecordBatch(), &buf); err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(buf.String()) {
+			var r map[string]any
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 func readJSONLines(t *testing.T, file string) []map[string]any {
@@ -209,8 +295,23 @@ func byAssetID(t *testing.T, rows []map[string]any) map[any]map[string]any {
 	return out
 }
 
+// TestSSTableExportToIceberg exports a snapshot to an Iceberg table of a
+// SQLite catalog, then again: the second export is refused.
+func TestSSTableExportToIceberg(t *testing.T) {
+	snap := sstableFixture(t, "nb/legacy_nb_clust_counter")
+	args := []string{"sstable", "export", "--format", "iceberg", "--catalog", filepath.Join(t.TempDir(), "lake.db"),
+		"--table", "lake.counters", "--partition-by", "bucket(4, key)", snap}
+	if out, err := cli(t, args...); err != nil || !strings.Contains(out, "wrote 250 rows in Iceberg snapshot") {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if _, err := cli(t, args...); err == nil || !strings.Contains(err.Error(), "already exported") {
+		t.Errorf("second export: %v, want it refused as already exported", err)
+	}
+}
+
 func TestSSTableRejectsBadInput(t *testing.T) {
 	simple := sstableFixture(t, "nb/legacy_nb_simple")
+	catalog := filepath.Join(t.TempDir(), "lake.db")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -219,6 +320,9 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 		{[]string{"sstable", "dump", "--as-of", "yesterday", simple}, "--as-of"},
 		{[]string{"sstable", "export", "--format", "csv", "--out", "x", simple}, "--format"},
 		{[]string{"sstable", "export", simple}, "--out"},
+		{[]string{"sstable", "export", "--format", "iceberg", simple}, "--table"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "t", "--catalog", catalog, simple}, "want namespace.table"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--catalog", catalog, "--partition-by", "week(k)", simple}, "unknown transform week"},
 		{[]string{"sstable", "dump", "s3://"}, "want s3://bucket/prefix"},
 		{[]string{"sstable", "export", "--out", "x", "--since", simple, simple}, "--since: give --base too"},
 		{[]string{"sstable", "export", "--out", "x", "--base", "x", simple}, "--base: name a file other than --out"},

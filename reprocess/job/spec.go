@@ -115,10 +115,14 @@ type Transform struct {
 	// with before anything is written to it.
 	Mapping map[string]any `yaml:"mapping,omitempty"`
 
-	// export: the directory, jsonl or parquet, and the file size to roll at.
+	// export: the directory, jsonl, parquet or iceberg, and the file size
+	// to roll at; for iceberg the catalog (a SQLite file or a REST URL)
+	// and the table (namespace.name) each rolled file is appended to.
 	Dir       string `yaml:"dir,omitempty"`
 	Format    string `yaml:"format,omitempty"`
 	RollBytes int64  `yaml:"roll_bytes,omitempty"`
+	Catalog   string `yaml:"catalog,omitempty"`
+	Table     string `yaml:"table,omitempty"`
 
 	// service_facts: the endpoint facts are asked from.
 	Service *Service `yaml:"service,omitempty"`
@@ -451,8 +455,8 @@ func (t Transform) validateStock() error {
 	if (t.Index != "" || t.MappingVersion != 0 || t.Alias != "" || t.Mapping != nil) && t.Name != "reindex" {
 		bad("index", "index, mapping_version, alias and mapping belong to the reindex transform")
 	}
-	if (t.Dir != "" || t.Format != "" || t.RollBytes != 0) && t.Name != "export" {
-		bad("dir", "dir, format and roll_bytes belong to the export transform")
+	if (t.Dir != "" || t.Format != "" || t.RollBytes != 0 || t.Catalog != "" || t.Table != "") && t.Name != "export" {
+		bad("dir", "dir, format, roll_bytes, catalog and table belong to the export transform")
 	}
 	switch t.Name {
 	case "reindex":
@@ -469,8 +473,14 @@ func (t Transform) validateStock() error {
 		if t.Dir == "" {
 			bad("dir", "name the directory to write files under")
 		}
-		if t.Format != "jsonl" && t.Format != "parquet" {
-			bad("format", "want jsonl or parquet, got %q", t.Format)
+		if t.Format != "jsonl" && t.Format != "parquet" && t.Format != "iceberg" {
+			bad("format", "want jsonl, parquet or iceberg, got %q", t.Format)
+		}
+		if t.Format == "iceberg" && (t.Catalog == "" || t.Table == "") {
+			bad("catalog", "format iceberg names its catalog (a SQLite file or a REST URL) and table (namespace.name)")
+		}
+		if t.Format != "iceberg" && (t.Catalog != "" || t.Table != "") {
+			bad("catalog", "catalog and table belong to format iceberg")
 		}
 		if t.RollBytes < 0 {
 			bad("roll_bytes", "want >= 0 (0: %d), got %d", DefaultRollBytes, t.RollBytes)

@@ -55,6 +55,7 @@ func TestBadSpecs(t *testing.T) {
 		{"service.bad.yaml", []string{`transform.service.url: "ftp://nope"`, "transform.service.fields", "transform.service.batch",
 			"transform.service.rate", "transform.service.timeout", "transform.workflow: belongs to the workflow transform"}},
 		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index, mapping_version, alias and mapping belong to the reindex"}},
+		{"iceberg.bad.yaml", []string{"transform.catalog: format iceberg names its catalog"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			s, err := job.Load(filepath.Join("testdata", tc.file))

@@ -23,6 +23,7 @@ import (
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/instrument"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/job"
@@ -39,9 +40,10 @@ type Env struct {
 	Metrics *prometheus.Registry
 	Log     *slog.Logger
 
-	Layout  assets.Layout  // partitions of the cassandra source
-	Elastic elastic.Config // the elasticsearch source and the reindex transform
-	Backup  backup.Config  // where the backup source's snapshots are fetched
+	Layout  assets.Layout   // partitions of the cassandra source
+	Elastic elastic.Config  // the elasticsearch source and the reindex transform
+	Backup  backup.Config   // where the backup source's snapshots are fetched
+	Iceberg iceberg.Catalog // the token and warehouse of exports to Iceberg
 
 	// Transforms are the Go transforms this binary ships.
 	Transforms *transform.Registry
@@ -165,6 +167,8 @@ func (e *Env) stock() *stock.Builder {
 		ES:     func() (*elasticsearch.Client, error) { return elastic.NewClient(e.Elastic) },
 		Writer: fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Kafka:  e.Kafka,
+		// The job's spec names the catalog; the token and warehouse are the process's.
+		Iceberg: e.Iceberg,
 	}
 	if e.Store != nil {
 		b.Store = e.Store.Store // untimed: its own interfaces show through

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,21 +15,25 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/lake"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
 
 // Export appends assets, as lake.Row, to files under a directory. Rows go
 // to a JSON-lines segment, fsynced in groups (Apply returns once its row
 // is on disk); a segment rolls at the size limit. With format parquet each
-// rolled segment is converted to a .parquet file and removed, and Close
-// (or the next start in the same directory) converts what a crash left
-// behind.
+// rolled segment is converted to a .parquet file and removed; with format
+// iceberg it is appended to an Iceberg table in one commit named after the
+// segment, then removed. Close (or the next start in the same directory)
+// publishes what a crash left behind; a segment already committed is not
+// appended again.
 type Export struct {
 	version int
 	dir     string
 	format  lake.Format
 	prefix  string
 	roll    int64
+	iceberg iceberg.Options // format iceberg: where segments go
 
 	mu      sync.Mutex
 	file    *os.File
@@ -42,11 +47,11 @@ type Export struct {
 
 const segmentExt = ".jsonl.part"
 
-func newExport(version int, dir, format, prefix string, roll int64) (*Export, error) {
+func newExport(version int, dir, format, prefix string, roll int64, ice iceberg.Options) (*Export, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	e := &Export{version: version, dir: dir, format: lake.Format(format), prefix: prefix, roll: roll}
+	e := &Export{version: version, dir: dir, format: lake.Format(format), prefix: prefix, roll: roll, iceberg: ice}
 	if err := e.recover(); err != nil {
 		return nil, err
 	}
@@ -152,8 +157,11 @@ func (e *Export) finish() error {
 // publish turns a closed segment into its final file.
 func (e *Export) publish(segment string) error {
 	base := strings.TrimSuffix(segment, segmentExt)
-	if e.format == lake.JSONL {
+	switch e.format {
+	case lake.JSONL:
 		return os.Rename(segment, base+".jsonl")
+	case formatIceberg:
+		return e.toIceberg(segment)
 	}
 	if err := toParquet(segment, base+".parquet"); err != nil {
 		return err
@@ -191,6 +199,24 @@ func toParquet(segment, out string) error {
 		f.Close()
 		return err
 	}
+	err = readSegment(in, func(line int, r lake.Row) error {
+		if err := w.Write(r); err != nil {
+			return fmt.Errorf("parquet %s line %d: %w", out, line, err)
+		}
+		return nil
+	})
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if err := errors.Join(w.Close(), f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("parquet %s: %w", out, err)
+	}
+	return os.Rename(tmp, out)
+}
+
+// readSegment calls fn with each whole row of a segment.
+func readSegment(in io.Reader, fn func(line int, r lake.Row) error) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -200,15 +226,35 @@ func toParquet(segment, out string) error {
 			// acknowledged, so its asset will be exported again.
 			continue
 		}
-		if err := w.Write(r); err != nil {
-			f.Close()
-			return fmt.Errorf("parquet %s line %d: %w", out, line, err)
+		if err := fn(line, r); err != nil {
+			return err
 		}
 	}
-	if err := errors.Join(sc.Err(), w.Close(), f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("parquet %s: %w", out, err)
+	return sc.Err()
+}
+
+// formatIceberg is the export format that appends to an Iceberg table.
+const formatIceberg lake.Format = "iceberg"
+
+// toIceberg appends a segment's rows to the Iceberg table in one commit
+// named after the segment (skipped when the table has it already), then
+// removes the segment.
+func (e *Export) toIceberg(segment string) error {
+	in, err := os.Open(segment)
+	if err != nil {
+		return err
 	}
-	return os.Rename(tmp, out)
+	var rows []lake.Row
+	err = readSegment(in, func(_ int, r lake.Row) error { rows = append(rows, r); return nil })
+	in.Close()
+	if err != nil {
+		return fmt.Errorf("export %s: %w", segment, err)
+	}
+	source := strings.TrimSuffix(filepath.Base(segment), segmentExt)
+	if _, err := iceberg.AppendAssets(context.Background(), e.iceberg, source, rows); err != nil {
+		return fmt.Errorf("export %s: %w", segment, err)
+	}
+	return os.Remove(segment)
 }
 
 // Close flushes, and publishes the open segment.

@@ -8,7 +8,8 @@
 //     through a bulk indexer, with the asset's version as the document's
 //     external version, so an older snapshot never overwrites a newer one;
 //   - export appends each asset to JSON-lines or Parquet files under a
-//     directory, rolled by size;
+//     directory, rolled by size, or appends each rolled file to an Iceberg
+//     table in one commit;
 //   - reindex with an alias is zero-downtime: the new index is created
 //     from the spec's mapping, and the alias moves to it in one request
 //     once the job succeeded (a transform.Finisher);
@@ -36,6 +37,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
@@ -53,6 +55,9 @@ type Builder struct {
 	Store assets.Store
 	// Kafka is where workflow publishes its events to a topic.
 	Kafka *kafka.Cluster
+	// Iceberg is the token and warehouse of an export to Iceberg; the
+	// job's spec names the catalog.
+	Iceberg iceberg.Catalog
 
 	mu     sync.Mutex
 	closer []func() error
@@ -83,7 +88,8 @@ func (b *Builder) Build(j *job.Job) (transform.Transform, error) {
 		if roll == 0 {
 			roll = job.DefaultRollBytes
 		}
-		e, err := newExport(t.Version, t.Dir, t.Format, j.Name+"-"+b.Writer, roll)
+		ice := iceberg.Options{Catalog: b.Iceberg.With(t.Catalog), Table: t.Table}
+		e, err := newExport(t.Version, t.Dir, t.Format, j.Name+"-"+b.Writer, roll, ice)
 		if err != nil {
 			return nil, err
 		}

@@ -13,12 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/extensions"
+	"github.com/apache/iceberg-go/table"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/lake"
+	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/assets/synth"
 )
 
@@ -59,7 +62,7 @@ func TestExportRollsAndPublishes(t *testing.T) {
 	for _, format := range []string{"jsonl", "parquet"} {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
-			e, err := newExport(1, dir, format, "job-w1", 30_000)
+			e, err := newExport(1, dir, format, "job-w1", 30_000, iceberg.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +134,7 @@ func TestExportRecoversACrashedSegment(t *testing.T) {
 	b.WriteString(`{"asset_id": "torn`) // the crash cut the last line
 	seg := filepath.Join(dir, "job-w1-20250101T000000-0001"+segmentExt)
 	os.WriteFile(seg, []byte(b.String()), 0o644)
-	e, err := newExport(1, dir, "parquet", "job-w1", 1<<20)
+	e, err := newExport(1, dir, "parquet", "job-w1", 1<<20, iceberg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +146,90 @@ func TestExportRecoversACrashedSegment(t *testing.T) {
 	if _, err := os.Stat(seg); !os.IsNotExist(err) {
 		t.Errorf("the crashed segment is still there: %v", err)
 	}
+}
+
+// TestExportToIceberg exports assets to an Iceberg table, several
+// segments, each one commit; then finds a segment a crash left after its
+// commit: publishing it again adds nothing.
+func TestExportToIceberg(t *testing.T) {
+	dir := t.TempDir()
+	opt := iceberg.Options{Catalog: iceberg.Catalog{URI: filepath.Join(dir, "lake.db")}, Table: "lake.assets"}
+	e, err := newExport(1, filepath.Join(dir, "segments"), "iceberg", "job-w1", 30_000, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := someAssets(300)
+	exportAll(t, e, as)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids, commits := icebergAssets(t, opt)
+	if len(ids) != len(as) || commits < 2 {
+		t.Fatalf("%d assets in %d commits, want %d in several", len(ids), commits, len(as))
+	}
+	for _, a := range as {
+		if ids[a.ID.String()] != 1 {
+			t.Fatalf("asset %s: %d rows, want 1", a.ID, ids[a.ID.String()])
+		}
+	}
+
+	// A crash after the commit of this segment, before its removal.
+	more := someAssets(302)[300:]
+	var b strings.Builder
+	var rows []lake.Row
+	for _, a := range more {
+		r := lake.AssetRow(a, time.Now())
+		line, _ := json.Marshal(r)
+		b.Write(append(line, '\n'))
+		rows = append(rows, r)
+	}
+	seg := filepath.Join(dir, "segments", "job-w1-20250101T000000-0001"+segmentExt)
+	os.WriteFile(seg, []byte(b.String()), 0o644)
+	if done, err := iceberg.AppendAssets(context.Background(), opt, "job-w1-20250101T000000-0001", rows); err != nil || !done {
+		t.Fatalf("commit of the segment: %v, %v", done, err)
+	}
+	e, err = newExport(1, filepath.Join(dir, "segments"), "iceberg", "job-w1", 30_000, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if _, err := os.Stat(seg); !os.IsNotExist(err) {
+		t.Errorf("the committed segment is still there: %v", err)
+	}
+	if ids, _ := icebergAssets(t, opt); len(ids) != len(as)+2 || ids[more[0].ID.String()] != 1 || ids[more[1].ID.String()] != 1 {
+		t.Errorf("after recovery: %d assets, the segment's %d and %d times; want %d, once each",
+			len(ids), ids[more[0].ID.String()], ids[more[1].ID.String()], len(as)+2)
+	}
+}
+
+// icebergAssets counts the rows of each asset id of the table, and its
+// commits.
+func icebergAssets(t *testing.T, opt iceberg.Options) (map[string]int, int) {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := opt.Catalog.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iceberg.Close(cat)
+	id, _ := iceberg.ParseIdent(opt.Table)
+	tbl, err := cat.LoadTable(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := tbl.Scan(table.WithSelectedFields("asset_id")).ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	ids := map[string]int{}
+	for _, chunk := range at.Column(0).Data().Chunks() {
+		col := chunk.(*extensions.UUIDArray)
+		for i := range col.Len() {
+			ids[col.Value(i).String()]++
+		}
+	}
+	return ids, len(tbl.Metadata().Snapshots())
 }
 
 func TestReindexOnRealElasticsearch(t *testing.T) {

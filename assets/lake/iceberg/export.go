@@ -1,0 +1,269 @@
+package iceberg
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	ice "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/reprocess/reprocess/assets/backup"
+	"github.com/reprocess/reprocess/assets/lake"
+	"github.com/reprocess/reprocess/assets/sstable"
+)
+
+// Snapshot summary properties an export records.
+const (
+	SourceProperty = "reprocess.source"       // the source snapshot's fingerprint
+	TableProperty  = "reprocess.source-table" // keyspace.table
+	AsOfProperty   = "reprocess.as-of"        // the moment TTLs were judged at
+)
+
+// ErrAlreadyExported is returned when the table already holds an export
+// of the same source.
+var ErrAlreadyExported = errors.New("iceberg: already exported to the table")
+
+// Options say where to export.
+type Options struct {
+	Catalog     Catalog
+	Table       string // namespace.table, created when absent
+	PartitionBy string // a partition spec for a new table (ParsePartitionSpec)
+
+	// BeforeCommit, if set, is called once every data file is written,
+	// just before the commit; an error abandons the export uncommitted.
+	BeforeCommit func() error
+}
+
+// Result is what an export committed.
+type Result struct {
+	Rows           int64
+	SnapshotID     int64  // the Iceberg snapshot committed
+	Source         string // the source fingerprint recorded with it
+	TimesTruncated int64  // time values cut to whole microseconds
+}
+
+// ExportSnapshot appends the live rows of s, read with o, to the Iceberg
+// table in one commit: the data files are written first and become
+// visible only when the commit lands, so an export that stops early adds
+// no rows (its files are orphans). The commit records the snapshot's
+// fingerprint (Fingerprint) in its summary, and an export of a snapshot
+// the table already holds is refused with ErrAlreadyExported.
+func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, opt Options) (Result, error) {
+	sc, err := Schema(s)
+	if err != nil {
+		return Result{}, err
+	}
+	props := ice.Properties{SourceProperty: Fingerprint(s), TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	res, err := appendRows(ctx, opt, sc, snapshotRows(s, o, time.Now().UTC()), props)
+	if errors.Is(err, ErrAlreadyExported) {
+		err = fmt.Errorf("%w: export another snapshot, or to another table", err)
+	}
+	return res, err
+}
+
+// appendRows appends rows of schema sc to the table of opt in one commit
+// recording props, unless a snapshot of the table already recorded
+// props[SourceProperty] (ErrAlreadyExported).
+func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource, props ice.Properties) (Result, error) {
+	res := Result{Source: props[SourceProperty]}
+	cat, err := opt.Catalog.Open(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer Close(cat)
+	tbl, err := openTable(ctx, cat, opt.Table, sc, opt.PartitionBy)
+	if err != nil {
+		return res, err
+	}
+	if snap := findExport(tbl, res.Source); snap != nil {
+		return res, fmt.Errorf("%w: Iceberg snapshot %d of %s (committed %s) holds %s", ErrAlreadyExported,
+			snap.SnapshotID, opt.Table, time.UnixMilli(snap.TimestampMs).UTC().Format(time.RFC3339), res.Source)
+	}
+	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return res, err
+	}
+	var c counts
+	batches := rowBatches{rows: rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
+	rdr := array.ReaderFromIter(arrowSchema, batches.all(ctx))
+	defer rdr.Release()
+	txn := tbl.NewTransaction()
+	if err := txn.Append(ctx, rdr, props); err != nil {
+		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
+	}
+	if opt.BeforeCommit != nil {
+		if err := opt.BeforeCommit(); err != nil {
+			return res, err
+		}
+	}
+	committed, err := txn.Commit(ctx)
+	if err != nil {
+		return res, fmt.Errorf("iceberg: commit to %s: %w", opt.Table, err)
+	}
+	res.Rows, res.TimesTruncated = batches.n, c.TimesTruncated
+	res.SnapshotID = committed.CurrentSnapshot().SnapshotID
+	return res, nil
+}
+
+// findExport returns the table's snapshot that recorded source, if any.
+func findExport(tbl *table.Table, source string) *table.Snapshot {
+	for _, snap := range tbl.Metadata().Snapshots() {
+		if snap.Summary != nil && snap.Summary.Properties[SourceProperty] == source {
+			return &snap
+		}
+	}
+	return nil
+}
+
+// Fingerprint identifies a snapshot's content: its table and each
+// SSTable's name, data length and digest (Digest.crc32, where written).
+// The same snapshot read from another place (a copy, S3) has the same
+// fingerprint.
+func Fingerprint(s *sstable.Snapshot) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", tableName(s))
+	lines := make([]string, len(s.Tables))
+	for i, t := range s.Tables {
+		digest, _ := os.ReadFile(filepath.Join(t.Dir, t.Prefix+"-Digest.crc32"))
+		lines[i] = fmt.Sprintf("%s %d %s\n", t.Prefix, t.DataLength(), digest)
+	}
+	slices.Sort(lines)
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func tableName(s *sstable.Snapshot) string {
+	if s.Schema == nil {
+		return "unknown"
+	}
+	return s.Schema.Keyspace + "." + s.Schema.Table
+}
+
+func asOf(s *sstable.Snapshot, o sstable.ReadOptions) string {
+	switch {
+	case !o.AsOf.IsZero():
+		return o.AsOf.UTC().Format(time.RFC3339Nano)
+	case !s.CreatedAt.IsZero():
+		return s.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return "now"
+}
+
+// batchRows is how many rows go in one Arrow record batch.
+const batchRows = 8192
+
+// rowSource calls fn with the values of every row, in schema order, from
+// one goroutine.
+type rowSource func(ctx context.Context, fn func(cols []string, vals []any) error) error
+
+// snapshotRows is the rows of a snapshot: as assets exported at exportedAt
+// when it holds the assets table, else as its own columns.
+func snapshotRows(s *sstable.Snapshot, o sstable.ReadOptions, exportedAt time.Time) rowSource {
+	holdsAssets := backup.HoldsAssets(s)
+	return func(ctx context.Context, fn func([]string, []any) error) error {
+		return s.Rows(ctx, o, func(r sstable.CQLRow) error {
+			if !holdsAssets {
+				return fn(r.Columns, r.Values)
+			}
+			a, err := backup.AssetFromRow(r)
+			if err != nil {
+				return err
+			}
+			return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
+		})
+	}
+}
+
+// rowBatches reads rows as Arrow record batches.
+type rowBatches struct {
+	rows   rowSource
+	schema *arrow.Schema
+	fields []ice.NestedField
+	counts *counts
+	n      int64
+}
+
+// all yields the batches, reading the snapshot in another goroutine; it
+// stops reading when the consumer stops.
+func (r *rowBatches) all(ctx context.Context) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		batches := make(chan arrow.RecordBatch, 2)
+		errc := make(chan error, 1)
+		go func() {
+			defer close(batches)
+			errc <- r.read(ctx, batches)
+		}()
+		for b := range batches {
+			if !yield(b, nil) {
+				cancel()
+				for b := range batches {
+					b.Release()
+				}
+				return
+			}
+		}
+		if err := <-errc; err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) error {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, r.schema)
+	defer b.Release()
+	apps := make([]appender, len(r.fields))
+	for i, f := range r.fields {
+		apps[i] = appenderFor(f.Type, r.counts)
+	}
+	pending := 0
+	send := func() error {
+		pending = 0
+		select {
+		case out <- b.NewRecordBatch():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := r.rows(ctx, func(cols []string, vals []any) error {
+		for i, v := range vals {
+			if err := apps[i](b.Field(i), v); err != nil {
+				return fmt.Errorf("row %d, column %s: %w", r.n+1, cols[i], err)
+			}
+		}
+		r.n++
+		if pending++; pending == batchRows {
+			return send()
+		}
+		return nil
+	})
+	if err == nil && pending > 0 {
+		err = send()
+	}
+	return err
+}
+
+// String formats a result for the command's report.
+func (r Result) String() string {
+	s := "wrote " + strconv.FormatInt(r.Rows, 10) + " rows in Iceberg snapshot " + strconv.FormatInt(r.SnapshotID, 10) + " (source " + r.Source + ")"
+	if r.TimesTruncated > 0 {
+		s += fmt.Sprintf("; %d time values cut to whole microseconds", r.TimesTruncated)
+	}
+	return s
+}
