@@ -214,13 +214,7 @@ func TestSSTableExportOfAssetsAndTheExportTransformShareAnIcebergTable(t *testin
 func icebergRows(t *testing.T, catalog, name string) []map[string]any {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := iceberg.Catalog{URI: catalog}.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iceberg.Close(cat)
-	id, _ := iceberg.ParseIdent(name)
-	tbl, err := cat.LoadTable(ctx, id)
+	tbl, err := iceberg.Load(ctx, iceberg.Catalog{URI: catalog}, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,13 +73,7 @@ func checkOnce(t *testing.T, keys map[int32]int, rows int64) {
 func tableKeys(t *testing.T, opt iceberg.Options) map[int32]int {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := opt.Catalog.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iceberg.Close(cat)
-	id, _ := iceberg.ParseIdent(opt.Table)
-	tbl, err := cat.LoadTable(ctx, id)
+	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,3 +105,22 @@ func specTerms(spec ice.PartitionSpec, sc *ice.Schema) string {
 	}
 	return s
 }
+
+// Load reads the current metadata of the table named name in catalog c,
+// for a reader: the table scans its data files without the catalog.
+func Load(ctx context.Context, c Catalog, name string) (*table.Table, error) {
+	ident, err := ParseIdent(name)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := c.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer Close(cat)
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: load %s: %w", name, err)
+	}
+	return tbl, nil
+}

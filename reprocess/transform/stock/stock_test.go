@@ -207,13 +207,7 @@ func TestExportToIceberg(t *testing.T) {
 func icebergAssets(t *testing.T, opt iceberg.Options) (map[string]int, int) {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := opt.Catalog.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iceberg.Close(cat)
-	id, _ := iceberg.ParseIdent(opt.Table)
-	tbl, err := cat.LoadTable(ctx, id)
+	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
 	if err != nil {
 		t.Fatal(err)
 	}
