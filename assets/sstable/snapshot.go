@@ -114,7 +114,8 @@ func (s *Snapshot) readDir(dir string) ([]string, error) {
 
 // WriteInfo writes what `reprocess sstable info` prints: the table, its
 // keys and created_at, then one line per SSTable (version, format,
-// partitioner, compression, data bytes, partitions).
+// partitioner, compression, data bytes, partitions), and the plan a read
+// of it would use (see Plan).
 func (s *Snapshot) WriteInfo(out io.Writer) error {
 	if s.Schema != nil {
 		fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
@@ -134,5 +135,9 @@ func (s *Snapshot) WriteInfo(out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
 			strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(out, Plan(s, Budget{}))
+	return err
 }
