@@ -2,6 +2,7 @@ package sstable_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -27,7 +28,7 @@ func TestPlanOfFixtureSnapshots(t *testing.T) {
 				t.Errorf("reader bytes %d, want %d", p.ReaderBytes, want)
 			}
 			var out bytes.Buffer
-			must(t, s.WriteInfo(&out))
+			must(t, s.WriteInfo(context.Background(), &out, false))
 			if want := fmt.Sprintf("%s\n", sstable.Plan(s, sstable.Budget{})); !strings.HasSuffix(out.String(), want) {
 				t.Errorf("info does not end with the plan %q:\n%s", want, out.String())
 			}
