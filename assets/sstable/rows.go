@@ -3,7 +3,6 @@ package sstable
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -54,8 +53,8 @@ type ReadOptions struct {
 	// AsOf is the moment TTLs are judged against; zero means the
 	// snapshot's created_at, or now when the snapshot has no manifest.
 	AsOf time.Time
-	// Parallel is how many token ranges are read at once; 0 means one
-	// per core.
+	// Parallel is how many token ranges are read at once; 0 means as
+	// Plan chooses from the snapshot's size, the cores and memory.
 	Parallel int
 	// Progress, if set, is called by Rows as token ranges finish.
 	Progress func(done, total int)
@@ -92,11 +91,13 @@ func (s *Snapshot) ReadRange(r TokenRange, o ReadOptions, fn func(CQLRow) error)
 // Rows calls fn with every live row of the snapshot in token order,
 // reading several token ranges at once. fn is called from one goroutine.
 func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) error) error {
+	p := Plan(s, Budget{})
 	par := o.Parallel
 	if par <= 0 {
-		par = runtime.GOMAXPROCS(0)
+		par = p.Parallel
 	}
-	ranges, err := s.Ranges(4 * par)
+	// More ranges than readers, so that a slow one does not hold up the rest.
+	ranges, err := s.Ranges(max(p.Splits, 4*par))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,8 +115,10 @@ func (s *Snapshot) readDir(dir string) ([]string, error) {
 
 // WriteInfo writes what `reprocess sstable info` prints: the table, its
 // keys and created_at, then one line per SSTable (version, format,
-// partitioner, compression, data bytes, partitions).
-func (s *Snapshot) WriteInfo(out io.Writer) error {
+// partitioner, compression, data bytes, partitions), and the plan a read
+// of it would use (see Plan). With verify, it then reads every Data.db
+// whole to check it against its Digest.crc32 (see Verify).
+func (s *Snapshot) WriteInfo(ctx context.Context, out io.Writer, verify bool) error {
 	if s.Schema != nil {
 		fmt.Fprintf(out, "table %s.%s, key %v, clustering %v, created %s\n", s.Schema.Keyspace, s.Schema.Table,
 			s.Schema.PartitionKey, s.Schema.Clustering, s.CreatedAt.Format(time.RFC3339))
@@ -134,5 +137,11 @@ func (s *Snapshot) WriteInfo(out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s-%s\t%s\t%s\t%d\t%d\n", t.Dir+"/"+t.Prefix, t.Version, t.Format,
 			strings.TrimPrefix(t.Partitioner, "org.apache.cassandra.dht."), comp, t.DataLength(), len(idx))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, Plan(s, Budget{})); err != nil || !verify {
+		return err
+	}
+	return s.Verify(ctx, out)
 }

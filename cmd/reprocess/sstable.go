@@ -38,20 +38,23 @@ wins, and every tombstone and expired TTL is applied as of --as-of.`,
 }
 
 func (a *app) sstableInfoCmd() *cobra.Command {
-	return &cobra.Command{
+	var verify bool
+	cmd := &cobra.Command{
 		Use:   "info SNAPSHOT...",
 		Short: "List a snapshot's SSTables: version, format, partitioner, compression, size, partitions",
 		Example: `  reprocess sstable info /var/lib/cassandra/data/ks/t-*/snapshots/daily
-  reprocess sstable info ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
+  reprocess sstable info --verify ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := backup.Open(cmd.Context(), a.cfg.Backup, args, a.log)
 			if err != nil {
 				return err
 			}
-			return s.WriteInfo(cmd.OutOrStdout())
+			return s.WriteInfo(cmd.Context(), cmd.OutOrStdout(), verify)
 		},
 	}
+	cmd.Flags().BoolVar(&verify, "verify", false, "also read each Data.db whole and check it against its Digest.crc32")
+	return cmd
 }
 
 type readFlags struct {
@@ -61,29 +64,21 @@ type readFlags struct {
 
 func (f *readFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.asOf, "as-of", "", "judge TTLs at this RFC 3339 time (default: the snapshot's created_at, else now)")
-	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "token ranges read at once (default: one per core)")
-}
-
-func (f *readFlags) options() (sstable.ReadOptions, error) {
-	o := sstable.ReadOptions{Parallel: f.parallel}
-	if f.asOf != "" {
-		t, err := time.Parse(time.RFC3339Nano, f.asOf)
-		if err != nil {
-			return o, fmt.Errorf("--as-of: want an RFC 3339 time like 2026-11-20T00:00:00Z: %w", err)
-		}
-		o.AsOf = t
-	}
-	if f.parallel < 0 {
-		return o, fmt.Errorf("--parallel: want 0 or more, got %d", f.parallel)
-	}
-	return o, nil
+	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "token ranges read at once (default: sized from the snapshot, cores and memory; see sstable info)")
 }
 
 // open checks the flags, then opens the snapshot.
 func (f *readFlags) open(ctx context.Context, a *app, locations []string) (*sstable.Snapshot, sstable.ReadOptions, error) {
-	o, err := f.options()
-	if err != nil {
-		return nil, o, err
+	o := sstable.ReadOptions{Parallel: f.parallel}
+	if f.asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, f.asOf)
+		if err != nil {
+			return nil, o, fmt.Errorf("--as-of: want an RFC 3339 time like 2026-11-20T00:00:00Z: %w", err)
+		}
+		o.AsOf = t
+	}
+	if f.parallel < 0 {
+		return nil, o, fmt.Errorf("--parallel: want 0 or more, got %d", f.parallel)
 	}
 	s, err := backup.Open(ctx, a.cfg.Backup, locations, a.log)
 	return s, o, err

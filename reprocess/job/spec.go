@@ -85,7 +85,7 @@ type Source struct {
 	// with no load on the live cluster. Several (one per replica) merge.
 	Snapshots []string  `yaml:"snapshots,omitempty"` // directories or s3://bucket/prefix URLs
 	AsOf      time.Time `yaml:"as_of,omitempty"`     // TTLs are judged at this time; default the snapshot's created_at
-	Splits    int       `yaml:"splits,omitempty"`    // token ranges, one scan task each
+	Splits    int       `yaml:"splits,omitempty"`    // token ranges, one scan task each; absent: sized from the snapshot
 	// Since makes the scan incremental: an older snapshot of the table
 	// (directory or s3:// URL) or the SSTable manifest an export of it
 	// wrote; only the assets of partitions written since are handed out,
@@ -148,7 +148,6 @@ const (
 	DefaultPageSize    = 500
 	DefaultConcurrency = 4
 	DefaultKeepAlive   = 5 * time.Minute
-	DefaultSplits      = 64
 	DefaultSplitAfter  = 50_000
 	DefaultSplitWays   = 8
 	// MaxIDs caps an inline id list (source.ids); longer lists go in a file.
@@ -195,9 +194,6 @@ func Parse(data []byte) (Spec, error) {
 		if s.Source.SplitWays == 0 {
 			s.Source.SplitWays = DefaultSplitWays
 		}
-	}
-	if s.Source.Kind == SourceBackup && s.Source.Splits == 0 {
-		s.Source.Splits = DefaultSplits
 	}
 	if s.Source.Kind == SourceElasticsearch {
 		if s.Source.IDField == "" {
@@ -403,8 +399,8 @@ func (src Source) validate() error {
 				bad(fmt.Sprintf("snapshots[%d]", i), "empty location")
 			}
 		}
-		if src.Splits < 1 || src.Splits > 65536 {
-			bad("splits", "want 1 to 65536, got %d", src.Splits)
+		if src.Splits < 0 || src.Splits > 65536 {
+			bad("splits", "want 1 to 65536, or none to size them from the snapshot, got %d", src.Splits)
 		}
 	case "":
 		bad("kind", "missing: cassandra, elasticsearch, ids or backup")

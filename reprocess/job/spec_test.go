@@ -33,7 +33,7 @@ func TestGoodSpecs(t *testing.T) {
 		t.Errorf("compiled job: %+v", j)
 	}
 	es, _ := job.Load("testdata/es.good.yaml")
-	if b, _ := job.Load("testdata/backup.good.yaml"); b.Source.Splits != job.DefaultSplits || len(b.Source.Snapshots) != 2 || b.Source.AsOf.Day() != 20 {
+	if b, _ := job.Load("testdata/backup.good.yaml"); b.Source.Splits != 0 || len(b.Source.Snapshots) != 2 || b.Source.AsOf.Day() != 20 {
 		t.Errorf("backup defaults not filled: %+v", b)
 	}
 	if es.Source.IDField != "_id" || es.Source.KeepAlive != job.DefaultKeepAlive || es.Mode != "async" || es.Source.Query["term"] == nil {
@@ -51,7 +51,7 @@ func TestBadSpecs(t *testing.T) {
 			"transform.version", "transform.facts", "nope", "mode:", "turbo", "rate.limit"}},
 		{"kind.bad.yaml", []string{"source.kind", "postgres"}},
 		{"time.bad.yaml", []string{"source.created_to (line 6)", `"2025-13-01" is not a time`, "RFC 3339"}},
-		{"backup.bad.yaml", []string{"source.snapshots: list the snapshot", "source.splits: want 1 to 65536, got -1"}},
+		{"backup.bad.yaml", []string{"source.snapshots: list the snapshot", "source.splits: want 1 to 65536, or none to size them from the snapshot, got -1"}},
 		{"service.bad.yaml", []string{`transform.service.url: "ftp://nope"`, "transform.service.fields", "transform.service.batch",
 			"transform.service.rate", "transform.service.timeout", "transform.workflow: belongs to the workflow transform"}},
 		{"stock.bad.yaml", []string{"transform.dir", "transform.format", "csv", "transform.index: index, mapping_version, alias and mapping belong to the reindex"}},

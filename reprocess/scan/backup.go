@@ -30,11 +30,15 @@ import (
 // the asset gone (outcome missing) or, if it was written again since the
 // snapshot, as it is now.
 type Backup struct {
-	Snapshot  *sstable.Snapshot
-	Splits    int
-	AsOf      time.Time // zero: the snapshot's created_at
-	BatchSize int
-	Changes   *sstable.Changes
+	Snapshot *sstable.Snapshot
+	// Splits is how many token ranges (tasks) the snapshot is cut into;
+	// 0 sizes them from the snapshot's data, SplitBytes a range (see
+	// sstable.Plan), so the same snapshot always gives the same tasks.
+	Splits     int
+	SplitBytes int64     // 0: sstable.DefaultSplitBytes
+	AsOf       time.Time // zero: the snapshot's created_at
+	BatchSize  int
+	Changes    *sstable.Changes
 
 	ranges  []sstable.TokenRange
 	changed [][]sstable.PartitionKey // per range, its changed partitions
@@ -61,7 +65,11 @@ func (b *Backup) init() error {
 	if s := b.Snapshot.Schema; s != nil && !backup.HoldsAssets(b.Snapshot) {
 		return fmt.Errorf("backup source: the snapshot holds %s.%s (key %v), not the assets table (key asset_id)", s.Keyspace, s.Table, s.PartitionKey)
 	}
-	r, err := b.Snapshot.Ranges(max(1, b.Splits))
+	n := b.Splits
+	if n <= 0 {
+		n = sstable.Plan(b.Snapshot, sstable.Budget{SplitBytes: b.SplitBytes}).Splits
+	}
+	r, err := b.Snapshot.Ranges(n)
 	if err != nil {
 		return fmt.Errorf("backup source: %w", err)
 	}
