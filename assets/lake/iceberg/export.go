@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -65,7 +63,11 @@ func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOpti
 	if err != nil {
 		return Result{}, err
 	}
-	props := ice.Properties{SourceProperty: Fingerprint(s), TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	source, err := Fingerprint(s)
+	if err != nil {
+		return Result{}, err
+	}
+	props := ice.Properties{SourceProperty: source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
 	res, err := appendRows(ctx, opt, sc, snapshotRows(s, o, time.Now().UTC()), props)
 	if errors.Is(err, ErrAlreadyExported) {
 		err = fmt.Errorf("%w: export another snapshot, or to another table", err)
@@ -127,23 +129,25 @@ func findExport(tbl *table.Table, source string) *table.Snapshot {
 	return nil
 }
 
-// Fingerprint identifies a snapshot's content: its table and each
-// SSTable's name, data length and digest (Digest.crc32, where written).
-// The same snapshot read from another place (a copy, S3) has the same
-// fingerprint.
-func Fingerprint(s *sstable.Snapshot) string {
+// Fingerprint identifies a snapshot's content: its table and the SSTables
+// of its manifest (name, size and digest, where written). The same
+// snapshot read from another place (a copy, S3) has the same fingerprint.
+func Fingerprint(s *sstable.Snapshot) (string, error) {
+	m, err := s.Manifest()
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", tableName(s))
-	lines := make([]string, len(s.Tables))
-	for i, t := range s.Tables {
-		digest, _ := os.ReadFile(filepath.Join(t.Dir, t.Prefix+"-Digest.crc32"))
-		lines[i] = fmt.Sprintf("%s %d %s\n", t.Prefix, t.DataLength(), digest)
+	lines := make([]string, len(m.SSTables))
+	for i, f := range m.SSTables {
+		lines[i] = fmt.Sprintf("%s %d %s\n", f.Name, f.Size, f.Digest)
 	}
 	slices.Sort(lines)
 	for _, l := range lines {
 		h.Write([]byte(l))
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 func tableName(s *sstable.Snapshot) string {
