@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	ice "github.com/apache/iceberg-go"
@@ -143,11 +145,15 @@ func Close(cat catalog.Catalog) error {
 	return nil
 }
 
-// ParseIdent parses namespace.table (the namespace may have several levels).
+// ParseIdent parses namespace.table (the namespace may have several
+// levels). Each part is a name of letters, digits and underscores, as in
+// CQL, so no part can name a path outside the warehouse.
 func ParseIdent(name string) (table.Identifier, error) {
 	id := strings.Split(name, ".")
-	if len(id) < 2 || strings.Contains(name, "..") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
-		return nil, fmt.Errorf("iceberg: table %q: want namespace.table, e.g. lake.assets", name)
+	if len(id) < 2 || slices.ContainsFunc(id, func(p string) bool { return !identPart.MatchString(p) }) {
+		return nil, fmt.Errorf("iceberg: table %q: want namespace.table, each part letters, digits and underscores, e.g. lake.assets", name)
 	}
 	return id, nil
 }
+
+var identPart = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)

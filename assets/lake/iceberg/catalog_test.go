@@ -92,3 +92,29 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestParseIdent accepts namespace.table names of CQL-like parts and
+// refuses any part that could name a path or is empty.
+func TestParseIdent(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"lake.assets":                      true,
+		"a.b.c":                            true,
+		"Lake_2.t_1":                       true,
+		"assets":                           false,
+		"lake.":                            false,
+		".assets":                          false,
+		"lake..assets":                     false,
+		"x./../../evil":                    false,
+		"x.a/b":                            false,
+		"x.y; DROP":                        false,
+		"x.y\x00":                          false,
+		"lake.a" + "\\b":                   false,
+		"lake.ünïcode":                     false,
+		"lake." + strings.Repeat("a", 129): false,
+	} {
+		_, err := iceberg.ParseIdent(name)
+		if (err == nil) != ok {
+			t.Errorf("ParseIdent(%q): error %v, want ok=%v", name, err, ok)
+		}
+	}
+}
