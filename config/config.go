@@ -59,6 +59,9 @@ type Serve struct {
 	// IDsDir is the one directory whose files a job posted to the API may
 	// name as source.file; empty: the API reads no files.
 	IDsDir string `mapstructure:"ids_dir"`
+	// ExportDir is the one directory an export job posted to the API may
+	// write under (transform.dir, a SQLite catalog); empty: none.
+	ExportDir string `mapstructure:"export_dir"`
 }
 
 // Metrics configures the HTTP endpoint of scan and worker processes.

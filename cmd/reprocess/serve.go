@@ -29,7 +29,8 @@ func (a *app) serveCmd() *cobra.Command {
 Every /api/v1 request needs "Authorization: Bearer TOKEN" with serve.token
 (REPROCESS_SERVE_TOKEN); the page asks for it once. Jobs started through the
 API scan in this process and publish to kafka.topic for the workers; an id
-list comes in the spec (source.ids), a file only from serve.ids_dir.`,
+list comes in the spec (source.ids), a file only from serve.ids_dir; an
+export writes only under serve.export_dir.`,
 		Example: `  REPROCESS_SERVE_TOKEN=s3cret reprocess --kafka-brokers 127.0.0.1:9092 serve
   curl -H "Authorization: Bearer s3cret" --data-binary @job.yaml localhost:8080/api/v1/jobs`,
 		Args: cobra.NoArgs,
@@ -64,6 +65,6 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 	jobs := run.NewBackground(env)
 	jobs.Resume(ctx) // it logs what it resumes, and why not
 	srv := &api.Server{Store: env.Store, Runner: jobs, Planner: a.planner(env.Store), Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir,
-		Registry: env.Metrics, Log: a.log, Ready: env.Ready, DeadLetters: env.DeadLetters()}
+		ExportDir: a.cfg.Serve.ExportDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready, DeadLetters: env.DeadLetters()}
 	return srv.Handler(), func() { jobs.Stop(); closeEnv() }, nil
 }

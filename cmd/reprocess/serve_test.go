@@ -177,6 +177,9 @@ func TestAPIReadsNoServerFiles(t *testing.T) {
 	for {
 		_, body := call(t, withDir, "GET", "/api/v1/jobs/files-7", "", token)
 		if c, _ := body["counters"].(map[string]any); body["status"] == "succeeded" && c["scanned"] == 1.0 {
+			if text := fmt.Sprint(body); strings.Contains(text, dir) || !strings.Contains(text, "file: ids.txt") {
+				t.Errorf("the job's view names the server's directory, or not the file as given: %s", text)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -56,7 +56,8 @@ type Planner interface {
 
 // Server serves the API. Token must not be empty. With DeadLetters nil the
 // dead-letter routes answer 503.
-// A job may name a file as its id list only inside IDsDir (none if empty).
+// A job may name a file as its id list only inside IDsDir (none if empty),
+// and write an export only inside ExportDir.
 type Server struct {
 	Store       assets.Store
 	Runner      Runner
@@ -64,6 +65,7 @@ type Server struct {
 	DeadLetters DeadLetters
 	Token       string
 	IDsDir      string
+	ExportDir   string // where an API job's export may write (none if empty)
 	Registry    *prometheus.Registry
 	Ready       func(context.Context) error
 	Log         *slog.Logger
@@ -180,6 +182,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		cur = assets.Job{ID: j.Name, Status: control.Pending}
 	}
+	cur.Spec = s.jobs().hide(cur.Spec)
 	writeJSON(w, http.StatusCreated, viewOf(control.View{Job: cur}))
 }
 
@@ -209,6 +212,16 @@ func (s *Server) readSpec(w http.ResponseWriter, r *http.Request) (j *job.Job, f
 			writeError(w, http.StatusBadRequest, err)
 			return nil, "", false
 		}
+	}
+	resolved, err := s.serverPaths(j)
+	if err == nil && (resolved || file != "") {
+		// Other processes (workers, a later serve) read the stored text:
+		// it must name the resolved paths.
+		j.Spec, err = job.Rewritten(j.Spec)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return nil, "", false
 	}
 	return j, file, true
 }

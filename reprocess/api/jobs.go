@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
@@ -16,7 +18,12 @@ import (
 
 // Jobs are the operations on existing jobs, on a store: what the job
 // routes answer, and what the CLI's job commands do on a store they open.
-type Jobs struct{ Store assets.Store }
+// A spec shown names the paths under Dirs (the server's ids and export
+// directories) relative to them, so the API shows no server path.
+type Jobs struct {
+	Store assets.Store
+	Dirs  []string
+}
 
 // List views every job, in id order.
 func (l Jobs) List(ctx context.Context) ([]JobView, error) {
@@ -68,6 +75,7 @@ func (l Jobs) view(ctx context.Context, j assets.Job) (JobView, error) {
 		return JobView{}, err
 	}
 	jv := viewOf(v)
+	jv.Spec = l.hide(jv.Spec)
 	t, err := l.Store.Throttle(ctx, j.ID)
 	switch {
 	case err == nil:
@@ -81,12 +89,20 @@ func (l Jobs) view(ctx context.Context, j assets.Job) (JobView, error) {
 	return jv, nil
 }
 
+// hide makes the paths under l.Dirs in spec relative to their directory.
+func (l Jobs) hide(spec string) string {
+	for _, d := range l.Dirs {
+		spec = strings.ReplaceAll(spec, d+string(filepath.Separator), "")
+	}
+	return spec
+}
+
 func viewOf(v control.View) JobView {
 	return JobView{View: v, Handled: worker.HandledIn(v.Counters)}
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	views, err := Jobs{s.Store}.List(r.Context())
+	views, err := s.jobs().List(r.Context())
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
@@ -99,7 +115,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	v, err := Jobs{s.Store}.Get(r.Context(), r.PathValue("id"))
+	v, err := s.jobs().Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return
@@ -110,7 +126,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 	action := r.PathValue("action")
-	v, err := Jobs{s.Store}.Act(r.Context(), r.PathValue("id"), action)
+	v, err := s.jobs().Act(r.Context(), r.PathValue("id"), action)
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return
@@ -131,7 +147,7 @@ func (s *Server) rate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf(`body: want {"rate": N}: %w`, err))
 		return
 	}
-	v, err := Jobs{s.Store}.SetRate(r.Context(), r.PathValue("id"), req.Rate)
+	v, err := s.jobs().SetRate(r.Context(), r.PathValue("id"), req.Rate)
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return

@@ -29,10 +29,12 @@ import (
 type runner struct {
 	errs  map[string]error
 	files []string
+	jobs  []*job.Job
 }
 
 func (r *runner) Start(j *job.Job) error {
 	r.files = append(r.files, j.Source.File)
+	r.jobs = append(r.jobs, j)
 	return r.errs[j.Name]
 }
 
@@ -213,6 +215,72 @@ func TestIDsDir(t *testing.T) {
 			t.Errorf("ids_dir %s, file %s: %d %q, runner got %v; want 400 naming source.file", tc.idsDir, tc.file, code, msg, r.files)
 		case tc.want == "" && strings.Contains(strings.ReplaceAll(msg, tc.file, ""), base):
 			t.Errorf("ids_dir %s, file %s: %q names a server path", tc.idsDir, tc.file, msg)
+		}
+	}
+}
+
+// An export posted to the API writes only inside serve.export_dir, and the
+// spec text every other process reads names the resolved paths; a backup
+// source reads no server directory.
+func TestExportDir(t *testing.T) {
+	base := t.TempDir()
+	dir, outside := filepath.Join(base, "exports"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(dir, "old"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "out")); err != nil {
+		t.Fatal(err)
+	}
+	realDir, _ := filepath.EvalSymlinks(dir)
+	exportTo := func(params string) string {
+		return "name: ex\nsource: {kind: ids, ids: ['" + anID + "']}\ntransform: {name: export, version: 1, " + params + "}\n"
+	}
+	backup := func(src string) string {
+		return "name: bk\nsource: {kind: backup, " + src + "}\ntransform: {name: orientation, version: 1}\n"
+	}
+	for _, tc := range []struct {
+		exportDir, spec, field string
+		dir, catalog           string // the resolved paths, when accepted
+	}{
+		{dir, exportTo("dir: daily, format: jsonl"), "", filepath.Join(realDir, "daily"), ""},
+		{dir, exportTo("dir: old/new/deeper, format: parquet"), "", filepath.Join(realDir, "old/new/deeper"), ""},
+		{dir, exportTo("dir: d, format: iceberg, catalog: lake.db, table: lake.assets"), "", filepath.Join(realDir, "d"), filepath.Join(realDir, "lake.db")},
+		{dir, exportTo("dir: d, format: iceberg, catalog: 'https://lake.example/api', table: lake.assets"), "", filepath.Join(realDir, "d"), "https://lake.example/api"},
+		{dir, exportTo("dir: " + outside + ", format: jsonl"), "transform.dir", "", ""},
+		{dir, exportTo("dir: ../outside, format: jsonl"), "transform.dir", "", ""},
+		{dir, exportTo("dir: old/../../outside, format: jsonl"), "transform.dir", "", ""},
+		{dir, exportTo("dir: out/x, format: jsonl"), "transform.dir", "", ""},
+		{dir, exportTo("dir: d, format: iceberg, catalog: ../lake.db, table: lake.assets"), "transform.catalog", "", ""},
+		{dir, exportTo("dir: d, format: iceberg, catalog: /var/lake.db, table: lake.assets"), "transform.catalog", "", ""},
+		{"", exportTo("dir: daily, format: jsonl"), "serve.export_dir", "", ""},
+		{dir, backup("snapshots: [" + outside + "]"), "source.snapshots[0]", "", ""},
+		{dir, backup("snapshots: ['s3://b/snap'], since: " + outside), "source.since", "", ""},
+	} {
+		r := &runner{}
+		srv := httptest.NewServer((&api.Server{Store: assetstest.Embedded(t, assets.DefaultLayout), Runner: r, Token: token, ExportDir: tc.exportDir,
+			Log: slog.New(slog.DiscardHandler)}).Handler())
+		code, msg := post(t, srv, "/api/v1/jobs", tc.spec)
+		srv.Close()
+		if tc.field != "" {
+			if code != 400 || len(r.jobs) != 0 || !strings.Contains(msg, tc.field) || strings.Contains(strings.ReplaceAll(msg, outside, ""), base) {
+				t.Errorf("%s: %d %q, runner got %d jobs; want 400 naming %s and no server path", tc.spec, code, msg, len(r.jobs), tc.field)
+			}
+			continue
+		}
+		if code != 201 || len(r.jobs) != 1 {
+			t.Errorf("%s: %d %q, want 201", tc.spec, code, msg)
+			continue
+		}
+		stored, err := job.Read([]byte(r.jobs[0].Text))
+		if err != nil {
+			t.Fatalf("%s: the stored text does not read: %v", tc.spec, err)
+		}
+		for _, got := range []job.Transform{r.jobs[0].Transform, stored.Transform} {
+			if got.Dir != tc.dir || got.Catalog != tc.catalog {
+				t.Errorf("%s: dir %q catalog %q, want %q and %q", tc.spec, got.Dir, got.Catalog, tc.dir, tc.catalog)
+			}
 		}
 	}
 }

@@ -265,6 +265,18 @@ func Fingerprint(s Spec) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// Rewritten returns s with its Text written again from its fields, for a
+// spec changed after parsing (the API resolves its paths): the text is
+// what the other processes of the job read.
+func Rewritten(s Spec) (Spec, error) {
+	b, err := yaml.Marshal(s)
+	if err != nil {
+		return s, fmt.Errorf("job spec: %w", err)
+	}
+	s.Text = string(b)
+	return s, nil
+}
+
 // Open reads, parses and compiles the spec file at path.
 func Open(path string) (*Job, error) {
 	s, err := Load(path)

@@ -45,10 +45,11 @@ type Catalog struct {
 	S3 backup.S3 `mapstructure:"s3"`
 }
 
-// With returns c with URI uri, when uri is not empty.
+// With returns c with URI uri, when uri is not empty. The configured
+// token goes only to the configured catalog: another URI gets none.
 func (c Catalog) With(uri string) Catalog {
-	if uri != "" {
-		c.URI = uri
+	if uri != "" && uri != c.URI {
+		c.URI, c.Token = uri, ""
 	}
 	return c
 }

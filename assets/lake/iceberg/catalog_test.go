@@ -118,3 +118,19 @@ func TestParseIdent(t *testing.T) {
 		}
 	}
 }
+
+// TestWithKeepsTheTokenForItsCatalog: a job spec naming another catalog
+// must not receive the configured catalog's token.
+func TestWithKeepsTheTokenForItsCatalog(t *testing.T) {
+	c := iceberg.Catalog{URI: "https://lake.example/api", Token: "t0k"}
+	for uri, want := range map[string]string{
+		"":                          "t0k",
+		"https://lake.example/api":  "t0k",
+		"https://other.example/api": "",
+		"lake.db":                   "",
+	} {
+		if got := c.With(uri).Token; got != want {
+			t.Errorf("With(%q).Token = %q, want %q", uri, got, want)
+		}
+	}
+}
