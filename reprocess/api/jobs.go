@@ -92,7 +92,7 @@ func (l Jobs) view(ctx context.Context, j assets.Job) (JobView, error) {
 // hide makes the paths under l.Dirs in spec relative to their directory.
 func (l Jobs) hide(spec string) string {
 	for _, d := range l.Dirs {
-		spec = strings.ReplaceAll(spec, d+string(filepath.Separator), "")
+		spec = strings.ReplaceAll(strings.ReplaceAll(spec, d+string(filepath.Separator), ""), d, ".")
 	}
 	return spec
 }
