@@ -72,11 +72,16 @@ func (t *Table) file() (SSTableFile, error) {
 
 // ReadManifest reads a manifest Manifest.Write wrote.
 func ReadManifest(path string) (Manifest, error) {
-	var m Manifest
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return m, fmt.Errorf("sstable: manifest: %w", err)
+		return Manifest{}, fmt.Errorf("sstable: manifest: %w", err)
 	}
+	return ParseManifest(path, raw)
+}
+
+// ParseManifest parses the JSON of a manifest read from path.
+func ParseManifest(path string, raw []byte) (Manifest, error) {
+	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return m, fmt.Errorf("sstable: manifest %s: %w", path, err)
 	}
@@ -408,24 +413,71 @@ func keyTypes(key *Type) []*Type {
 	return []*Type{key}
 }
 
-// keyID is the identity of a partition key as its row values give it.
-func keyID(types []*Type, key []byte) (string, error) {
+// KeyValues decodes a partition key into the values of its columns, as
+// they lead the key's rows (CQLRow.Values).
+func (s *Snapshot) KeyValues(k PartitionKey) ([]any, error) {
+	return keyValues(keyTypes(s.Tables[0].Header.PartitionKey), k.Key)
+}
+
+// KeysWhere returns the partitions of s, in partition order and each once,
+// whose key values (KeyValues) match: a scan of every SSTable's index.
+func (s *Snapshot) KeysWhere(match func([]any) bool) ([]PartitionKey, error) {
+	p, err := ParsePartitioner(s.Tables[0].Partitioner)
+	if err != nil {
+		return nil, err
+	}
+	types := keyTypes(s.Tables[0].Header.PartitionKey)
+	var keys []PartitionKey
+	for _, t := range s.Tables {
+		idx, err := t.Index()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range idx {
+			vals, err := keyValues(types, e.Key)
+			if err != nil {
+				return nil, err
+			}
+			if match(vals) {
+				keys = append(keys, p.Decorate(e.Key))
+			}
+		}
+	}
+	slices.SortFunc(keys, PartitionKey.Compare)
+	return slices.CompactFunc(keys, func(a, b PartitionKey) bool { return a.Compare(b) == 0 }), nil
+}
+
+// keyValues decodes a partition key of the column types.
+func keyValues(types []*Type, key []byte) ([]any, error) {
 	comps := [][]byte{key}
 	if len(types) > 1 {
 		var err error
 		if comps, err = (&Type{Name: "CompositeType", Params: types}).Components(key); err != nil {
-			return "", fmt.Errorf("partition key %x: %w", key, err)
+			return nil, fmt.Errorf("partition key %x: %w", key, err)
 		}
 	}
 	if len(comps) != len(types) {
-		return "", fmt.Errorf("%w: partition key %x: %d components, want %d", ErrCorrupt, key, len(comps), len(types))
+		return nil, fmt.Errorf("%w: partition key %x: %d components, want %d", ErrCorrupt, key, len(comps), len(types))
 	}
-	var b strings.Builder
+	vals := make([]any, len(comps))
 	for i, c := range comps {
 		v, err := types[i].Decode(c)
 		if err != nil {
-			return "", fmt.Errorf("partition key %x: %w", key, err)
+			return nil, fmt.Errorf("partition key %x: %w", key, err)
 		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+// keyID is the identity of a partition key as its row values give it.
+func keyID(types []*Type, key []byte) (string, error) {
+	vals, err := keyValues(types, key)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, v := range vals {
 		b.Write(JSON(v))
 		b.WriteByte(0)
 	}

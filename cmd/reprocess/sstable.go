@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -146,14 +145,16 @@ SSTables new since --since touch, which are re-merged from the snapshot.
 
 With --format iceberg the rows, every column typed, are appended in one
 commit to --table (created when absent, partitioned by --partition-by) in
---catalog; a snapshot the table already holds is refused.`,
+--catalog; a snapshot the table already holds is refused. With --since (an
+older snapshot, its manifest, or "last": the one the table's last export
+recorded) the commit is an overwrite of the partitions changed since.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
   reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
   reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday
   reprocess sstable export --format iceberg --catalog lake.db --table lake.assets --partition-by 'day(created_at)' /backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkExport(&ex, ice); err != nil {
+			if err := iceberg.CheckExport(&ex, ice.Table); err != nil {
 				return err
 			}
 			s, o, err := rf.open(cmd.Context(), a, args)
@@ -166,7 +167,7 @@ commit to --table (created when absent, partitioned by --partition-by) in
 			if ex.Format == "iceberg" {
 				ice.Catalog = a.cfg.Iceberg.With(ice.Catalog.URI)
 				run = func() (string, error) {
-					r, err := iceberg.ExportSnapshot(cmd.Context(), s, o, ice)
+					r, err := iceberg.ExportChanges(cmd.Context(), s, o, ice, ex.Since, a.cfg.Backup, a.log)
 					return r.String(), err
 				}
 			}
@@ -182,22 +183,9 @@ commit to --table (created when absent, partitioned by --partition-by) in
 	cmd.Flags().StringVar((*string)(&ex.Format), "format", "parquet", "parquet, jsonl or iceberg")
 	cmd.Flags().StringVarP(&ex.Out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
 	cmd.Flags().StringVar(&ex.Base, "base", "", "a previous export of an older snapshot to update (incremental)")
-	cmd.Flags().StringVar(&ex.Since, "since", "", "the older snapshot or SSTable manifest --base was read from (default BASE.sstables.json)")
+	cmd.Flags().StringVar(&ex.Since, "since", "", "the older snapshot or SSTable manifest --base (or --table; \"last\": its last export's) was read from (default BASE.sstables.json)")
 	cmd.Flags().StringVar(&ice.Catalog.URI, "catalog", "", "Iceberg catalog: a SQLite file or a REST catalog's URL (default iceberg.catalog)")
 	cmd.Flags().StringVar(&ice.Table, "table", "", "Iceberg table, namespace.name")
 	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
 	return cmd
-}
-
-// checkExport checks the flags of an Iceberg export, or of a file export.
-func checkExport(ex *lake.Export, ice iceberg.Options) error {
-	switch {
-	case ex.Format != "iceberg":
-		return ex.Check()
-	case ice.Table == "":
-		return errors.New("--table: name the Iceberg table to write, namespace.name")
-	case ex.Out != "" || ex.Base != "" || ex.Since != "":
-		return errors.New("--format iceberg writes to --table: --out, --base and --since are for parquet and jsonl")
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,7 +319,8 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 		{[]string{"sstable", "export", "--format", "iceberg", simple}, "--table"},
 		{[]string{"sstable", "export", "--format", "iceberg", "--table", "t", "--catalog", catalog, simple}, "want namespace.table"},
 		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--catalog", catalog, "--partition-by", "week(k)", simple}, "unknown transform week"},
-		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--base", "prev.parquet", simple}, "--out, --base and --since are for parquet and jsonl"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--base", "prev.parquet", simple}, "--out and --base are for parquet and jsonl"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.none", "--catalog", catalog, "--since", "last", simple}, "--since: iceberg: load lake.none"},
 		{[]string{"sstable", "export", "--format", "orc", "--out", "x", simple}, "want parquet or jsonl"},
 		{[]string{"sstable", "dump", "s3://"}, "want s3://bucket/prefix"},
 		{[]string{"sstable", "export", "--out", "x", "--since", simple, simple}, "--since: give --base too"},
@@ -430,6 +432,53 @@ func TestSSTableIncrementalExportWiring(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: incremental export\n%v\nwant the full one\n%v", format, got, want)
 		}
+	}
+}
+
+// TestSSTableIncrementalExportToIceberg: a snapshot of the assets table's
+// first SSTable exported to Iceberg, then the whole snapshot with --since
+// last, leaves the rows of a full export (but for exported_at) in one
+// overwrite commit; a rerun is refused.
+func TestSSTableIncrementalExportToIceberg(t *testing.T) {
+	dir := t.TempDir()
+	catalog, older := filepath.Join(dir, "lake.db"), filepath.Join(dir, "older")
+	copyFiles(t, "testdata/assets-snapshot", older, "nb-1-big-*", "schema.cql")
+	export := func(args ...string) string {
+		t.Helper()
+		out, err := cli(t, append([]string{"sstable", "export", "--format", "iceberg", "--catalog", catalog}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	export("--table", "lake.full", "testdata/assets-snapshot")
+	export("--table", "lake.assets", "--partition-by", "bucket(4, asset_id)", older)
+	out := export("--table", "lake.assets", "--since", "last", "testdata/assets-snapshot")
+	if !strings.Contains(out, "replaced 1 partitions changed since") {
+		t.Errorf("incremental export: %s; want the second SSTable's one partition replaced", out)
+	}
+	rows := func(table string) []string {
+		var out []string
+		for _, r := range icebergRows(t, catalog, table) {
+			delete(r, "exported_at")
+			line, _ := json.Marshal(r)
+			out = append(out, string(line))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := rows("lake.assets"), rows("lake.full"); !slices.Equal(got, want) {
+		t.Errorf("after the incremental export the table holds\n%v\nwant\n%v", got, want)
+	}
+	tbl, err := iceberg.Load(context.Background(), iceberg.Catalog{URI: catalog}, "lake.assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := tbl.CurrentSnapshot().Summary.Operation; op != "overwrite" || len(tbl.Metadata().Snapshots()) != 2 {
+		t.Errorf("the incremental export committed %s, %d snapshots in all; want one overwrite after the full export", op, len(tbl.Metadata().Snapshots()))
+	}
+	if _, err := cli(t, "sstable", "export", "--format", "iceberg", "--catalog", catalog, "--table", "lake.assets", "--since", "last", "testdata/assets-snapshot"); err == nil || !strings.Contains(err.Error(), "already exported") {
+		t.Errorf("a second incremental export: %v, want refused as already exported", err)
 	}
 }
 

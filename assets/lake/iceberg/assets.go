@@ -68,7 +68,7 @@ func AppendAssets(ctx context.Context, opt Options, source string, rows []lake.R
 		}
 		return nil
 	}
-	_, err = appendRows(ctx, opt, AssetSchema(), each, ice.Properties{SourceProperty: source})
+	_, err = commitRows(ctx, opt, write{sc: AssetSchema(), rows: each, props: ice.Properties{SourceProperty: source}})
 	if errors.Is(err, ErrAlreadyExported) {
 		return false, nil
 	}

@@ -1,6 +1,7 @@
 package iceberg
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,9 +25,11 @@ import (
 
 // Snapshot summary properties an export records.
 const (
-	SourceProperty = "reprocess.source"       // the source snapshot's fingerprint
-	TableProperty  = "reprocess.source-table" // keyspace.table
-	AsOfProperty   = "reprocess.as-of"        // the moment TTLs were judged at
+	SourceProperty   = "reprocess.source"       // the source snapshot's fingerprint
+	TableProperty    = "reprocess.source-table" // keyspace.table
+	AsOfProperty     = "reprocess.as-of"        // the moment TTLs were judged at
+	ManifestProperty = "reprocess.sstables"     // the location of the source's SSTable manifest
+	ChangedProperty  = "reprocess.changed"      // partitions an incremental export replaced
 )
 
 // ErrAlreadyExported is returned when the table already holds an export
@@ -50,6 +53,12 @@ type Result struct {
 	SnapshotID     int64  // the Iceberg snapshot committed
 	Source         string // the source fingerprint recorded with it
 	TimesTruncated int64  // time values cut to whole microseconds
+
+	// Of an incremental export (ExportChanges):
+	Incremental bool
+	Partitions  int   // partitions replaced
+	Deleted     int64 // rows the commit removed, of replaced partitions or rewritten files
+	FilesGone   int64 // data files the commit removed, whole or rewritten (copy-on-write)
 }
 
 // ExportSnapshot appends the live rows of s, read with o, to the Iceberg
@@ -57,35 +66,65 @@ type Result struct {
 // visible only when the commit lands, so an export that stops early adds
 // no rows (its files are orphans). The commit records the snapshot's
 // fingerprint (Fingerprint) in its summary, and an export of a snapshot
-// the table already holds is refused with ErrAlreadyExported.
+// the table already holds is refused with ErrAlreadyExported. It records
+// the snapshot's SSTable manifest too (ManifestProperty), which a later
+// ExportChanges may start from.
 func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, opt Options) (Result, error) {
-	sc, err := Schema(s)
+	w, err := newWrite(s, o)
 	if err != nil {
 		return Result{}, err
 	}
-	source, err := Fingerprint(s)
-	if err != nil {
-		return Result{}, err
-	}
-	props := ice.Properties{SourceProperty: source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
-	res, err := appendRows(ctx, opt, sc, snapshotRows(s, o, time.Now().UTC()), props)
+	w.rows = snapshotRows(s, o, time.Now().UTC())
+	res, err := commitRows(ctx, opt, w)
 	if errors.Is(err, ErrAlreadyExported) {
 		err = fmt.Errorf("%w: export another snapshot, or to another table", err)
 	}
 	return res, err
 }
 
-// appendRows appends rows of schema sc to the table of opt in one commit
-// recording props, unless a snapshot of the table already recorded
+// write is what one commit writes.
+type write struct {
+	sc    *ice.Schema
+	rows  rowSource
+	props ice.Properties
+	// manifest, when set, is written beside the table's metadata and its
+	// location recorded as ManifestProperty.
+	manifest *sstable.Manifest
+	// overwrite, when set, selects the table's rows the commit replaces.
+	overwrite ice.BooleanExpression
+}
+
+// newWrite is the write of snapshot s's rows, read with o: its schema,
+// fingerprint, table, time and manifest.
+func newWrite(s *sstable.Snapshot, o sstable.ReadOptions) (write, error) {
+	sc, err := Schema(s)
+	if err != nil {
+		return write{}, err
+	}
+	source, err := Fingerprint(s)
+	if err != nil {
+		return write{}, err
+	}
+	m, err := s.Manifest()
+	if err != nil {
+		return write{}, err
+	}
+	m.AsOf = cmp.Or(o.AsOf, s.CreatedAt, time.Now()).UTC()
+	props := ice.Properties{SourceProperty: source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	return write{sc: sc, props: props, manifest: &m}, nil
+}
+
+// commitRows writes the rows of w to the table of opt in one commit
+// recording w.props, unless a snapshot of the table already recorded
 // props[SourceProperty] (ErrAlreadyExported).
-func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource, props ice.Properties) (Result, error) {
-	res := Result{Source: props[SourceProperty]}
+func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
+	res := Result{Source: w.props[SourceProperty]}
 	cat, err := opt.Catalog.Open(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer Close(cat)
-	tbl, err := openTable(ctx, cat, opt.Table, sc, opt.PartitionBy)
+	tbl, err := openTable(ctx, cat, opt.Table, w.sc, opt.PartitionBy)
 	if err != nil {
 		return res, err
 	}
@@ -98,11 +137,11 @@ func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource
 		return res, err
 	}
 	var c counts
-	batches := rowBatches{rows: rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
+	batches := rowBatches{rows: w.rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
 	rdr := array.ReaderFromIter(arrowSchema, batches.all(ctx))
 	defer rdr.Release()
 	txn := tbl.NewTransaction()
-	if err := txn.Append(ctx, rdr, props); err != nil {
+	if err := stage(ctx, tbl, txn, rdr, w); err != nil {
 		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
 	}
 	if opt.BeforeCommit != nil {
@@ -116,7 +155,27 @@ func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource
 	}
 	res.Rows, res.TimesTruncated = batches.n, c.TimesTruncated
 	res.SnapshotID = committed.CurrentSnapshot().SnapshotID
+	if sum := committed.CurrentSnapshot().Summary; sum != nil {
+		res.Deleted, _ = strconv.ParseInt(sum.Properties["deleted-records"], 10, 64)
+		res.FilesGone, _ = strconv.ParseInt(sum.Properties["deleted-data-files"], 10, 64)
+	}
 	return res, nil
+}
+
+// stage writes the manifest of w, if any, and its rows in txn: appended,
+// or overwriting the rows w.overwrite selects.
+func stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, rdr array.RecordReader, w write) error {
+	if w.manifest != nil {
+		loc, err := writeManifest(ctx, tbl, w.props[SourceProperty], *w.manifest)
+		if err != nil {
+			return err
+		}
+		w.props[ManifestProperty] = loc
+	}
+	if w.overwrite == nil {
+		return txn.Append(ctx, rdr, w.props)
+	}
+	return txn.Overwrite(ctx, rdr, w.props, table.WithOverwriteFilter(w.overwrite))
 }
 
 // findExport returns the table's snapshot that recorded source, if any.
@@ -266,6 +325,9 @@ func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) err
 // String formats a result for the command's report.
 func (r Result) String() string {
 	s := "wrote " + strconv.FormatInt(r.Rows, 10) + " rows in Iceberg snapshot " + strconv.FormatInt(r.SnapshotID, 10) + " (source " + r.Source + ")"
+	if r.Incremental {
+		s = fmt.Sprintf("replaced %d partitions changed since: removed %d rows (%d data files removed or rewritten), %s", r.Partitions, r.Deleted, r.FilesGone, s)
+	}
 	if r.TimesTruncated > 0 {
 		s += fmt.Sprintf("; %d time values cut to whole microseconds", r.TimesTruncated)
 	}
