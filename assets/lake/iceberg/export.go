@@ -67,12 +67,28 @@ func ExportSnapshot(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOpti
 	if err != nil {
 		return Result{}, err
 	}
-	props := ice.Properties{SourceProperty: source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	props := ice.Properties{SourceProperty: source, TableProperty: SourceTable(s), AsOfProperty: asOf(s, o)}
 	res, err := appendRows(ctx, opt, sc, snapshotRows(s, o, time.Now().UTC()), props)
 	if errors.Is(err, ErrAlreadyExported) {
 		err = fmt.Errorf("%w: export another snapshot, or to another table", err)
 	}
 	return res, err
+}
+
+// CheckFlags checks the flags of an Iceberg export, or of a file export;
+// distribute is for an Iceberg export only.
+func CheckFlags(ex *lake.Export, opt Options, distribute bool) error {
+	switch {
+	case ex.Format != "iceberg" && distribute:
+		return errors.New("--distribute: only --format iceberg exports are distributed")
+	case ex.Format != "iceberg":
+		return ex.Check()
+	case opt.Table == "":
+		return errors.New("--table: name the Iceberg table to write, namespace.name")
+	case ex.Out != "" || ex.Base != "" || ex.Since != "":
+		return errors.New("--format iceberg writes to --table: --out, --base and --since are for parquet and jsonl")
+	}
+	return nil
 }
 
 // appendRows appends rows of schema sc to the table of opt in one commit
@@ -90,8 +106,7 @@ func appendRows(ctx context.Context, opt Options, sc *ice.Schema, rows rowSource
 		return res, err
 	}
 	if snap := findExport(tbl, res.Source); snap != nil {
-		return res, fmt.Errorf("%w: Iceberg snapshot %d of %s (committed %s) holds %s", ErrAlreadyExported,
-			snap.SnapshotID, opt.Table, time.UnixMilli(snap.TimestampMs).UTC().Format(time.RFC3339), res.Source)
+		return res, alreadyExported(opt.Table, snap, res.Source)
 	}
 	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
 	if err != nil {
@@ -138,7 +153,7 @@ func Fingerprint(s *sstable.Snapshot) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n", tableName(s))
+	fmt.Fprintf(h, "%s\n", SourceTable(s))
 	lines := make([]string, len(m.SSTables))
 	for i, f := range m.SSTables {
 		lines[i] = fmt.Sprintf("%s %d %s\n", f.Name, f.Size, f.Digest)
@@ -150,7 +165,8 @@ func Fingerprint(s *sstable.Snapshot) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
-func tableName(s *sstable.Snapshot) string {
+// SourceTable names the table s is a snapshot of, keyspace.table.
+func SourceTable(s *sstable.Snapshot) string {
 	if s.Schema == nil {
 		return "unknown"
 	}
@@ -177,18 +193,23 @@ type rowSource func(ctx context.Context, fn func(cols []string, vals []any) erro
 // snapshotRows is the rows of a snapshot: as assets exported at exportedAt
 // when it holds the assets table, else as its own columns.
 func snapshotRows(s *sstable.Snapshot, o sstable.ReadOptions, exportedAt time.Time) rowSource {
-	holdsAssets := backup.HoldsAssets(s)
 	return func(ctx context.Context, fn func([]string, []any) error) error {
-		return s.Rows(ctx, o, func(r sstable.CQLRow) error {
-			if !holdsAssets {
-				return fn(r.Columns, r.Values)
-			}
-			a, err := backup.AssetFromRow(r)
-			if err != nil {
-				return err
-			}
-			return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
-		})
+		return s.Rows(ctx, o, rowFunc(s, exportedAt, fn))
+	}
+}
+
+// rowFunc passes each row of s to fn: as an asset exported at exportedAt
+// when s holds the assets table, else as its own columns.
+func rowFunc(s *sstable.Snapshot, exportedAt time.Time, fn func([]string, []any) error) func(sstable.CQLRow) error {
+	if !backup.HoldsAssets(s) {
+		return func(r sstable.CQLRow) error { return fn(r.Columns, r.Values) }
+	}
+	return func(r sstable.CQLRow) error {
+		a, err := backup.AssetFromRow(r)
+		if err != nil {
+			return err
+		}
+		return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
 	}
 }
 
