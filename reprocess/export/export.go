@@ -111,7 +111,11 @@ func (j *Job) RunTask(ctx context.Context, task string) error {
 	if _, done := parts[task]; done {
 		return nil
 	}
-	j.once.Do(func() { j.ranges, j.err = j.Snapshot.Ranges(n) })
+	j.once.Do(func() {
+		if j.ranges, j.err = j.Snapshot.Ranges(n); j.err == nil && len(j.ranges) != n {
+			j.err = fmt.Errorf("export %s: the snapshot cuts into %d token ranges, not %d", j.ID, len(j.ranges), n)
+		}
+	})
 	if j.err != nil {
 		return j.err
 	}

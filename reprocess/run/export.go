@@ -97,8 +97,9 @@ func exportSpec(s *sstable.Snapshot, locations []string, o sstable.ReadOptions, 
 	if o.Parallel > 0 {
 		p.Parallel = o.Parallel
 	}
-	spec.Tasks = max(p.Splits, 4*p.Parallel)
-	return spec, nil
+	ranges, err := s.Ranges(max(p.Splits, 4*p.Parallel)) // at most that many
+	spec.Tasks = len(ranges)
+	return spec, err
 }
 
 // ExportByGroup has the scanner group export s to the table of opt
