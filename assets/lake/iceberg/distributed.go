@@ -2,7 +2,6 @@ package iceberg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -119,7 +118,10 @@ func CommitParts(ctx context.Context, opt Options, parts []Part, props ice.Prope
 	if err != nil {
 		return res, err
 	}
-	for try := 0; ; try++ {
+	// A commit that fails may have lost the race to another process's (a
+	// catalog says so in its own words), or landed unanswered: each try
+	// looks for the export on the table's new head first.
+	for try := 1; ; try++ {
 		tbl, err := cat.LoadTable(ctx, ident)
 		if err != nil {
 			return res, fmt.Errorf("iceberg: load %s: %w", opt.Table, err)
@@ -127,20 +129,18 @@ func CommitParts(ctx context.Context, opt Options, parts []Part, props ice.Prope
 		if snap := findExport(tbl, res.Source); snap != nil {
 			return res, alreadyExported(opt.Table, snap, res.Source)
 		}
-		res, err = commitParts(ctx, tbl, parts, props)
-		// A commit that lost the race to another writer is tried again
-		// on the new head, after looking for the same export there.
-		if !errors.Is(err, table.ErrCommitFailed) || try == 4 {
+		if res, err = commitParts(ctx, tbl, parts, props); err == nil || try == 5 || ctx.Err() != nil {
 			if err != nil {
 				err = fmt.Errorf("iceberg: commit to %s: %w", opt.Table, err)
 			}
 			return res, err
 		}
+		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
 	}
 }
 
 // commitParts appends the files of parts to tbl in one commit, which
-// fails with table.ErrCommitFailed if any other landed since tbl was read.
+// fails if any other landed since tbl was read.
 func commitParts(ctx context.Context, tbl *table.Table, parts []Part, props ice.Properties) (Result, error) {
 	res := Result{Source: props[SourceProperty]}
 	meta := tbl.Metadata()
