@@ -126,15 +126,18 @@ func TestDistributedExportWithKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	single := time.Now()
 	if _, err := iceberg.ExportSnapshot(ctx, snap, sstable.ReadOptions{}, iceberg.Options{Catalog: cat, Table: "lake.ref"}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("the single-process export of the snapshot took %s", time.Since(single).Round(time.Millisecond))
 	got, gotTbl := tableRows(t, cat, "lake.dist")
 	want, _ := tableRows(t, cat, "lake.ref")
 	checkSameRows(t, got, want, n)
 	if snaps := gotTbl.Metadata().Snapshots(); len(snaps) != 1 || snaps[0].Summary.Properties[export.JobProperty] != job {
 		t.Errorf("the table has %d snapshots, want 1 committed by %s", len(snaps), job)
 	}
+	checkWithPyiceberg(t, cat, "lake.dist", n)
 	orphans := len(parquetFiles(t, tmp)) - committedFiles(t, gotTbl) - committedFiles(t, tableOf(t, cat, "lake.ref"))
 	if orphans == 0 {
 		t.Error("no data file is left uncommitted: the killed member's half-written file was committed, or never written")
@@ -224,6 +227,28 @@ func committedFiles(t *testing.T, tbl *table.Table) int {
 		t.Fatal(err)
 	}
 	return len(tasks)
+}
+
+// checkWithPyiceberg reads the table with pyiceberg, when there is one
+// (REPROCESS_TEST_PYTHON), and checks it has n rows of n asset ids in one
+// snapshot.
+func checkWithPyiceberg(t *testing.T, cat iceberg.Catalog, name string, n int) {
+	t.Helper()
+	py := os.Getenv("REPROCESS_TEST_PYTHON")
+	if py == "" || exec.Command(py, "-c", "import pyiceberg.catalog.sql").Run() != nil {
+		t.Logf("not read with pyiceberg: REPROCESS_TEST_PYTHON (%q) has none", py)
+		return
+	}
+	script := `import sys
+from pyiceberg.catalog.sql import SqlCatalog
+c = SqlCatalog("default", uri="sqlite:///" + sys.argv[1], warehouse="file://" + sys.argv[2])
+t = c.load_table(sys.argv[3])
+ids = t.scan().to_arrow().column("asset_id").to_pylist()
+print(len(ids), len(set(ids)), len(t.snapshots()))`
+	out, err := exec.Command(py, "-c", script, cat.URI, filepath.Join(filepath.Dir(cat.URI), "warehouse"), name).CombinedOutput()
+	if want := fmt.Sprintf("%d %d 1", n, n); err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("pyiceberg reads rows, distinct ids, snapshots: %s (%v), want %s", out, err, want)
+	}
 }
 
 // writing reports whether process pid has a Parquet file open.

@@ -320,6 +320,8 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--catalog", catalog, "--partition-by", "week(k)", simple}, "unknown transform week"},
 		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--base", "prev.parquet", simple}, "--out, --base and --since are for parquet and jsonl"},
 		{[]string{"sstable", "export", "--format", "orc", "--out", "x", simple}, "want parquet or jsonl"},
+		{[]string{"sstable", "export", "--out", "x", "--distribute", simple}, "--distribute: only --format iceberg"},
+		{[]string{"sstable", "export", "--format", "iceberg", "--table", "lake.t", "--catalog", catalog, "--distribute", simple}, "--distribute needs kafka.brokers"},
 		{[]string{"sstable", "dump", "s3://"}, "want s3://bucket/prefix"},
 		{[]string{"sstable", "export", "--out", "x", "--since", simple, simple}, "--since: give --base too"},
 		{[]string{"sstable", "export", "--out", "x", "--base", "x", simple}, "--base: name a file other than --out"},
