@@ -36,6 +36,7 @@ type Spec struct {
 	Catalog     string    `json:"catalog"`
 	Table       string    `json:"table"`
 	PartitionBy string    `json:"partition_by,omitempty"`
+	TableUUID   string    `json:"table_uuid"`
 	Source      string    `json:"source"` // the snapshot's fingerprint
 	SourceTable string    `json:"source_table"`
 }

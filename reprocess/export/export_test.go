@@ -36,7 +36,7 @@ func setup(t *testing.T) (*export.Job, iceberg.Options) {
 	}
 	t.Cleanup(func() { store.Close() })
 	opt := iceberg.Options{Catalog: iceberg.Catalog{URI: filepath.Join(tmp, "c.db")}, Table: "lake.t"}
-	source, err := iceberg.Prepare(ctx, snap, opt)
+	source, _, err := iceberg.Prepare(ctx, snap, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

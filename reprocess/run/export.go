@@ -24,7 +24,7 @@ import (
 // so running it again resumes it. It returns the job and how many tasks
 // it published.
 func (e *Env) DistributeExport(ctx context.Context, s *sstable.Snapshot, locations []string, o sstable.ReadOptions, opt iceberg.Options) (*export.Job, int, error) {
-	source, err := iceberg.Prepare(ctx, s, opt)
+	source, tableUUID, err := iceberg.Prepare(ctx, s, opt)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -32,13 +32,21 @@ func (e *Env) DistributeExport(ctx context.Context, s *sstable.Snapshot, locatio
 	if err != nil {
 		return nil, 0, err
 	}
+	spec.TableUUID = tableUUID
 	id := export.ID(opt.Table, source)
 	rec, err := e.Store.Job(ctx, id)
 	switch old, ok := export.ParseSpec(rec.Spec); {
-	case err == nil && ok: // a re-run goes on with the tasks written already
-		spec.AsOf, spec.ExportedAt, spec.Tasks = old.AsOf, old.ExportedAt, old.Tasks
-	case err != nil && !errors.Is(err, assets.ErrNotFound):
+	case errors.Is(err, assets.ErrNotFound):
+	case err != nil:
 		return nil, 0, err
+	case !ok:
+		return nil, 0, fmt.Errorf("job %s exists and is not an export", id)
+	case old.TableUUID == tableUUID: // a re-run goes on with the tasks written already
+		spec.AsOf, spec.ExportedAt, spec.Tasks = old.AsOf, old.ExportedAt, old.Tasks
+	default: // the files written were for a table dropped since
+		if err := e.Store.DeleteCheckpoints(ctx, id); err != nil {
+			return nil, 0, err
+		}
 	}
 	if _, err := control.Start(ctx, e.Store, id, spec.String(), true); err != nil {
 		return nil, 0, err

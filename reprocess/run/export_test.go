@@ -73,11 +73,13 @@ func TestExportByGroup(t *testing.T) {
 	secondCtx, stopSecond := context.WithCancel(ctx)
 	second := make(chan error, 1)
 	go func() { second <- e.Member(secondCtx, 1) }()
+	defer func() {
+		stopSecond()
+		if err := <-second; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the second member: %v", err)
+		}
+	}()
 	r := <-waited
-	stopSecond()
-	if err := <-second; err != nil && !errors.Is(err, context.Canceled) {
-		t.Errorf("the second member: %v", err)
-	}
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -105,6 +107,25 @@ func TestExportByGroup(t *testing.T) {
 	}
 	if _, _, err := e.DistributeExport(ctx, snap, []string{"x"}, sstable.ReadOptions{}, opt); !errors.Is(err, iceberg.ErrAlreadyExported) {
 		t.Errorf("a second export: %v, want ErrAlreadyExported", err)
+	}
+
+	// Dropped and exported again, the table gets its rows anew: the
+	// ranges written for the dropped one are not committed to it.
+	cat, err := opt.Catalog.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iceberg.Close(cat)
+	if err := cat.DropTable(ctx, []string{"lake", "g"}); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := e.DistributeExport(ctx, snap, []string{"../../assets/sstable/testdata/uncompressed-snapshot"}, sstable.ReadOptions{Parallel: 1}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.WaitExport(ctx, j, nil)
+	if err != nil || again.Rows != want.Rows {
+		t.Errorf("the export to the table made again: %d rows (%v), want %d", again.Rows, err, want.Rows)
 	}
 }
 

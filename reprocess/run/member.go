@@ -169,12 +169,12 @@ func (m *member) job(ctx context.Context, id string) (*scan.Scanner, *export.Job
 	if sc, ok := m.jobs[id]; ok {
 		return sc, nil, nil
 	}
-	if ex, ok := m.exports[id]; ok {
-		return nil, ex, nil
-	}
 	rec, err := m.env.Store.Job(ctx, id)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ex, ok := m.exports[id]; ok && ex.Spec.String() == rec.Spec { // not run again since
+		return nil, ex, nil
 	}
 	if spec, ok := export.ParseSpec(rec.Spec); ok {
 		ex, err := m.env.exportJob(ctx, rec, spec)

@@ -27,34 +27,35 @@ import (
 type Part struct {
 	Rows     int64    `json:"rows"`
 	Files    [][]byte `json:"files"`
+	Table    string   `json:"table_uuid"` // the table written to: one dropped and made again is another
 	SchemaID int      `json:"schema_id"`
 	SpecID   int      `json:"spec_id"`
 }
 
 // Prepare opens the table of opt, creating it for the rows of s when it
-// is absent, and returns the snapshot's fingerprint; a table that already
-// holds it is ErrAlreadyExported.
-func Prepare(ctx context.Context, s *sstable.Snapshot, opt Options) (source string, err error) {
+// is absent, and returns the snapshot's fingerprint and the table's UUID;
+// a table that already holds the snapshot is ErrAlreadyExported.
+func Prepare(ctx context.Context, s *sstable.Snapshot, opt Options) (source, tableUUID string, err error) {
 	sc, err := Schema(s)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if source, err = Fingerprint(s); err != nil {
-		return "", err
+		return "", "", err
 	}
 	cat, err := opt.Catalog.Open(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer Close(cat)
 	tbl, err := openTable(ctx, cat, opt.Table, sc, opt.PartitionBy)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if snap := findExport(tbl, source); snap != nil {
-		return source, alreadyExported(opt.Table, snap, source)
+		return source, "", alreadyExported(opt.Table, snap, source)
 	}
-	return source, nil
+	return source, tbl.Metadata().TableUUID().String(), nil
 }
 
 // WriteRange writes the live rows of token range r of s, exported at
@@ -87,7 +88,7 @@ func WriteRange(ctx context.Context, s *sstable.Snapshot, r sstable.TokenRange, 
 	}
 	batches := rowBatches{rows: read, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
 	meta := tbl.Metadata()
-	p := Part{SchemaID: meta.CurrentSchema().ID, SpecID: meta.DefaultPartitionSpec()}
+	p := Part{Table: meta.TableUUID().String(), SchemaID: meta.CurrentSchema().ID, SpecID: meta.DefaultPartitionSpec()}
 	// A fresh write id per attempt: no two attempts name a file alike.
 	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, batches.all(ctx), table.WithWriteUUID(uuid.New())) {
 		if err != nil {
@@ -146,6 +147,9 @@ func commitParts(ctx context.Context, tbl *table.Table, parts []Part, props ice.
 	meta := tbl.Metadata()
 	var files []ice.DataFile
 	for i, p := range parts {
+		if p.Table != meta.TableUUID().String() {
+			return res, fmt.Errorf("part %d was written to table %s, not to this one (%s): export again", i, p.Table, meta.TableUUID())
+		}
 		if p.SchemaID != meta.CurrentSchema().ID || p.SpecID != meta.DefaultPartitionSpec() {
 			return res, fmt.Errorf("part %d was written for schema %d and partition spec %d; the table has %d and %d now: export again",
 				i, p.SchemaID, p.SpecID, meta.CurrentSchema().ID, meta.DefaultPartitionSpec())
