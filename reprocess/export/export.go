@@ -91,12 +91,16 @@ func (j *Job) options() iceberg.Options {
 	return iceberg.Options{Catalog: j.Catalog.With(j.Spec.Catalog), Table: j.Spec.Table, PartitionBy: j.Spec.PartitionBy}
 }
 
+// ErrNotATask is a task the export does not have: one published by an
+// earlier run of it that cut the snapshot otherwise.
+var ErrNotATask = errors.New("not a task of the export")
+
 // RunTask writes the token range of task and records its files as the
 // task's checkpoint, unless the task is done or the job has ended.
 func (j *Job) RunTask(ctx context.Context, task string) error {
 	var i, n int
 	if _, err := fmt.Sscanf(task, "range-%d-of-%d", &i, &n); err != nil || n != j.Spec.Tasks || i < 0 || i >= n || task != Task(i, n) {
-		return fmt.Errorf("export %s: task %q is not one of its %d ranges", j.ID, task, j.Spec.Tasks)
+		return fmt.Errorf("%w: export %s: task %q is not one of its %d ranges", ErrNotATask, j.ID, task, j.Spec.Tasks)
 	}
 	rec, err := j.Store.Job(ctx, j.ID)
 	if err != nil {

@@ -148,7 +148,7 @@ func TestCancelledExportCommitsNothing(t *testing.T) {
 func TestRunTaskRefusesForeignTasks(t *testing.T) {
 	j, _ := setup(t)
 	for _, task := range []string{"range-0004-of-0004", "range-0001-of-0008", "range-1-of-4", "partition-x"} {
-		if err := j.RunTask(context.Background(), task); err == nil || !strings.Contains(err.Error(), "not one of its 4 ranges") {
+		if err := j.RunTask(context.Background(), task); !errors.Is(err, export.ErrNotATask) || !strings.Contains(err.Error(), "not one of its 4 ranges") {
 			t.Errorf("task %q: %v, want not one of its ranges", task, err)
 		}
 	}

@@ -203,7 +203,12 @@ func (m *member) job(ctx context.Context, id string) (*scan.Scanner, *export.Job
 // if that was its last.
 func (m *member) exportTask(ctx context.Context, ex *export.Job, task string) error {
 	start := time.Now()
-	if err := ex.RunTask(ctx, task); err != nil {
+	err := ex.RunTask(ctx, task)
+	if errors.Is(err, export.ErrNotATask) {
+		m.env.Log.Warn("skipping a stale export task", "error", err)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	// A failed commit is the job's to report (its record says failed);
