@@ -60,6 +60,23 @@ type ReadOptions struct {
 	Progress func(done, total int)
 }
 
+// ParseReadOptions reads the options as the command line gives them: AsOf
+// as an RFC 3339 time (empty: zero), Parallel 0 or more.
+func ParseReadOptions(asOf string, parallel int) (ReadOptions, error) {
+	o := ReadOptions{Parallel: parallel}
+	if asOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, asOf)
+		if err != nil {
+			return o, fmt.Errorf("--as-of: want an RFC 3339 time like 2026-11-20T00:00:00Z: %w", err)
+		}
+		o.AsOf = t
+	}
+	if parallel < 0 {
+		return o, fmt.Errorf("--parallel: want 0 or more, got %d", parallel)
+	}
+	return o, nil
+}
+
 func (s *Snapshot) mergeOptions(o ReadOptions) MergeOptions {
 	asOf := o.AsOf
 	if asOf.IsZero() {

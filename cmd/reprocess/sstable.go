@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,16 +68,9 @@ func (f *readFlags) add(cmd *cobra.Command) {
 
 // open checks the flags, then opens the snapshot.
 func (f *readFlags) open(ctx context.Context, a *app, locations []string) (*sstable.Snapshot, sstable.ReadOptions, error) {
-	o := sstable.ReadOptions{Parallel: f.parallel}
-	if f.asOf != "" {
-		t, err := time.Parse(time.RFC3339Nano, f.asOf)
-		if err != nil {
-			return nil, o, fmt.Errorf("--as-of: want an RFC 3339 time like 2026-11-20T00:00:00Z: %w", err)
-		}
-		o.AsOf = t
-	}
-	if f.parallel < 0 {
-		return nil, o, fmt.Errorf("--parallel: want 0 or more, got %d", f.parallel)
+	o, err := sstable.ParseReadOptions(f.asOf, f.parallel)
+	if err != nil {
+		return nil, o, err
 	}
 	s, err := backup.Open(ctx, a.cfg.Backup, locations, a.log)
 	return s, o, err
@@ -129,6 +122,7 @@ func (a *app) sstableExportCmd() *cobra.Command {
 	var rf readFlags
 	var ex lake.Export
 	var ice iceberg.Options
+	var distribute bool
 	cmd := &cobra.Command{
 		Use:   "export SNAPSHOT... (--out FILE | --format iceberg --table NS.NAME)",
 		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file, or an Iceberg table",
@@ -147,14 +141,18 @@ With --format iceberg the rows, every column typed, are appended in one
 commit to --table (created when absent, partitioned by --partition-by) in
 --catalog; a snapshot the table already holds is refused. With --since (an
 older snapshot, its manifest, or "last": the one the table's last export
-recorded) the commit is an overwrite of the partitions changed since.`,
+recorded) the commit is an overwrite of the partitions changed since. With
+--distribute the scanner group ('reprocess scan' with no job) writes the
+token ranges, committed at once when all are written; it waits for that, a
+re-run resumes.`,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
   reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
   reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday
-  reprocess sstable export --format iceberg --catalog lake.db --table lake.assets --partition-by 'day(created_at)' /backups/node1/assets/daily`,
+  reprocess sstable export --format iceberg --catalog lake.db --table lake.assets --partition-by 'day(created_at)' /backups/node1/assets/daily
+  reprocess --kafka-brokers k1:9092 sstable export --format iceberg --table lake.assets --distribute s3://backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := iceberg.CheckExport(&ex, ice.Table); err != nil {
+			if err := iceberg.CheckExport(&ex, ice.Table, distribute); err != nil {
 				return err
 			}
 			s, o, err := rf.open(cmd.Context(), a, args)
@@ -170,6 +168,9 @@ recorded) the commit is an overwrite of the partitions changed since.`,
 					r, err := iceberg.ExportChanges(cmd.Context(), s, o, ice, ex.Since, a.cfg.Backup, a.log)
 					return r.String(), err
 				}
+			}
+			if distribute {
+				run = func() (string, error) { return a.exportByGroup(cmd.Context(), s, args, o, ice, o.Progress) }
 			}
 			done, err := run()
 			bar.Finish()
@@ -187,5 +188,19 @@ recorded) the commit is an overwrite of the partitions changed since.`,
 	cmd.Flags().StringVar(&ice.Catalog.URI, "catalog", "", "Iceberg catalog: a SQLite file or a REST catalog's URL (default iceberg.catalog)")
 	cmd.Flags().StringVar(&ice.Table, "table", "", "Iceberg table, namespace.name")
 	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
+	cmd.Flags().BoolVar(&distribute, "distribute", false, "with --format iceberg: the scanner group on kafka.tasks_topic writes the token ranges")
 	return cmd
+}
+
+// exportByGroup has the scanner group export s (run.Env.ExportByGroup).
+func (a *app) exportByGroup(ctx context.Context, s *sstable.Snapshot, locations []string, o sstable.ReadOptions, opt iceberg.Options, progress func(done, total int)) (string, error) {
+	if len(a.cfg.Kafka.Brokers) == 0 {
+		return "", errors.New("--distribute needs kafka.brokers (--kafka-brokers) shared with the scanner group")
+	}
+	env, closeEnv, err := a.open(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	defer closeEnv()
+	return env.ExportByGroup(ctx, s, locations, o, opt, progress)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/export"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 )
@@ -85,7 +86,7 @@ func (e *Env) Member(ctx context.Context, concurrency int) error {
 		return err
 	}
 	defer pub.Close()
-	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}, tallies: map[string]*tally{}}
+	m := &member{env: e, pub: pub, jobs: map[string]*scan.Scanner{}, exports: map[string]*export.Job{}, tallies: map[string]*tally{}}
 	defer m.close()
 	e.Log.Info("scanner joining", "group", ScannerGroup, "topic", e.Kafka.TasksTopic())
 	// A task stops with ctx, not after the consumer's grace period: it
@@ -105,6 +106,7 @@ type member struct {
 
 	mu      sync.Mutex
 	jobs    map[string]*scan.Scanner
+	exports map[string]*export.Job
 	tallies map[string]*tally
 	stops   []func()
 }
@@ -136,13 +138,16 @@ func (m *member) walkTask(ctx context.Context, msg events.Message) error {
 		log.Warn("skipping a malformed scan task", "origin", msg.Origin(), "error", err)
 		return nil
 	}
-	sc, err := m.scanner(ctx, t.JobID)
+	sc, ex, err := m.job(ctx, t.JobID)
 	if errors.Is(err, assets.ErrNotFound) {
 		log.Warn("skipping a task of an unknown job", "job", t.JobID, "task", t.Task)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if ex != nil {
+		return m.exportTask(ctx, ex, t.Task)
 	}
 	err = sc.RunTask(ctx, t.Task)
 	m.report(ctx, t.JobID, sc)
@@ -156,32 +161,61 @@ func (m *member) walkTask(ctx context.Context, msg events.Message) error {
 	return m.finishIfDone(ctx, t.JobID)
 }
 
-// scanner returns the job's scanner, assembled once from the spec in the
-// store.
-func (m *member) scanner(ctx context.Context, id string) (*scan.Scanner, error) {
+// job returns the job's scanner, or the export it is, assembled once from
+// the spec in the store.
+func (m *member) job(ctx context.Context, id string) (*scan.Scanner, *export.Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if sc, ok := m.jobs[id]; ok {
-		return sc, nil
+		return sc, nil, nil
 	}
 	rec, err := m.env.Store.Job(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if ex, ok := m.exports[id]; ok && ex.Spec.String() == rec.Spec { // not run again since
+		return nil, ex, nil
+	}
+	if spec, ok := export.ParseSpec(rec.Spec); ok {
+		ex, err := m.env.exportJob(ctx, rec, spec)
+		if err == nil {
+			m.exports[id] = ex
+		}
+		return nil, ex, err
 	}
 	j, err := job.Read([]byte(rec.Spec))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := m.env.Source(ctx, j, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sc, stop, err := m.env.scanner(j, src, m.pub, 1, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.jobs[id], m.tallies[id], m.stops = sc, &tally{}, append(m.stops, stop)
-	return sc, nil
+	return sc, nil, nil
+}
+
+// exportTask writes one token range of an export, and commits the export
+// if that was its last.
+func (m *member) exportTask(ctx context.Context, ex *export.Job, task string) error {
+	start := time.Now()
+	err := ex.RunTask(ctx, task)
+	if errors.Is(err, export.ErrNotATask) {
+		m.env.Log.Warn("skipping a stale export task", "error", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// A failed commit is the job's to report (its record says failed);
+	// the task is written and recorded.
+	committed, err := ex.Finish(ctx)
+	m.env.Log.Info("export task written", "job", ex.ID, "task", task, "took", time.Since(start).Round(time.Millisecond), "committed", committed, "commit_error", err)
+	return nil
 }
 
 // report adds what this member scanned of job id since its last report

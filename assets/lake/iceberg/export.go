@@ -110,7 +110,7 @@ func newWrite(s *sstable.Snapshot, o sstable.ReadOptions) (write, error) {
 		return write{}, err
 	}
 	m.AsOf = cmp.Or(o.AsOf, s.CreatedAt, time.Now()).UTC()
-	props := ice.Properties{SourceProperty: source, TableProperty: tableName(s), AsOfProperty: asOf(s, o)}
+	props := ice.Properties{SourceProperty: source, TableProperty: SourceTable(s), AsOfProperty: asOf(s, o)}
 	return write{sc: sc, props: props, manifest: &m}, nil
 }
 
@@ -129,8 +129,7 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 		return res, err
 	}
 	if snap := findExport(tbl, res.Source); snap != nil {
-		return res, fmt.Errorf("%w: Iceberg snapshot %d of %s (committed %s) holds %s", ErrAlreadyExported,
-			snap.SnapshotID, opt.Table, time.UnixMilli(snap.TimestampMs).UTC().Format(time.RFC3339), res.Source)
+		return res, alreadyExported(opt.Table, snap, res.Source)
 	}
 	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
 	if err != nil {
@@ -197,7 +196,7 @@ func Fingerprint(s *sstable.Snapshot) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n", tableName(s))
+	fmt.Fprintf(h, "%s\n", SourceTable(s))
 	lines := make([]string, len(m.SSTables))
 	for i, f := range m.SSTables {
 		lines[i] = fmt.Sprintf("%s %d %s\n", f.Name, f.Size, f.Digest)
@@ -209,7 +208,8 @@ func Fingerprint(s *sstable.Snapshot) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
-func tableName(s *sstable.Snapshot) string {
+// SourceTable names the table s is a snapshot of, keyspace.table.
+func SourceTable(s *sstable.Snapshot) string {
 	if s.Schema == nil {
 		return "unknown"
 	}
@@ -236,18 +236,23 @@ type rowSource func(ctx context.Context, fn func(cols []string, vals []any) erro
 // snapshotRows is the rows of a snapshot: as assets exported at exportedAt
 // when it holds the assets table, else as its own columns.
 func snapshotRows(s *sstable.Snapshot, o sstable.ReadOptions, exportedAt time.Time) rowSource {
-	holdsAssets := backup.HoldsAssets(s)
 	return func(ctx context.Context, fn func([]string, []any) error) error {
-		return s.Rows(ctx, o, func(r sstable.CQLRow) error {
-			if !holdsAssets {
-				return fn(r.Columns, r.Values)
-			}
-			a, err := backup.AssetFromRow(r)
-			if err != nil {
-				return err
-			}
-			return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
-		})
+		return s.Rows(ctx, o, rowFunc(s, exportedAt, fn))
+	}
+}
+
+// rowFunc passes each row of s to fn: as an asset exported at exportedAt
+// when s holds the assets table, else as its own columns.
+func rowFunc(s *sstable.Snapshot, exportedAt time.Time, fn func([]string, []any) error) func(sstable.CQLRow) error {
+	if !backup.HoldsAssets(s) {
+		return func(r sstable.CQLRow) error { return fn(r.Columns, r.Values) }
+	}
+	return func(r sstable.CQLRow) error {
+		a, err := backup.AssetFromRow(r)
+		if err != nil {
+			return err
+		}
+		return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
 	}
 }
 

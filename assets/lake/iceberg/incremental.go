@@ -279,15 +279,19 @@ func parent(tbl *table.Table, snap *table.Snapshot) *table.Snapshot {
 }
 
 // CheckExport checks the flags of an export to the Iceberg table named
-// table, or else of a file export.
-func CheckExport(ex *lake.Export, table string) error {
+// table, or of a file export; distribute is for a full Iceberg export.
+func CheckExport(ex *lake.Export, table string, distribute bool) error {
 	switch {
+	case ex.Format != "iceberg" && distribute:
+		return errors.New("--distribute: only --format iceberg exports are distributed")
 	case ex.Format != "iceberg":
 		return ex.Check()
 	case table == "":
 		return errors.New("--table: name the Iceberg table to write, namespace.name")
 	case ex.Out != "" || ex.Base != "":
 		return errors.New("--format iceberg writes to --table: --out and --base are for parquet and jsonl")
+	case distribute && ex.Since != "":
+		return errors.New("--distribute: an incremental export (--since) runs in one process; leave out one of them")
 	}
 	return nil
 }
