@@ -39,6 +39,7 @@ type Spec struct {
 	TableUUID   string    `json:"table_uuid"`
 	Source      string    `json:"source"` // the snapshot's fingerprint
 	SourceTable string    `json:"source_table"`
+	Manifest    string    `json:"manifest"` // where its SSTable manifest is, for a later --since last
 }
 
 // ID is the export job of source to table: a re-run finds the same job.
@@ -182,7 +183,7 @@ func (j *Job) Finish(ctx context.Context) (committed bool, err error) {
 	}
 	res, err := iceberg.CommitParts(ctx, j.options(), all, ice.Properties{
 		iceberg.SourceProperty: j.Spec.Source, iceberg.TableProperty: j.Spec.SourceTable, iceberg.AsOfProperty: asOf(j.Spec),
-		JobProperty: j.ID,
+		iceberg.ManifestProperty: j.Spec.Manifest, JobProperty: j.ID,
 	})
 	if errors.Is(err, iceberg.ErrAlreadyExported) {
 		res, _, err = iceberg.Exported(ctx, j.options(), j.Spec.Source)

@@ -48,6 +48,9 @@ func (e *Env) DistributeExport(ctx context.Context, s *sstable.Snapshot, locatio
 			return nil, 0, err
 		}
 	}
+	if spec.Manifest, err = iceberg.RecordManifest(ctx, s, spec.AsOf, opt, source); err != nil {
+		return nil, 0, err
+	}
 	if _, err := control.Start(ctx, e.Store, id, spec.String(), true); err != nil {
 		return nil, 0, err
 	}

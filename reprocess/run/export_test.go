@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,6 +105,12 @@ func TestExportByGroup(t *testing.T) {
 	}
 	if len(tbl.Metadata().Snapshots()) != 1 {
 		t.Errorf("%d Iceberg snapshots, want 1", len(tbl.Metadata().Snapshots()))
+	}
+	// The commit records the snapshot's SSTables, so that a later
+	// incremental export can take --since last.
+	m, err := iceberg.LastManifest(ctx, opt.Catalog, opt.Table)
+	if wantM, _ := snap.Manifest(); err != nil || len(m.SSTables) == 0 || !reflect.DeepEqual(m.SSTables, wantM.SSTables) {
+		t.Errorf("the table's last manifest: %+v %v, want the snapshot's %+v", m, err, wantM)
 	}
 	if _, _, err := e.DistributeExport(ctx, snap, []string{"x"}, sstable.ReadOptions{}, opt); !errors.Is(err, iceberg.ErrAlreadyExported) {
 		t.Errorf("a second export: %v, want ErrAlreadyExported", err)

@@ -58,6 +58,22 @@ func Prepare(ctx context.Context, s *sstable.Snapshot, opt Options) (source, tab
 	return source, tbl.Metadata().TableUUID().String(), nil
 }
 
+// RecordManifest writes the SSTable manifest of s, read at asOf, beside
+// the metadata of the table of opt, as an export of source records it,
+// and returns its location, for a commit's ManifestProperty.
+func RecordManifest(ctx context.Context, s *sstable.Snapshot, asOf time.Time, opt Options, source string) (string, error) {
+	m, err := s.Manifest()
+	if err != nil {
+		return "", err
+	}
+	m.AsOf = asOf.UTC()
+	tbl, err := Load(ctx, opt.Catalog, opt.Table)
+	if err != nil {
+		return "", err
+	}
+	return writeManifest(ctx, tbl, source, m)
+}
+
 // WriteRange writes the live rows of token range r of s, exported at
 // exportedAt, to new data files of the table of opt, and commits nothing.
 func WriteRange(ctx context.Context, s *sstable.Snapshot, r sstable.TokenRange, o sstable.ReadOptions, exportedAt time.Time, opt Options) (Part, error) {
