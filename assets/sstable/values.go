@@ -45,14 +45,23 @@ func (t Timestamp) Time() time.Time { return time.UnixMilli(int64(t)).UTC() }
 
 // String formats the timestamp as SELECT JSON does: 2024-01-02 03:04:05.678Z,
 // with the year of era (no sign before year 1, + past 9999).
-func (t Timestamp) String() string {
+func (t Timestamp) String() string { return string(t.appendText(nil)) }
+
+func (t Timestamp) appendText(dst []byte) []byte {
 	tt := t.Time()
-	y := tt.Year()
+	y, mo, d := tt.Date()
+	h, mi, s := tt.Clock()
 	if y <= 0 {
 		y = 1 - y
 	}
-	return fmt.Sprintf("%s-%02d-%02d %02d:%02d:%02d.%03dZ", year(y), tt.Month(), tt.Day(),
-		tt.Hour(), tt.Minute(), tt.Second(), tt.Nanosecond()/1e6)
+	dst = appendYear(dst, y)
+	dst = appendPadded(append(dst, '-'), int64(mo), 2)
+	dst = appendPadded(append(dst, '-'), int64(d), 2)
+	dst = appendPadded(append(dst, ' '), int64(h), 2)
+	dst = appendPadded(append(dst, ':'), int64(mi), 2)
+	dst = appendPadded(append(dst, ':'), int64(s), 2)
+	dst = appendPadded(append(dst, '.'), int64(tt.Nanosecond()/1e6), 3)
+	return append(dst, 'Z')
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -66,35 +75,58 @@ func (d Date) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 // String formats the date as SELECT JSON does: 2024-01-02, with a signed
 // proleptic year (-0006, +10000).
-func (d Date) String() string {
-	tt := d.Time()
-	y := tt.Year()
-	ys := year(y)
+func (d Date) String() string { return string(d.appendText(nil)) }
+
+func (d Date) appendText(dst []byte) []byte {
+	y, mo, day := d.Time().Date()
 	if y < 0 {
-		ys = fmt.Sprintf("-%04d", -y)
+		dst = appendPadded(append(dst, '-'), int64(-y), 4)
+	} else {
+		dst = appendYear(dst, y)
 	}
-	return fmt.Sprintf("%s-%02d-%02d", ys, tt.Month(), tt.Day())
+	dst = appendPadded(append(dst, '-'), int64(mo), 2)
+	return appendPadded(append(dst, '-'), int64(day), 2)
 }
 
 // MarshalJSON implements json.Marshaler.
 func (d Date) MarshalJSON() ([]byte, error) { return JSON(d), nil }
 
-// year pads a non-negative year to four digits and signs one past 9999,
-// as java.time does for a yyyy pattern.
-func year(y int) string {
+// appendYear pads a non-negative year to four digits and signs one past
+// 9999, as java.time does for a yyyy pattern.
+func appendYear(dst []byte, y int) []byte {
 	if y > 9999 {
-		return "+" + strconv.Itoa(y)
+		dst = append(dst, '+')
 	}
-	return fmt.Sprintf("%04d", y)
+	return appendPadded(dst, int64(y), 4)
+}
+
+// appendPadded appends the non-negative v in decimal, zero-padded to at
+// least width digits.
+func appendPadded(dst []byte, v int64, width int) []byte {
+	var b [20]byte
+	i := len(b)
+	for v >= 10 || len(b)-i < width-1 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	i--
+	b[i] = byte('0' + v)
+	return append(dst, b[i:]...)
 }
 
 // Time is a CQL time: nanoseconds since midnight.
 type Time int64
 
 // String formats the time as SELECT JSON does: 03:04:05.123456789.
-func (t Time) String() string {
+func (t Time) String() string { return string(t.appendText(nil)) }
+
+func (t Time) appendText(dst []byte) []byte {
 	n := int64(t)
-	return fmt.Sprintf("%02d:%02d:%02d.%09d", n/3600e9, n/60e9%60, n/1e9%60, n%1e9)
+	dst = appendPadded(dst, n/3600e9, 2)
+	dst = appendPadded(append(dst, ':'), n/60e9%60, 2)
+	dst = appendPadded(append(dst, ':'), n/1e9%60, 2)
+	return appendPadded(append(dst, '.'), n%1e9, 9)
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -272,7 +304,13 @@ func appendJSON(dst []byte, v any) []byte {
 	case Decimal:
 		return append(dst, v.String()...)
 	case uuid.UUID:
-		return appendQuoted(dst, v.String())
+		return append(appendUUID(append(dst, '"'), v), '"')
+	case Timestamp:
+		return append(v.appendText(append(dst, '"')), '"')
+	case Date:
+		return append(v.appendText(append(dst, '"')), '"')
+	case Time:
+		return append(v.appendText(append(dst, '"')), '"')
 	case fmt.Stringer: // Timestamp, Date, Time, Blob, Inet, Duration
 		return appendQuoted(dst, v.String())
 	case []any:
@@ -317,6 +355,19 @@ func appendJSON(dst []byte, v any) []byte {
 		return append(dst, '}')
 	}
 	return appendQuoted(dst, fmt.Sprint(v))
+}
+
+// appendUUID appends u in its canonical form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lowercase.
+func appendUUID(dst []byte, u uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
 }
 
 // appendQuoted quotes s as Cassandra's JSON writer (Jackson) does: only ",
