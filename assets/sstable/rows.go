@@ -1,10 +1,11 @@
 package sstable
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,21 +33,44 @@ func (r CQLRow) Get(name string) any {
 // schema order, values in Cassandra's text forms, case-sensitive names
 // quoted.
 func (r CQLRow) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 1, 64*len(r.Columns))
-	b[0] = '{'
+	return r.appendJSON(make([]byte, 0, 64*len(r.Columns)), jsonSpaced), nil
+}
+
+func (r CQLRow) appendJSON(b []byte, st jsonStyle) []byte {
+	b = append(b, '{')
 	for i, c := range r.Columns {
 		if i > 0 {
-			b = append(b, ", "...)
+			b = append(b, st.comma...)
 		}
-		if c != strings.ToLower(c) {
-			c = `"` + c + `"`
-		}
-		b = appendQuoted(b, c)
-		b = append(b, ": "...)
-		b = appendJSON(b, r.Values[i])
+		b = append(st.name(b, c), st.colon...)
+		b = st.value(b, r.Values[i])
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
+
+// JSONLineWriter writes rows as JSON lines, byte for byte what
+// encoding/json's Encoder writes for a CQLRow (MarshalJSON compacted, with
+// HTML characters escaped), buffered.
+type JSONLineWriter struct {
+	w    *bufio.Writer
+	line []byte
+}
+
+// NewJSONLineWriter returns a JSONLineWriter to w; Flush writes what is
+// buffered.
+func NewJSONLineWriter(w io.Writer) *JSONLineWriter {
+	return &JSONLineWriter{w: bufio.NewWriterSize(w, 1<<16)}
+}
+
+// Write writes one row and a newline.
+func (j *JSONLineWriter) Write(r CQLRow) error {
+	j.line = append(r.appendJSON(j.line[:0], jsonCompact), '\n')
+	_, err := j.w.Write(j.line)
+	return err
+}
+
+// Flush writes the buffered lines to the underlying writer.
+func (j *JSONLineWriter) Flush() error { return j.w.Flush() }
 
 // ReadOptions tune reading a snapshot.
 type ReadOptions struct {

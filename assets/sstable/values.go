@@ -282,12 +282,38 @@ func (u UDT) MarshalJSON() ([]byte, error) { return JSON(u), nil }
 // same JSON value, compacted.
 func JSON(v any) []byte { return appendJSON(nil, v) }
 
-func appendJSON(dst []byte, v any) []byte {
+func appendJSON(dst []byte, v any) []byte { return jsonSpaced.value(dst, v) }
+
+// jsonStyle is how values are written: spaced as Cassandra prints them,
+// or compact as encoding/json's Encoder writes a json.Marshaler's output
+// (no space after , and :, and <, >, &, U+2028 and U+2029 escaped in
+// strings).
+type jsonStyle struct {
+	comma, colon string
+	safe         *[256]bool // the bytes a string holds unescaped
+}
+
+var (
+	jsonSpaced  = jsonStyle{comma: ", ", colon: ": ", safe: &jacksonSafe}
+	jsonCompact = jsonStyle{comma: ",", colon: ":", safe: &htmlSafe}
+)
+
+// jacksonSafe and htmlSafe are the bytes Jackson, and encoding/json's
+// HTML-escaping compaction of its output, leave as they are.
+var jacksonSafe, htmlSafe = func() (j, h [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		j[c] = c != '"' && c != '\\'
+		h[c] = j[c] && c != '<' && c != '>' && c != '&' && c != 0xE2
+	}
+	return j, h
+}()
+
+func (st jsonStyle) value(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...)
 	case string:
-		return appendQuoted(dst, v)
+		return st.quote(dst, v)
 	case bool:
 		return strconv.AppendBool(dst, v)
 	case int64:
@@ -311,75 +337,77 @@ func appendJSON(dst []byte, v any) []byte {
 		return append(v.appendText(append(dst, '"')), '"')
 	case Time:
 		return append(v.appendText(append(dst, '"')), '"')
-	case fmt.Stringer: // Timestamp, Date, Time, Blob, Inet, Duration
-		return appendQuoted(dst, v.String())
+	case fmt.Stringer: // Blob, Inet, Duration
+		return st.quote(dst, v.String())
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range v {
 			if i > 0 {
-				dst = append(dst, ", "...)
+				dst = append(dst, st.comma...)
 			}
-			dst = appendJSON(dst, e)
+			dst = st.value(dst, e)
 		}
 		return append(dst, ']')
 	case Map:
-		dst = append(dst, '{')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			k := appendJSON(nil, e.Key)
-			if len(k) > 0 && k[0] == '"' {
-				dst = append(dst, k...)
-			} else {
-				dst = appendQuoted(dst, string(k))
-			}
-			dst = append(dst, ": "...)
-			dst = appendJSON(dst, e.Value)
-		}
-		return append(dst, '}')
+		return st.mapValue(dst, v)
 	case UDT:
 		dst = append(dst, '{')
 		for i, f := range v {
 			if i > 0 {
-				dst = append(dst, ", "...)
+				dst = append(dst, st.comma...)
 			}
-			name := f.Name
-			if name != strings.ToLower(name) {
-				name = `"` + name + `"`
-			}
-			dst = appendQuoted(dst, name)
-			dst = append(dst, ": "...)
-			dst = appendJSON(dst, f.Value)
+			dst = append(st.name(dst, f.Name), st.colon...)
+			dst = st.value(dst, f.Value)
 		}
 		return append(dst, '}')
 	}
-	return appendQuoted(dst, fmt.Sprint(v))
+	return st.quote(dst, fmt.Sprint(v))
 }
 
-// appendUUID appends u in its canonical form,
-// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lowercase.
-func appendUUID(dst []byte, u uuid.UUID) []byte {
-	const hexDigits = "0123456789abcdef"
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
+// mapValue writes an object whose keys are the key values' JSON, itself
+// when a string, else its (spaced) text as a string.
+func (st jsonStyle) mapValue(dst []byte, m Map) []byte {
+	dst = append(dst, '{')
+	for i, e := range m {
+		if i > 0 {
+			dst = append(dst, st.comma...)
 		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+		if k, ok := e.Key.(string); ok {
+			dst = st.quote(dst, k)
+		} else if k := jsonSpaced.value(nil, e.Key); len(k) > 0 && k[0] == '"' {
+			dst = st.value(dst, e.Key)
+		} else {
+			dst = st.quote(dst, string(k))
+		}
+		dst = append(dst, st.colon...)
+		dst = st.value(dst, e.Value)
 	}
-	return dst
+	return append(dst, '}')
 }
 
-// appendQuoted quotes s as Cassandra's JSON writer (Jackson) does: only ",
-// \ and control characters are escaped.
-func appendQuoted(dst []byte, s string) []byte {
+// name writes a column or field name as Cassandra does: double-quoted
+// inside the JSON string when not all lower case.
+func (st jsonStyle) name(dst []byte, name string) []byte {
+	if name != strings.ToLower(name) {
+		name = `"` + name + `"`
+	}
+	return st.quote(dst, name)
+}
+
+// quote quotes s as Cassandra's JSON writer (Jackson) does: only ", \ and
+// control characters are escaped; the compact style escapes as
+// encoding/json's compaction does too.
+func (st jsonStyle) quote(dst []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	dst = append(dst, '"')
 	start := 0 // s[start:i] needs no escape: copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if st.safe[c] {
 			continue
+		}
+		if c == 0xE2 && !(i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xA8) {
+			continue // not U+2028 or U+2029
 		}
 		dst = append(dst, s[start:i]...)
 		start = i + 1
@@ -396,12 +424,31 @@ func appendQuoted(dst []byte, s string) []byte {
 			dst = append(dst, `\f`...)
 		case '\r':
 			dst = append(dst, `\r`...)
-		default:
+		case 0xE2:
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xF])
+			start = i + 3
+			i += 2
+		case '<', '>', '&': // the compact style: lowercase, as encoding/json
+			dst = append(dst, '\\', 'u', '0', '0', '0'+c>>4, "0123456789abcdef"[c&15])
+		default: // a control character
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		}
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendUUID appends u in its canonical form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lowercase.
+func appendUUID(dst []byte, u uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
 }
 
 // javaFloat formats f as Java's Float/Double.toString: plain with at least
