@@ -282,6 +282,9 @@ func (u UDT) MarshalJSON() ([]byte, error) { return JSON(u), nil }
 // same JSON value, compacted.
 func JSON(v any) []byte { return appendJSON(nil, v) }
 
+// AppendJSON appends the JSON text of v to dst and returns it.
+func AppendJSON(dst []byte, v any) []byte { return appendJSON(dst, v) }
+
 func appendJSON(dst []byte, v any) []byte { return jsonSpaced.value(dst, v) }
 
 // jsonStyle is how values are written: spaced as Cassandra prints them,
