@@ -125,9 +125,11 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 	if err != nil {
 		return err
 	}
-	outs := make([]chan CQLRow, len(ranges))
+	// Rows go from a range's reader to fn in batches, 256 rows at most
+	// on the way per range.
+	outs := make([]chan []CQLRow, len(ranges))
 	for i := range outs {
-		outs[i] = make(chan CQLRow, 256)
+		outs[i] = make(chan []CQLRow, 256/rowBatch)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	var done atomic.Int64
@@ -137,14 +139,7 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 		for i, r := range ranges {
 			w.Go(func() error {
 				defer close(outs[i])
-				err := s.ReadRange(r, o, func(row CQLRow) error {
-					select {
-					case outs[i] <- row:
-						return nil
-					case <-wctx.Done():
-						return wctx.Err()
-					}
-				})
+				err := s.sendRange(wctx, r, o, outs[i])
 				if err == nil && o.Progress != nil {
 					o.Progress(int(done.Add(1)), len(ranges))
 				}
@@ -155,25 +150,61 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 	})
 	g.Go(func() error {
 		for _, out := range outs {
-			for {
-				select {
-				case row, ok := <-out:
-					if !ok {
-						goto next
-					}
-					if err := fn(row); err != nil {
-						return err
-					}
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			if err := receive(ctx, out, fn); err != nil {
+				return err
 			}
-		next:
 		}
 		return nil
 	})
 	return g.Wait()
 }
+
+// sendRange reads one token range into out in batches of rowBatch rows.
+func (s *Snapshot) sendRange(ctx context.Context, r TokenRange, o ReadOptions, out chan<- []CQLRow) error {
+	batch := make([]CQLRow, 0, rowBatch)
+	send := func() error {
+		select {
+		case out <- batch:
+			batch = make([]CQLRow, 0, rowBatch)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := s.ReadRange(r, o, func(row CQLRow) error {
+		if batch = append(batch, row); len(batch) < rowBatch {
+			return nil
+		}
+		return send()
+	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
+	return err
+}
+
+// receive calls fn with every row of the batches from in until it is
+// closed.
+func receive(ctx context.Context, in <-chan []CQLRow, fn func(CQLRow) error) error {
+	for {
+		select {
+		case rows, ok := <-in:
+			if !ok {
+				return nil
+			}
+			for _, row := range rows {
+				if err := fn(row); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// rowBatch is how many rows a range's reader hands on at a time.
+const rowBatch = 64
 
 // layout maps merged partitions to rows: which column each value goes to.
 type layout struct {
@@ -182,6 +213,19 @@ type layout struct {
 	clustering []*Type
 	index      map[string]int // regular and static column → position
 	hasRows    bool           // the table has clustering columns
+	slab       []any          // the values of the rows to come
+}
+
+// values returns room for one row's values, carved from a slab of
+// rowBatch rows.
+func (l *layout) values() []any {
+	n := len(l.columns)
+	if len(l.slab) < n {
+		l.slab = make([]any, rowBatch*n)
+	}
+	v := l.slab[:n:n]
+	l.slab = l.slab[n:]
+	return v
 }
 
 func (s *Snapshot) layout() *layout {
@@ -247,7 +291,8 @@ func (l *layout) rows(p *PartitionRows, fn func(CQLRow) error) error {
 			break
 		}
 		emitted = true
-		vals := append([]any(nil), base...)
+		vals := l.values()
+		copy(vals, base)
 		for i, c := range r.Clustering {
 			if i >= len(l.clustering) {
 				break
