@@ -1,9 +1,7 @@
 package sstable_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,9 +64,8 @@ func BenchmarkSnapshotRows(b *testing.B) {
 // BenchmarkSnapshotDump is `reprocess sstable dump`'s path: merged rows
 // written as JSON lines (to io.Discard).
 func BenchmarkSnapshotDump(b *testing.B) {
-	w := bufio.NewWriterSize(io.Discard, 1<<16)
-	enc := json.NewEncoder(w)
-	benchRows(b, func(r sstable.CQLRow) error { return enc.Encode(r) })
+	w := sstable.NewJSONLineWriter(io.Discard)
+	benchRows(b, w.Write)
 }
 
 // processCPU is the CPU time (user and system) this process has used.
