@@ -969,6 +969,74 @@ func (t *Type) decodeAll(parts [][]byte) ([]any, error) {
 	return out, nil
 }
 
+// textRun is the text keys and values of a collection's elements joined
+// into one string, taken in order as substrings: one allocation for all.
+type textRun struct {
+	s   string
+	off int
+}
+
+// isText reports whether t decodes to a string.
+func (t *Type) isText() bool {
+	t = t.base()
+	return t.Name == "UTF8Type" || t.Name == "AsciiType"
+}
+
+// joinText joins the text parts of a list's, set's or map's elements in
+// the order DecodeComplex decodes them.
+func (t *Type) joinText(elems []Element) *textRun {
+	keyText, valText := false, false
+	switch t.Name {
+	case "ListType":
+		valText = t.Params[0].isText()
+	case "SetType":
+		keyText = t.Params[0].isText()
+	case "MapType":
+		keyText, valText = t.Params[0].isText(), t.Params[1].isText()
+	}
+	if !keyText && !valText {
+		return &textRun{}
+	}
+	n := 0
+	for _, e := range elems {
+		n += len(e.Path)*b2i(keyText) + len(e.Value)*b2i(valText)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range elems {
+		if keyText {
+			b = append(b, e.Path...)
+		}
+		if valText {
+			b = append(b, e.Value...)
+		}
+	}
+	return &textRun{s: string(b)}
+}
+
+// decode decodes b as typ does, a text value as the next substring of the
+// run.
+func (r *textRun) decode(typ *Type, b []byte) (any, error) {
+	end := r.off + len(b)
+	if len(b) == 0 || end > len(r.s) || r.s[r.off:end] != string(b) || !typ.isText() {
+		return typ.Decode(b)
+	}
+	v := r.s[r.off:end]
+	if typ.base().Name == "AsciiType" && !isASCII(v) || !utf8.ValidString(v) {
+		return typ.Decode(b) // the error
+	}
+	r.off = end
+	return v, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Components splits a partition key into its serialized components: for
 // a CompositeType each is a u16 length, the bytes and an end-of-component
 // byte; any other key is its own single component.
@@ -1016,8 +1084,9 @@ func (t *Type) DecodeComplex(elems []Element) (any, error) {
 	if t.Name != "UserType" && len(t.Params) != want {
 		return nil, t.corrupt("want %d parameter types, have %d", want, len(t.Params))
 	}
+	text := t.joinText(elems)
 	elem := func(typ *Type, b []byte, what string, i int) (any, error) {
-		v, err := typ.Decode(b)
+		v, err := text.decode(typ, b)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s %d: %w", t.CQL(), what, i, err)
 		}
