@@ -129,11 +129,17 @@ var zstdFastest = &zstd.Codec{Level: zstd.SpeedFastest}
 // time.
 const tableBatch = 1024
 
+// rowWriteCloser is a Parquet writer of rows of a schema.
+type rowWriteCloser interface {
+	parquet.RowWriter
+	io.Closer
+}
+
 // tableWriter writes rows of a table to Parquet in batches, their values
 // and JSON texts held in memory reused for every batch (the Parquet
 // writer copies what it is given).
 type tableWriter struct {
-	pw     *parquet.Writer
+	pw     rowWriteCloser
 	kinds  []sstable.ValueKind
 	leaf   []int // column → its leaf index in the schema
 	rows   []parquet.Row

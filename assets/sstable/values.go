@@ -1119,6 +1119,12 @@ func (t *Type) DecodeComplex(elems []Element) (any, error) {
 		}
 		return out, nil
 	}
+	return t.decodeFields(elems, elem)
+}
+
+// decodeFields decodes the cells of a multi-cell user type, each path a
+// 2-byte field index, with elem.
+func (t *Type) decodeFields(elems []Element, elem func(*Type, []byte, string, int) (any, error)) (any, error) {
 	vals := make([]any, len(t.Params))
 	for i, e := range elems {
 		if len(e.Path) != 2 {
