@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/backup"
@@ -59,7 +60,7 @@ type Writer[T any] interface {
 
 // NewAssetWriter returns a writer of asset rows to w in format f.
 func NewAssetWriter(w io.Writer, f Format) (Writer[Row], error) {
-	return newWriter(w, f, nil, func(r Row) (Row, error) { return r, nil })
+	return newWriter(w, f, func(r Row) (Row, error) { return r, nil })
 }
 
 // NewSnapshotWriter returns a writer of the rows of s to w in format f: as
@@ -80,6 +81,13 @@ func NewSnapshotWriter(w io.Writer, f Format, s *sstable.Snapshot, exportedAt ti
 // newTableWriter writes rows of the columns cols, of kinds kinds: every
 // column optional, null only for a null value (a zero is a value).
 func newTableWriter(w io.Writer, f Format, cols []string, kinds []sstable.ValueKind) (Writer[sstable.CQLRow], error) {
+	switch f {
+	case JSONL:
+		return jsonLines{sstable.NewJSONLineWriter(w)}, nil
+	case Parquet:
+	default:
+		return nil, fmt.Errorf("lake: format %q: want parquet or jsonl", f)
+	}
 	group := parquet.Group{}
 	for i, c := range cols {
 		var n parquet.Node
@@ -98,22 +106,80 @@ func newTableWriter(w io.Writer, f Format, cols []string, kinds []sstable.ValueK
 		group[c] = parquet.Optional(n)
 	}
 	schema := parquet.NewSchema("row", group)
-	leaf := make([]int, len(cols)) // column → its leaf index in the schema
+	t := &tableWriter{pw: parquet.NewWriter(w, schema, parquet.Compression(zstdFastest)), kinds: kinds,
+		leaf: make([]int, len(cols)), values: make([]parquet.Value, 0, tableBatch*len(cols)), text: make([]byte, 0, 1<<20)}
 	for i, c := range cols {
 		l, _ := schema.Lookup(c)
-		leaf[i] = l.ColumnIndex
+		t.leaf[i] = l.ColumnIndex
 	}
-	return newWriter(w, f, schema, func(r sstable.CQLRow) (parquet.Row, error) {
-		row := make(parquet.Row, len(cols))
-		for i, c := range r.Columns {
-			v, err := parquetValue(r.Values[i], kinds[i])
-			if err != nil {
-				return nil, fmt.Errorf("column %s: %w", c, err)
-			}
-			row[leaf[i]] = v.Level(0, b2i(!v.IsNull()), leaf[i])
+	return t, nil
+}
+
+// jsonLines writes rows as JSON lines, as encoding/json's Encoder does.
+type jsonLines struct{ *sstable.JSONLineWriter }
+
+func (j jsonLines) Close() error { return j.Flush() }
+
+// zstdFastest compresses Parquet pages at zstd's fastest level: on
+// snapshot rows it takes half the CPU time of the default level for a
+// file 0.6% larger.
+var zstdFastest = &zstd.Codec{Level: zstd.SpeedFastest}
+
+// tableBatch is how many rows a tableWriter hands the Parquet writer at a
+// time.
+const tableBatch = 1024
+
+// rowWriteCloser is a Parquet writer of rows of a schema.
+type rowWriteCloser interface {
+	parquet.RowWriter
+	io.Closer
+}
+
+// tableWriter writes rows of a table to Parquet in batches, their values
+// and JSON texts held in memory reused for every batch (the Parquet
+// writer copies what it is given).
+type tableWriter struct {
+	pw     rowWriteCloser
+	kinds  []sstable.ValueKind
+	leaf   []int // column → its leaf index in the schema
+	rows   []parquet.Row
+	values []parquet.Value // the rows' values, back to back
+	text   []byte          // the JSON texts of the batch's values
+}
+
+func (t *tableWriter) Write(r sstable.CQLRow) error {
+	start := len(t.values)
+	t.values = t.values[:start+len(t.leaf)]
+	row := parquet.Row(t.values[start : start+len(t.leaf) : start+len(t.leaf)])
+	for i, v := range r.Values {
+		var pv parquet.Value
+		var err error
+		if pv, t.text, err = appendParquetValue(t.text, v, t.kinds[i]); err != nil {
+			return fmt.Errorf("column %s: %w", r.Columns[i], err)
 		}
-		return row, nil
-	})
+		row[t.leaf[i]] = pv.Level(0, b2i(!pv.IsNull()), t.leaf[i])
+	}
+	if t.rows = append(t.rows, row); len(t.rows) == tableBatch {
+		return t.flush()
+	}
+	return nil
+}
+
+func (t *tableWriter) flush() error {
+	if len(t.rows) == 0 {
+		return nil
+	}
+	_, err := t.pw.WriteRows(t.rows)
+	clear(t.rows)
+	t.rows, t.values, t.text = t.rows[:0], t.values[:0], t.text[:0]
+	return err
+}
+
+func (t *tableWriter) Close() error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return t.pw.Close()
 }
 
 func b2i(b bool) int {
@@ -141,63 +207,68 @@ func (w assetRows) Write(r sstable.CQLRow) error {
 // of other types are stored as their SELECT JSON text. nil is the null
 // value.
 func parquetValue(v any, kind sstable.ValueKind) (parquet.Value, error) {
+	pv, _, err := appendParquetValue(nil, v, kind)
+	return pv, err
+}
+
+// appendParquetValue is parquetValue with the bytes of a text or JSON
+// value appended to text (returned) for the value to point into.
+func appendParquetValue(text []byte, v any, kind sstable.ValueKind) (parquet.Value, []byte, error) {
+	if text == nil {
+		text = make([]byte, 0, 64) // an empty value is not a nil slice
+	}
 	switch x := v.(type) {
 	case nil:
-		return parquet.NullValue(), nil
+		return parquet.NullValue(), text, nil
 	case string:
 		if kind == sstable.KindText {
-			return parquet.ByteArrayValue([]byte(x)), nil
+			start := len(text)
+			text = append(text, x...)
+			return parquet.ByteArrayValue(text[start:len(text):len(text)]), text, nil
 		}
 	case int64:
 		if kind == sstable.KindInt {
-			return parquet.Int64Value(x), nil
+			return parquet.Int64Value(x), text, nil
 		}
 	case float32:
 		if kind == sstable.KindFloat {
-			return parquet.DoubleValue(float64(x)), nil
+			return parquet.DoubleValue(float64(x)), text, nil
 		}
 	case float64:
 		if kind == sstable.KindFloat {
-			return parquet.DoubleValue(x), nil
+			return parquet.DoubleValue(x), text, nil
 		}
 	case bool:
 		if kind == sstable.KindBool {
-			return parquet.BooleanValue(x), nil
+			return parquet.BooleanValue(x), text, nil
 		}
 	}
 	if kind != sstable.KindJSON {
-		return parquet.Value{}, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
+		return parquet.Value{}, text, fmt.Errorf("value %v (%T) does not fit the column's kind", v, v)
 	}
-	return parquet.ByteArrayValue(sstable.JSON(v)), nil
+	start := len(text)
+	text = sstable.AppendJSON(text, v)
+	return parquet.ByteArrayValue(text[start:len(text):len(text)]), text, nil
 }
 
 // writer writes rows of type T: in JSON lines as encoding/json writes
-// them, in Parquet (zstd-compressed) converted to P: by P's parquet tags,
-// or, when P is parquet.Row, as rows of schema.
+// them, in Parquet (zstd-compressed) converted to P, by P's parquet tags.
 type writer[T, P any] struct {
 	buf     *bufio.Writer
 	enc     *json.Encoder
-	put     func([]P) error
-	pw      io.Closer
+	pw      *parquet.GenericWriter[P]
 	convert func(T) (P, error)
 	batch   []P
 }
 
-func newWriter[T, P any](w io.Writer, f Format, schema *parquet.Schema, convert func(T) (P, error)) (Writer[T], error) {
+func newWriter[T, P any](w io.Writer, f Format, convert func(T) (P, error)) (Writer[T], error) {
 	switch f {
 	case JSONL:
 		buf := bufio.NewWriterSize(w, 1<<16)
 		return &writer[T, P]{buf: buf, enc: json.NewEncoder(buf)}, nil
 	case Parquet:
-		out := &writer[T, P]{convert: convert, batch: make([]P, 0, 1024)}
-		if schema == nil {
-			pw := parquet.NewGenericWriter[P](w, parquet.Compression(&parquet.Zstd))
-			out.pw, out.put = pw, func(rows []P) error { _, err := pw.Write(rows); return err }
-			return out, nil
-		}
-		pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd))
-		out.pw, out.put = pw, func(rows []P) error { _, err := pw.WriteRows(any(rows).([]parquet.Row)); return err }
-		return out, nil
+		pw := parquet.NewGenericWriter[P](w, parquet.Compression(zstdFastest))
+		return &writer[T, P]{pw: pw, convert: convert, batch: make([]P, 0, 1024)}, nil
 	}
 	return nil, fmt.Errorf("lake: format %q: want parquet or jsonl", f)
 }
@@ -221,7 +292,7 @@ func (w *writer[T, P]) flush() error {
 	if len(w.batch) == 0 {
 		return nil
 	}
-	err := w.put(w.batch)
+	_, err := w.pw.Write(w.batch)
 	clear(w.batch)
 	w.batch = w.batch[:0]
 	return err

@@ -71,7 +71,7 @@ func MergePartition(clustering []*Type, opts MergeOptions, parts []Partition) (L
 	for i := range parts {
 		ins[i] = &sliceUnfiltereds{us: parts[i].Unfiltereds}
 	}
-	lp, _ := newPartitionRows(clustering, opts, parts, ins).Collect() // slices do not fail
+	lp, _ := newPartitionRows(clustering, opts, parts, ins, nil).Collect() // slices do not fail
 	return lp, lp.Static != nil || len(lp.Rows) > 0
 }
 
@@ -94,8 +94,9 @@ func (s *sliceUnfiltereds) next() (Unfiltered, bool, error) {
 
 // newPartitionRows starts merging the versions of one partition: heads
 // are their keys, deletions and static rows, ins their rows and markers.
-func newPartitionRows(clustering []*Type, opts MergeOptions, heads []Partition, ins []unfiltereds) *PartitionRows {
-	m := &rowMerge{opts: opts, clustering: clustering, pdel: noDeletion}
+// With a scratch, every row is merged into its memory (see rowScratch).
+func newPartitionRows(clustering []*Type, opts MergeOptions, heads []Partition, ins []unfiltereds, scratch *rowScratch) *PartitionRows {
+	m := &rowMerge{opts: opts, clustering: clustering, pdel: noDeletion, scratch: scratch}
 	var statics []*Row
 	for i, h := range heads {
 		if h.Deletion != nil {
@@ -108,7 +109,7 @@ func newPartitionRows(clustering []*Type, opts MergeOptions, heads []Partition, 
 	}
 	pr := &PartitionRows{Key: heads[0].Key, m: m}
 	if len(statics) > 0 {
-		if r, _ := opts.mergeRow(statics, m.pdel); len(r.Columns) > 0 {
+		if r, _ := opts.mergeRow(statics, m.pdel, m.rowScratch()); len(r.Columns) > 0 {
 			if opts.transient {
 				r = r.clone() // read while the first rows are
 			}
@@ -193,6 +194,26 @@ type rowMerge struct {
 	pdel       int64 // the partition deletion
 	srcs       []*rowSource
 	rows       []*Row // the versions of the row being merged
+	scratch    *rowScratch
+}
+
+// rowScratch is the memory a transient merge builds each row in: a row is
+// dead once the next is merged, so its columns and elements are reused.
+type rowScratch struct {
+	cols  []LiveColumn
+	datas []ColumnData
+	cells []*Cell
+	elems []Element
+}
+
+// rowScratch returns the memory to merge the next row into: the merge's
+// scratch, emptied, or a new one when rows outlive the next.
+func (m *rowMerge) rowScratch() *rowScratch {
+	if m.scratch == nil {
+		return &rowScratch{}
+	}
+	m.scratch.elems = m.scratch.elems[:0]
+	return m.scratch
 }
 
 // rowSource is one SSTable's rows and markers, head the next one.
@@ -277,7 +298,7 @@ func (m *rowMerge) next() (LiveRow, bool, error) {
 				x.ok = false
 			}
 		}
-		if r, live := m.opts.mergeRow(m.rows, del); live {
+		if r, live := m.opts.mergeRow(m.rows, del, m.rowScratch()); live {
 			r.Clustering = slices.Clone(at) // the rows' memory is reused
 			return r, true, nil
 		}
@@ -287,23 +308,25 @@ func (m *rowMerge) next() (LiveRow, bool, error) {
 // mergeRow merges the versions of one row under the deletion outer (the
 // partition's and the range tombstones'): its live columns, and whether
 // the row is live.
-func (o MergeOptions) mergeRow(rows []*Row, outer int64) (LiveRow, bool) {
+func (o MergeOptions) mergeRow(rows []*Row, outer int64, s *rowScratch) (LiveRow, bool) {
 	del, rowLive := o.rowDeletion(rows, outer)
 	var out LiveRow
 	if len(rows) == 1 {
-		out.Columns = make([]LiveColumn, 0, len(rows[0].Columns))
+		out.Columns = s.cols[:0]
 		for k := range rows[0].Columns {
-			out.Columns = o.appendColumn(out.Columns, rows[0].Columns[k:k+1], del)
+			out.Columns = o.appendColumn(out.Columns, rows[0].Columns[k:k+1], del, s)
 		}
+		s.cols = out.Columns
 		if len(out.Columns) == 0 {
 			out.Columns = nil // as when versions merge
 		}
 		return out, rowLive || len(out.Columns) > 0
 	}
-	var datas []ColumnData
+	datas := s.datas[:0]
 	for _, r := range rows {
 		datas = append(datas, r.Columns...)
 	}
+	s.datas = datas
 	// Cassandra's column order: simple columns, then complex, each by
 	// name; the versions of a column stay in row order.
 	slices.SortStableFunc(datas, func(a, b ColumnData) int {
@@ -312,13 +335,18 @@ func (o MergeOptions) mergeRow(rows []*Row, outer int64) (LiveRow, bool) {
 		}
 		return cmp.Compare(a.Column.Name, b.Column.Name)
 	})
+	out.Columns = s.cols[:0]
 	for i := 0; i < len(datas); {
 		j := i + 1
 		for j < len(datas) && datas[j].Column.Name == datas[i].Column.Name {
 			j++
 		}
-		out.Columns = o.appendColumn(out.Columns, datas[i:j], del)
+		out.Columns = o.appendColumn(out.Columns, datas[i:j], del, s)
 		i = j
+	}
+	s.cols = out.Columns
+	if len(out.Columns) == 0 {
+		out.Columns = nil
 	}
 	return out, rowLive || len(out.Columns) > 0
 }
@@ -348,7 +376,7 @@ func (o MergeOptions) rowDeletion(rows []*Row, outer int64) (int64, bool) {
 
 // appendColumn merges the versions of one column and appends it to out if
 // anything of it is live.
-func (o MergeOptions) appendColumn(out []LiveColumn, versions []ColumnData, del int64) []LiveColumn {
+func (o MergeOptions) appendColumn(out []LiveColumn, versions []ColumnData, del int64, s *rowScratch) []LiveColumn {
 	col := versions[0].Column
 	g := gone{del: del, dropped: noDeletion}
 	if d, ok := o.Dropped[col.Name]; ok {
@@ -373,7 +401,7 @@ func (o MergeOptions) appendColumn(out []LiveColumn, versions []ColumnData, del 
 		}
 		return append(out, LiveColumn{Column: col, Value: val, Timestamp: win.Timestamp})
 	}
-	if lc, ok := o.complexColumn(versions, g, counter); ok {
+	if lc, ok := o.complexColumn(versions, g, counter, s); ok {
 		out = append(out, lc)
 	}
 	return out
@@ -387,14 +415,14 @@ func (g gone) covers(c *Cell) bool { return c.Timestamp <= g.del || c.Timestamp 
 
 // complexColumn merges the versions of a multi-cell column: the live
 // elements in path order.
-func (o MergeOptions) complexColumn(versions []ColumnData, g gone, counter bool) (LiveColumn, bool) {
+func (o MergeOptions) complexColumn(versions []ColumnData, g gone, counter bool, s *rowScratch) (LiveColumn, bool) {
 	col := versions[0].Column
 	for _, cd := range versions {
 		if cd.Deletion != nil {
 			g.del = max(g.del, cd.Deletion.MarkedForDeleteAt)
 		}
 	}
-	var cells []*Cell
+	cells := s.cells[:0]
 	for _, cd := range versions {
 		for k := range cd.Cells {
 			if c := &cd.Cells[k]; !g.covers(c) {
@@ -408,18 +436,23 @@ func (o MergeOptions) complexColumn(versions []ColumnData, g gone, counter bool)
 		slices.SortStableFunc(cells, byPath)
 	}
 	lc := LiveColumn{Column: col}
+	start := len(s.elems)
 	for i := 0; i < len(cells); {
 		win, j := cells[i], i+1
 		for ; j < len(cells) && byPath(cells[i], cells[j]) == 0; j++ {
 			win = reconcile(win, cells[j], counter)
 		}
 		if o.cellLive(win) {
-			if len(lc.Elements) == 0 || win.Timestamp > lc.Timestamp {
+			if len(s.elems) == start || win.Timestamp > lc.Timestamp {
 				lc.Timestamp = win.Timestamp
 			}
-			lc.Elements = append(lc.Elements, Element{Path: win.Path, Value: win.Value})
+			s.elems = append(s.elems, Element{Path: win.Path, Value: win.Value})
 		}
 		i = j
+	}
+	s.cells = cells
+	if n := len(s.elems); n > start {
+		lc.Elements = s.elems[start:n:n]
 	}
 	return lc, len(lc.Elements) > 0
 }
@@ -746,6 +779,10 @@ func MergeRange(tables []*Table, r TokenRange, opts MergeOptions, fn func(*Parti
 	var heads []Partition
 	var ins []unfiltereds
 	var here []*partitionSource
+	var scratch *rowScratch
+	if opts.transient {
+		scratch = &rowScratch{}
+	}
 	for {
 		at, ok := leastKey(srcs)
 		if !ok {
@@ -757,7 +794,7 @@ func MergeRange(tables []*Table, r TokenRange, opts MergeOptions, fn func(*Parti
 				heads, ins, here = append(heads, s.c.part), append(ins, s.c), append(here, s)
 			}
 		}
-		pr := newPartitionRows(clustering, opts, heads, ins)
+		pr := newPartitionRows(clustering, opts, heads, ins, scratch)
 		if live, err := pr.live(); err != nil {
 			return err
 		} else if live {

@@ -1,10 +1,11 @@
 package sstable
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,21 +33,44 @@ func (r CQLRow) Get(name string) any {
 // schema order, values in Cassandra's text forms, case-sensitive names
 // quoted.
 func (r CQLRow) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 1, 64*len(r.Columns))
-	b[0] = '{'
+	return r.appendJSON(make([]byte, 0, 64*len(r.Columns)), jsonSpaced), nil
+}
+
+func (r CQLRow) appendJSON(b []byte, st jsonStyle) []byte {
+	b = append(b, '{')
 	for i, c := range r.Columns {
 		if i > 0 {
-			b = append(b, ", "...)
+			b = append(b, st.comma...)
 		}
-		if c != strings.ToLower(c) {
-			c = `"` + c + `"`
-		}
-		b = appendQuoted(b, c)
-		b = append(b, ": "...)
-		b = appendJSON(b, r.Values[i])
+		b = append(st.name(b, c), st.colon...)
+		b = st.value(b, r.Values[i])
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
+
+// JSONLineWriter writes rows as JSON lines, byte for byte what
+// encoding/json's Encoder writes for a CQLRow (MarshalJSON compacted, with
+// HTML characters escaped), buffered.
+type JSONLineWriter struct {
+	w    *bufio.Writer
+	line []byte
+}
+
+// NewJSONLineWriter returns a JSONLineWriter to w; Flush writes what is
+// buffered.
+func NewJSONLineWriter(w io.Writer) *JSONLineWriter {
+	return &JSONLineWriter{w: bufio.NewWriterSize(w, 1<<16)}
+}
+
+// Write writes one row and a newline.
+func (j *JSONLineWriter) Write(r CQLRow) error {
+	j.line = append(r.appendJSON(j.line[:0], jsonCompact), '\n')
+	_, err := j.w.Write(j.line)
+	return err
+}
+
+// Flush writes the buffered lines to the underlying writer.
+func (j *JSONLineWriter) Flush() error { return j.w.Flush() }
 
 // ReadOptions tune reading a snapshot.
 type ReadOptions struct {
@@ -118,9 +142,11 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 	if err != nil {
 		return err
 	}
-	outs := make([]chan CQLRow, len(ranges))
+	// Rows go from a range's reader to fn in batches, 256 rows at most
+	// on the way per range.
+	outs := make([]chan []CQLRow, len(ranges))
 	for i := range outs {
-		outs[i] = make(chan CQLRow, 256)
+		outs[i] = make(chan []CQLRow, 256/rowBatch)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	var done atomic.Int64
@@ -130,14 +156,7 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 		for i, r := range ranges {
 			w.Go(func() error {
 				defer close(outs[i])
-				err := s.ReadRange(r, o, func(row CQLRow) error {
-					select {
-					case outs[i] <- row:
-						return nil
-					case <-wctx.Done():
-						return wctx.Err()
-					}
-				})
+				err := s.sendRange(wctx, r, o, outs[i])
 				if err == nil && o.Progress != nil {
 					o.Progress(int(done.Add(1)), len(ranges))
 				}
@@ -148,25 +167,61 @@ func (s *Snapshot) Rows(ctx context.Context, o ReadOptions, fn func(CQLRow) erro
 	})
 	g.Go(func() error {
 		for _, out := range outs {
-			for {
-				select {
-				case row, ok := <-out:
-					if !ok {
-						goto next
-					}
-					if err := fn(row); err != nil {
-						return err
-					}
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			if err := receive(ctx, out, fn); err != nil {
+				return err
 			}
-		next:
 		}
 		return nil
 	})
 	return g.Wait()
 }
+
+// sendRange reads one token range into out in batches of rowBatch rows.
+func (s *Snapshot) sendRange(ctx context.Context, r TokenRange, o ReadOptions, out chan<- []CQLRow) error {
+	batch := make([]CQLRow, 0, rowBatch)
+	send := func() error {
+		select {
+		case out <- batch:
+			batch = make([]CQLRow, 0, rowBatch)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := s.ReadRange(r, o, func(row CQLRow) error {
+		if batch = append(batch, row); len(batch) < rowBatch {
+			return nil
+		}
+		return send()
+	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
+	return err
+}
+
+// receive calls fn with every row of the batches from in until it is
+// closed.
+func receive(ctx context.Context, in <-chan []CQLRow, fn func(CQLRow) error) error {
+	for {
+		select {
+		case rows, ok := <-in:
+			if !ok {
+				return nil
+			}
+			for _, row := range rows {
+				if err := fn(row); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// rowBatch is how many rows a range's reader hands on at a time.
+const rowBatch = 64
 
 // layout maps merged partitions to rows: which column each value goes to.
 type layout struct {
@@ -175,6 +230,19 @@ type layout struct {
 	clustering []*Type
 	index      map[string]int // regular and static column → position
 	hasRows    bool           // the table has clustering columns
+	slab       []any          // the values of the rows to come
+}
+
+// values returns room for one row's values, carved from a slab of
+// rowBatch rows.
+func (l *layout) values() []any {
+	n := len(l.columns)
+	if len(l.slab) < n {
+		l.slab = make([]any, rowBatch*n)
+	}
+	v := l.slab[:n:n]
+	l.slab = l.slab[n:]
+	return v
 }
 
 func (s *Snapshot) layout() *layout {
@@ -240,7 +308,8 @@ func (l *layout) rows(p *PartitionRows, fn func(CQLRow) error) error {
 			break
 		}
 		emitted = true
-		vals := append([]any(nil), base...)
+		vals := l.values()
+		copy(vals, base)
 		for i, c := range r.Clustering {
 			if i >= len(l.clustering) {
 				break

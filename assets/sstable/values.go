@@ -45,14 +45,23 @@ func (t Timestamp) Time() time.Time { return time.UnixMilli(int64(t)).UTC() }
 
 // String formats the timestamp as SELECT JSON does: 2024-01-02 03:04:05.678Z,
 // with the year of era (no sign before year 1, + past 9999).
-func (t Timestamp) String() string {
+func (t Timestamp) String() string { return string(t.appendText(nil)) }
+
+func (t Timestamp) appendText(dst []byte) []byte {
 	tt := t.Time()
-	y := tt.Year()
+	y, mo, d := tt.Date()
+	h, mi, s := tt.Clock()
 	if y <= 0 {
 		y = 1 - y
 	}
-	return fmt.Sprintf("%s-%02d-%02d %02d:%02d:%02d.%03dZ", year(y), tt.Month(), tt.Day(),
-		tt.Hour(), tt.Minute(), tt.Second(), tt.Nanosecond()/1e6)
+	dst = appendYear(dst, y)
+	dst = appendPadded(append(dst, '-'), int64(mo), 2)
+	dst = appendPadded(append(dst, '-'), int64(d), 2)
+	dst = appendPadded(append(dst, ' '), int64(h), 2)
+	dst = appendPadded(append(dst, ':'), int64(mi), 2)
+	dst = appendPadded(append(dst, ':'), int64(s), 2)
+	dst = appendPadded(append(dst, '.'), int64(tt.Nanosecond()/1e6), 3)
+	return append(dst, 'Z')
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -66,35 +75,58 @@ func (d Date) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 // String formats the date as SELECT JSON does: 2024-01-02, with a signed
 // proleptic year (-0006, +10000).
-func (d Date) String() string {
-	tt := d.Time()
-	y := tt.Year()
-	ys := year(y)
+func (d Date) String() string { return string(d.appendText(nil)) }
+
+func (d Date) appendText(dst []byte) []byte {
+	y, mo, day := d.Time().Date()
 	if y < 0 {
-		ys = fmt.Sprintf("-%04d", -y)
+		dst = appendPadded(append(dst, '-'), int64(-y), 4)
+	} else {
+		dst = appendYear(dst, y)
 	}
-	return fmt.Sprintf("%s-%02d-%02d", ys, tt.Month(), tt.Day())
+	dst = appendPadded(append(dst, '-'), int64(mo), 2)
+	return appendPadded(append(dst, '-'), int64(day), 2)
 }
 
 // MarshalJSON implements json.Marshaler.
 func (d Date) MarshalJSON() ([]byte, error) { return JSON(d), nil }
 
-// year pads a non-negative year to four digits and signs one past 9999,
-// as java.time does for a yyyy pattern.
-func year(y int) string {
+// appendYear pads a non-negative year to four digits and signs one past
+// 9999, as java.time does for a yyyy pattern.
+func appendYear(dst []byte, y int) []byte {
 	if y > 9999 {
-		return "+" + strconv.Itoa(y)
+		dst = append(dst, '+')
 	}
-	return fmt.Sprintf("%04d", y)
+	return appendPadded(dst, int64(y), 4)
+}
+
+// appendPadded appends the non-negative v in decimal, zero-padded to at
+// least width digits.
+func appendPadded(dst []byte, v int64, width int) []byte {
+	var b [20]byte
+	i := len(b)
+	for v >= 10 || len(b)-i < width-1 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	i--
+	b[i] = byte('0' + v)
+	return append(dst, b[i:]...)
 }
 
 // Time is a CQL time: nanoseconds since midnight.
 type Time int64
 
 // String formats the time as SELECT JSON does: 03:04:05.123456789.
-func (t Time) String() string {
+func (t Time) String() string { return string(t.appendText(nil)) }
+
+func (t Time) appendText(dst []byte) []byte {
 	n := int64(t)
-	return fmt.Sprintf("%02d:%02d:%02d.%09d", n/3600e9, n/60e9%60, n/1e9%60, n%1e9)
+	dst = appendPadded(dst, n/3600e9, 2)
+	dst = appendPadded(append(dst, ':'), n/60e9%60, 2)
+	dst = appendPadded(append(dst, ':'), n/1e9%60, 2)
+	return appendPadded(append(dst, '.'), n%1e9, 9)
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -250,12 +282,41 @@ func (u UDT) MarshalJSON() ([]byte, error) { return JSON(u), nil }
 // same JSON value, compacted.
 func JSON(v any) []byte { return appendJSON(nil, v) }
 
-func appendJSON(dst []byte, v any) []byte {
+// AppendJSON appends the JSON text of v to dst and returns it.
+func AppendJSON(dst []byte, v any) []byte { return appendJSON(dst, v) }
+
+func appendJSON(dst []byte, v any) []byte { return jsonSpaced.value(dst, v) }
+
+// jsonStyle is how values are written: spaced as Cassandra prints them,
+// or compact as encoding/json's Encoder writes a json.Marshaler's output
+// (no space after , and :, and <, >, &, U+2028 and U+2029 escaped in
+// strings).
+type jsonStyle struct {
+	comma, colon string
+	safe         *[256]bool // the bytes a string holds unescaped
+}
+
+var (
+	jsonSpaced  = jsonStyle{comma: ", ", colon: ": ", safe: &jacksonSafe}
+	jsonCompact = jsonStyle{comma: ",", colon: ":", safe: &htmlSafe}
+)
+
+// jacksonSafe and htmlSafe are the bytes Jackson, and encoding/json's
+// HTML-escaping compaction of its output, leave as they are.
+var jacksonSafe, htmlSafe = func() (j, h [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		j[c] = c != '"' && c != '\\'
+		h[c] = j[c] && c != '<' && c != '>' && c != '&' && c != 0xE2
+	}
+	return j, h
+}()
+
+func (st jsonStyle) value(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...)
 	case string:
-		return appendQuoted(dst, v)
+		return st.quote(dst, v)
 	case bool:
 		return strconv.AppendBool(dst, v)
 	case int64:
@@ -272,63 +333,84 @@ func appendJSON(dst []byte, v any) []byte {
 	case Decimal:
 		return append(dst, v.String()...)
 	case uuid.UUID:
-		return appendQuoted(dst, v.String())
-	case fmt.Stringer: // Timestamp, Date, Time, Blob, Inet, Duration
-		return appendQuoted(dst, v.String())
+		return append(appendUUID(append(dst, '"'), v), '"')
+	case Timestamp:
+		return append(v.appendText(append(dst, '"')), '"')
+	case Date:
+		return append(v.appendText(append(dst, '"')), '"')
+	case Time:
+		return append(v.appendText(append(dst, '"')), '"')
+	case fmt.Stringer: // Blob, Inet, Duration
+		return st.quote(dst, v.String())
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range v {
 			if i > 0 {
-				dst = append(dst, ", "...)
+				dst = append(dst, st.comma...)
 			}
-			dst = appendJSON(dst, e)
+			dst = st.value(dst, e)
 		}
 		return append(dst, ']')
 	case Map:
-		dst = append(dst, '{')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			k := appendJSON(nil, e.Key)
-			if len(k) > 0 && k[0] == '"' {
-				dst = append(dst, k...)
-			} else {
-				dst = appendQuoted(dst, string(k))
-			}
-			dst = append(dst, ": "...)
-			dst = appendJSON(dst, e.Value)
-		}
-		return append(dst, '}')
+		return st.mapValue(dst, v)
 	case UDT:
 		dst = append(dst, '{')
 		for i, f := range v {
 			if i > 0 {
-				dst = append(dst, ", "...)
+				dst = append(dst, st.comma...)
 			}
-			name := f.Name
-			if name != strings.ToLower(name) {
-				name = `"` + name + `"`
-			}
-			dst = appendQuoted(dst, name)
-			dst = append(dst, ": "...)
-			dst = appendJSON(dst, f.Value)
+			dst = append(st.name(dst, f.Name), st.colon...)
+			dst = st.value(dst, f.Value)
 		}
 		return append(dst, '}')
 	}
-	return appendQuoted(dst, fmt.Sprint(v))
+	return st.quote(dst, fmt.Sprint(v))
 }
 
-// appendQuoted quotes s as Cassandra's JSON writer (Jackson) does: only ",
-// \ and control characters are escaped.
-func appendQuoted(dst []byte, s string) []byte {
+// mapValue writes an object whose keys are the key values' JSON, itself
+// when a string, else its (spaced) text as a string.
+func (st jsonStyle) mapValue(dst []byte, m Map) []byte {
+	dst = append(dst, '{')
+	for i, e := range m {
+		if i > 0 {
+			dst = append(dst, st.comma...)
+		}
+		if k, ok := e.Key.(string); ok {
+			dst = st.quote(dst, k)
+		} else if k := jsonSpaced.value(nil, e.Key); len(k) > 0 && k[0] == '"' {
+			dst = st.value(dst, e.Key)
+		} else {
+			dst = st.quote(dst, string(k))
+		}
+		dst = append(dst, st.colon...)
+		dst = st.value(dst, e.Value)
+	}
+	return append(dst, '}')
+}
+
+// name writes a column or field name as Cassandra does: double-quoted
+// inside the JSON string when not all lower case.
+func (st jsonStyle) name(dst []byte, name string) []byte {
+	if name != strings.ToLower(name) {
+		name = `"` + name + `"`
+	}
+	return st.quote(dst, name)
+}
+
+// quote quotes s as Cassandra's JSON writer (Jackson) does: only ", \ and
+// control characters are escaped; the compact style escapes as
+// encoding/json's compaction does too.
+func (st jsonStyle) quote(dst []byte, s string) []byte {
 	const hexDigits = "0123456789ABCDEF"
 	dst = append(dst, '"')
 	start := 0 // s[start:i] needs no escape: copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if st.safe[c] {
 			continue
+		}
+		if c == 0xE2 && !(i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xA8) {
+			continue // not U+2028 or U+2029
 		}
 		dst = append(dst, s[start:i]...)
 		start = i + 1
@@ -345,12 +427,31 @@ func appendQuoted(dst []byte, s string) []byte {
 			dst = append(dst, `\f`...)
 		case '\r':
 			dst = append(dst, `\r`...)
-		default:
+		case 0xE2:
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]&0xF])
+			start = i + 3
+			i += 2
+		case '<', '>', '&': // the compact style: lowercase, as encoding/json
+			dst = append(dst, '\\', 'u', '0', '0', '0'+c>>4, "0123456789abcdef"[c&15])
+		default: // a control character
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 		}
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendUUID appends u in its canonical form,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lowercase.
+func appendUUID(dst []byte, u uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
 }
 
 // javaFloat formats f as Java's Float/Double.toString: plain with at least
@@ -868,6 +969,74 @@ func (t *Type) decodeAll(parts [][]byte) ([]any, error) {
 	return out, nil
 }
 
+// textRun is the text keys and values of a collection's elements joined
+// into one string, taken in order as substrings: one allocation for all.
+type textRun struct {
+	s   string
+	off int
+}
+
+// isText reports whether t decodes to a string.
+func (t *Type) isText() bool {
+	t = t.base()
+	return t.Name == "UTF8Type" || t.Name == "AsciiType"
+}
+
+// joinText joins the text parts of a list's, set's or map's elements in
+// the order DecodeComplex decodes them.
+func (t *Type) joinText(elems []Element) *textRun {
+	keyText, valText := false, false
+	switch t.Name {
+	case "ListType":
+		valText = t.Params[0].isText()
+	case "SetType":
+		keyText = t.Params[0].isText()
+	case "MapType":
+		keyText, valText = t.Params[0].isText(), t.Params[1].isText()
+	}
+	if !keyText && !valText {
+		return &textRun{}
+	}
+	n := 0
+	for _, e := range elems {
+		n += len(e.Path)*b2i(keyText) + len(e.Value)*b2i(valText)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range elems {
+		if keyText {
+			b = append(b, e.Path...)
+		}
+		if valText {
+			b = append(b, e.Value...)
+		}
+	}
+	return &textRun{s: string(b)}
+}
+
+// decode decodes b as typ does, a text value as the next substring of the
+// run.
+func (r *textRun) decode(typ *Type, b []byte) (any, error) {
+	end := r.off + len(b)
+	if len(b) == 0 || end > len(r.s) || r.s[r.off:end] != string(b) || !typ.isText() {
+		return typ.Decode(b)
+	}
+	v := r.s[r.off:end]
+	if typ.base().Name == "AsciiType" && !isASCII(v) || !utf8.ValidString(v) {
+		return typ.Decode(b) // the error
+	}
+	r.off = end
+	return v, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Components splits a partition key into its serialized components: for
 // a CompositeType each is a u16 length, the bytes and an end-of-component
 // byte; any other key is its own single component.
@@ -915,8 +1084,9 @@ func (t *Type) DecodeComplex(elems []Element) (any, error) {
 	if t.Name != "UserType" && len(t.Params) != want {
 		return nil, t.corrupt("want %d parameter types, have %d", want, len(t.Params))
 	}
+	text := t.joinText(elems)
 	elem := func(typ *Type, b []byte, what string, i int) (any, error) {
-		v, err := typ.Decode(b)
+		v, err := text.decode(typ, b)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s %d: %w", t.CQL(), what, i, err)
 		}
@@ -949,6 +1119,12 @@ func (t *Type) DecodeComplex(elems []Element) (any, error) {
 		}
 		return out, nil
 	}
+	return t.decodeFields(elems, elem)
+}
+
+// decodeFields decodes the cells of a multi-cell user type, each path a
+// 2-byte field index, with elem.
+func (t *Type) decodeFields(elems []Element, elem func(*Type, []byte, string, int) (any, error)) (any, error) {
 	vals := make([]any, len(t.Params))
 	for i, e := range elems {
 		if len(e.Path) != 2 {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,8 +92,7 @@ object per line with every column of the table, as SELECT JSON * would.`,
 			if err != nil {
 				return err
 			}
-			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-			enc := json.NewEncoder(w)
+			w := sstable.NewJSONLineWriter(cmd.OutOrStdout())
 			var n int64
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
@@ -105,7 +102,7 @@ object per line with every column of the table, as SELECT JSON * would.`,
 					return context.Canceled
 				}
 				n++
-				return enc.Encode(r)
+				return w.Write(r)
 			})
 			if err != nil && !(limit > 0 && n >= limit) {
 				return err
