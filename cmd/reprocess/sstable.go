@@ -88,6 +88,9 @@ object per line with every column of the table, as SELECT JSON * would.`,
   reprocess sstable dump --as-of 2026-11-01T00:00:00Z --limit 10 s3://backups/node1/assets/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return fmt.Errorf("--limit: want 0 (all) or more rows, got %d", limit)
+			}
 			s, o, err := rf.open(cmd.Context(), a, args)
 			if err != nil {
 				return err
