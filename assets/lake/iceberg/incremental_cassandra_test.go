@@ -18,9 +18,10 @@ import (
 // an Iceberg table T; then inserts, updates, deletes a row, a clustering
 // range and a whole partition, flushes and snapshots again (B), and
 // exports B into T with --since the table's last export, read two hours
-// later so that a cell with a TTL in A has expired. T then holds exactly
-// the rows of a full export of B to a table U, read back by iceberg-go
-// and by pyiceberg, through one overwrite commit.
+// later so that a cell with a TTL in A has expired, its progress counted
+// in partitions. T then holds exactly the rows of a full export of B to
+// a table U, read back by iceberg-go and by pyiceberg, through one
+// overwrite commit.
 func TestExportChangesOnTheLiveTable(t *testing.T) {
 	dirA, asOfA, dirB := writeAndChange(t)
 	asOfB := time.Now().Add(2 * time.Hour)
@@ -35,8 +36,13 @@ func TestExportChangesOnTheLiveTable(t *testing.T) {
 	}
 	before := tableRows(t, T)
 	start := time.Now()
-	res := exportChanges(t, b, sstable.ReadOptions{AsOf: asOfB}, T, iceberg.SinceLast)
+	var progress []int // done, total, of each call
+	o := sstable.ReadOptions{AsOf: asOfB, Progress: func(done, total int) { progress = append(progress, done, total) }}
+	res := exportChanges(t, b, o, T, iceberg.SinceLast)
 	took := time.Since(start)
+	if n := len(progress); n != 2*res.Partitions || progress[n-2] != res.Partitions || progress[n-1] != res.Partitions {
+		t.Errorf("progress reported %v (done, total), want once per partition up to %d of %d", progress, res.Partitions, res.Partitions)
+	}
 	if _, err := iceberg.ExportSnapshot(context.Background(), b, sstable.ReadOptions{AsOf: asOfB}, U); err != nil {
 		t.Fatal(err)
 	}
