@@ -20,11 +20,11 @@ import (
 // commit is an overwrite; with no file to rewrite, an append. It returns
 // the rows removed.
 func replaceRows(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], filter ice.BooleanExpression, props ice.Properties) (int64, error) {
-	old, err := filesHolding(ctx, tbl, filter)
+	tasks, err := filesHolding(ctx, tbl, filter)
 	if err != nil {
 		return 0, err
 	}
-	kept, err := rewriteWithout(ctx, tbl, old, filter)
+	kept, err := rewriteWithout(ctx, tbl, tasks, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -32,9 +32,11 @@ func replaceRows(ctx context.Context, tbl *table.Table, txn *table.Transaction, 
 	if err != nil {
 		return 0, err
 	}
+	old := make([]ice.DataFile, len(tasks))
 	removed := int64(0)
-	for _, f := range old {
-		removed += f.Count()
+	for i, t := range tasks {
+		old[i] = t.File
+		removed += t.File.Count()
 	}
 	for _, f := range kept {
 		removed -= f.Count()
@@ -51,33 +53,32 @@ func replaceRows(ctx context.Context, tbl *table.Table, txn *table.Transaction, 
 	return removed, txn.ReplaceDataFilesWithDataFiles(ctx, old, append(kept, added...), props)
 }
 
-// filesHolding is the table's data files that may hold a row filter
-// selects, each once.
-func filesHolding(ctx context.Context, tbl *table.Table, filter ice.BooleanExpression) ([]ice.DataFile, error) {
-	tasks, err := tbl.Scan(table.WithRowFilter(filter)).PlanFiles(ctx)
+// filesHolding is a task reading the whole of each data file of the
+// table that may hold a row filter selects, with its delete files and
+// without the residual of filter a planner may give (ReadTasks would
+// apply it).
+func filesHolding(ctx context.Context, tbl *table.Table, filter ice.BooleanExpression) ([]table.FileScanTask, error) {
+	planned, err := tbl.Scan(table.WithRowFilter(filter)).PlanFiles(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan the files to rewrite: %w", err)
 	}
-	seen := make(map[string]bool, len(tasks))
-	var files []ice.DataFile
-	for _, t := range tasks {
+	seen := make(map[string]bool, len(planned))
+	var tasks []table.FileScanTask
+	for _, t := range planned {
 		if !seen[t.File.FilePath()] {
 			seen[t.File.FilePath()] = true
-			files = append(files, t.File)
+			t.Start, t.Length, t.Residual = 0, t.File.FileSizeBytes(), nil
+			tasks = append(tasks, t)
 		}
 	}
-	return files, nil
+	return tasks, nil
 }
 
-// rewriteWithout writes the rows of files that filter does not select
+// rewriteWithout writes the rows tasks read that filter does not select
 // to new data files.
-func rewriteWithout(ctx context.Context, tbl *table.Table, files []ice.DataFile, filter ice.BooleanExpression) ([]ice.DataFile, error) {
-	if len(files) == 0 {
+func rewriteWithout(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, filter ice.BooleanExpression) ([]ice.DataFile, error) {
+	if len(tasks) == 0 {
 		return nil, nil
-	}
-	tasks := make([]table.FileScanTask, len(files))
-	for i, f := range files {
-		tasks[i] = table.FileScanTask{File: f, Length: f.FileSizeBytes()}
 	}
 	sc, recs, err := tbl.Scan(table.WithRowFilter(ice.NewNot(filter))).ReadTasks(ctx, tasks)
 	if err != nil {
