@@ -75,3 +75,42 @@ func countRows(t *testing.T, opt Options) int64 {
 	defer at.Release()
 	return at.NumRows()
 }
+
+// TestReplaceKeepsDeletes deletes a row of a table of 10 by a position
+// delete file (merge-on-read), then replaces another row of the same
+// data file: the rewritten file leaves the deleted row out.
+func TestReplaceKeepsDeletes(t *testing.T) {
+	ctx := context.Background()
+	opt := Options{Catalog: Catalog{URI: filepath.Join(t.TempDir(), "c.db")}, Table: "lake.t"}
+	sc := ice.NewSchema(0, ice.NestedField{ID: 1, Name: "k", Type: ice.PrimitiveTypes.Int64})
+	if _, err := commitRows(ctx, opt, write{sc: sc, rows: keys(0, 10), props: ice.Properties{SourceProperty: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := opt.Catalog.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(cat)
+	tbl, err := openTable(ctx, cat, opt.Table, sc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := tbl.NewTransaction()
+	if err := txn.SetProperties(ice.Properties{table.WriteDeleteModeKey: table.WriteModeMergeOnRead}); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Delete(ctx, ice.EqualTo(ice.Reference("k"), int64(3)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := write{sc: sc, rows: keys(5, 6), props: ice.Properties{SourceProperty: "b"}, overwrite: ice.EqualTo(ice.Reference("k"), int64(5))}
+	res, err := commitRows(ctx, opt, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, opt); n != 9 || res.FilesGone != 1 {
+		t.Errorf("%d rows after rewriting %d files, want 9 after rewriting 1: the deleted row is back", n, res.FilesGone)
+	}
+}
