@@ -57,6 +57,15 @@ func (e *Export) Check() error {
 	return nil
 }
 
+// ProgressUnit is what the progress of the export counts, once checked:
+// partitions re-merged when it is incremental (Since), else token ranges.
+func (e *Export) ProgressUnit() string {
+	if e.Since != "" {
+		return "partitions"
+	}
+	return "token ranges"
+}
+
 // Run writes the export of s, read with o, and then its manifest; it
 // returns what it did, in a line. Since is opened with cfg.
 func (e *Export) Run(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, cfg backup.Config, log *slog.Logger) (string, error) {

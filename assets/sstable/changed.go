@@ -1,6 +1,7 @@
 package sstable
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -288,6 +289,9 @@ func (s *Snapshot) ReadPartitions(keys []PartitionKey, o ReadOptions, fn func(Pa
 	if len(keys) == 0 {
 		return nil
 	}
+	if o.Progress != nil {
+		fn = countPartitions(fn, len(keys), o.Progress)
+	}
 	types := keyTypes(s.Tables[0].Header.PartitionKey)
 	span := TokenRange{Start: pointRange(keys[0].Token).Start, End: &keys[len(keys)-1].Token}
 	n, err := s.entriesIn(span)
@@ -308,6 +312,20 @@ func (s *Snapshot) ReadPartitions(keys []PartitionKey, o ReadOptions, fn func(Pa
 		i = j
 	}
 	return nil
+}
+
+// countPartitions calls progress with the partitions fn has been called
+// with so far, of total, before calling fn: a partition's rows come one
+// after the other.
+func countPartitions(fn func(PartitionKey, *CQLRow) error, total int, progress func(done, total int)) func(PartitionKey, *CQLRow) error {
+	done, last := 0, []byte(nil)
+	return func(k PartitionKey, r *CQLRow) error {
+		if done == 0 || !bytes.Equal(k.Key, last) {
+			done, last = done+1, k.Key
+			progress(done, total)
+		}
+		return fn(k, r)
+	}
 }
 
 // entriesIn counts the index entries of s in r, a partition in several

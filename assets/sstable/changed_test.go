@@ -292,3 +292,40 @@ func sameNameNewContent(t *testing.T, a, b *sstable.Snapshot, c *sstable.Changes
 	got := incremental(readKeyed(t, a, everyKey(t, a), asOfA), readKeyed(t, s, changes.Keys, asOfB), changes.Keys)
 	compareRows(t, got, allRows(t, s, asOfB))
 }
+
+// TestReadPartitionsProgress reads all the fixture's partitions (one
+// span) and every tenth (point reads) with a Progress: it is called once
+// per partition, counting 1 to the number of partitions, with that total.
+func TestReadPartitionsProgress(t *testing.T) {
+	s, err := sstable.OpenSnapshot("testdata/uncompressed-snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.KeysWhere(func([]any) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tenth []sstable.PartitionKey
+	for i := 0; i < len(all); i += 10 {
+		tenth = append(tenth, all[i])
+	}
+	for _, tc := range []struct {
+		name string
+		keys []sstable.PartitionKey
+	}{{"every partition", all}, {"every tenth", tenth}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []string
+			o := sstable.ReadOptions{Progress: func(done, total int) { calls = append(calls, fmt.Sprintf("%d/%d", done, total)) }}
+			if err := s.ReadPartitions(tc.keys, o, func(sstable.PartitionKey, *sstable.CQLRow) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for i := range tc.keys {
+				want = append(want, fmt.Sprintf("%d/%d", i+1, len(tc.keys)))
+			}
+			if !slices.Equal(calls, want) {
+				t.Errorf("progress %v, want %v", calls, want)
+			}
+		})
+	}
+}

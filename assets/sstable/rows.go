@@ -80,7 +80,8 @@ type ReadOptions struct {
 	// Parallel is how many token ranges are read at once; 0 means as
 	// Plan chooses from the snapshot's size, the cores and memory.
 	Parallel int
-	// Progress, if set, is called by Rows as token ranges finish.
+	// Progress, if set, is called by Rows as token ranges finish, and
+	// by ReadPartitions as each partition is reached.
 	Progress func(done, total int)
 }
 

@@ -159,7 +159,7 @@ re-run resumes.`,
 			if err != nil {
 				return err
 			}
-			bar := progress.One(os.Stderr, "export", "token ranges", 0)
+			bar := progress.One(os.Stderr, "export", ex.ProgressUnit(), 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
 			run := func() (string, error) { return ex.Run(cmd.Context(), s, o, a.cfg.Backup, a.log) }
 			if ex.Format == "iceberg" {

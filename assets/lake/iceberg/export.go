@@ -57,8 +57,9 @@ type Result struct {
 	// Of an incremental export (ExportChanges):
 	Incremental bool
 	Partitions  int   // partitions replaced
-	Deleted     int64 // rows the commit removed, of replaced partitions or rewritten files
+	Deleted     int64 // rows of the replaced partitions the commit removed
 	FilesGone   int64 // data files the commit removed, whole or rewritten (copy-on-write)
+	FilesKept   int64 // data files the commit kept as they were
 }
 
 // ExportSnapshot appends the live rows of s, read with o, to the Iceberg
@@ -137,10 +138,8 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 	}
 	var c counts
 	batches := rowBatches{rows: w.rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
-	rdr := array.ReaderFromIter(arrowSchema, batches.all(ctx))
-	defer rdr.Release()
 	txn := tbl.NewTransaction()
-	if err := stage(ctx, tbl, txn, rdr, w); err != nil {
+	if res.Deleted, err = stage(ctx, tbl, txn, arrowSchema, batches.all(ctx), w); err != nil {
 		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
 	}
 	if opt.BeforeCommit != nil {
@@ -155,26 +154,31 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 	res.Rows, res.TimesTruncated = batches.n, c.TimesTruncated
 	res.SnapshotID = committed.CurrentSnapshot().SnapshotID
 	if sum := committed.CurrentSnapshot().Summary; sum != nil {
-		res.Deleted, _ = strconv.ParseInt(sum.Properties["deleted-records"], 10, 64)
 		res.FilesGone, _ = strconv.ParseInt(sum.Properties["deleted-data-files"], 10, 64)
+		total, _ := strconv.ParseInt(sum.Properties["total-data-files"], 10, 64)
+		added, _ := strconv.ParseInt(sum.Properties["added-data-files"], 10, 64)
+		res.FilesKept = total - added
 	}
 	return res, nil
 }
 
-// stage writes the manifest of w, if any, and its rows in txn: appended,
-// or overwriting the rows w.overwrite selects.
-func stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, rdr array.RecordReader, w write) error {
+// stage writes the manifest of w, if any, and the rows of recs (of Arrow
+// schema sc) in txn: appended, or replacing the rows w.overwrite selects
+// (replaceRows). It returns the rows the commit removes.
+func stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], w write) (int64, error) {
 	if w.manifest != nil {
 		loc, err := writeManifest(ctx, tbl, w.props[SourceProperty], *w.manifest)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		w.props[ManifestProperty] = loc
 	}
-	if w.overwrite == nil {
-		return txn.Append(ctx, rdr, w.props)
+	if w.overwrite != nil {
+		return replaceRows(ctx, tbl, txn, sc, recs, w.overwrite, w.props)
 	}
-	return txn.Overwrite(ctx, rdr, w.props, table.WithOverwriteFilter(w.overwrite))
+	rdr := array.ReaderFromIter(sc, recs)
+	defer rdr.Release()
+	return 0, txn.Append(ctx, rdr, w.props)
 }
 
 // findExport returns the table's snapshot that recorded source, if any.
@@ -331,7 +335,7 @@ func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) err
 func (r Result) String() string {
 	s := "wrote " + strconv.FormatInt(r.Rows, 10) + " rows in Iceberg snapshot " + strconv.FormatInt(r.SnapshotID, 10) + " (source " + r.Source + ")"
 	if r.Incremental {
-		s = fmt.Sprintf("replaced %d partitions changed since: removed %d rows (%d data files removed or rewritten), %s", r.Partitions, r.Deleted, r.FilesGone, s)
+		s = fmt.Sprintf("replaced %d partitions changed since: removed %d rows (%d data files rewritten, %d kept), %s", r.Partitions, r.Deleted, r.FilesGone, r.FilesKept, s)
 	}
 	if r.TimesTruncated > 0 {
 		s += fmt.Sprintf("; %d time values cut to whole microseconds", r.TimesTruncated)

@@ -18,9 +18,10 @@ import (
 // an Iceberg table T; then inserts, updates, deletes a row, a clustering
 // range and a whole partition, flushes and snapshots again (B), and
 // exports B into T with --since the table's last export, read two hours
-// later so that a cell with a TTL in A has expired. T then holds exactly
-// the rows of a full export of B to a table U, read back by iceberg-go
-// and by pyiceberg, through one overwrite commit.
+// later so that a cell with a TTL in A has expired, its progress counted
+// in partitions. T then holds exactly the rows of a full export of B to
+// a table U, read back by iceberg-go and by pyiceberg, through one
+// overwrite commit.
 func TestExportChangesOnTheLiveTable(t *testing.T) {
 	dirA, asOfA, dirB := writeAndChange(t)
 	asOfB := time.Now().Add(2 * time.Hour)
@@ -35,8 +36,13 @@ func TestExportChangesOnTheLiveTable(t *testing.T) {
 	}
 	before := tableRows(t, T)
 	start := time.Now()
-	res := exportChanges(t, b, sstable.ReadOptions{AsOf: asOfB}, T, iceberg.SinceLast)
+	var progress []int // done, total, of each call
+	o := sstable.ReadOptions{AsOf: asOfB, Progress: func(done, total int) { progress = append(progress, done, total) }}
+	res := exportChanges(t, b, o, T, iceberg.SinceLast)
 	took := time.Since(start)
+	if n := len(progress); n != 2*res.Partitions || progress[n-2] != res.Partitions || progress[n-1] != res.Partitions {
+		t.Errorf("progress reported %v (done, total), want once per partition up to %d of %d", progress, res.Partitions, res.Partitions)
+	}
 	if _, err := iceberg.ExportSnapshot(context.Background(), b, sstable.ReadOptions{AsOf: asOfB}, U); err != nil {
 		t.Fatal(err)
 	}
@@ -110,4 +116,77 @@ func writeAndChange(t *testing.T) (dirA string, asOfA time.Time, dirB string) {
 		"UPDATE " + tbl + " SET s = 555 WHERE k = 20 AND g = 'b'",
 	}})
 	return dirA, asOfA, dirB
+}
+
+// TestExportChangesKeepsUntouchedFiles exports a snapshot A of a table
+// of 400 partitions to an Iceberg table T in 16 buckets of its key (a
+// data file each), then updates a partition, deletes one and adds one
+// (B), and exports B into T since its last export: the commit rewrites
+// at most the 3 data files of those partitions' buckets and keeps every
+// other file, at the same path; T then holds the rows of a full export
+// of B to a table U.
+func TestExportChangesKeepsUntouchedFiles(t *testing.T) {
+	ks := sstabletest.Keyspace(t, "iceberg_keep")
+	tbl := ks + ".t"
+	sstabletest.Exec(t, "CREATE TABLE "+tbl+" (k int PRIMARY KEY, v text) WITH compaction = {'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}")
+	var inserts []string
+	for k := range 400 {
+		inserts = append(inserts, fmt.Sprintf("INSERT INTO %s (k, v) VALUES (%d, 'v%d')", tbl, k, k))
+	}
+	a := open(t, sstabletest.Snapshot(t, ks, "t", [][]string{inserts}))
+	b := open(t, sstabletest.Snapshot(t, ks, "t", [][]string{{
+		"UPDATE " + tbl + " SET v = 'updated' WHERE k = 10",
+		"DELETE FROM " + tbl + " WHERE k = 20",
+		"INSERT INTO " + tbl + " (k, v) VALUES (1000, 'new')",
+	}}))
+	o := sstable.ReadOptions{AsOf: time.Now()}
+	cat := iceberg.Catalog{URI: filepath.Join(t.TempDir(), "c.db")}
+	T := iceberg.Options{Catalog: cat, Table: "lake.t", PartitionBy: "bucket(16, k)"}
+	U := iceberg.Options{Catalog: cat, Table: "lake.u", PartitionBy: "bucket(16, k)"}
+	if _, err := iceberg.ExportSnapshot(context.Background(), a, o, T); err != nil {
+		t.Fatal(err)
+	}
+	before := tableFiles(t, T)
+	if len(before) != 16 {
+		t.Fatalf("the export of A wrote %d data files, want 16, one per bucket", len(before))
+	}
+	res := exportChanges(t, b, o, T, iceberg.SinceLast)
+	after := tableFiles(t, T)
+	kept := 0
+	for _, f := range before {
+		if slices.Contains(after, f) {
+			kept++
+		}
+	}
+	if kept < len(before)-3 || res.FilesKept != int64(kept) || res.FilesGone != int64(len(before)-kept) {
+		t.Errorf("kept %d of %d data files (result: %d kept, %d rewritten); want at least %d kept: 3 partitions changed",
+			kept, len(before), res.FilesKept, res.FilesGone, len(before)-3)
+	}
+	if res.Partitions != 3 || res.Deleted != 2 {
+		t.Errorf("replaced %d partitions, removing %d rows; want 3, removing 2", res.Partitions, res.Deleted)
+	}
+	if _, err := iceberg.ExportSnapshot(context.Background(), b, o, U); err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, tableRows(t, T), tableRows(t, U))
+	checkOverwrite(t, T, res)
+}
+
+// tableFiles is the paths of the data files of the table's current
+// snapshot.
+func tableFiles(t *testing.T, opt iceberg.Options) []string {
+	t.Helper()
+	tbl, err := iceberg.Load(context.Background(), opt.Catalog, opt.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := tbl.Scan().PlanFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, task := range tasks {
+		files = append(files, task.File.FilePath())
+	}
+	return files
 }
