@@ -148,6 +148,7 @@ type peerBench struct {
 	tmp         string
 	bin, python string
 	sstabledump string
+	cqlite      string // "CQLite <version>"
 	decoded     map[string]int64 // rows per file, from decode-all-cells
 }
 
@@ -158,9 +159,11 @@ func newPeerBench(b *testing.B) *peerBench {
 	pb := &peerBench{dir: filepath.Dir(paths[0]), paths: paths, size: map[string]int64{}, tmp: b.TempDir(), decoded: map[string]int64{}}
 	pb.python = assetstest.RealService(b, "REPROCESS_TEST_PYTHON", "the test venv's python")[0]
 	pb.sstabledump = assetstest.RealService(b, "REPROCESS_TEST_SSTABLEDUMP", "Cassandra's sstabledump")[0]
-	if out, err := exec.Command(pb.python, "-c", "import cqlite, pyarrow").CombinedOutput(); err != nil {
+	out, err := exec.Command(pb.python, "-c", "import cqlite, pyarrow; print(cqlite.__version__)").CombinedOutput()
+	if err != nil {
 		b.Fatalf("%s cannot import cqlite and pyarrow (run deployments/local/install-deps): %v\n%s", pb.python, err, out)
 	}
+	pb.cqlite = "CQLite " + strings.TrimSpace(string(out))
 	pb.bin = filepath.Join(pb.tmp, "reprocess")
 	if out, err := exec.Command("go", "build", "-o", pb.bin, "../../cmd/reprocess").CombinedOutput(); err != nil {
 		b.Fatalf("go build ../../cmd/reprocess: %v\n%s", err, out)
@@ -248,12 +251,12 @@ func (pb *peerBench) parquetRows(r *peerRun, out string, reported int64) {
 	}
 }
 
-// cqlite is CQLite's streaming scan ("scan") or export_parquet ("parquet")
+// cqliteRun is CQLite's streaming scan ("scan") or export_parquet ("parquet")
 // of the set, in the venv's python.
-func (pb *peerBench) cqlite(b *testing.B, mode string) *peerRun {
-	r := pb.run("CQLite 0.17.0", "streaming scan", "read", pb.paths)
+func (pb *peerBench) cqliteRun(b *testing.B, mode string) *peerRun {
+	r := pb.run(pb.cqlite, "streaming scan", "read", pb.paths)
 	if mode == "parquet" {
-		r = pb.run("CQLite 0.17.0", "export_parquet", "parquet", pb.paths)
+		r = pb.run(pb.cqlite, "export_parquet", "parquet", pb.paths)
 	}
 	// CQLite wants <data>/<keyspace>/<table>-<id>/ and the schema apart.
 	data, schema := filepath.Join(pb.tmp, "cqlite-data"), filepath.Join(pb.tmp, "schema.cql")
@@ -318,11 +321,11 @@ func BenchmarkPeers(b *testing.B) {
 	for b.Loop() {
 		runs = []*peerRun{
 			pb.decode(), pb.dump(), pb.export(),
-			pb.cqlite(b, "scan"), pb.cqlite(b, "parquet"),
+			pb.cqliteRun(b, "scan"), pb.cqliteRun(b, "parquet"),
 			pb.dumpJSON(pb.paths[:1]),
 		}
 	}
-	printPeers(runs)
+	printPeers(runs, pb.cqlite)
 	fmt.Printf("peers: load average after %s\n", loadAverage())
 	for _, r := range runs {
 		if want := sum(pb.decoded, r.files); r.err == nil && (len(pb.decoded) != len(pb.paths) || r.rows != want) {
@@ -352,11 +355,11 @@ func loadAverage() string {
 
 // printPeers prints the runs as a table, each rate also as a ratio to
 // CQLite's run of the same kind and to sstabledump's.
-func printPeers(runs []*peerRun) {
+func printPeers(runs []*peerRun, cqlite string) {
 	perCore := func(r *peerRun) float64 { return float64(r.bytes) / 1e6 / r.cpu.Seconds() }
 	ref := map[string]*peerRun{}
 	for _, r := range runs {
-		if r.err == nil && (r.reader == "sstabledump" || strings.HasPrefix(r.reader, "CQLite")) {
+		if r.err == nil && (r.reader == "sstabledump" || r.reader == cqlite) {
 			ref[r.reader+"/"+r.kind] = r
 		}
 	}
@@ -366,16 +369,16 @@ func printPeers(runs []*peerRun) {
 		}
 		return "-"
 	}
-	fmt.Printf("peers: %-13s %-26s %9s %6s %7s %7s %11s %9s %8s %7s %11s\n",
+	fmt.Printf("peers: %-13s %-29s %9s %6s %7s %7s %11s %9s %8s %7s %11s\n",
 		"reader", "task", "rows", "MB", "wall s", "CPU s", "rows/s/core", "MB/s/core", "peak RSS", "/CQLite", "/sstabledump")
 	for _, r := range runs {
 		if r.err != nil {
-			fmt.Printf("peers: %-13s %-26s FAILED after %.1fs: %v\n", r.reader, r.task, r.wall.Seconds(), r.err)
+			fmt.Printf("peers: %-13s %-29s FAILED after %.1fs: %v\n", r.reader, r.task, r.wall.Seconds(), r.err)
 			continue
 		}
-		fmt.Printf("peers: %-13s %-26s %9d %6.0f %7.1f %7.1f %11.0f %9.1f %4.0f MiB %7s %11s\n",
+		fmt.Printf("peers: %-13s %-29s %9d %6.0f %7.1f %7.1f %11.0f %9.1f %4.0f MiB %7s %11s\n",
 			r.reader, r.task, r.rows, float64(r.bytes)/1e6, r.wall.Seconds(), r.cpu.Seconds(),
 			float64(r.rows)/r.cpu.Seconds(), perCore(r), r.rssMiB,
-			ratio(r, "CQLite 0.17.0/"+r.kind), ratio(r, "sstabledump/read"))
+			ratio(r, cqlite+"/"+r.kind), ratio(r, "sstabledump/read"))
 	}
 }
