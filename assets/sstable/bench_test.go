@@ -174,19 +174,21 @@ func wideSet(b *testing.B, rows int) []string {
 }
 
 // dumpRSS runs `reprocess sstable dump args...` and returns the rows it
-// printed, its peak RSS in MiB and how long it took.
+// printed, its peak RSS in MiB (see peakRSS) and how long it took.
 func dumpRSS(b *testing.B, bin string, args ...string) (int, float64, time.Duration) {
 	b.Helper()
 	out := counter{pat: []byte("\n")}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"sstable", "dump"}, args...)...)
+	cmd, rss := peakRSS(exec.Command(bin, append([]string{"sstable", "dump"}, args...)...))
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("reprocess sstable dump %v: %v\n%s", args, err, stderr.String())
+	err := cmd.Run()
+	took := time.Since(start)
+	mib, rerr := rss()
+	if err != nil || rerr != nil {
+		b.Fatalf("reprocess sstable dump %v: %v %v\n%s", args, err, rerr, stderr.String())
 	}
-	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB on Linux
-	return int(out.n), rss, time.Since(start)
+	return int(out.n), mib, took
 }
 
 // BenchmarkWidePartitionMemory dumps a single partition of 1,000,000 rows

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,19 +31,50 @@ type peerRun struct {
 
 // measure runs cmd with its standard output into out and adds its wall
 // and CPU time (user and system, its waited-for children included) and
-// peak RSS to r. The first failure is kept, with stderr's last line.
+// peak RSS (see peakRSS) to r. The first failure is kept, with stderr's
+// last line.
 func (r *peerRun) measure(cmd *exec.Cmd, out io.Writer) {
 	var stderr tailBuffer
-	cmd.Stdout, cmd.Stderr = out, &stderr
+	run, rss := peakRSS(cmd)
+	run.Stdout, run.Stderr = out, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	err := run.Run()
 	r.wall += time.Since(start)
-	if ps := cmd.ProcessState; ps != nil {
+	if ps := run.ProcessState; ps != nil {
 		r.cpu += ps.UserTime() + ps.SystemTime()
-		r.rssMiB = max(r.rssMiB, float64(ps.SysUsage().(*syscall.Rusage).Maxrss)/1024) // KiB on Linux
+	}
+	mib, rerr := rss()
+	r.rssMiB = max(r.rssMiB, mib)
+	if err == nil {
+		err = rerr
 	}
 	if err != nil && r.err == nil {
 		r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, stderr.lastLine())
+	}
+}
+
+// peakRSS wraps cmd in GNU time (/usr/bin/time, Debian's time package) and
+// returns the command to run and, once it ran, cmd's peak RSS in MiB. A
+// child that Go starts shares the parent's memory until it executes
+// (vfork), and Linux counts the parent's peak RSS into the child's maxrss;
+// time forks, so the child's figure is its own.
+func peakRSS(cmd *exec.Cmd) (*exec.Cmd, func() (float64, error)) {
+	f, err := os.CreateTemp("", "peak-rss-")
+	if err != nil {
+		return cmd, func() (float64, error) { return 0, err }
+	}
+	f.Close()
+	run := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", f.Name(), cmd.Path}, cmd.Args[1:]...)...)
+	run.Env = cmd.Env
+	return run, func() (float64, error) {
+		defer os.Remove(f.Name())
+		b, err := os.ReadFile(f.Name())
+		s := strings.TrimSpace(string(b))
+		kib, perr := strconv.ParseFloat(s[strings.LastIndexByte(s, '\n')+1:], 64) // after "Command exited with ..."
+		if err == nil && perr != nil {
+			err = fmt.Errorf("/usr/bin/time wrote %q, not a peak RSS", s)
+		}
+		return kib / 1024, err
 	}
 }
 
