@@ -68,13 +68,13 @@ test: deps services-up ## all tests, against embedded + kfake and real Cassandra
 test-unit: ## only what needs no real services (integration tests skip, loudly)
 	$(GO) test $(TESTFLAGS) ./...
 
-bench: services-up ## benchmarks with figures: seed, scan, wide partition split off vs on, publish (vs Kafka's own), end-to-end, SSTable read (vs sstabledump, CQLite) and decode rates, wide-partition peak RSS
+bench: services-up ## benchmarks with figures: seed, scan, wide partition split off vs on, publish (vs Kafka's own), end-to-end, SSTable readers side by side (reprocess, CQLite, sstabledump), decode rates, wide-partition peak RSS
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	$(GO) test -run '^$$' -bench 'Seed|Scan' -benchtime 20000x ./... | grep -E '^(Benchmark|ok|FAIL|---)'; \
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 5000x ./reprocess/worker/ | grep -E '^(Benchmark|ok|FAIL)'; \
 	$(GO) test -run '^$$' -bench '^BenchmarkWidePartition$$' -benchtime 1x -timeout 30m ./reprocess/scan/ | grep -E '^(Benchmark|ok|FAIL|---)|^wide partition:'; \
-	$(GO) test -run '^$$' -bench 'ReadSSTables|Decode|WidePartitionMemory|CQLite' -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(sstable set|sstabledump|wide partition|cqlite):'
+	$(GO) test -run '^$$' -bench '^Benchmark(Peers|DecodeSSTables|DecodeRows|WidePartitionMemory)$$' -benchtime 1x -timeout 60m ./assets/sstable/ | grep -E '^(Benchmark|ok|FAIL|---)|^(peers|wide partition):'
 
 # bench-safety: production traffic (assets/traffic) alone, then with an
 # unthrottled backfill, then with an adaptive one, PHASE each (PHASE=15s to

@@ -8,7 +8,7 @@
 // a new SSTable (default 136, about 256 MiB of uncompressed data here).
 //
 // It writes an assets-like table (text partition key, timeuuid clustering,
-// text, int, bigint, timestamp and map columns, LZ4 compression) into dir
+// text, int, bigint, timestamp and frozen map columns, LZ4 compression) into dir
 // until at least MiB of uncompressed Data.db has been produced. The writer
 // runs sorted (partitions handed over in Murmur3 token order), so it
 // streams rows to disk instead of buffering whole SSTables in the heap.
@@ -19,7 +19,8 @@
 // newest BIG version (oa). Run through `deployments/local/services sstablegen`.
 //
 // With "wide", it writes piece <piece> (from 0) of one partition of <rows>
-// rows of the same table (owner "owner-wide") cut into <pieces> SSTables,
+// rows of the same table, its metadata a (non-frozen) map as in the assets
+// table (owner "owner-wide"), cut into <pieces> SSTables,
 // each holding every <pieces>th row, for measuring the memory a reader
 // needs for a wide partition. (The writer holds a partition in memory:
 // pieces keep that small, and merge as a partition flushed many times
@@ -43,11 +44,12 @@ import org.apache.cassandra.io.sstable.CQLSSTableWriter;
 import org.apache.cassandra.io.sstable.format.SSTableReader;
 
 public class SSTableGen {
-    static final String SCHEMA = "CREATE TABLE bench.assets ("
-            + " owner text, asset_id timeuuid, asset_type text, name text, size int, version bigint,"
-            + " created_at timestamp, metadata map<text, text>,"
-            + " PRIMARY KEY (owner, asset_id))"
-            + " WITH compression = {'class': 'LZ4Compressor'}";
+    // The set's metadata is frozen (written whole with each version of an
+    // asset), which every reader compared in the benchmarks can export;
+    // the wide partition keeps the assets table's own map<text, text>, one
+    // cell per entry.
+    static final String SCHEMA = schema("frozen<map<text, text>>");
+    static final String WIDE_SCHEMA = schema("map<text, text>");
     static final String INSERT = "INSERT INTO bench.assets"
             + " (owner, asset_id, asset_type, name, size, version, created_at, metadata)"
             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -55,6 +57,14 @@ public class SSTableGen {
     static final String[] WORDS = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
             "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"};
     static final String[] REGIONS = {"eu-west-1", "us-east-1", "ap-south-1", "sa-east-1"};
+
+    static String schema(String metadata) {
+        return "CREATE TABLE bench.assets ("
+                + " owner text, asset_id timeuuid, asset_type text, name text, size int, version bigint,"
+                + " created_at timestamp, metadata " + metadata + ","
+                + " PRIMARY KEY (owner, asset_id))"
+                + " WITH compression = {'class': 'LZ4Compressor'}";
+    }
 
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
@@ -139,7 +149,7 @@ public class SSTableGen {
                 tables.get(), partitions, rows, produced.get() >> 20, secs);
     }
 
-    static CQLSSTableWriter writer(File dir) {
+    static CQLSSTableWriter writer(File dir, String schema) {
         if (!dir.isDirectory() && !dir.mkdirs()) {
             throw new IllegalStateException("cannot create " + dir);
         }
@@ -148,7 +158,7 @@ public class SSTableGen {
         }
         return CQLSSTableWriter.builder()
                 .inDirectory(dir.getPath())
-                .forTable(SCHEMA)
+                .forTable(schema)
                 .using(INSERT)
                 .withPartitioner(Murmur3Partitioner.instance)
                 .sorted()
@@ -158,7 +168,7 @@ public class SSTableGen {
     // writeWide writes the rows i of one partition of n rows with
     // i % pieces == piece, in clustering order.
     static void writeWide(File dir, int n, int pieces, int piece) throws Exception {
-        CQLSSTableWriter w = writer(dir);
+        CQLSSTableWriter w = writer(dir, WIDE_SCHEMA);
         long t0 = System.nanoTime(), start = 1717200000000L;
         String owner = "owner-wide";
         for (int i = piece; i < n; i += pieces) {
