@@ -126,33 +126,41 @@ print(n)
 const peerSchema = "CREATE TABLE bench.assets (owner text, asset_id timeuuid, asset_type text, name text," +
 	" size int, version bigint, created_at timestamp, metadata frozen<map<text, text>>, PRIMARY KEY (owner, asset_id));\n"
 
-// TestPeersDecodeChild is BenchmarkPeers's decode-all-cells reader, run by
-// it in a child process so that its CPU time and peak RSS are its own:
-// it decodes every partition, row and cell of the Data.db files listed in
-// REPROCESS_BENCH_DECODE on one goroutine (32 MiB splits) and prints each
-// file's rows. Without the variable it skips.
-func TestPeersDecodeChild(t *testing.T) {
-	list := os.Getenv("REPROCESS_BENCH_DECODE")
-	if list == "" {
-		t.Skip("the decode-all-cells reader of BenchmarkPeers; run by it")
+// TestMain runs BenchmarkPeers's decode-all-cells reader when the
+// benchmark starts this binary as its child, so that the reader's CPU time
+// and peak RSS are its own: REPROCESS_BENCH_DECODE lists the Data.db files.
+func TestMain(m *testing.M) {
+	if list := os.Getenv("REPROCESS_BENCH_DECODE"); list != "" {
+		if err := decodeAll(filepath.SplitList(list)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	for _, path := range filepath.SplitList(list) {
+	os.Exit(m.Run())
+}
+
+// decodeAll decodes every partition, row and cell of the Data.db files at
+// paths on one goroutine (32 MiB splits) and prints each file's rows.
+func decodeAll(paths []string) error {
+	for _, path := range paths {
 		tab, err := sstable.Open(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		splits, err := tab.Splits(32 << 20)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var n int64
 		for _, s := range splits {
 			if err := tab.Scan(s, func(p sstable.Partition) error { n += rowsOf(p); return nil }); err != nil {
-				t.Fatalf("%s: %v", path, err)
+				return fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		fmt.Printf("decoded %s %d\n", path, n)
 	}
+	return nil
 }
 
 // rowsOf counts a partition's rows, its static row included.
@@ -178,7 +186,7 @@ type peerBench struct {
 	tmp         string
 	bin, python string
 	sstabledump string
-	cqlite      string // "CQLite <version>"
+	cqlite      string           // "CQLite <version>"
 	decoded     map[string]int64 // rows per file, from decode-all-cells
 }
 
@@ -221,10 +229,10 @@ func (pb *peerBench) run(reader, task, kind string, files []string) *peerRun {
 	return r
 }
 
-// decode is reprocess decoding every cell of the set (TestPeersDecodeChild).
+// decode is reprocess decoding every cell of the set (TestMain).
 func (pb *peerBench) decode() *peerRun {
 	r := pb.run("reprocess", "decode all cells", "read", pb.paths)
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestPeersDecodeChild$", "-test.count", "1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "REPROCESS_BENCH_DECODE="+strings.Join(pb.paths, string(os.PathListSeparator)))
 	var out bytes.Buffer
 	r.measure(cmd, &out)
