@@ -106,7 +106,7 @@ func newTableWriter(w io.Writer, f Format, cols []string, kinds []sstable.ValueK
 		group[c] = parquet.Optional(n)
 	}
 	schema := parquet.NewSchema("row", group)
-	t := &tableWriter{pw: parquet.NewWriter(w, schema, parquet.Compression(zstdFastest)), kinds: kinds,
+	t := &tableWriter{pw: parquet.NewWriter(w, schema, parquet.Compression(zstdFastest), parquet.MaxRowsPerRowGroup(rowGroupRows)), kinds: kinds,
 		leaf: make([]int, len(cols)), values: make([]parquet.Value, 0, tableBatch*len(cols)), text: make([]byte, 0, 1<<20)}
 	for i, c := range cols {
 		l, _ := schema.Lookup(c)
@@ -124,6 +124,11 @@ func (j jsonLines) Close() error { return j.Flush() }
 // snapshot rows it takes half the CPU time of the default level for a
 // file 0.6% larger.
 var zstdFastest = &zstd.Codec{Level: zstd.SpeedFastest}
+
+// rowGroupRows bounds a Parquet row group: the writer holds a row group's
+// pages in memory until it is complete, so without a bound an export's
+// memory grows with the whole file.
+const rowGroupRows = 128 << 10
 
 // tableBatch is how many rows a tableWriter hands the Parquet writer at a
 // time.
@@ -267,7 +272,7 @@ func newWriter[T, P any](w io.Writer, f Format, convert func(T) (P, error)) (Wri
 		buf := bufio.NewWriterSize(w, 1<<16)
 		return &writer[T, P]{buf: buf, enc: json.NewEncoder(buf)}, nil
 	case Parquet:
-		pw := parquet.NewGenericWriter[P](w, parquet.Compression(zstdFastest))
+		pw := parquet.NewGenericWriter[P](w, parquet.Compression(zstdFastest), parquet.MaxRowsPerRowGroup(rowGroupRows))
 		return &writer[T, P]{pw: pw, convert: convert, batch: make([]P, 0, 1024)}, nil
 	}
 	return nil, fmt.Errorf("lake: format %q: want parquet or jsonl", f)

@@ -3,6 +3,7 @@ package lake
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -203,5 +204,43 @@ print(json.dumps(t.to_pylist(), sort_keys=True, separators=(",", ":")))`
 	}
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("pyarrow reads\n %s\nwant\n %s", got, want)
+	}
+}
+
+// TestParquetRowGroupsAreBounded: the Parquet writer holds a row group in
+// memory until it is complete, so a long export must be cut into row
+// groups of at most rowGroupRows rows, by both writers.
+func TestParquetRowGroupsAreBounded(t *testing.T) {
+	n := 2*rowGroupRows + 5
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var tables, assetRows bytes.Buffer
+	tw, err := newTableWriter(&tables, Parquet, []string{"k"}, []sstable.ValueKind{sstable.KindInt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw, err := NewAssetWriter(&assetRows, Parquet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := AssetRow(assets.Asset{ID: assets.ID(uuid.New()), Type: "image", CreatedAt: at}, at)
+	for i := range n {
+		if err := tw.Write(sstable.CQLRow{Columns: []string{"k"}, Values: []any{int64(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := aw.Write(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(tw.Close(), aw.Close()); err != nil {
+		t.Fatal(err)
+	}
+	for name, buf := range map[string]*bytes.Buffer{"table": &tables, "assets": &assetRows} {
+		f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if f.NumRows() != int64(n) || len(f.RowGroups()) != 3 {
+			t.Errorf("%s writer: %d rows in %d row groups, want %d in 3", name, f.NumRows(), len(f.RowGroups()), n)
+		}
 	}
 }
