@@ -45,7 +45,7 @@ services-status: ## are they up and answering?
 # with -tags restart: they stop and start the shared services, so they run
 # alone, last). Full output: testout/go-test.log, go-test-race.log,
 # go-test-restart.log; the summary counts all three.
-RACE_PKGS := ./reprocess/worker/ ./reprocess/run/ ./reprocess/scan/ ./reprocess/apply/ ./events/kafka/
+RACE_PKGS := ./reprocess/worker/ ./reprocess/run/ ./reprocess/scan/ ./reprocess/apply/ ./reprocess/export/ ./events/kafka/
 TEST_LOGS := $(OUT)/go-test.log $(OUT)/go-test-race.log $(OUT)/go-test-restart.log
 test: deps services-up ## all tests, against embedded + kfake and real Cassandra + Kafka, then -race and restart tests
 	@mkdir -p $(OUT)
