@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,18 +33,8 @@ import (
 // snapshot; a second distributed export of the snapshot is refused.
 func TestDistributedExportWithKill(t *testing.T) {
 	const n = 20000
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
+	common, ks := seeded(t, "dexport", n)
 	bin := buildBinary(t)
-	id := fmt.Sprintf("%08x", rand.Uint32())
-	ks := "reprocess_dexport_" + id
-	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
-	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE",
-		"--kafka-brokers", brokers, "--set", "kafka.topic=dx." + id, "--set", "kafka.dlq_topic=dx.dlq." + id,
-		"--set", "kafka.tasks_topic=dx.tasks." + id, "--set", "kafka.partitions=6"}
-	if out, err := cli(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
-	}
 	sstabletest.Flush(t, ks, "assets")
 	snapDir := sstabletest.Snapshot(t, ks, "assets", nil)
 	tmp := t.TempDir()
