@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/assets/sstable/sstabletest"
 	"github.com/reprocess/reprocess/config"
@@ -34,18 +33,8 @@ import (
 // snapshot; a second distributed export of the snapshot is refused.
 func TestDistributedExportWithKill(t *testing.T) {
 	const n = 20000
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
+	common, ks := seeded(t, "dexport", n)
 	bin := buildBinary(t)
-	id := fmt.Sprintf("%08x", rand.Uint32())
-	ks := "reprocess_dexport_" + id
-	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
-	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE",
-		"--kafka-brokers", brokers, "--set", "kafka.topic=dx." + id, "--set", "kafka.dlq_topic=dx.dlq." + id,
-		"--set", "kafka.tasks_topic=dx.tasks." + id, "--set", "kafka.partitions=6"}
-	if out, err := cli(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
-	}
 	sstabletest.Flush(t, ks, "assets")
 	snapDir := sstabletest.Snapshot(t, ks, "assets", nil)
 	tmp := t.TempDir()
@@ -131,14 +120,14 @@ func TestDistributedExportWithKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("the single-process export of the snapshot took %s", time.Since(single).Round(time.Millisecond))
-	got, gotTbl := tableRows(t, cat, "lake.dist")
-	want, _ := tableRows(t, cat, "lake.ref")
+	got, want := icebergtest.Lines(t, cat, "lake.dist", "exported_at"), icebergtest.Lines(t, cat, "lake.ref", "exported_at")
+	gotTbl := icebergtest.Table(t, cat, "lake.dist")
 	checkSameRows(t, got, want, n)
 	if snaps := gotTbl.Metadata().Snapshots(); len(snaps) != 1 || snaps[0].Summary.Properties[export.JobProperty] != job {
 		t.Errorf("the table has %d snapshots, want 1 committed by %s", len(snaps), job)
 	}
 	checkWithPyiceberg(t, cat, "lake.dist", n)
-	orphans := len(parquetFiles(t, tmp)) - committedFiles(t, gotTbl) - committedFiles(t, tableOf(t, cat, "lake.ref"))
+	orphans := len(parquetFiles(t, tmp)) - committedFiles(t, gotTbl) - committedFiles(t, icebergtest.Table(t, cat, "lake.ref"))
 	if orphans == 0 {
 		t.Error("no data file is left uncommitted: the killed member's half-written file was committed, or never written")
 	}
@@ -181,43 +170,6 @@ func checkSameRows(t *testing.T, got, want []string, n int) {
 			}
 		}
 	}
-}
-
-func tableOf(t *testing.T, cat iceberg.Catalog, name string) *table.Table {
-	t.Helper()
-	tbl, err := iceberg.Load(context.Background(), cat, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tbl
-}
-
-// tableRows reads every row of the table as a line of its columns but
-// exported_at (the moment each export ran).
-func tableRows(t *testing.T, cat iceberg.Catalog, name string) ([]string, *table.Table) {
-	t.Helper()
-	tbl := tableOf(t, cat, name)
-	at, err := tbl.Scan().ToArrowTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	rdr := array.NewTableReader(at, 4096)
-	defer rdr.Release()
-	var rows []string
-	for rdr.Next() {
-		rb := rdr.RecordBatch()
-		for i := range int(rb.NumRows()) {
-			var cols []string
-			for c, f := range rb.Schema().Fields() {
-				if f.Name != "exported_at" {
-					cols = append(cols, f.Name+"="+rb.Column(c).ValueStr(i))
-				}
-			}
-			rows = append(rows, strings.Join(cols, " "))
-		}
-	}
-	return rows, tbl
 }
 
 func committedFiles(t *testing.T, tbl *table.Table) int {

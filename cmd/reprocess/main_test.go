@@ -174,6 +174,27 @@ func dropKeyspace(t *testing.T, hosts, ks string) {
 	}
 }
 
+// seeded gives a test its own keyspace (dropped at its end) and Kafka
+// topics on the real Cassandra and Kafka, named after name, seeds n assets
+// over 2 days into it with the CLI, and returns the flags that address
+// them, and the keyspace.
+func seeded(t *testing.T, name string, n int) (common []string, ks string) {
+	t.Helper()
+	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	brokers := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
+	id := fmt.Sprintf("%08x", rand.Uint32())
+	ks = "reprocess_" + name + "_" + id
+	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
+	topic := name + "." + id
+	common = []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE",
+		"--kafka-brokers", brokers, "--set", "kafka.topic=" + topic, "--set", "kafka.dlq_topic=" + topic + ".dlq",
+		"--set", "kafka.tasks_topic=" + topic + ".tasks", "--set", "kafka.partitions=6"}
+	if out, err := cli(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	return common, ks
+}
+
 func TestScanRejectsBadInputBeforeStarting(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,18 +24,8 @@ import (
 // applications).
 func TestScaleOutWithKills(t *testing.T) {
 	const n = 12000
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
+	common, ks := seeded(t, "scaleout", n)
 	bin := buildBinary(t)
-	id := fmt.Sprintf("%08x", rand.Uint32())
-	ks := "reprocess_scaleout_" + id
-	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
-	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE",
-		"--kafka-brokers", brokers, "--set", "kafka.topic=so." + id, "--set", "kafka.dlq_topic=so.dlq." + id,
-		"--set", "kafka.tasks_topic=so.tasks." + id, "--set", "kafka.partitions=6"}
-	if out, err := cli(t, append(common, "seed", "--count", fmt.Sprint(n), "--days", "2", "--concurrency", "64")...); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
-	}
 	spec := filepath.Join(t.TempDir(), "job.yaml")
 	os.WriteFile(spec, []byte(fmt.Sprintf(`name: scaleout
 source: {kind: cassandra, types: [image, video, document, audio, model3d], created_from: %s, page_size: 100}

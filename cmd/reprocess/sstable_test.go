@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
@@ -196,7 +196,7 @@ func TestSSTableExportOfAssetsAndTheExportTransformShareAnIcebergTable(t *testin
 		t.Fatal(err)
 	}
 	rows := map[string][]string{}
-	for _, r := range icebergRows(t, catalog, "lake.assets") {
+	for _, r := range icebergtest.Rows(t, iceberg.Catalog{URI: catalog}, "lake.assets") {
 		delete(r, "exported_at")
 		line, _ := json.Marshal(r)
 		rows[r["asset_id"].(string)] = append(rows[r["asset_id"].(string)], string(line))
@@ -209,39 +209,6 @@ func TestSSTableExportOfAssetsAndTheExportTransformShareAnIcebergTable(t *testin
 			t.Errorf("asset %s: rows %v, want the same row from each export", id, rs)
 		}
 	}
-}
-
-// icebergRows reads every row of an Iceberg table of a SQLite catalog as
-// Arrow's JSON.
-func icebergRows(t *testing.T, catalog, name string) []map[string]any {
-	t.Helper()
-	ctx := context.Background()
-	tbl, err := iceberg.Load(ctx, iceberg.Catalog{URI: catalog}, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := tbl.Scan().ToArrowTable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	rdr := array.NewTableReader(at, 100)
-	defer rdr.Release()
-	var rows []map[string]any
-	for rdr.Next() {
-		var buf strings.Builder
-		if err := array.RecordToJSON(rdr.RecordBatch(), &buf); err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.Lines(buf.String()) {
-			var r map[string]any
-			if err := json.Unmarshal([]byte(line), &r); err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, r)
-		}
-	}
-	return rows
 }
 
 func readJSONLines(t *testing.T, file string) []map[string]any {
@@ -461,23 +428,11 @@ func TestSSTableIncrementalExportToIceberg(t *testing.T) {
 	if !strings.Contains(out, "replaced 1 partitions changed since") {
 		t.Errorf("incremental export: %s; want the second SSTable's one partition replaced", out)
 	}
-	rows := func(table string) []string {
-		var out []string
-		for _, r := range icebergRows(t, catalog, table) {
-			delete(r, "exported_at")
-			line, _ := json.Marshal(r)
-			out = append(out, string(line))
-		}
-		slices.Sort(out)
-		return out
-	}
-	if got, want := rows("lake.assets"), rows("lake.full"); !slices.Equal(got, want) {
+	cat := iceberg.Catalog{URI: catalog}
+	if got, want := icebergtest.Lines(t, cat, "lake.assets", "exported_at"), icebergtest.Lines(t, cat, "lake.full", "exported_at"); !slices.Equal(got, want) {
 		t.Errorf("after the incremental export the table holds\n%v\nwant\n%v", got, want)
 	}
-	tbl, err := iceberg.Load(context.Background(), iceberg.Catalog{URI: catalog}, "lake.assets")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := icebergtest.Table(t, cat, "lake.assets")
 	if op := tbl.CurrentSnapshot().Summary.Operation; op != "overwrite" || len(tbl.Metadata().Snapshots()) != 2 {
 		t.Errorf("the incremental export committed %s, %d snapshots in all; want one overwrite after the full export", op, len(tbl.Metadata().Snapshots()))
 	}

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/config"
 	"github.com/reprocess/reprocess/reprocess/control"
@@ -99,20 +98,16 @@ func TestExportTasksCommitOnce(t *testing.T) {
 	}
 
 	want := exportOnce(t, j.Snapshot, opt)
-	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(tbl.Metadata().Snapshots()); n != 1 {
+	if n := len(icebergtest.Table(t, opt.Catalog, opt.Table).Metadata().Snapshots()); n != 1 {
 		t.Errorf("%d Iceberg snapshots, want 1", n)
 	}
-	got := keys(t, opt)
+	got := icebergtest.Count(t, opt.Catalog, opt.Table, "k")
 	if len(got) != len(want) {
 		t.Errorf("%d keys, a single-process export has %d", len(got), len(want))
 	}
 	for k, n := range got {
 		if n != 1 || want[k] != 1 {
-			t.Errorf("key %d: %d rows, %d in a single-process export", k, n, want[k])
+			t.Errorf("key %s: %d rows, %d in a single-process export", k, n, want[k])
 		}
 	}
 	rec, err := j.Store.Job(ctx, j.ID)
@@ -155,37 +150,12 @@ func TestRunTaskRefusesForeignTasks(t *testing.T) {
 }
 
 // exportOnce exports s to another table in one process and counts its keys.
-func exportOnce(t *testing.T, s *sstable.Snapshot, opt iceberg.Options) map[int32]int {
+func exportOnce(t *testing.T, s *sstable.Snapshot, opt iceberg.Options) map[string]int {
 	t.Helper()
 	ref := opt
 	ref.Table = "lake.ref"
 	if _, err := iceberg.ExportSnapshot(context.Background(), s, sstable.ReadOptions{}, ref); err != nil {
 		t.Fatal(err)
 	}
-	return keys(t, ref)
-}
-
-// keys counts the rows of each key k (column 0) of the table.
-func keys(t *testing.T, opt iceberg.Options) map[int32]int {
-	t.Helper()
-	ctx := context.Background()
-	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := tbl.Scan().ToArrowTable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	rdr := array.NewTableReader(at, 1024)
-	defer rdr.Release()
-	n := map[int32]int{}
-	for rdr.Next() {
-		col := rdr.RecordBatch().Column(0).(*array.Int32)
-		for i := range col.Len() {
-			n[col.Value(i)]++
-		}
-	}
-	return n
+	return icebergtest.Count(t, ref.Catalog, ref.Table, "k")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -91,10 +92,7 @@ func TestExportByGroup(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].Status != control.Succeeded || jobs[0].Counters["rows"] != want.Rows || jobs[0].Counters["tasks_done"] != int64(tasks) {
 		t.Errorf("jobs %+v, want one succeeded with %d rows and %d tasks done", jobs, want.Rows, tasks)
 	}
-	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := icebergtest.Table(t, opt.Catalog, opt.Table)
 	files, err := tbl.Scan().PlanFiles(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -36,7 +35,7 @@ func TestKilledExportThenRerun(t *testing.T) {
 	if n := len(dataFiles(t, filepath.Join(tmp, "warehouse"))); n == 0 {
 		t.Fatal("the killed export wrote no data file: it was not stopped between writing and committing")
 	}
-	if keys := tableKeys(t, opt); len(keys) != 0 {
+	if keys := icebergtest.Count(t, opt.Catalog, opt.Table, "k"); len(keys) != 0 {
 		t.Fatalf("after the killed export the table holds %d rows, want none", len(keys))
 	}
 
@@ -48,53 +47,25 @@ func TestKilledExportThenRerun(t *testing.T) {
 	if want == 0 {
 		t.Fatal("the fixture has no rows")
 	}
-	checkOnce(t, tableKeys(t, opt), want)
+	checkOnce(t, icebergtest.Count(t, opt.Catalog, opt.Table, "k"), want)
 
 	_, err = iceberg.ExportSnapshot(ctx, snap, sstable.ReadOptions{}, opt)
 	if !errors.Is(err, iceberg.ErrAlreadyExported) || !strings.Contains(err.Error(), res.Source) {
 		t.Errorf("second export of the snapshot: %v, want ErrAlreadyExported naming %s", err, res.Source)
 	}
-	checkOnce(t, tableKeys(t, opt), want)
+	checkOnce(t, icebergtest.Count(t, opt.Catalog, opt.Table, "k"), want)
 }
 
-func checkOnce(t *testing.T, keys map[int32]int, rows int64) {
+func checkOnce(t *testing.T, keys map[string]int, rows int64) {
 	t.Helper()
 	if int64(len(keys)) != rows {
 		t.Errorf("%d keys, want %d", len(keys), rows)
 	}
 	for k, n := range keys {
 		if n != 1 {
-			t.Errorf("key %d: %d rows, want 1", k, n)
+			t.Errorf("key %s: %d rows, want 1", k, n)
 		}
 	}
-}
-
-// tableKeys counts the rows of each key k of the table.
-func tableKeys(t *testing.T, opt iceberg.Options) map[int32]int {
-	t.Helper()
-	ctx := context.Background()
-	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[int32]int{}
-	if tbl.CurrentSnapshot() == nil {
-		return keys
-	}
-	at, err := tbl.Scan().ToArrowTable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	rdr := array.NewTableReader(at, 1024)
-	defer rdr.Release()
-	for rdr.Next() {
-		col := rdr.RecordBatch().Column(0).(*array.Int32)
-		for i := range col.Len() {
-			keys[col.Value(i)]++
-		}
-	}
-	return keys
 }
 
 func dataFiles(t *testing.T, dir string) []string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 	"github.com/reprocess/reprocess/assets/sstable/sstabletest"
 )
@@ -34,7 +35,7 @@ func TestExportChangesOnTheLiveTable(t *testing.T) {
 	if _, err := iceberg.ExportSnapshot(context.Background(), a, sstable.ReadOptions{AsOf: asOfA}, T); err != nil {
 		t.Fatal(err)
 	}
-	before := tableRows(t, T)
+	before := icebergtest.Lines(t, T.Catalog, T.Table)
 	start := time.Now()
 	var progress []int // done, total, of each call
 	o := sstable.ReadOptions{AsOf: asOfB, Progress: func(done, total int) { progress = append(progress, done, total) }}
@@ -46,7 +47,7 @@ func TestExportChangesOnTheLiveTable(t *testing.T) {
 	if _, err := iceberg.ExportSnapshot(context.Background(), b, sstable.ReadOptions{AsOf: asOfB}, U); err != nil {
 		t.Fatal(err)
 	}
-	got, want := tableRows(t, T), tableRows(t, U)
+	got, want := icebergtest.Lines(t, T.Catalog, T.Table), icebergtest.Lines(t, U.Catalog, U.Table)
 	sameRows(t, got, want)
 	checkOverwrite(t, T, res)
 	// (1, a), (2, b), (100, new), (3, a), (4, b), (25, a), (20, b) and
@@ -168,7 +169,7 @@ func TestExportChangesKeepsUntouchedFiles(t *testing.T) {
 	if _, err := iceberg.ExportSnapshot(context.Background(), b, o, U); err != nil {
 		t.Fatal(err)
 	}
-	sameRows(t, tableRows(t, T), tableRows(t, U))
+	sameRows(t, icebergtest.Lines(t, T.Catalog, T.Table), icebergtest.Lines(t, U.Catalog, U.Table))
 	checkOverwrite(t, T, res)
 }
 

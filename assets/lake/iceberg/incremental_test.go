@@ -2,7 +2,6 @@ package iceberg_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -12,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/reprocess/reprocess/assets/backup"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
+	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -56,7 +55,7 @@ func TestExportChangesOfFixtures(t *testing.T) {
 			if _, err := iceberg.ExportSnapshot(context.Background(), b, o, U); err != nil {
 				t.Fatal(err)
 			}
-			sameRows(t, tableRows(t, T), tableRows(t, U))
+			sameRows(t, icebergtest.Lines(t, T.Catalog, T.Table), icebergtest.Lines(t, U.Catalog, U.Table))
 			checkOverwrite(t, T, res)
 			_, err := iceberg.ExportChanges(context.Background(), b, o, T, tc.since(tmp), backup.Config{}, slog.New(slog.DiscardHandler))
 			if !errors.Is(err, iceberg.ErrAlreadyExported) {
@@ -136,41 +135,6 @@ func writeManifest(t *testing.T, dir, tmp string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// tableRows reads every row of the table with iceberg-go, as JSON
-// objects, sorted.
-func tableRows(t *testing.T, opt iceberg.Options) []string {
-	t.Helper()
-	ctx := context.Background()
-	tbl, err := iceberg.Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := tbl.Scan().ToArrowTable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Release()
-	rdr := array.NewTableReader(at, 1024)
-	defer rdr.Release()
-	var rows []string
-	for rdr.Next() {
-		raw, err := rdr.RecordBatch().MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var batch []map[string]any
-		if err := json.Unmarshal(raw, &batch); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range batch {
-			b, _ := json.Marshal(r)
-			rows = append(rows, string(b))
-		}
-	}
-	slices.Sort(rows)
-	return rows
 }
 
 // sameRows checks that two sorted lists of rows are equal, naming the
