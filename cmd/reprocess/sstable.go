@@ -118,15 +118,8 @@ object per line with every column of the table, as SELECT JSON * would.`,
 	return cmd
 }
 
-func (a *app) sstableExportCmd() *cobra.Command {
-	var rf readFlags
-	var ex lake.Export
-	var ice iceberg.Options
-	var distribute bool
-	cmd := &cobra.Command{
-		Use:   "export SNAPSHOT... (--out FILE | --format iceberg --table NS.NAME)",
-		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file, or an Iceberg table",
-		Long: `Write every live row of the merged snapshot to --out. A snapshot of the
+// exportHelp is the long help of sstable export.
+const exportHelp = `Write every live row of the merged snapshot to --out. A snapshot of the
 assets table (partition key asset_id, named by its schema.cql) is written as
 assets, in the columns the export transform writes: asset_id, asset_type,
 created_at, version, metadata, facts and exported_at. Any other table keeps
@@ -144,7 +137,17 @@ older snapshot, its manifest, or "last": the one the table's last export
 recorded) the commit is an overwrite of the partitions changed since. With
 --distribute the scanner group ('reprocess scan' with no job) writes the
 token ranges, committed at once when all are written; it waits for that, a
-re-run resumes.`,
+re-run resumes.`
+
+func (a *app) sstableExportCmd() *cobra.Command {
+	var rf readFlags
+	var ex lake.Export
+	var ice iceberg.Options
+	var distribute bool
+	cmd := &cobra.Command{
+		Use:   "export SNAPSHOT... (--out FILE | --format iceberg --table NS.NAME)",
+		Short: "Write the live rows of a snapshot to a Parquet or JSON-lines file, or an Iceberg table",
+		Long:  exportHelp,
 		Example: `  reprocess sstable export --format parquet --out assets.parquet /backups/node1/assets/daily
   reprocess sstable export --format jsonl --out assets.jsonl s3://backups/node1/assets/daily
   reprocess sstable export --base monday.parquet --out tuesday.parquet /backups/node1/assets/tuesday
@@ -161,18 +164,8 @@ re-run resumes.`,
 			}
 			bar := progress.One(os.Stderr, "export", ex.ProgressUnit(), 0)
 			o.Progress = func(done, total int) { bar.SetTotal(int64(total)); bar.Set(int64(done)) }
-			run := func() (string, error) { return ex.Run(cmd.Context(), s, o, a.cfg.Backup, a.log) }
-			if ex.Format == "iceberg" {
-				ice.Catalog = a.cfg.Iceberg.With(ice.Catalog.URI)
-				run = func() (string, error) {
-					r, err := iceberg.ExportChanges(cmd.Context(), s, o, ice, ex.Since, a.cfg.Backup, a.log)
-					return r.String(), err
-				}
-			}
-			if distribute {
-				run = func() (string, error) { return a.exportByGroup(cmd.Context(), s, args, o, ice, o.Progress) }
-			}
-			done, err := run()
+			ice.Catalog = a.cfg.Iceberg.With(ice.Catalog.URI)
+			done, err := a.export(cmd.Context(), ex, ice, distribute, s, o, args)
 			bar.Finish()
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), done)
@@ -190,6 +183,19 @@ re-run resumes.`,
 	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
 	cmd.Flags().BoolVar(&distribute, "distribute", false, "with --format iceberg: the scanner group on kafka.tasks_topic writes the token ranges")
 	return cmd
+}
+
+// export runs the export the flags ask for: to a file, to Iceberg (an
+// incremental one with --since), or by the scanner group.
+func (a *app) export(ctx context.Context, ex lake.Export, ice iceberg.Options, distribute bool, s *sstable.Snapshot, o sstable.ReadOptions, locations []string) (string, error) {
+	switch {
+	case distribute:
+		return a.exportByGroup(ctx, s, locations, o, ice, o.Progress)
+	case ex.Format == "iceberg":
+		r, err := iceberg.ExportChanges(ctx, s, o, ice, ex.Since, a.cfg.Backup, a.log)
+		return r.String(), err
+	}
+	return ex.Run(ctx, s, o, a.cfg.Backup, a.log)
 }
 
 // exportByGroup has the scanner group export s (run.Env.ExportByGroup).
