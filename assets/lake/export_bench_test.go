@@ -3,15 +3,12 @@ package lake_test
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/sstable"
+	"github.com/reprocess/reprocess/assets/sstable/sstabletest"
 )
 
 // BenchmarkSnapshotParquet is `reprocess sstable export --format parquet
@@ -19,20 +16,9 @@ import (
 // written by `services sstablegen`), the file discarded: uncompressed MB
 // and rows per CPU-second of the process.
 func BenchmarkSnapshotParquet(b *testing.B) {
-	dir := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
-	if _, err := os.Stat(filepath.Join(dir, "DONE")); err != nil {
-		b.Skipf("no benchmark set in %s: run deployments/local/services sstablegen %s", dir, dir)
-	}
-	s, err := sstable.OpenSnapshot(filepath.Join(dir, "bench", "assets"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total int64
-	for _, t := range s.Tables {
-		total += t.DataLength()
-	}
+	s, total := sstabletest.BenchSnapshot(b)
 	b.SetBytes(total)
-	cpu0 := processCPU(b)
+	cpu0 := sstabletest.ProcessCPU(b)
 	var rows int64
 	for b.Loop() {
 		w, err := lake.NewSnapshotWriter(io.Discard, lake.Parquet, s, time.Now())
@@ -50,16 +36,7 @@ func BenchmarkSnapshotParquet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cpu := (processCPU(b) - cpu0).Seconds()
+	cpu := (sstabletest.ProcessCPU(b) - cpu0).Seconds()
 	b.ReportMetric(float64(total)*float64(b.N)/cpu/1e6, "MB/cpu-s")
 	b.ReportMetric(float64(rows)/cpu, "rows/cpu-s")
-}
-
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
