@@ -33,7 +33,10 @@ func TestWidePartitionReadsInBoundedMemory(t *testing.T) {
 	}
 	narrow, wide := live[2_000], live[20_000]
 	t.Logf("heap live at the last row: %d KiB for 2,000 rows, %d KiB for 20,000", narrow>>10, wide>>10)
-	if wide > 2*narrow+1<<20 {
+	// A whole-partition merge would hold the 20,000 rows' 40 MB; the rows
+	// in flight between the merge and the caller (up to 256 of 2 KB per
+	// range) and the reused buffers put a few MiB of noise on both.
+	if wide > 2*narrow+4<<20 {
 		t.Errorf("reading 20,000 rows holds %d KiB at the last row, 2,000 rows %d KiB: memory grows with the partition", wide>>10, narrow>>10)
 	}
 }
