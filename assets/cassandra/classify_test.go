@@ -3,7 +3,9 @@ package cassandra
 import (
 	"errors"
 	"fmt"
+	"net"
 	"testing"
+	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -26,6 +28,14 @@ func TestClassify(t *testing.T) {
 	}{
 		{gocql.ErrNoConnections, true},
 		{gocql.ErrNoStreams, true},
+		{gocql.ErrTimeoutNoResponse, true},
+		{gocql.ErrConnectionClosed, true},
+		{gocql.ErrSessionClosed, true},
+		{fmt.Errorf("select: %w", &gocql.RequestErrUnavailable{Consistency: gocql.Quorum, Required: 2, Alive: 1}), true},
+		{&gocql.RequestErrWriteTimeout{Consistency: gocql.Quorum, WriteType: "CAS"}, true},
+		{&gocql.RequestErrReadTimeout{Consistency: gocql.One, DataPresent: 0}, true},
+		{refused(t), true},
+		{readTimeout(t), true},
 		{fmt.Errorf("update: %w", requestErr(gocql.ErrCodeReadFailure)), true},
 		{requestErr(gocql.ErrCodeWriteFailure), true},
 		{requestErr(gocql.ErrCodeOverloaded), true},
@@ -39,4 +49,41 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%v) unavailable = %v; want %v", c.err, got, c.unavailable)
 		}
 	}
+}
+
+// refused is the error of a dial to a port nothing listens on.
+func refused(t *testing.T) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		c.Close()
+		t.Fatalf("dial %s: connected; want refused", addr)
+	}
+	return err
+}
+
+// readTimeout is the error of a read past its deadline on a live
+// connection that never answers.
+func readTimeout(t *testing.T) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err = c.Read(make([]byte, 1))
+	if err == nil {
+		t.Fatal("a read of a silent connection returned")
+	}
+	return fmt.Errorf("read frame: %w", err)
 }

@@ -449,14 +449,21 @@ func TestIDsSource(t *testing.T) {
 	}
 }
 
-// outage makes the store unreachable for its first failures page reads.
+// outage makes the store unreachable for its first failures page reads
+// past a partition's first page: mid-task, after a checkpoint.
 type outage struct {
 	assets.Pager
 	failures atomic.Int64
+	mu       sync.Mutex
+	read     map[assets.Partition]bool
 }
 
 func (o *outage) Page(ctx context.Context, p assets.Partition, after assets.ID, limit int) ([]assets.ID, error) {
-	if o.failures.Add(-1) >= 0 {
+	o.mu.Lock()
+	again := o.read[p]
+	o.read[p] = true
+	o.mu.Unlock()
+	if again && o.failures.Add(-1) >= 0 {
 		return nil, fmt.Errorf("page %s: %w: connection refused", p, assets.ErrUnavailable)
 	}
 	return o.Pager.Page(ctx, p, after, limit)
@@ -477,13 +484,14 @@ func (s *idSet) Emit(_ context.Context, evs []events.Reprocess) error {
 	return nil
 }
 
-// A store outage mid-scan is waited out: the tasks it hit resume from
-// their checkpoints, and every asset is emitted.
+// A store outage mid-task is waited out: the tasks it hit resume from
+// their checkpoints, not from their start, and every asset is emitted
+// once.
 func TestStoreOutageIsWaitedOut(t *testing.T) {
 	e := embeddedEnv(t, 800)
 	types := e.types("image", "video", "document", "audio", "model3d")
 	src := e.source(types, end.Add(-10*24*time.Hour), end, 25)
-	down := &outage{Pager: e.store}
+	down := &outage{Pager: e.store, read: map[assets.Partition]bool{}}
 	down.failures.Store(6)
 	src.Pager = down
 	got := &idSet{ids: map[assets.ID]int{}}
@@ -493,6 +501,16 @@ func TestStoreOutageIsWaitedOut(t *testing.T) {
 	}
 	if len(got.ids) != 800 {
 		t.Errorf("emitted %d of 800 assets after the outage", len(got.ids))
+	}
+	if n := down.failures.Load(); n >= 0 {
+		t.Errorf("the outage failed %d page reads, want 6: it did not hit mid-task", 6-n)
+	}
+	again := 0
+	for _, n := range got.ids {
+		again += n - 1
+	}
+	if again != 0 {
+		t.Errorf("%d ids emitted again after the outage; a task resumes from its checkpoint", again)
 	}
 }
 
