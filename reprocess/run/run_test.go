@@ -301,15 +301,19 @@ func TestAsyncJobWithInProcessWorkers(t *testing.T) {
 }
 
 // A transform that is neither declared by facts, stock, nor registered is
-// refused before anything is recorded.
+// refused before anything is recorded. The store holds every type the
+// spec names, so only the transform's guard can refuse it.
 func TestUnknownTransformIsRefused(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, 10, nil)
-	j := specOf(t, strings.Replace(spec(t, "ghost", "").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", "transform: {name: ghost, version: 1}", 1))
-	if _, err := e.Start(ctx, j, run.Options{}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "ghost") {
+	e := newEnv(t, 100, nil)
+	if known, err := e.Store.Types(ctx); err != nil || len(known) != 5 {
+		t.Fatalf("the store holds types %v (%v); the test needs all five the spec names", known, err)
+	}
+	j := specOf(t, strings.Replace(spec(t, "unknown-transform", "").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", "transform: {name: ghost, version: 1}", 1))
+	if _, err := e.Start(ctx, j, run.Options{}); !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "transform ghost") {
 		t.Fatalf("Start of an unknown transform: %v; want ErrInvalid naming it", err)
 	}
-	if _, err := e.Store.Job(ctx, "ghost"); !errors.Is(err, assets.ErrNotFound) {
+	if _, err := e.Store.Job(ctx, "unknown-transform"); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("the refused job was recorded: %v", err)
 	}
 }
