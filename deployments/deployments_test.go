@@ -6,6 +6,7 @@ package deployments_test
 
 import (
 	"encoding/json"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"maps"
 	"os"
@@ -268,10 +269,7 @@ func TestAlertRulesQueryExportedMetrics(t *testing.T) {
 // synthetic series of prometheus/alerts_test.yml the failed-job and
 // dead-letter alerts fire where they should and nowhere else (test rules).
 func TestAlertRulesWithPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool is not installed: deployments/local/install-deps installs it (Debian's prometheus package)")
-	}
+	promtool := need.Tool(t, "promtool")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = "prometheus"

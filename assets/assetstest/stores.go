@@ -2,6 +2,7 @@ package assetstest
 
 import (
 	"context"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"testing"
 
 	"github.com/reprocess/reprocess/assets"
@@ -21,13 +22,13 @@ func Embedded(t testing.TB, layout assets.Layout) *embedded.Store {
 	return s
 }
 
-// Cassandra opens keyspace on the real Cassandra (see RealService for when
+// Cassandra opens keyspace on the real Cassandra (see need.Service for when
 // that skips or fails), applying the schema, at consistency ONE; closed
 // when the test ends.
 func Cassandra(t testing.TB, keyspace string, layout assets.Layout) *cassandra.Store {
 	t.Helper()
 	cfg := cassandra.DefaultConfig
-	cfg.Hosts = RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	cfg.Hosts = need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
 	cfg.Keyspace, cfg.Consistency = keyspace, "ONE"
 	s, err := cassandra.Open(context.Background(), cfg, layout)
 	if err != nil {

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,11 +26,7 @@ import (
 // fixture is a real Cassandra SSTable directory beside the repo.
 func fixture(t *testing.T, dir string) string {
 	t.Helper()
-	root := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES")
-	if root == "" {
-		root = "../../../shared/fixtures/cassandra-sstables"
-	}
-	p := filepath.Join(root, dir)
+	p := filepath.Join(need.Fixtures(t), dir)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("SSTable fixture %s not found (set REPROCESS_TEST_SSTABLE_FIXTURES): %v", dir, err)
 	}

@@ -3,8 +3,8 @@ package cassandra
 import (
 	"context"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +16,8 @@ import (
 // no-op, its rows are upserts, and a bad table name is refused before it
 // reaches a statement. (An internal test: it drops its table afterwards.)
 func TestReverseIndexTable(t *testing.T) {
-	hosts := os.Getenv("REPROCESS_TEST_CASSANDRA_HOSTS")
-	if hosts == "" {
-		t.Skip("SKIPPING real-service test: set REPROCESS_TEST_CASSANDRA_HOSTS")
-	}
 	cfg := DefaultConfig
-	cfg.Hosts, cfg.Keyspace, cfg.Consistency, cfg.ApplySchema = strings.Split(hosts, ","), "reprocess_reverse_test", "ONE", true
+	cfg.Hosts, cfg.Keyspace, cfg.Consistency, cfg.ApplySchema = need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), "reprocess_reverse_test", "ONE", true
 	ctx := context.Background()
 	s, err := Open(ctx, cfg, assets.DefaultLayout)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"maps"
 	"math/rand/v2"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // testConfig points at the real Cassandra started by deployments/local/services.
 func testConfig(t testing.TB) cassandra.Config {
 	cfg := cassandra.DefaultConfig
-	cfg.Hosts = assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	cfg.Hosts = need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
 	cfg.Keyspace = "reprocess_test"
 	cfg.Consistency = "ONE"
 	return cfg

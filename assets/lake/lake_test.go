@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,19 +178,9 @@ func TestTableParquetKeepsZeroValues(t *testing.T) {
 
 // readWithPyarrow reads a Parquet file with pyarrow, from the Python of
 // REPROCESS_TEST_PYTHON or else python3, and compares its rows (as JSON)
-// with want; it skips when that Python has no pyarrow (fails under CI).
+// with want (need.Python says when it skips).
 func readWithPyarrow(t *testing.T, file []byte, want string) {
-	py := os.Getenv("REPROCESS_TEST_PYTHON")
-	if py == "" {
-		py = "python3"
-	}
-	if err := exec.Command(py, "-c", "import pyarrow").Run(); err != nil {
-		msg := fmt.Sprintf("%s has no pyarrow (make test installs one in bin/venv; set REPROCESS_TEST_PYTHON to a Python with it): %v", py, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING: " + msg)
-	}
+	py := need.Python(t, "pyarrow")
 	path := filepath.Join(t.TempDir(), "rows.parquet")
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)

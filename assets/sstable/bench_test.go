@@ -3,6 +3,7 @@ package sstable_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -22,7 +22,7 @@ import (
 // `services sstablegen` when it is not there yet.
 func benchSet(b *testing.B) []string {
 	b.Helper()
-	dir := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	dir := need.Service(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
 	if _, err := os.Stat(filepath.Join(dir, "DONE")); err != nil {
 		b.Logf("writing the benchmark SSTables into %s (once)", dir)
 		cmd := exec.Command("../../deployments/local/services", "sstablegen", dir)
@@ -159,7 +159,7 @@ func cpuTime(b *testing.B) time.Duration {
 // benchmark set.
 func wideSet(b *testing.B, rows int) []string {
 	b.Helper()
-	set := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	set := need.Service(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
 	dir := filepath.Join(filepath.Dir(set), "bench-wide-sstables", strconv.Itoa(rows))
 	cmd := exec.Command("../../deployments/local/services", "sstablegen-wide", dir, strconv.Itoa(rows), "10")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -3,6 +3,7 @@ package sstable_test
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -16,10 +17,7 @@ import (
 // FuzzPartitions decodes mangled data streams with a real table's header:
 // any input may fail, none may panic, and every failure is ErrCorrupt.
 func FuzzPartitions(f *testing.F) {
-	root := "../../../shared/fixtures/cassandra-sstables"
-	if d := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES"); d != "" {
-		root = d
-	}
+	root := need.Fixtures(f)
 	var tables []*sstable.Table
 	for _, dir := range []string{"nb/legacy_nb_clust", "mc/negative_local_expiration_table3", "oa/legacy_oa_simple_counter", "nb/invalid_range_tombstone_reader"} {
 		data, _ := filepath.Glob(filepath.Join(root, dir, "*-Data.db"))
@@ -46,18 +44,10 @@ func FuzzPartitions(f *testing.F) {
 	})
 }
 
-// fuzzRoot is the fixtures directory for fuzz targets.
-func fuzzRoot() string {
-	if d := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES"); d != "" {
-		return d
-	}
-	return "../../../shared/fixtures/cassandra-sstables"
-}
-
 // fuzzCopy copies a fixture directory to dir and returns the copy's
 // Data.db path.
 func fuzzCopy(f *testing.F, fixture, dir string) string {
-	src := filepath.Join(fuzzRoot(), fixture)
+	src := filepath.Join(need.Fixtures(f), fixture)
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		f.Fatal(err)

@@ -3,6 +3,7 @@ package sstable_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"io"
 	"os"
 	"os/exec"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -195,8 +195,8 @@ type peerBench struct {
 func newPeerBench(b *testing.B) *peerBench {
 	paths := benchSet(b)
 	pb := &peerBench{dir: filepath.Dir(paths[0]), paths: paths, size: map[string]int64{}, tmp: b.TempDir(), decoded: map[string]int64{}}
-	pb.python = assetstest.RealService(b, "REPROCESS_TEST_PYTHON", "the test venv's python")[0]
-	pb.sstabledump = assetstest.RealService(b, "REPROCESS_TEST_SSTABLEDUMP", "Cassandra's sstabledump")[0]
+	pb.python = need.Service(b, "REPROCESS_TEST_PYTHON", "the test venv's python")[0]
+	pb.sstabledump = need.Service(b, "REPROCESS_TEST_SSTABLEDUMP", "Cassandra's sstabledump")[0]
 	out, err := exec.Command(pb.python, "-c", "import cqlite, pyarrow; print(cqlite.__version__)").CombinedOutput()
 	if err != nil {
 		b.Fatalf("%s cannot import cqlite and pyarrow (run deployments/local/install-deps): %v\n%s", pb.python, err, out)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +21,7 @@ import (
 // fixtures is the directory of real Cassandra SSTables beside the repo.
 func fixtures(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES")
-	if dir == "" {
-		dir = "../../../shared/fixtures/cassandra-sstables"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Fatalf("SSTable fixtures not found at %s (set REPROCESS_TEST_SSTABLE_FIXTURES): %v", dir, err)
-	}
-	return dir
+	return need.Fixtures(t)
 }
 
 // expected mirrors the fixtures' expected/<ver>/<fixture>.json.

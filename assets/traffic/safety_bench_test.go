@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"os"
 	"strconv"
@@ -79,7 +80,7 @@ func BenchmarkSafety(b *testing.B) {
 		}
 		phase = d
 	}
-	brokers := assetstest.RealService(b, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	brokers := need.Service(b, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	prod := assetstest.Cassandra(b, safetyKeyspace, assets.DefaultLayout) // production's own session
 	from := seedOnce(b, prod)
 	ids, err := traffic.Sample(context.Background(), prod, assets.DefaultLayout.Partitions(synth.TypeNames(), from, time.Now()), 10_000)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -16,7 +17,6 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 )
@@ -26,8 +26,8 @@ import (
 // `job status` shows them.
 func TestCountsAgreeWithTheStore(t *testing.T) {
 	const n = 1500
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	hosts := strings.Join(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	brokers := need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	bin := buildBinary(t)
 	id := fmt.Sprintf("%08x", rand.Uint32())
 	ks := "reprocess_counts_" + id

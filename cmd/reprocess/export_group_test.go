@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,16 +182,11 @@ func committedFiles(t *testing.T, tbl *table.Table) int {
 	return len(tasks)
 }
 
-// checkWithPyiceberg reads the table with pyiceberg, when there is one
-// (REPROCESS_TEST_PYTHON), and checks it has n rows of n asset ids in one
-// snapshot.
+// checkWithPyiceberg reads the table with pyiceberg and checks it has n
+// rows of n asset ids in one snapshot.
 func checkWithPyiceberg(t *testing.T, cat iceberg.Catalog, name string, n int) {
 	t.Helper()
-	py := os.Getenv("REPROCESS_TEST_PYTHON")
-	if py == "" || exec.Command(py, "-c", "import pyiceberg.catalog.sql").Run() != nil {
-		t.Logf("not read with pyiceberg: REPROCESS_TEST_PYTHON (%q) has none", py)
-		return
-	}
+	py := need.Python(t, "pyiceberg.catalog.sql")
 	script := `import sys
 from pyiceberg.catalog.sql import SqlCatalog
 c = SqlCatalog("default", uri="sqlite:///" + sys.argv[1], warehouse="file://" + sys.argv[2])

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -197,7 +198,7 @@ func emitted(t *testing.T, status string) int {
 // On Cassandra the job commands go to the store: a rate set from one
 // terminal is what the job's controller, in any process, reads.
 func TestJobRateOnCassandra(t *testing.T) {
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	hosts := strings.Join(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
 	ks := fmt.Sprintf("reprocess_cli_rate_%x", rand.Uint32())
 	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
 	s := assetstest.Cassandra(t, ks, config.Default().Layout)

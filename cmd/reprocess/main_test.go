@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 )
 
 // clearEnv unsets the REPROCESS_* settings for one test (t.Setenv
@@ -140,7 +140,7 @@ func TestSchemaApplyRefusesEmbedded(t *testing.T) {
 }
 
 func TestSchemaApplySeedAndCountOnRealCassandra(t *testing.T) {
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	hosts := strings.Join(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
 	ks := fmt.Sprintf("reprocess_cli_%x", rand.Uint32())
 	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })
 	common := []string{"--store", "cassandra", "--cassandra-hosts", hosts, "--keyspace", ks, "--set", "store.cassandra.consistency=ONE"}
@@ -180,8 +180,8 @@ func dropKeyspace(t *testing.T, hosts, ks string) {
 // them, and the keyspace.
 func seeded(t *testing.T, name string, n int) (common []string, ks string) {
 	t.Helper()
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
+	hosts := strings.Join(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	brokers := strings.Join(need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka"), ",")
 	id := fmt.Sprintf("%08x", rand.Uint32())
 	ks = "reprocess_" + name + "_" + id
 	t.Cleanup(func() { dropKeyspace(t, hosts, ks) })

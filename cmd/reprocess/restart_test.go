@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -44,8 +45,8 @@ import (
 // succeeded.
 func TestRestartOfStoreAndBroker(t *testing.T) {
 	const n = 3000
-	hosts := strings.Join(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
-	brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	hosts := strings.Join(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra"), ",")
+	brokers := need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	t.Cleanup(func() { services(t, "up") }) // whatever happens, leave them running
 	bin := buildBinary(t)
 	id := fmt.Sprintf("%08x", rand.Uint32())

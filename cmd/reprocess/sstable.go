@@ -40,7 +40,7 @@ func (a *app) sstableInfoCmd() *cobra.Command {
 		Use:   "info SNAPSHOT...",
 		Short: "List a snapshot's SSTables: version, format, partitioner, compression, size, partitions",
 		Example: `  reprocess sstable info /var/lib/cassandra/data/ks/t-*/snapshots/daily
-  reprocess sstable info --verify ../shared/fixtures/cassandra-sstables/da/legacy_da_clust`,
+  reprocess sstable info --verify /backups/node1/ks/t-1c8e1a40/snapshots/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := backup.Open(cmd.Context(), a.cfg.Backup, args, a.log)

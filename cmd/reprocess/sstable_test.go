@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
@@ -27,11 +28,7 @@ import (
 // sstableFixture is a real Cassandra SSTable directory beside the repo.
 func sstableFixture(t *testing.T, dir string) string {
 	t.Helper()
-	root := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES")
-	if root == "" {
-		root = "../../../shared/fixtures/cassandra-sstables"
-	}
-	p := filepath.Join(root, dir)
+	p := filepath.Join(need.Fixtures(t), dir)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("SSTable fixture %s not found (set REPROCESS_TEST_SSTABLE_FIXTURES): %v", dir, err)
 	}

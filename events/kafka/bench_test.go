@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 )
@@ -33,9 +33,9 @@ func BenchmarkPublish(b *testing.B) {
 	b.Run("kfake-dir", func(b *testing.B) { benchPublish(b, kafka.Config{DataDir: b.TempDir()}) })
 	b.Run("kfake-dir-sync", func(b *testing.B) { benchPublish(b, kafka.Config{DataDir: b.TempDir(), SyncWrites: true}) })
 	b.Run("kafka", func(b *testing.B) {
-		brokers := assetstest.RealService(b, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+		brokers := need.Service(b, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 		ours, topic, payload := benchPublish(b, kafka.Config{Brokers: brokers})
-		run := assetstest.RealService(b, "REPROCESS_TEST_KAFKA_RUN", "Kafka's tools")[0]
+		run := need.Service(b, "REPROCESS_TEST_KAFKA_RUN", "Kafka's tools")[0]
 		theirs := producerPerformance(b, run, brokers[0], topic, payload, b.N)
 		b.ReportMetric(theirs, "kafka-perf-records/s")
 		b.ReportMetric(ours/theirs, "ours/theirs")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -19,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 )
@@ -32,7 +32,7 @@ func TestInProcess(t *testing.T) {
 
 func TestRealKafka(t *testing.T) {
 	cfg := kafka.DefaultConfig
-	cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	cfg.Brokers = need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	roundTrip(t, cfg)
 }
 

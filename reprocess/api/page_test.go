@@ -2,11 +2,10 @@ package api_test
 
 import (
 	"context"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,13 +23,7 @@ import (
 // (fails under CI).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (deployments/local/install-deps installs it)")
-		}
-		t.Skip("SKIPPING: chromium is not installed; run deployments/local/install-deps")
-	}
+	path := need.Tool(t, "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/dlq"
@@ -27,7 +27,7 @@ var quiet = slog.New(slog.DiscardHandler)
 var backends = map[string]func(testing.TB) []string{
 	"kfake": func(testing.TB) []string { return nil },
 	"kafka": func(t testing.TB) []string {
-		return assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+		return need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	},
 }
 

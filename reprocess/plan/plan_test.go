@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -98,7 +99,7 @@ func (silent) Fatalf(format string, args ...any) {
 // real Kafka.
 func cassandraBackend(t *testing.T, kc *kafka.Cluster, keyspace string) backend {
 	s := assetstest.Cassandra(t, keyspace, layout)
-	hosts := assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	hosts := need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
 	sess, err := gocql.NewCluster(hosts...).CreateSession()
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +263,7 @@ func TestPlanWritesNothingAndCountsWhatARunDoes(t *testing.T) {
 	})
 	t.Run("cassandra+kafka", func(t *testing.T) {
 		cfg := kafka.DefaultConfig
-		cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+		cfg.Brokers = need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 		sfx := fmt.Sprintf("%x", rand.Uint32())
 		cfg.Topic, cfg.DLQTopic, cfg.TasksTopic, cfg.Partitions = "plan.assets."+sfx, "plan.dlq."+sfx, "plan.tasks."+sfx, 3
 		kc := startKafka(t, cfg)

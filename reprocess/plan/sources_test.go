@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -92,7 +93,7 @@ rate: {limit: 10}`)
 // An Elasticsearch query is estimated with _count, says so, and its
 // sample is drawn from its hits.
 func TestPlanOfAnElasticsearchQuery(t *testing.T) {
-	urls := assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
+	urls := need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
 	s, all := seeded(t, 90)
 	index := fmt.Sprintf("plan-test-%08x", rand.Uint32())
 	es, err := elastic.NewClient(elastic.Config{URLs: urls})

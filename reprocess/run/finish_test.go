@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -113,7 +113,7 @@ func TestOnSuccessStep(t *testing.T) {
 // A zero-downtime reindex run as a job switches its alias to the new
 // index when, and only when, the job succeeds.
 func TestReindexJobSwitchesItsAlias(t *testing.T) {
-	urls := assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
+	urls := need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
 	es, err := elastic.NewClient(elastic.Config{URLs: urls})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestOperatorRateBoundsARunningJob(t *testing.T) {
 
 // dropKeyspace drops the test's keyspace once it is done with it.
 func dropKeyspace(t *testing.T, ks string) {
-	c := gocql.NewCluster(assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")...)
+	c := gocql.NewCluster(need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")...)
 	sess, err := c.CreateSession()
 	if err == nil {
 		defer sess.Close()

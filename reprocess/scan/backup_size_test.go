@@ -2,7 +2,7 @@ package scan_test
 
 import (
 	"context"
-	"os"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"path/filepath"
 	"testing"
 
@@ -14,11 +14,7 @@ import (
 // partitions (336,016 bytes): with no splits, its tasks are the plan's
 // splits of SplitBytes each; pinned splits are kept.
 func TestBackupSplitsAreSizedUnlessPinned(t *testing.T) {
-	root := os.Getenv("REPROCESS_TEST_SSTABLE_FIXTURES")
-	if root == "" {
-		root = "../../../shared/fixtures/cassandra-sstables"
-	}
-	snap, err := sstable.OpenSnapshot(filepath.Join(root, "nb", "legacy_nb_clust"))
+	snap, err := sstable.OpenSnapshot(filepath.Join(need.Fixtures(t), "nb", "legacy_nb_clust"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/reprocess/scan"
 )
@@ -23,7 +23,7 @@ import (
 // and returns the ids of the ones whose format is heic.
 func esIndex(t *testing.T, n int) (*elasticsearch.Client, string, map[assets.ID]bool) {
 	t.Helper()
-	urls := assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
+	urls := need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
 	es, err := elastic.NewClient(elastic.Config{URLs: urls})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestElasticCursorAfterPITExpiry(t *testing.T) {
 }
 
 func TestElasticBadIndexIsAClearError(t *testing.T) {
-	urls := assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
+	urls := need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
 	es, err := elastic.NewClient(elastic.Config{URLs: urls})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -46,7 +47,7 @@ var envMakers = map[string]func(*testing.T, int) *env{
 	"embedded+kfake": embeddedEnv,
 	"cassandra+kafka": func(t *testing.T, n int) *env {
 		s := assetstest.Cassandra(t, "reprocess_scan_test", layout)
-		brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+		brokers := need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 		return newEnv(t, "cassandra+kafka", s, brokers, n)
 	},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -59,10 +60,10 @@ const keyspace = "reprocess_worker_test"
 func realEnv(t testing.TB, n int) *env {
 	t.Helper()
 	s := assetstest.Cassandra(t, keyspace, layout)
-	brokers := assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	brokers := need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	e := newEnv(t, "cassandra+kafka", s, brokers, n)
 	cfg := cassandra.DefaultConfig
-	cfg.Hosts = assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	cfg.Hosts = need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
 	cfg.Keyspace, cfg.Consistency, cfg.LWTUpdates = keyspace, "ONE", true
 	lwt, err := cassandra.Open(context.Background(), cfg, layout)
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/big"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -104,22 +104,9 @@ func TestExportEqualsTheLiveTable(t *testing.T) {
 	t.Logf("%d rows of %d columns read back by pyiceberg equal SELECT JSON * (%d time values cut to µs)", len(gotRows), len(types), truncated)
 }
 
-// oraclePython returns the Python with pyiceberg: REPROCESS_TEST_PYTHON or
-// else python3. It skips when that Python lacks pyiceberg, and fails
-// under CI.
+// oraclePython returns the Python with pyiceberg (need.Python).
 func oraclePython(t *testing.T) string {
-	py := os.Getenv("REPROCESS_TEST_PYTHON")
-	if py == "" {
-		py = "python3"
-	}
-	if err := exec.Command(py, "-c", "import pyiceberg.catalog.sql, pyarrow").Run(); err != nil {
-		msg := fmt.Sprintf("%s has no pyiceberg (make test installs one in bin/venv; set REPROCESS_TEST_PYTHON to a Python with it): %v", py, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING: " + msg)
-	}
-	return py
+	return need.Python(t, "pyiceberg.catalog.sql", "pyarrow")
 }
 
 // pyTable is what testdata/read_table.py prints.

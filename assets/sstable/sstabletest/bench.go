@@ -1,13 +1,13 @@
 package sstabletest
 
 import (
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/sstable"
 )
 
@@ -16,9 +16,9 @@ import (
 // uncompressed size.
 func BenchSnapshot(b *testing.B) (*sstable.Snapshot, int64) {
 	b.Helper()
-	dir := assetstest.RealService(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
+	dir := need.Service(b, "REPROCESS_TEST_BENCH_SSTABLES", "the benchmark SSTable set")[0]
 	if _, err := os.Stat(filepath.Join(dir, "DONE")); err != nil {
-		b.Skipf("no benchmark set in %s: run deployments/local/services sstablegen %s", dir, dir)
+		need.Missing(b, "no benchmark set in "+dir+": run deployments/local/services sstablegen "+dir)
 	}
 	s, err := sstable.OpenSnapshot(filepath.Join(dir, "bench", "assets"))
 	if err != nil {

@@ -4,7 +4,7 @@
 // table, and reads what CQL sees as the oracle for the reader.
 //
 // Like every real-service test helper it skips, loudly, when the services
-// are not configured, and fails under CI=true (assetstest.RealService).
+// are not configured, and fails under CI=true (need.Service).
 package sstabletest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +22,6 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-
-	"github.com/reprocess/reprocess/assets/assetstest"
 )
 
 // KeepEnv, when set to 1, keeps keyspaces and snapshots after the test, for
@@ -38,7 +37,7 @@ var (
 // by the tests of the process.
 func Session(t testing.TB) *gocql.Session {
 	t.Helper()
-	hosts := assetstest.RealService(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
+	hosts := need.Service(t, "REPROCESS_TEST_CASSANDRA_HOSTS", "real Cassandra")
 	key := strings.Join(hosts, ",")
 	sessMu.Lock()
 	defer sessMu.Unlock()
@@ -107,7 +106,7 @@ func Exec(t testing.TB, stmts ...string) {
 // standard output.
 func Nodetool(t testing.TB, args ...string) string {
 	t.Helper()
-	tool := assetstest.RealService(t, "REPROCESS_TEST_NODETOOL", "Cassandra's nodetool")[0]
+	tool := need.Service(t, "REPROCESS_TEST_NODETOOL", "Cassandra's nodetool")[0]
 	var stderr strings.Builder
 	cmd := exec.Command(tool, args...)
 	cmd.Stderr = &stderr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
@@ -98,7 +98,7 @@ func aliasedIndex(t *testing.T, es *elasticsearch.Client) (old, index, alias str
 
 func realES(t *testing.T) *elasticsearch.Client {
 	t.Helper()
-	es, err := elastic.NewClient(elastic.Config{URLs: assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")})
+	es, err := elastic.NewClient(elastic.Config{URLs: need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")})
 	if err != nil {
 		t.Fatal(err)
 	}

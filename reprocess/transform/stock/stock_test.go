@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,7 +19,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/reprocess/reprocess/assets"
-	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/assets/lake"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
@@ -227,7 +227,7 @@ func icebergAssets(t *testing.T, opt iceberg.Options) (map[string]int, int) {
 }
 
 func TestReindexOnRealElasticsearch(t *testing.T) {
-	urls := assetstest.RealService(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
+	urls := need.Service(t, "REPROCESS_TEST_ES_URL", "real Elasticsearch")
 	es, err := elastic.NewClient(elastic.Config{URLs: urls})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -100,7 +101,7 @@ func TestWorkflowOnRealKafka(t *testing.T) {
 // creates have three partitions.
 func realKafka(t *testing.T) *kafka.Cluster {
 	cfg := kafka.DefaultConfig
-	cfg.Brokers = assetstest.RealService(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
+	cfg.Brokers = need.Service(t, "REPROCESS_TEST_KAFKA_BROKERS", "real Kafka")
 	cfg.Partitions = 3
 	kc, err := kafka.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
