@@ -3,7 +3,7 @@
 GO       ?= go
 BIN      := bin/reprocess
 SERVICES := deployments/local/services
-STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 # Test-wide flags: every package once, no cache (real services change under us).
 TESTFLAGS ?= -count=1 -timeout 20m
 OUT := testout
@@ -38,32 +38,13 @@ services-down: ## stop them
 services-status: ## are they up and answering?
 	$(SERVICES) status
 
-# test: unit tests on the embedded store and kfake, and integration tests on
-# the real services, which it starts when they are not running. Under CI=true
-# a service that cannot start fails the run. Then the pipeline packages under
-# the race detector (embedded + kfake only), then the restart tests (built
-# with -tags restart: they stop and start the shared services, so they run
-# alone, last). Full output: testout/go-test.log, go-test-race.log,
-# go-test-restart.log; the summary counts all three.
-RACE_PKGS := ./reprocess/worker/ ./reprocess/run/ ./reprocess/scan/ ./reprocess/apply/ ./reprocess/export/ ./events/kafka/
-TEST_LOGS := $(OUT)/go-test.log $(OUT)/go-test-race.log $(OUT)/go-test-restart.log
+# test: every package against the embedded store, kfake and the real
+# services (started here; under CI=true one that cannot start fails the
+# run), then every package under the race detector (embedded + kfake), then
+# the restart tests alone; deployments/local/test says more. Full output:
+# testout/go-test-{main,race,restart}.log; the closing line counts all three.
 test: deps services-up ## all tests, against embedded + kfake and real Cassandra + Kafka, then -race and restart tests
-	@mkdir -p $(OUT)
-	@set -a; eval "$$($(SERVICES) env)"; set +a; \
-	echo "real services: cassandra $$REPROCESS_TEST_CASSANDRA_HOSTS, kafka $$REPROCESS_TEST_KAFKA_BROKERS"; \
-	$(GO) test $(TESTFLAGS) -v ./... > $(OUT)/go-test.log 2>&1; rc=$$?; \
-	env $$(env | sed -n 's/^\(REPROCESS_TEST_[A-Z_]*\)=.*/-u \1/p') -u CI \
-		$(GO) test -race $(TESTFLAGS) -v $(RACE_PKGS) > $(OUT)/go-test-race.log 2>&1 || rc=1; \
-	$(GO) test -tags restart $(TESTFLAGS) -run '^TestRestart' -v ./cmd/reprocess/ > $(OUT)/go-test-restart.log 2>&1 || rc=1; \
-	$(SERVICES) up >/dev/null 2>&1 || true; \
-	cat $(OUT)/go-test.log $(OUT)/go-test-restart.log | grep -E '^(ok|FAIL|---|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test.go:[0-9]+: (kafka at|contract suite|restart test)'; \
-	echo "under the race detector (embedded + kfake; the real-service variants ran above):"; \
-	grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL|^WARNING: DATA RACE' $(OUT)/go-test-race.log; \
-	if [ $$rc -ne 0 ]; then cat $(TEST_LOGS) | grep -B2 -A20 -E '^\s*--- FAIL' | head -200; fi; \
-	pass=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- PASS'); fail=$$(cat $(TEST_LOGS) | grep -cE '^\s*--- FAIL'); \
-	skip=$$(cat $(OUT)/go-test.log $(OUT)/go-test-restart.log | grep -cE '^\s*--- SKIP'); \
-	echo "$$pass passed, $$fail failed, $$skip skipped"; \
-	exit $$rc
+	@GO=$(GO) TESTFLAGS="$(TESTFLAGS)" OUT=$(OUT) deployments/local/test
 
 test-unit: ## only what needs no real services (integration tests skip, loudly)
 	$(GO) test $(TESTFLAGS) ./...
@@ -86,17 +67,22 @@ bench-safety: services-up ## production p50/p99/p999 with no, an unthrottled and
 
 # fuzz: a count of inputs, not a duration: a -fuzztime duration races the
 # fuzzing coordinator's own deadline and, on a loaded machine, fails with a
-# bare "context deadline exceeded" and no failing input.
-FUZZTIME ?= 10000x
-FUZZ_TARGETS = FuzzPartitions FuzzChunk FuzzIndex
-fuzz: ## run each SSTable fuzz target briefly in turn (FUZZTIME=10000x inputs each)
-	@for f in $(FUZZ_TARGETS); do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./assets/sstable/ || exit 1; \
+# bare "context deadline exceeded" and no failing input. Every Fuzz target
+# of the tree, found in the sources, runs in turn.
+FUZZTIME ?= 3000x
+fuzz: ## run every fuzz target of the tree briefly in turn (FUZZTIME=3000x inputs each)
+	@grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' assets cmd config events reprocess deployments \
+	| sed 's#^\(.*\)/[^/]*_test\.go:func #./\1 #' | sort -u | while read -r pkg target; do \
+		echo "fuzz $$pkg $$target"; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg || exit 1; \
 	done
 
-lint: ## go vet + staticcheck
-	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+# lint: with every build tag in use (restart adds files; no file is
+# built only without it).
+LINT_TAGS := restart
+lint: ## go vet + staticcheck (installed by install-deps), with the restart tests' build tag
+	$(GO) vet -tags $(LINT_TAGS) ./...
+	$(STATICCHECK) -tags $(LINT_TAGS) ./...
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

@@ -365,7 +365,7 @@ func (p *production) readBack(ctx context.Context, id assets.ID) (w landed, ok b
 		var seq *string
 		var at *int64
 		err := p.cql.Query(`SELECT metadata['prod_seq'], WRITETIME(metadata['prod_seq']) FROM `+p.ks+`.assets WHERE asset_id = ?`, id[:]).
-			WithContext(ctx).Scan(&seq, &at)
+			ScanContext(ctx, &seq, &at)
 		if err == nil {
 			if seq != nil && at != nil {
 				w = landed{*seq, *at}
