@@ -56,7 +56,7 @@ func TestJobViewRateAndETA(t *testing.T) {
 			if err := s.AddJobCounters(ctx, j.ID, tc.gain); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(control.Heartbeat)
+			time.Sleep(control.Heartbeat) // the reads a heartbeat apart the rate is measured over
 			v := getJob(t, srv, j.ID)
 			low, high := tc.grown/(control.Heartbeat+time.Second).Seconds(), tc.grown/control.Heartbeat.Seconds()
 			if v.RateOf != tc.rateOf || v.RatePerSecond == nil || *v.RatePerSecond < low || *v.RatePerSecond > high {

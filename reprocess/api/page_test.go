@@ -68,7 +68,7 @@ func TestPageTokenFormAndDetail(t *testing.T) {
 	}
 	run("open the page with a wrong token", chromedp.Navigate(srv.URL+"/#token=wrong"))
 	run("the token form", chromedp.WaitVisible(chromedp.CSS(`#auth`)))
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // the claim: no listing in these 3 s
 	if n := lists.Load(); n != 1 {
 		t.Errorf("the page listed jobs %d times in 3 s after a 401; want once", n)
 	}

@@ -77,13 +77,20 @@ func TestPauseResumeCancelARunningScan(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- sc.Run(ctx) }()
 
-	time.Sleep(400 * time.Millisecond)
+	assetstest.Eventually(t, 30*time.Second, "the scan to emit", func() bool { return em.n.Load() > 0 })
 	if _, err := control.Transition(ctx, s, "pausable", control.Paused, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the watch notices; pages in hand finish
-	held := em.n.Load()
-	time.Sleep(500 * time.Millisecond)
+	// The watch notices and the pages in hand finish: the count stops
+	// moving (it does not for 200ms).
+	held, still := em.n.Load(), time.Now()
+	assetstest.Eventually(t, 30*time.Second, "the paused scan to stop emitting", func() bool {
+		if n := em.n.Load(); n != held {
+			held, still = n, time.Now()
+		}
+		return watch.Status() == control.Paused && time.Since(still) >= 200*time.Millisecond
+	})
+	time.Sleep(500 * time.Millisecond) // the claim: nothing moves while paused
 	if moved := em.n.Load() - held; moved > 0 {
 		t.Errorf("a paused scan emitted %d more events", moved)
 	}
@@ -93,10 +100,7 @@ func TestPauseResumeCancelARunningScan(t *testing.T) {
 	if _, err := control.Transition(ctx, s, "pausable", control.Running, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if em.n.Load() <= held {
-		t.Error("the resumed scan does not emit")
-	}
+	assetstest.Eventually(t, 30*time.Second, "the resumed scan to emit", func() bool { return em.n.Load() > held })
 	if _, err := control.Transition(ctx, s, "pausable", control.Cancelled, nil); err != nil {
 		t.Fatal(err)
 	}

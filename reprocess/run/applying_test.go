@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
@@ -107,7 +108,11 @@ func TestJobWithoutProcessorsWarns(t *testing.T) {
 		j := spec(t, c.name, "rate: {limit: 500}\n")
 		if c.worker {
 			defer runWorker(t, e, j)()
-			time.Sleep(time.Second) // joined
+			group := events.Group(j.Transform.Name, j.Transform.Version)
+			assetstest.Eventually(t, 30*time.Second, "the worker to join group "+group, func() bool {
+				n, err := e.Kafka.Members(ctx, group)
+				return err == nil && n > 0
+			})
 		}
 		r, err := e.Start(ctx, j, run.Options{})
 		if err != nil {

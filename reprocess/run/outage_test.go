@@ -14,25 +14,34 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
 
+// brokerSwitch is set while the broker is down; refused counts the
+// produce requests it failed meanwhile.
+type brokerSwitch struct {
+	atomic.Bool
+	refused atomic.Int64
+}
+
 // downableKafka puts the env on its own in-process broker whose produce
 // requests fail (their connections drop, as with a broker that is down)
 // while down is set.
-func downableKafka(t *testing.T, e *run.Env) (down *atomic.Bool) {
+func downableKafka(t *testing.T, e *run.Env) (down *brokerSwitch) {
 	t.Helper()
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	down = &atomic.Bool{}
+	down = &brokerSwitch{}
 	fake.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
 		fake.KeepControl()
 		if down.Load() {
+			down.refused.Add(1)
 			return nil, errors.New("broker down"), true
 		}
 		return nil, nil, false
@@ -66,15 +75,13 @@ func TestStopWhileKafkaIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for r.Progress(ctx).Emitted < 100 && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		down.Store(true)
-		time.Sleep(time.Second) // the scan now waits for acknowledgements
-		cancel()
-	}()
-	err = r.Run(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx) }()
+	assetstest.Eventually(t, 30*time.Second, "100 events acknowledged", func() bool { return r.Progress(ctx).Emitted >= 100 })
+	down.Store(true)
+	assetstest.Eventually(t, 30*time.Second, "the scan to wait for acknowledgements (a produce refused)", func() bool { return down.refused.Load() > 0 })
+	cancel()
+	err = <-ran
 	stopped := time.Now()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run stopped while kafka was down: %v; want context.Canceled", err)
@@ -222,7 +229,7 @@ func TestMemberStopsWhileKafkaIsDown(t *testing.T) {
 	mctx, stop := context.WithCancel(ctx)
 	exited := make(chan error, 1)
 	go func() { exited <- e.Member(mctx, 2) }()
-	time.Sleep(3 * time.Second) // the member's tasks now wait for acknowledgements
+	assetstest.Eventually(t, 30*time.Second, "the member's tasks to wait for acknowledgements (a produce refused)", func() bool { return down.refused.Load() > 0 })
 	stop()
 	select {
 	case err := <-exited:
