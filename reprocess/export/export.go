@@ -136,7 +136,10 @@ func (j *Job) RunTask(ctx context.Context, task string) error {
 	return j.Store.SaveCheckpoint(ctx, assets.Checkpoint{Job: j.ID, Task: task, Position: string(b), Done: true, UpdatedAt: time.Now().UTC()})
 }
 
-// parts are the recorded files of the job's done tasks.
+// parts are the recorded files of the job's done tasks. A part written
+// to another table is not one: a task of the run before the table was
+// dropped and made again can record it after this run began, and the task
+// is done again.
 func (j *Job) parts(ctx context.Context) (map[string]iceberg.Part, error) {
 	cps, err := j.Store.Checkpoints(ctx, j.ID)
 	if err != nil {
@@ -151,7 +154,9 @@ func (j *Job) parts(ctx context.Context) (map[string]iceberg.Part, error) {
 		if err := json.Unmarshal([]byte(c.Position), &p); err != nil {
 			return nil, fmt.Errorf("export %s: checkpoint of %s: %w", j.ID, c.Task, err)
 		}
-		parts[c.Task] = p
+		if p.Table == j.Spec.TableUUID {
+			parts[c.Task] = p
+		}
 	}
 	return parts, nil
 }
@@ -165,6 +170,9 @@ func (j *Job) Finish(ctx context.Context) (committed bool, err error) {
 	rec, err := j.Store.Job(ctx, j.ID)
 	if err != nil || rec.Status != control.Running {
 		return rec.Status == control.Succeeded, err // a cancelled export commits nothing
+	}
+	if rec.Spec != j.Spec.String() {
+		return false, nil // run again since: that run commits
 	}
 	parts, err := j.parts(ctx)
 	if err != nil {

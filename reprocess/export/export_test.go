@@ -2,13 +2,16 @@ package export_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/lake/iceberg"
 	"github.com/reprocess/reprocess/assets/lake/iceberg/icebergtest"
@@ -35,7 +38,7 @@ func setup(t *testing.T) (*export.Job, iceberg.Options) {
 	}
 	t.Cleanup(func() { store.Close() })
 	opt := iceberg.Options{Catalog: iceberg.Catalog{URI: filepath.Join(tmp, "c.db")}, Table: "lake.t"}
-	source, _, err := iceberg.Prepare(ctx, snap, opt)
+	source, tableUUID, err := iceberg.Prepare(ctx, snap, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,12 +47,37 @@ func setup(t *testing.T) (*export.Job, iceberg.Options) {
 		t.Fatalf("the fixture cuts into %d ranges (%v), want 4", len(ranges), err)
 	}
 	spec := export.Spec{Export: "iceberg", Snapshots: []string{fixture}, AsOf: time.Now().UTC(), ExportedAt: time.Now().UTC(),
-		Tasks: 4, Catalog: opt.Catalog.URI, Table: opt.Table, Source: source, SourceTable: iceberg.SourceTable(snap)}
+		Tasks: 4, Catalog: opt.Catalog.URI, Table: opt.Table, Source: source, SourceTable: iceberg.SourceTable(snap), TableUUID: tableUUID}
 	j := &export.Job{ID: export.ID(opt.Table, source), Spec: spec, Store: store, Catalog: opt.Catalog, Snapshot: snap}
 	if _, err := control.Start(ctx, store, j.ID, spec.String(), false); err != nil {
 		t.Fatal(err)
 	}
 	return j, opt
+}
+
+// TestStalePartIsWrittenAgain records a range's files as a member of the
+// run before the table was dropped and made again would, after this run
+// began: the range is written again for this table, and the commit holds
+// every row.
+func TestStalePartIsWrittenAgain(t *testing.T) {
+	ctx := context.Background()
+	j, opt := setup(t)
+	stale := iceberg.Part{Rows: 1, Table: "a-table-dropped-since"}
+	b, _ := json.Marshal(stale)
+	if err := j.Store.SaveCheckpoint(ctx, assets.Checkpoint{Job: j.ID, Task: j.Spec.TaskNames()[0], Position: string(b), Done: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range j.Spec.TaskNames() {
+		if err := j.RunTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if committed, err := j.Finish(ctx); !committed || err != nil {
+		t.Fatalf("finish: committed %v (%v), want the commit", committed, err)
+	}
+	if got, want := icebergtest.Count(t, opt.Catalog, opt.Table, "k"), exportOnce(t, j.Snapshot, opt); !reflect.DeepEqual(got, want) {
+		t.Errorf("the table holds rows of keys %v, want one of each of %v", got, want)
+	}
 }
 
 // TestExportTasksCommitOnce writes an export's token ranges as members
