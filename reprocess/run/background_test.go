@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
@@ -29,8 +30,16 @@ func TestServeResumesItsInterruptedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cctx, stop := context.WithCancel(ctx)
-	defer time.AfterFunc(2*time.Second, stop).Stop() // Ctrl-C after two seconds
-	r.Run(cctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); r.Run(cctx) }()
+	// Ctrl-C once both jobs are under way: the served one has recorded
+	// some of its work.
+	assetstest.Eventually(t, 30*time.Second, "both jobs under way", func() bool {
+		rec, _ := e.Store.Job(ctx, "served")
+		return r.Progress(ctx).Emitted > 0 && rec.Counters["emitted"] > 0
+	})
+	stop()
+	<-ran
 	first.Stop()
 	for _, name := range []string{"served", "mine"} {
 		if rec, _ := e.Store.Job(ctx, name); rec.Status != control.Interrupted {

@@ -147,11 +147,13 @@ func topicKeys(t *testing.T, kc *kafka.Cluster) map[string]int {
 // assets.ErrUnavailable while down is set, as a store that is restarting.
 type downStore struct {
 	assets.Store
-	down *atomic.Bool
+	down    *atomic.Bool
+	refused *atomic.Int64 // calls refused
 }
 
 func (s downStore) err() error {
 	if s.down.Load() {
+		s.refused.Add(1)
 		return fmt.Errorf("%w: no hosts available in the pool", assets.ErrUnavailable)
 	}
 	return nil
@@ -176,8 +178,9 @@ func (s downStore) Checkpoints(ctx context.Context, job string) ([]assets.Checkp
 // not exit. On ctx (SIGTERM) it returns.
 func TestMemberWaitsForTheStore(t *testing.T) {
 	const n = 300
-	down := &atomic.Bool{}
-	e := newEnv(t, n, func(s assets.Store) assets.Store { return downStore{s, down} })
+	down, refused := &atomic.Bool{}, &atomic.Int64{}
+	var store assets.Store // the store itself, for the test's own reads
+	e := newEnv(t, n, func(s assets.Store) assets.Store { store = s; return downStore{s, down, refused} })
 	downableKafka(t, e)
 	j := spec(t, "storedown", "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -190,9 +193,16 @@ func TestMemberWaitsForTheStore(t *testing.T) {
 	defer stop()
 	exited := make(chan error, 1)
 	go func() { exited <- e.Member(mctx, 2) }()
-	time.AfterFunc(3*time.Second, func() { down.Store(false) })
+	// The store comes back once the member was refused twice: it tried
+	// again, waiting, rather than exit.
+	go func() {
+		for refused.Load() < 2 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		down.Store(false)
+	}()
 	for {
-		rec, err := e.Store.Job(ctx, j.Name)
+		rec, err := store.Job(ctx, j.Name)
 		if err == nil && rec.Status == control.Applying { // scanned; no processor here
 			break
 		}
