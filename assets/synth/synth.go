@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -144,8 +145,8 @@ func (g *Generator) resolution() (string, string) {
 }
 
 // Seed writes cfg.Count generated assets into s with cfg.Concurrency
-// writers, calling progress (if not nil) after each write with the running
-// total. A store that is an assets.AllPutter is written seedChunk assets a
+// writers, calling progress (if not nil, one call at a time) after each
+// write with the running total. A store that is an assets.AllPutter is written seedChunk assets a
 // request per writer. It returns the number written, which is cfg.Count
 // unless it failed.
 func Seed(ctx context.Context, s assets.Store, cfg Config, progress func(done int64)) (int64, error) {
@@ -175,6 +176,7 @@ func SeedFrom(ctx context.Context, s assets.Store, count, concurrency int, next 
 		return nil
 	})
 	var done atomic.Int64
+	var progressMu sync.Mutex // progress need not be safe for concurrent use
 	put := func(ctx context.Context, as []assets.Asset) error {
 		if ap, ok := s.(assets.AllPutter); ok && len(as) > 1 {
 			return ap.PutAll(ctx, as)
@@ -195,7 +197,9 @@ func SeedFrom(ctx context.Context, s assets.Store, count, concurrency int, next 
 				}
 				n := done.Add(int64(len(chunk)))
 				if progress != nil {
+					progressMu.Lock()
 					progress(n)
+					progressMu.Unlock()
 				}
 				chunk = chunk[:0]
 				return nil
