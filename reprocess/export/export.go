@@ -197,6 +197,9 @@ func (j *Job) Finish(ctx context.Context) (committed bool, err error) {
 		res, _, err = iceberg.Exported(ctx, j.options(), j.Spec.Source)
 	}
 	if err != nil {
+		if now, rerr := j.Store.Job(ctx, j.ID); rerr == nil && now.Spec != j.Spec.String() {
+			return false, nil // run again meanwhile (its table made again): not this run's to fail
+		}
 		_, terr := control.Transition(ctx, j.Store, j.ID, control.Failed, func(r *assets.Job) { r.Error = err.Error() })
 		return false, errors.Join(err, ignoreEnded(terr))
 	}

@@ -55,6 +55,59 @@ func setup(t *testing.T) (*export.Job, iceberg.Options) {
 	return j, opt
 }
 
+// TestStaleFinishLeavesTheNewRun finishes an export whose table is
+// dropped, made again and exported again while the finish reads the
+// recorded files, as a member late to the first run would: its commit is
+// refused (its files are for the old table), and the new run goes on, not
+// failed by it.
+func TestStaleFinishLeavesTheNewRun(t *testing.T) {
+	ctx := context.Background()
+	j, opt := setup(t)
+	for _, task := range j.Spec.TaskNames() {
+		if err := j.RunTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := j.Store
+	j.Store = rerunStore{JobStore: store, rerun: sync.OnceFunc(func() {
+		cat, err := opt.Catalog.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer iceberg.Close(cat)
+		if err := cat.DropTable(ctx, []string{"lake", "t"}); err != nil {
+			t.Fatal(err)
+		}
+		_, tableUUID, err := iceberg.Prepare(ctx, j.Snapshot, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := j.Spec
+		again.TableUUID, again.ExportedAt = tableUUID, time.Now().UTC()
+		if _, err := control.Start(ctx, store, j.ID, again.String(), true); err != nil {
+			t.Fatal(err)
+		}
+	})}
+	if committed, err := j.Finish(ctx); committed || err != nil {
+		t.Errorf("the first run's finish: committed %v (%v), want nothing and no error", committed, err)
+	}
+	if rec, _ := store.Job(ctx, j.ID); rec.Status != control.Running {
+		t.Errorf("the new run is %s (%s) after the first run's finish; want running", rec.Status, rec.Error)
+	}
+}
+
+// rerunStore runs rerun when the recorded files are first read.
+type rerunStore struct {
+	assets.JobStore
+	rerun func()
+}
+
+func (s rerunStore) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoint, error) {
+	cps, err := s.JobStore.Checkpoints(ctx, job)
+	s.rerun()
+	return cps, err
+}
+
 // TestStalePartIsWrittenAgain records a range's files as a member of the
 // run before the table was dropped and made again would, after this run
 // began: the range is written again for this table, and the commit holds
