@@ -61,7 +61,15 @@ func liveRate(t *testing.T, e *run.Env) {
 		if _, err := control.SetRate(ctx, e.Store, "live-rate", step.rate); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1500 * time.Millisecond) // read within a second; the old burst drains
+		time.Sleep(1500 * time.Millisecond) // read within a second
+		// What the old rate emitted drains before the window opens: the
+		// events in flight stop shrinking (by a quarter second's worth).
+		inFlight := func() float64 { p := r.Progress(ctx); return float64(p.Emitted - p.Handled) }
+		assetstest.Eventually(t, time.Minute, "the old rate's events handled", func() bool {
+			before := inFlight()
+			time.Sleep(500 * time.Millisecond)
+			return before-inFlight() <= step.rate/4+5
+		})
 		p0, t0 := r.Progress(ctx), time.Now()
 		time.Sleep(2 * time.Second)
 		p1, el := r.Progress(ctx), time.Since(t0).Seconds()
