@@ -44,7 +44,8 @@ func Python(t testing.TB, modules ...string) string {
 		py = "python3"
 	}
 	if out, err := exec.Command(py, "-c", "import "+strings.Join(modules, ", ")).CombinedOutput(); err != nil {
-		Missing(t, py+" cannot import "+strings.Join(modules, ", ")+" (make test installs the oracles in bin/venv; set REPROCESS_TEST_PYTHON to a Python with them): "+err.Error()+": "+strings.TrimSpace(string(out)))
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		Missing(t, py+" cannot import "+strings.Join(modules, ", ")+" (make test installs the oracles in bin/venv; set REPROCESS_TEST_PYTHON to a Python with them): "+err.Error()+": "+lines[len(lines)-1])
 	}
 	return py
 }
