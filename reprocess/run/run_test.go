@@ -318,6 +318,25 @@ func TestUnknownTransformIsRefused(t *testing.T) {
 	}
 }
 
+// A job over a store that holds no asset (a mistyped data directory
+// makes a new, empty one) is refused, not "succeeded" with nothing
+// scanned, through a run and a distributed scan alike.
+func TestEmptyStoreIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 0, nil)
+	j := spec(t, "empty", "")
+	_, err := e.Start(ctx, j, run.Options{})
+	_, _, derr := e.Distribute(ctx, j, false)
+	for _, err := range []error{err, derr} {
+		if !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "holds no assets") || !strings.Contains(err.Error(), "--data-dir") {
+			t.Errorf("a job over an empty store: %v; want ErrInvalid saying the store is empty", err)
+		}
+	}
+	if _, err := e.Store.Job(ctx, "empty"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("the refused job was recorded: %v", err)
+	}
+}
+
 // A mistyped asset type is refused before anything starts, naming the
 // types the store holds, through a run and a distributed scan alike.
 func TestUnknownTypeIsRefused(t *testing.T) {
