@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"reflect"
 	"slices"
 	"strings"
@@ -102,4 +103,12 @@ func (r *Job) overBudget(deadLetters, handled int64, firstErrors []string) error
 		msg += "; first errors: " + strings.Join(firstErrors, "; ")
 	}
 	return fmt.Errorf("%w: %s", ErrOverBudget, msg)
+}
+
+// gone reports whether the process that last ran job name is known to be
+// gone: the store is in this process, so no other can hold it, and this
+// process does not run the job.
+func (e *Env) gone(name string) bool {
+	l, ok := e.Store.Store.(interface{ Local() bool })
+	return ok && l.Local() && !control.RunsHere(name)
 }
