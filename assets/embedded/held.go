@@ -3,6 +3,7 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,7 +87,8 @@ func writeHolder(dir string) error {
 
 // locked reports whether err is the lock of another process.
 func locked(err error) bool {
-	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)
+	var path *fs.PathError // opening a file: a permission, not a lock
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && !errors.As(err, &path)
 }
 
 // heldBy is the HeldError for the store in dir, whose lock another

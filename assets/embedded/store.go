@@ -73,6 +73,7 @@ type Store struct {
 	locks  [256]sync.Mutex
 	jobsMu sync.Mutex // read-modify-write of job records
 	closed atomic.Bool
+	damage *damage
 	now    func() time.Time
 	// release ends this process's claim on the directory.
 	release func()
@@ -109,15 +110,22 @@ func Open(cfg Config, layout assets.Layout) (*Store, error) {
 // open opens the database in cfg.Dir and checks its layout.
 func open(cfg Config, layout assets.Layout) (*Store, error) {
 	var db *pebble.DB
+	d := &damage{dir: cfg.Dir}
 	_, err := os.Stat(cfg.Dir)
 	if !cfg.MustExist || !errors.Is(err, fs.ErrNotExist) { // pebble would create the directory
-		db, err = pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: cfg.MustExist})
+		db, err = pebble.Open(cfg.Dir, &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: cfg.MustExist,
+			EventListener: &pebble.EventListener{DataCorruption: d.found}})
 	}
 	switch {
 	case cfg.MustExist && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, pebble.ErrDBDoesNotExist)):
 		return nil, fmt.Errorf("no embedded store in %s: check --data-dir (store.embedded.dir); seed, run and scan create one", cfg.Dir)
 	case locked(err):
 		return nil, heldBy(cfg.Dir, err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("embedded store in %s: %w: run as a user who may read and write it, or choose another --data-dir (store.embedded.dir)", cfg.Dir, err)
+	case pebble.IsCorruptionError(err) || d.err() != nil:
+		d.found(pebble.DataCorruptionInfo{Path: cfg.Dir, Details: err})
+		return nil, d.err()
 	case err != nil:
 		return nil, fmt.Errorf("open embedded store in %s: %w: %w", cfg.Dir, assets.ErrUnavailable, err)
 	}
@@ -125,10 +133,10 @@ func open(cfg Config, layout assets.Layout) (*Store, error) {
 	if cfg.Sync {
 		wo = pebble.Sync
 	}
-	s := &Store{db: db, dir: cfg.Dir, layout: layout, wo: wo, now: time.Now}
+	s := &Store{db: db, dir: cfg.Dir, layout: layout, wo: wo, now: time.Now, damage: d}
 	if err := s.checkLayout(); err != nil {
 		db.Close()
-		return nil, err
+		return nil, s.fail(err)
 	}
 	return s, nil
 }
@@ -165,7 +173,7 @@ func (s *Store) Close() error {
 	if errors.Is(rmErr, fs.ErrNotExist) {
 		rmErr = nil
 	}
-	err := errors.Join(s.db.Close(), rmErr)
+	err := errors.Join(s.db.Close(), rmErr, s.damage.err())
 	s.release()
 	return err
 }
@@ -174,7 +182,42 @@ func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("embedded store %s: %w: closed", s.dir, assets.ErrUnavailable)
 	}
+	if err := s.damage.err(); err != nil {
+		return err
+	}
 	return ctx.Err()
+}
+
+// fail is err, or the store's damage once Pebble found some: what to do
+// about it comes first.
+func (s *Store) fail(err error) error {
+	if d := s.damage.err(); d != nil {
+		return errors.Join(d, err)
+	}
+	return err
+}
+
+// ErrDamaged is a store whose files Pebble found corrupt: not an outage
+// to wait out, and not one asset's fault.
+var ErrDamaged = errors.New("damaged")
+
+// damage records the first corruption Pebble reports, from any goroutine
+// (a compaction finds it as often as a read does).
+type damage struct {
+	dir   string
+	first atomic.Pointer[error]
+}
+
+func (d *damage) found(info pebble.DataCorruptionInfo) {
+	err := fmt.Errorf("embedded store %s is %w: %s: %v; restore the directory from a backup, or move it aside and seed or run again to make a new one", d.dir, ErrDamaged, info.Path, info.Details)
+	d.first.CompareAndSwap(nil, &err)
+}
+
+func (d *damage) err() error {
+	if p := d.first.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Store) lock(id assets.ID) *sync.Mutex {
@@ -235,7 +278,7 @@ func (s *Store) Put(ctx context.Context, a assets.Asset) error {
 	a.Version = assets.NextVersion(a.Version, s.now())
 	v, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("put asset %s: %w", a.ID, err)
+		return s.fail(fmt.Errorf("put asset %s: %w", a.ID, err))
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -243,7 +286,7 @@ func (s *Store) Put(ctx context.Context, a assets.Asset) error {
 	_ = b.Set(indexKey(s.layout.PartitionOf(a), a.ID), nil, nil)
 	_ = b.Set(append([]byte{'y'}, a.Type...), nil, nil)
 	if err := b.Commit(s.wo); err != nil {
-		return fmt.Errorf("put asset %s: %w", a.ID, err)
+		return s.fail(fmt.Errorf("put asset %s: %w", a.ID, err))
 	}
 	return nil
 }
@@ -255,7 +298,7 @@ func (s *Store) Types(ctx context.Context) ([]string, error) {
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'y'}, UpperBound: []byte{'z'}})
 	if err != nil {
-		return nil, fmt.Errorf("asset types: %w", err)
+		return nil, s.fail(fmt.Errorf("asset types: %w", err))
 	}
 	defer it.Close()
 	var types []string
@@ -263,7 +306,7 @@ func (s *Store) Types(ctx context.Context) ([]string, error) {
 		types = append(types, string(it.Key()[1:]))
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("asset types: %w", err)
+		return nil, s.fail(fmt.Errorf("asset types: %w", err))
 	}
 	return types, nil
 }
@@ -279,7 +322,7 @@ func (s *Store) Get(ctx context.Context, id assets.ID) (assets.Asset, error) {
 func (s *Store) get(id assets.ID) (assets.Asset, error) {
 	var a assets.Asset
 	if err := s.getJSON(assetKey(id), &a); err != nil {
-		return a, fmt.Errorf("get asset %s: %w", id, err)
+		return a, s.fail(fmt.Errorf("get asset %s: %w", id, err))
 	}
 	return a, nil
 }
@@ -311,19 +354,19 @@ func (s *Store) Page(ctx context.Context, p assets.Partition, after assets.ID, l
 	}
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
-		return nil, fmt.Errorf("page %s: %w", p, err)
+		return nil, s.fail(fmt.Errorf("page %s: %w", p, err))
 	}
 	defer it.Close()
 	var ids []assets.ID
 	for ok := it.Last(); ok && len(ids) < limit; ok = it.Prev() {
 		id, err := assets.IDFromSortKey(it.Key()[len(prefix):])
 		if err != nil {
-			return nil, fmt.Errorf("page %s: %w", p, err)
+			return nil, s.fail(fmt.Errorf("page %s: %w", p, err))
 		}
 		ids = append(ids, id)
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("page %s: %w", p, err)
+		return nil, s.fail(fmt.Errorf("page %s: %w", p, err))
 	}
 	return ids, nil
 }
@@ -348,7 +391,7 @@ func (s *Store) update(ctx context.Context, id assets.ID, u assets.Update, cond 
 	defer mu.Unlock()
 	a, err := s.get(id)
 	if err != nil {
-		return false, fmt.Errorf("update: %w", err)
+		return false, s.fail(fmt.Errorf("update: %w", err))
 	}
 	if !cond(a.Version) {
 		return false, nil
@@ -357,10 +400,10 @@ func (s *Store) update(ctx context.Context, id assets.ID, u assets.Update, cond 
 	a.Version = assets.NextVersion(a.Version, s.now())
 	v, err := json.Marshal(a)
 	if err != nil {
-		return false, fmt.Errorf("update asset %s: %w", id, err)
+		return false, s.fail(fmt.Errorf("update asset %s: %w", id, err))
 	}
 	if err := s.db.Set(assetKey(id), v, s.wo); err != nil {
-		return false, fmt.Errorf("update asset %s: %w", id, err)
+		return false, s.fail(fmt.Errorf("update asset %s: %w", id, err))
 	}
 	return true, nil
 }
@@ -378,14 +421,14 @@ func (s *Store) Delete(ctx context.Context, id assets.ID) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete: %w", err)
+		return s.fail(fmt.Errorf("delete: %w", err))
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(assetKey(id), nil)
 	_ = b.Delete(indexKey(s.layout.PartitionOf(a), id), nil)
 	if err := b.Commit(s.wo); err != nil {
-		return fmt.Errorf("delete asset %s: %w", id, err)
+		return s.fail(fmt.Errorf("delete asset %s: %w", id, err))
 	}
 	return nil
 }
@@ -427,7 +470,7 @@ func (s *Store) editCounters(ctx context.Context, id, op string, edit func(map[s
 	defer s.jobsMu.Unlock()
 	var j assets.Job
 	if err := s.getJSON(jobKey(id), &j); err != nil {
-		return fmt.Errorf("%s %s: %w", op, id, err)
+		return s.fail(fmt.Errorf("%s %s: %w", op, id, err))
 	}
 	if j.Counters == nil {
 		j.Counters = map[string]int64{}
@@ -440,10 +483,10 @@ func (s *Store) editCounters(ctx context.Context, id, op string, edit func(map[s
 func (s *Store) setJSON(key []byte, v any, op string) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return s.fail(fmt.Errorf("%s: %w", op, err))
 	}
 	if err := s.db.Set(key, raw, s.wo); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return s.fail(fmt.Errorf("%s: %w", op, err))
 	}
 	return nil
 }
@@ -455,7 +498,7 @@ func (s *Store) Job(ctx context.Context, id string) (assets.Job, error) {
 		return j, err
 	}
 	if err := s.getJSON(jobKey(id), &j); err != nil {
-		return j, fmt.Errorf("job %s: %w", id, err)
+		return j, s.fail(fmt.Errorf("job %s: %w", id, err))
 	}
 	return j, nil
 }
@@ -465,7 +508,8 @@ func (s *Store) Jobs(ctx context.Context) ([]assets.Job, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	return scanJSON[assets.Job](s.db, []byte{'j'}, "list jobs")
+	out, err := scanJSON[assets.Job](s.db, []byte{'j'}, "list jobs")
+	return out, s.fail(err)
 }
 
 // SaveCheckpoint records a task's position.
@@ -485,7 +529,8 @@ func (s *Store) Checkpoints(ctx context.Context, job string) ([]assets.Checkpoin
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	return scanJSON[assets.Checkpoint](s.db, checkpointPrefix(job), "checkpoints of "+job)
+	out, err := scanJSON[assets.Checkpoint](s.db, checkpointPrefix(job), "checkpoints of "+job)
+	return out, s.fail(err)
 }
 
 // DeleteCheckpoints deletes a job's checkpoints.
@@ -495,7 +540,7 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, job string) error {
 	}
 	p := checkpointPrefix(job)
 	if err := s.db.DeleteRange(p, prefixEnd(p), s.wo); err != nil {
-		return fmt.Errorf("delete checkpoints of %s: %w", job, err)
+		return s.fail(fmt.Errorf("delete checkpoints of %s: %w", job, err))
 	}
 	return nil
 }
@@ -517,7 +562,7 @@ func (s *Store) Throttle(ctx context.Context, job string) (assets.Throttle, erro
 		return t, err
 	}
 	if err := s.getJSON(throttleKey(job), &t); err != nil {
-		return t, fmt.Errorf("throttle of %s: %w", job, err)
+		return t, s.fail(fmt.Errorf("throttle of %s: %w", job, err))
 	}
 	return t, nil
 }
@@ -540,7 +585,8 @@ func (s *Store) Runs(ctx context.Context, job string) ([]assets.Run, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	return scanJSON[assets.Run](s.db, runPrefix(job), "runs of "+job)
+	out, err := scanJSON[assets.Run](s.db, runPrefix(job), "runs of "+job)
+	return out, s.fail(err)
 }
 
 func rateKey(job string) []byte { return append([]byte{'r'}, job...) }
@@ -552,7 +598,7 @@ func (s *Store) SetRateLimit(ctx context.Context, job string, limit float64) err
 	}
 	if limit == 0 {
 		if err := s.db.Delete(rateKey(job), s.wo); err != nil {
-			return fmt.Errorf("remove rate limit of %s: %w", job, err)
+			return s.fail(fmt.Errorf("remove rate limit of %s: %w", job, err))
 		}
 		return nil
 	}
@@ -566,7 +612,7 @@ func (s *Store) RateLimit(ctx context.Context, job string) (float64, error) {
 	}
 	var limit float64
 	if err := s.getJSON(rateKey(job), &limit); err != nil && !errors.Is(err, assets.ErrNotFound) {
-		return 0, fmt.Errorf("rate limit of %s: %w", job, err)
+		return 0, s.fail(fmt.Errorf("rate limit of %s: %w", job, err))
 	}
 	return limit, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/embedded"
+	"github.com/reprocess/reprocess/assets/synth"
 )
 
 func TestContract(t *testing.T) {
@@ -119,5 +120,54 @@ func TestLayoutIsRecorded(t *testing.T) {
 	_, err := embedded.Open(embedded.Config{Dir: dir}, assets.Layout{BucketWidth: time.Hour, Shards: 8})
 	if !errors.Is(err, assets.ErrLayoutMismatch) || !strings.Contains(err.Error(), "shards=4") || !strings.Contains(err.Error(), "shards=8") {
 		t.Errorf("open with 8 shards a store written with 4: %v; want ErrLayoutMismatch naming both", err)
+	}
+}
+
+// A store whose table file was damaged on disk is reported as damaged,
+// naming the file and what to do, by the call that finds it and every
+// call after it, whichever goroutine Pebble found it on; it does not
+// panic, and it is not an outage to wait out.
+func TestDamagedStoreIsReported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Seed(ctx, s, synth.Config{Count: 2000, Span: 48 * time.Hour, End: time.Now(), Seed: 1, Concurrency: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout) // opening flushes the log into a table file
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) == 0 {
+		t.Fatal("no table file to damage")
+	}
+	for _, f := range tables {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(b); i += 97 {
+			b[i] ^= 0x55
+		}
+		os.WriteFile(f, b, 0o644)
+	}
+	s, err = embedded.Open(embedded.Config{Dir: dir}, assets.DefaultLayout)
+	if err == nil {
+		defer s.Close()
+		_, err = s.Types(ctx)
+	}
+	if !errors.Is(err, embedded.ErrDamaged) || errors.Is(err, assets.ErrUnavailable) || !strings.Contains(err.Error(), ".sst") || !strings.Contains(err.Error(), "restore") {
+		t.Fatalf("reading a damaged store: %v; want it damaged, naming the file and what to do", err)
+	}
+	if s != nil {
+		if _, err := s.Jobs(ctx); !errors.Is(err, embedded.ErrDamaged) {
+			t.Errorf("a later call: %v; want the damage again", err)
+		}
 	}
 }

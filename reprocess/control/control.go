@@ -88,7 +88,41 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 	if edit != nil {
 		edit(&j)
 	}
-	return j, s.SaveJob(ctx, j)
+	if err := s.SaveJob(ctx, j); err != nil {
+		return j, err
+	}
+	if to != Running && to != Paused && to != Applying {
+		here.set(id, false)
+	}
+	return j, nil
+}
+
+// here is the jobs this process started and has not yet ended or
+// interrupted.
+var here = jobSet{ids: map[string]bool{}}
+
+type jobSet struct {
+	sync.Mutex
+	ids map[string]bool
+}
+
+func (s *jobSet) set(id string, on bool) {
+	s.Lock()
+	defer s.Unlock()
+	if on {
+		s.ids[id] = true
+	} else {
+		delete(s.ids, id)
+	}
+}
+
+// RunsHere reports whether this process started job id and has not
+// ended it: on a store no other process can open (the embedded one), a
+// running job that does not run here was left by a process that is gone.
+func RunsHere(id string) bool {
+	here.Lock()
+	defer here.Unlock()
+	return here.ids[id]
 }
 
 // ErrNoAction is returned by Act for an action it does not know.
@@ -181,7 +215,11 @@ func Start(ctx context.Context, s assets.JobStore, id, spec string, takeover boo
 	if errors.Is(err, assets.ErrNotFound) {
 		now := time.Now().UTC()
 		j := assets.Job{ID: id, Spec: spec, Status: Running, CreatedAt: now, StartedAt: now, UpdatedAt: now}
-		return j, s.SaveJob(ctx, j)
+		if err := s.SaveJob(ctx, j); err != nil {
+			return j, err
+		}
+		here.set(id, true)
+		return j, nil
 	}
 	if err != nil {
 		return assets.Job{}, err
@@ -191,7 +229,11 @@ func Start(ctx context.Context, s assets.JobStore, id, spec string, takeover boo
 			return cur, err
 		}
 	}
-	return Transition(ctx, s, id, Running, func(j *assets.Job) { j.Spec = spec })
+	j, err := Transition(ctx, s, id, Running, func(j *assets.Job) { j.Spec = spec })
+	if err == nil {
+		here.set(id, true)
+	}
+	return j, err
 }
 
 // Watch reads a job's state at most once per interval, for a scan to ask

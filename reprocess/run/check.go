@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"reflect"
 	"slices"
 	"strings"
@@ -45,14 +46,18 @@ func (e *Env) checkSpec(ctx context.Context, j *job.Job, restart bool) error {
 
 // checkTypes refuses a job naming an asset type the store never had
 // written (a typo would scan nothing and succeed), naming the types it
-// has; a store with none recorded is not checked.
+// has, and a job walking a store that holds no asset at all: a mistyped
+// data directory or keyspace, not a job done.
 func (e *Env) checkTypes(ctx context.Context, j *job.Job) error {
-	if len(j.Source.Types) == 0 {
+	if j.Source.Kind != job.SourceCassandra {
 		return nil
 	}
 	known, err := e.Store.Types(ctx)
-	if err != nil || len(known) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(known) == 0 {
+		return invalid(fmt.Errorf("source: the store holds no assets, so the job would walk nothing: check --data-dir (store.embedded.dir) or the Cassandra keyspace"))
 	}
 	for _, t := range j.Source.Types {
 		if !slices.Contains(known, t) {
@@ -98,4 +103,12 @@ func (r *Job) overBudget(deadLetters, handled int64, firstErrors []string) error
 		msg += "; first errors: " + strings.Join(firstErrors, "; ")
 	}
 	return fmt.Errorf("%w: %s", ErrOverBudget, msg)
+}
+
+// gone reports whether the process that last ran job name is known to be
+// gone: the store is in this process, so no other can hold it, and this
+// process does not run the job.
+func (e *Env) gone(name string) bool {
+	l, ok := e.Store.Store.(interface{ Local() bool })
+	return ok && l.Local() && !control.RunsHere(name)
 }

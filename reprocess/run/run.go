@@ -100,7 +100,7 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 		r.close()
 		return nil, err
 	}
-	if _, err := control.Start(ctx, e.Store, j.Name, j.Text, o.Takeover); err != nil {
+	if _, err := control.Start(ctx, e.Store, j.Name, j.Text, o.Takeover || e.gone(j.Name)); err != nil {
 		r.close()
 		return nil, err
 	}

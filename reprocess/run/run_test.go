@@ -318,6 +318,52 @@ func TestUnknownTransformIsRefused(t *testing.T) {
 	}
 }
 
+// On the embedded store, which no other process can hold, a job left
+// running by a process killed a moment ago is taken over at once, with no
+// --takeover; one that runs in this process is still refused.
+func TestKilledHolderIsTakenOverOnTheEmbeddedStore(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 50, nil)
+	j := spec(t, "killed", "mode: sync\n")
+	now := time.Now().UTC()
+	left := assets.Job{ID: j.Name, Spec: j.Text, Status: control.Running, CreatedAt: now, StartedAt: now, UpdatedAt: now}
+	if err := e.Store.SaveJob(ctx, left); err != nil { // as the killed process last wrote it
+		t.Fatal(err)
+	}
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatalf("a job its killed process left running: %v; want it taken over", err)
+	}
+	if _, err := e.Start(ctx, j, run.Options{}); !errors.Is(err, control.ErrBusy) {
+		t.Errorf("a second start while it runs here: %v; want ErrBusy", err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := e.Store.Job(ctx, j.Name); rec.Status != control.Succeeded {
+		t.Errorf("job %s after its run; want succeeded", rec.Status)
+	}
+}
+
+// A job over a store that holds no asset (a mistyped data directory
+// makes a new, empty one) is refused, not "succeeded" with nothing
+// scanned, through a run and a distributed scan alike.
+func TestEmptyStoreIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 0, nil)
+	j := spec(t, "empty", "")
+	_, err := e.Start(ctx, j, run.Options{})
+	_, _, derr := e.Distribute(ctx, j, false)
+	for _, err := range []error{err, derr} {
+		if !errors.Is(err, run.ErrInvalid) || !strings.Contains(err.Error(), "holds no assets") || !strings.Contains(err.Error(), "--data-dir") {
+			t.Errorf("a job over an empty store: %v; want ErrInvalid saying the store is empty", err)
+		}
+	}
+	if _, err := e.Store.Job(ctx, "empty"); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("the refused job was recorded: %v", err)
+	}
+}
+
 // A mistyped asset type is refused before anything starts, naming the
 // types the store holds, through a run and a distributed scan alike.
 func TestUnknownTypeIsRefused(t *testing.T) {
