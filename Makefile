@@ -13,14 +13,15 @@ OUT := testout
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 build: ## build bin/reprocess
-	$(GO) build -o $(BIN) ./cmd/reprocess
+	$(GO) build -ldflags='-X main.commit=$(COMMIT)' -o $(BIN) ./cmd/reprocess
 
 # image: the container image, built by cmd/reprocess-image without a Docker
 # engine or a base image; tagged reprocess:$(IMAGE_VERSION) and reprocess:latest.
 IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 image: ## container image bin/image/reprocess.tar (docker load) and OCI layout bin/image/oci; no Docker needed
-	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/image/reprocess ./cmd/reprocess
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w -X main.commit=$(COMMIT)' -o bin/image/reprocess ./cmd/reprocess
 	$(GO) run ./cmd/reprocess-image -binary bin/image/reprocess -out bin/image -tag reprocess:$(IMAGE_VERSION) -tag reprocess:latest
 
 run: build ## the main job on the embedded default: seed, walk, verify (no services needed)

@@ -57,6 +57,7 @@ See every key and its effective value with 'reprocess config print'.`,
   reprocess seed --count 100000 --days 30
   reprocess --store cassandra --cassandra-hosts 127.0.0.1:9042 schema apply
   REPROCESS_LOG_LEVEL=debug reprocess partitions --type image`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +69,7 @@ See every key and its effective value with 'reprocess config print'.`,
 			return nil
 		},
 	}
+	root.SetVersionTemplate("reprocess {{.Version}}\n")
 	config.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		a.configCmd(),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,15 @@ func cli(t *testing.T, args ...string) (string, error) {
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
+}
+
+// --version says the version, the commit and the Go version it was
+// built with.
+func TestVersion(t *testing.T) {
+	out, err := cli(t, "--version")
+	if err != nil || !strings.HasPrefix(out, "reprocess ") || !strings.Contains(out, "commit ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version: %q (%v); want the version, commit and %s", out, err, runtime.Version())
+	}
 }
 
 func TestConfigPrintRedactsSecrets(t *testing.T) {
