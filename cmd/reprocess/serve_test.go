@@ -37,14 +37,7 @@ func apiServer(t *testing.T, n int, idsDir ...string) *httptest.Server {
 	cfg.Store.Embedded.Dir = dir
 	cfg.Serve.Token = token
 	cfg.Serve.IDsDir = strings.Join(idsDir, "")
-	s, err := embedded.Open(cfg.Store.Embedded, cfg.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.Seed(context.Background(), s, synth.Config{Count: n, Span: 48 * time.Hour, Seed: 4, Concurrency: 8}, nil); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	seedStore(t, cfg, n)
 	a := &app{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	h, stop, err := a.apiHandler(context.Background())
 	if err != nil {
@@ -53,6 +46,20 @@ func apiServer(t *testing.T, n int, idsDir ...string) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); stop() })
 	return srv
+}
+
+// seedStore writes n synthetic assets of the last two days into the
+// embedded store of cfg.
+func seedStore(t *testing.T, cfg config.Config, n int) {
+	t.Helper()
+	s, err := embedded.Open(cfg.Store.Embedded, cfg.Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := synth.Seed(context.Background(), s, synth.Config{Count: n, Span: 48 * time.Hour, Seed: 4, Concurrency: 8}, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func slowJob(name string) string {
@@ -196,6 +203,7 @@ func dlqServer(t *testing.T) (*httptest.Server, func(job string) events.Reproces
 	cfg := config.Default()
 	cfg.Store.Embedded.Dir = filepath.Join(t.TempDir(), "data")
 	cfg.Serve.Token = token
+	seedStore(t, cfg, 200)
 	log := slog.New(slog.DiscardHandler)
 	broker, err := kafka.Start(cfg.Kafka, log) // in process, reached by its address
 	if err != nil {
