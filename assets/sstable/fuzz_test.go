@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func FuzzPartitions(f *testing.F) {
 
 // fuzzCopy copies a fixture directory to dir and returns the copy's
 // Data.db path.
-func fuzzCopy(f *testing.F, fixture, dir string) string {
+func fuzzCopy(f testing.TB, fixture, dir string) string {
 	src := filepath.Join(need.Fixtures(f), fixture)
 	entries, err := os.ReadDir(src)
 	if err != nil {
@@ -185,4 +186,41 @@ func FuzzIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A CompressionInfo.db whose chunk count was damaged into millions is
+// refused as corrupt before the reader makes room for that many offsets
+// (the CLI fuzz target found one that took 7 s and 1.4 GB to refuse).
+func TestHugeChunkCountIsRefusedAtOnce(t *testing.T) {
+	data := fuzzCopy(t, "nb/legacy_nb_simple", t.TempDir())
+	ciPath := strings.TrimSuffix(data, "Data.db") + "CompressionInfo.db"
+	ci, err := os.ReadFile(ciPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The count is the 4 bytes before its offsets, which end the file.
+	at := -1
+	for n := 1; 8*n+4 <= len(ci); n++ {
+		if int(binary.BigEndian.Uint32(ci[len(ci)-8*n-4:])) == n {
+			at = len(ci) - 8*n - 4
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatal("no chunk count found in CompressionInfo.db")
+	}
+	binary.BigEndian.PutUint32(ci[at:], 184549377)
+	if err := os.WriteFile(ciPath, ci, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = sstable.Open(data)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "184549377 chunks") {
+		t.Errorf("Open with 184549377 chunks recorded: %v; want ErrCorrupt naming the count", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("refusing it allocated %d MB; want next to nothing", grew>>20)
+	}
 }

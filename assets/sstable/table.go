@@ -296,6 +296,10 @@ func (t *Table) readCompressionInfo() error {
 	if r.err == nil && (n < 0 || n > len(raw)/8) {
 		r.fail("%d chunks", n)
 	}
+	if r.err != nil {
+		return r.err // before reading n offsets: a damaged n is millions
+	}
+	c.Offsets = make([]int64, 0, n)
 	for range n {
 		c.Offsets = append(c.Offsets, int64(r.u64()))
 	}
