@@ -197,6 +197,9 @@ func (c *tableCursor) nextPartition() (bool, error) {
 			return false, err
 		}
 		if c.k >= c.to {
+			if at := c.w.pos(); c.w.d != nil && at != c.w.limit {
+				return false, fmt.Errorf("%w: %s: Data.db holds bytes [%d, %d) after entry %d that no entry names", ErrCorrupt, c.t.indexFile(), at, c.w.limit, c.k-1)
+			}
 			return false, nil
 		}
 		if at := c.w.pos(); at > c.idx[c.k].Offset {
