@@ -301,7 +301,7 @@ func waitApplied(t *testing.T, s assets.Store, ids []assets.ID, want int, cs *ch
 
 // production rewrites prod_seq of random assets, 50 times a second, the
 // way Store.Update writes (read the version, write unconditionally), and
-// logs each write that landed with its WRITETIME. It is the only writer
+// logs each write that landed with when it was sent and its WRITETIME. It is the only writer
 // of prod_seq, so the cell read back after a write is that write's; a
 // write whose answer was lost in an outage is read back once Cassandra
 // answers again, and logged if it landed.
@@ -314,13 +314,7 @@ type production struct {
 	acked  int
 	// unsure are writes that failed and were not found by the read after
 	// them: in flight in an outage, they may still land.
-	unsure map[assets.ID][]string
-}
-
-// landed is a production write found in the store.
-type landed struct {
-	seq string
-	at  int64 // WRITETIME
+	unsure map[assets.ID][]landed
 }
 
 func writeProduction(ctx context.Context, t *testing.T, hosts, ks string, s assets.Store, ids []assets.ID) *production {
@@ -332,12 +326,12 @@ func writeProduction(ctx context.Context, t *testing.T, hosts, ks string, s asse
 	}
 	t.Cleanup(sess.Close)
 	ctx, cancel := context.WithCancel(ctx)
-	p := &production{cql: sess, ks: ks, cancel: cancel, done: make(chan struct{}), log: map[assets.ID][]landed{}, unsure: map[assets.ID][]string{}}
+	p := &production{cql: sess, ks: ks, cancel: cancel, done: make(chan struct{}), log: map[assets.ID][]landed{}, unsure: map[assets.ID][]landed{}}
 	t.Cleanup(func() { p.stop() }) // before the test ends, whatever happens
 	go func() {
 		defer close(p.done)
 		for seq := 1; ctx.Err() == nil; seq++ {
-			id, v := ids[rand.IntN(len(ids))], strconv.Itoa(seq)
+			id, v, sent := ids[rand.IntN(len(ids))], strconv.Itoa(seq), time.Now().UnixMicro()
 			wctx, stop := context.WithTimeout(ctx, 5*time.Second)
 			err := s.Update(wctx, id, assets.Update{Metadata: map[string]string{"prod_seq": v}})
 			stop()
@@ -346,11 +340,12 @@ func writeProduction(ctx context.Context, t *testing.T, hosts, ks string, s asse
 			}
 			switch w, ok := p.readBack(ctx, id); {
 			case ok && w.seq == v:
+				w.sent = sent
 				p.log[id] = append(p.log[id], w)
 			case err == nil && ok:
 				t.Errorf("asset %s: production wrote prod_seq %s, read back %s", id, v, w.seq)
 			case err != nil:
-				p.unsure[id] = append(p.unsure[id], v)
+				p.unsure[id] = append(p.unsure[id], landed{seq: v, sent: sent})
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -368,7 +363,7 @@ func (p *production) readBack(ctx context.Context, id assets.ID) (w landed, ok b
 			ScanContext(ctx, &seq, &at)
 		if err == nil {
 			if seq != nil && at != nil {
-				w = landed{*seq, *at}
+				w = landed{seq: *seq, at: *at}
 			}
 			return w, true
 		}
@@ -382,9 +377,11 @@ func (p *production) readBack(ctx context.Context, id assets.ID) (w landed, ok b
 func (p *production) stop() int {
 	p.cancel()
 	<-p.done
-	for id, seqs := range p.unsure {
+	for id, tries := range p.unsure {
 		w, _ := p.readBack(context.Background(), id)
-		if slices.Contains(seqs, w.seq) && (len(p.log[id]) == 0 || p.log[id][len(p.log[id])-1].at < w.at) {
+		i := slices.IndexFunc(tries, func(u landed) bool { return u.seq == w.seq })
+		if i >= 0 && (len(p.log[id]) == 0 || p.log[id][len(p.log[id])-1].at < w.at) {
+			w.sent = tries[i].sent
 			p.log[id] = append(p.log[id], w)
 		}
 	}
@@ -409,8 +406,9 @@ func (p *production) lost(t *testing.T, s assets.Store) int {
 	return lost
 }
 
-// stale counts the assets whose fact seen is not the prod_seq in force
-// when the fact was written (its WRITETIME against the writer's log), and
+// stale counts the assets whose fact seen is not a prod_seq that may
+// have been in force when the fact was written (its WRITETIME against the
+// writer's log, see inForce), and
 // those whose fact is not the prod_seq they hold at the end.
 func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
 	iter := p.cql.Query(`SELECT asset_id, facts['seen'], WRITETIME(facts['seen']), metadata['prod_seq'] FROM ` + p.ks + `.assets`).Iter()
@@ -424,15 +422,9 @@ func (p *production) stale(t *testing.T, s assets.Store) (stale, outdated int) {
 		if seen == nil || at == nil {
 			continue // not applied: tallies says so
 		}
-		want := "none"
-		for _, w := range p.log[id] {
-			if w.at <= *at {
-				want = w.seq
-			}
-		}
-		if *seen != want {
+		if may := inForce(p.log[id], *at); !slices.Contains(may, *seen) {
 			if stale++; stale <= 5 {
-				t.Errorf("asset %s: stale fact: seen %s, written at %d when prod_seq %s was in force (writes %v)", id, *seen, *at, want, p.log[id])
+				t.Errorf("asset %s: stale fact: seen %s, written at %d when prod_seq %v was in force (writes %v)", id, *seen, *at, may, p.log[id])
 			}
 		}
 		cur := "none"
