@@ -46,7 +46,13 @@ func ParseSchema(cql string) (*Schema, error) {
 	if len(name) != 2 {
 		return nil, fmt.Errorf("schema.cql: table name %q is not keyspace.table", m[1])
 	}
-	s.Keyspace, s.Table = unquote(name[0]), unquote(name[1])
+	var err error
+	if s.Keyspace, err = ident(name[0]); err != nil {
+		return nil, err
+	}
+	if s.Table, err = ident(name[1]); err != nil {
+		return nil, err
+	}
 	for _, def := range splitTop(m[2], ',') {
 		def = strings.TrimSpace(def)
 		if def == "" {
@@ -102,7 +108,10 @@ func (s *Schema) alterColumns(cql string) error {
 			return fmt.Errorf("schema.cql: drop timestamp %q: %w", a[2], err)
 		}
 		for _, c := range splitTop(strings.Trim(a[1], "() "), ',') {
-			c = unquote(strings.TrimSpace(c))
+			c, err := ident(strings.TrimSpace(c))
+			if err != nil {
+				return err
+			}
 			s.Dropped[c] = max(s.Dropped[c], ts)
 			s.Columns = slices.DeleteFunc(s.Columns, func(col SchemaColumn) bool { return col.Name == c })
 		}
@@ -120,13 +129,25 @@ func (s *Schema) primaryKey(def string) error {
 	first := strings.TrimSpace(parts[0])
 	if strings.HasPrefix(first, "(") {
 		for _, k := range splitTop(strings.Trim(first, "()"), ',') {
-			s.PartitionKey = append(s.PartitionKey, unquote(strings.TrimSpace(k)))
+			k, err := ident(strings.TrimSpace(k))
+			if err != nil {
+				return err
+			}
+			s.PartitionKey = append(s.PartitionKey, k)
 		}
 	} else {
-		s.PartitionKey = []string{unquote(first)}
+		k, err := ident(first)
+		if err != nil {
+			return err
+		}
+		s.PartitionKey = []string{k}
 	}
 	for _, c := range parts[1:] {
-		s.Clustering = append(s.Clustering, unquote(strings.TrimSpace(c)))
+		c, err := ident(strings.TrimSpace(c))
+		if err != nil {
+			return err
+		}
+		s.Clustering = append(s.Clustering, c)
 	}
 	return nil
 }
@@ -152,6 +173,9 @@ func parseColumnDef(def string) (SchemaColumn, error) {
 		name, rest, ok = strings.Cut(def, " ")
 		if !ok {
 			return SchemaColumn{}, fmt.Errorf("schema.cql: column %q has no type", def)
+		}
+		if _, err := ident(name); err != nil {
+			return SchemaColumn{}, err
 		}
 	}
 	col := SchemaColumn{Name: name, Type: strings.TrimSpace(rest)}
@@ -183,6 +207,18 @@ func splitTop(s string, sep byte) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// plainName is what an unquoted CQL identifier may be.
+var plainName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// ident is the name a CQL identifier stands for: "Zip" → Zip, abc → abc;
+// anything else is an error.
+func ident(id string) (string, error) {
+	if strings.HasPrefix(id, `"`) || plainName.MatchString(id) {
+		return unquote(id), nil
+	}
+	return "", fmt.Errorf("schema.cql: %q is not a CQL name", id)
 }
 
 // unquote turns a CQL identifier into its name: "Zip" → Zip, abc → abc.
@@ -222,6 +258,15 @@ func (s *Schema) check(t *Table) error {
 	for _, c := range s.Columns {
 		cols[c.Name] = c
 	}
+	keyTypes := append([]*Type{t.Header.PartitionKey}, t.Header.Clustering...)
+	if t.Header.PartitionKey.Name == "CompositeType" {
+		keyTypes = append(slices.Clone(t.Header.PartitionKey.Params), t.Header.Clustering...)
+	}
+	for i, k := range append(slices.Clone(s.PartitionKey), s.Clustering...) {
+		if sc, ok := cols[k]; ok && i < len(keyTypes) && keyType(sc.Type) != keyType(keyTypes[i].CQL()) {
+			bad = append(bad, fmt.Sprintf("key column %s is %s, the table's is %s", k, keyTypes[i].CQL(), sc.Type))
+		}
+	}
 	for _, c := range append(slices.Clone(t.Header.StaticColumns), t.Header.RegularColumns...) {
 		static := slices.Contains(t.Header.StaticColumns, c)
 		sc, ok := cols[c.Name]
@@ -243,6 +288,12 @@ func (s *Schema) check(t *Table) error {
 			t.component("Statistics.db"), s.Keyspace, s.Table, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// keyType is a key column's CQL type as normalType has it, with frozen
+// left out (a key's collections are frozen whether it says so or not).
+func keyType(t string) string {
+	return strings.NewReplacer("frozen<", "", ">", "").Replace(normalType(t))
 }
 
 // normalType is a CQL type without spaces, in lower case.

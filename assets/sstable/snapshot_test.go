@@ -55,6 +55,10 @@ func TestParseSchemaForms(t *testing.T) {
 			pk: []string{"k"}, cols: []string{"k", "a", "b"}, dropped: map[string]int64{"b": 5, "c": 6}},
 		{name: "no table", cql: "CREATE TYPE ks.a (x int);", errContains: "no CREATE TABLE"},
 		{name: "no key", cql: "CREATE TABLE ks.t (a int);", errContains: "no primary key"},
+		// A damaged byte makes a name of what is not one (found by fuzzing).
+		{name: "not a name", cql: "CREATE TABLE ks.t (\n  \xcf  k int PRIMARY KEY, a text);", errContains: `"\xcf" is not a CQL name`},
+		{name: "not a key name", cql: "CREATE TABLE ks.t (k int, a text, PRIMARY KEY (k!));", errContains: `"k!" is not a CQL name`},
+		{name: "not a table name", cql: "CREATE TABLE ks.t-1 (k int PRIMARY KEY);", errContains: `"t-1" is not a CQL name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := sstable.ParseSchema(tc.cql)
@@ -256,6 +260,8 @@ func TestSchemaMustMatchTheSSTables(t *testing.T) {
 			[]string{"column n is int, the table's is bigint"}},
 		{"a key column", []string{withSchema("CREATE TABLE ks.t (k int, a text, n int, b boolean, PRIMARY KEY (k, n));")},
 			[]string{"1 partition key and 0 clustering columns, schema.cql has [k] and [n]", "column n is a key column"}},
+		{"another key type", []string{withSchema("CREATE TABLE ks.t (k bigint PRIMARY KEY, a text, n int, b boolean);")},
+			[]string{"key column k is int, the table's is bigint"}},
 		{"static", []string{withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text static, n int, b boolean);")},
 			[]string{"column a is static in one and not in the other"}},
 		{"replicas", []string{withSchema(own), withSchema("CREATE TABLE ks.t (k int PRIMARY KEY, a text, n int, b boolean, c int);")},
