@@ -345,11 +345,36 @@ func FuzzSSTableDumpOfDamagedSnapshot(f *testing.F) {
 		}
 		os.WriteFile(filepath.Join(dir, name), b, 0o644)
 		out, err := cli(t, "sstable", "dump", "--parallel", fmt.Sprint(1+parallel%4), dir)
-		if err == nil && out != want[int(snap)%len(snaps)] {
+		same := out == want[int(snap)%len(snaps)]
+		if err == nil && name == "schema.cql" {
+			// An SSTable does not hold its key columns' names: a name
+			// damaged into another name is not seen. Its values are.
+			same = slices.Equal(rowValues(t, out), rowValues(t, want[int(snap)%len(snaps)]))
+		}
+		if err == nil && !same {
 			t.Fatalf("%s %s at %d: %d lines and no error; want the %d rows of the undamaged snapshot",
 				name, map[bool]string{true: "cut", false: "flipped"}[cut], i, strings.Count(out, "\n"), strings.Count(want[int(snap)%len(snaps)], "\n"))
 		}
 	})
+}
+
+// rowValues is each JSON line of a dump as its values, in the order of
+// their encodings: what a dump says whatever its columns are named.
+func rowValues(t *testing.T, out string) []string {
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var row map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("dump line %q: %v", line, err)
+		}
+		var vs []string
+		for _, v := range row {
+			vs = append(vs, string(v))
+		}
+		slices.Sort(vs)
+		rows = append(rows, strings.Join(vs, ","))
+	}
+	return rows
 }
 
 // An export lists the SSTables it read; an incremental export of the same
