@@ -19,7 +19,9 @@ func (a *app) jobCmd() *cobra.Command {
 		Use:   "job",
 		Short: "List, inspect, pause, resume, cancel and rate-limit jobs",
 		Long: `Jobs live in the store: pending -> running <-> paused -> succeeded |
-failed | cancelled. Pausing makes a running scan wait before its next page
+failed | cancelled | incomplete. A job ends succeeded only when its
+completeness pass, walking its scope in the store, finds every asset with
+its result; else incomplete, with the count in its "missing" counter. Pausing makes a running scan wait before its next page
 (events already published are still applied); resuming lets it go on from
 its checkpoints; cancelling stops it for good. A scan started again with the
 same job name resumes from its checkpoints. While a process (run, scan,

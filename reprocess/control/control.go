@@ -3,6 +3,10 @@
 //	pending -> running <-> paused -> succeeded | failed | cancelled
 //	running | paused -> interrupted -> running (run again) | cancelled
 //	running -> applying -> succeeded | failed | cancelled
+//	running -> incomplete -> running (run again)
+//
+// A job whose completeness pass still finds assets in its scope without
+// its result ends incomplete, with their count, never succeeded.
 //
 // An async job whose scan is done while its events are still with
 // processors in other processes is applying; whichever process reports
@@ -43,19 +47,23 @@ const (
 	// Applying is an async job scanned to its end whose events processors
 	// elsewhere have not all handled yet.
 	Applying = "applying"
+	// Incomplete is a job that ended with assets in its scope still
+	// lacking its result (its completeness pass counted them).
+	Incomplete = "incomplete"
 )
 
 var next = map[string][]string{
 	Pending: {Running, Cancelled},
 	// A running job may be started again: a scan restarted after a crash.
-	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted, Applying},
+	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted, Applying, Incomplete},
 	Applying:    {Running, Succeeded, Failed, Cancelled},
 	Paused:      {Running, Cancelled, Interrupted},
 	Interrupted: {Running, Cancelled},
 	// A finished job may run again: its checkpoints make that a resume.
-	Succeeded: {Running},
-	Failed:    {Running},
-	Cancelled: {Running},
+	Succeeded:  {Running},
+	Failed:     {Running},
+	Cancelled:  {Running},
+	Incomplete: {Running},
 }
 
 // ErrTransition is returned for a move the lifecycle does not allow.
@@ -81,7 +89,7 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 			j.StartedAt = now
 		}
 	}
-	if to == Succeeded || to == Failed || to == Cancelled {
+	if slices.Contains(ended, to) {
 		j.EndedAt = now
 	}
 	j.Status, j.UpdatedAt = to, now
@@ -192,7 +200,7 @@ func SetRate(ctx context.Context, s assets.JobStore, id string, rate float64) (a
 }
 
 // ended are the states a job ends in.
-var ended = []string{Succeeded, Failed, Cancelled}
+var ended = []string{Succeeded, Failed, Cancelled, Incomplete}
 
 // ErrBusy is returned by Start for a job another process is running.
 var ErrBusy = errors.New("control: job is running elsewhere")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -63,6 +64,8 @@ type Job struct {
 	closers []func()
 
 	run assets.Run // this process's entry in the job's run history
+
+	reemitted atomic.Int64 // events the completeness pass emitted again
 
 	mu      sync.Mutex
 	start   time.Time
@@ -281,38 +284,41 @@ func (r *Job) Run(ctx context.Context) error {
 	r.mu.Lock()
 	r.scanned = time.Since(r.start)
 	r.mu.Unlock()
-	var followErr error
 	if err == nil && r.async && (r.opts.Follow || len(r.workers) > 0) {
-		followErr = r.follow(bctx, gctx)
+		err = r.follow(bctx, gctx) // a stop while following is one too
 	}
 	switch cause := context.Cause(bctx); {
 	case errors.Is(cause, ErrOverBudget):
-		err, followErr = cause, nil
+		err = cause
 	case err != nil && ctx.Err() != nil: // stopped, however the scan put it
 		err = errors.Join(ctx.Err(), err)
-	case err == nil && followErr == nil:
-		err = r.conclude(ctx, bctx)
+	case err == nil:
+		err = r.conclude(ctx, bctx, gctx)
 	}
 	stopWorkers()
-	if werr := g.Wait(); werr != nil && followErr == nil && err == nil {
-		followErr = werr
+	if werr := g.Wait(); werr != nil && err == nil {
+		err = werr
 	}
 	stopBeat()
 	if ferr := r.finish(context.WithoutCancel(ctx), err); ferr != nil {
 		r.log.Error("record the job's end", "error", ferr)
 	}
 	r.endRun(context.WithoutCancel(ctx))
-	if err != nil {
-		return err
-	}
-	return followErr
+	return err
 }
 
-// conclude ends a run whose events were all handled: the final budget
-// check, the verification pass, and, when this run ends the job, the
-// transform's on-success step.
-func (r *Job) conclude(ctx, bctx context.Context) error {
-	err := r.finalBudget(ctx)
+// conclude ends a run whose events were all handled: when this run ends
+// the job, the completeness pass; the final budget check, the
+// verification pass, and, when this run ends the job, the transform's
+// on-success step.
+func (r *Job) conclude(ctx, bctx, workers context.Context) error {
+	var err error
+	if r.endsHere() {
+		err = r.complete(bctx, workers)
+	}
+	if err == nil {
+		err = r.finalBudget(ctx)
+	}
 	if err == nil {
 		err = r.verify(bctx)
 	}
@@ -381,10 +387,12 @@ func (r *Job) follow(ctx, workers context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-workers.Done():
-			if ctx.Err() != nil {
-				return ctx.Err()
+			// Stopped with the run (the cancel may reach the workers
+			// first), or a worker failed.
+			if cause := context.Cause(workers); ctx.Err() != nil || errors.Is(cause, context.Canceled) {
+				return cmp.Or(ctx.Err(), cause)
 			}
-			return errors.New("in-process workers stopped before every event was handled")
+			return fmt.Errorf("in-process workers stopped before every event was handled: %w", context.Cause(workers))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -413,7 +421,7 @@ func (r *Job) save(ctx context.Context) error {
 func (r *Job) finish(ctx context.Context, runErr error) error {
 	s, id := r.env.Store, r.spec.Name
 	stopped := errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)
-	r.env.setFailed(id, runErr != nil && !stopped && !errors.Is(runErr, control.ErrCancelled))
+	r.env.setFailed(id, runErr != nil && !stopped && !errors.Is(runErr, control.ErrCancelled) && !isIncomplete(runErr))
 	if err := r.save(ctx); err != nil {
 		r.log.Error("save the job's counters", "error", err)
 	}
@@ -425,6 +433,9 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		return err
 	case errors.Is(runErr, control.ErrCancelled):
 		return nil
+	case isIncomplete(runErr):
+		_, err := control.Transition(ctx, s, id, control.Incomplete, func(j *assets.Job) { j.Error = runErr.Error() })
+		return err
 	case stopped:
 		_, err := control.Transition(ctx, s, id, control.Interrupted, nil)
 		return err
@@ -511,7 +522,7 @@ func (r *Job) progress() Progress {
 // Counters are this run's counts of ids and outcomes.
 func (r *Job) Counters() map[string]int64 {
 	p := r.progress()
-	c := map[string]int64{"scanned": p.Scanned, "emitted": p.Emitted, "filtered": p.Filtered}
+	c := map[string]int64{"scanned": p.Scanned, "emitted": p.Emitted, "filtered": p.Filtered, "reemitted": r.reemitted.Load()}
 	for o, n := range p.Outcomes {
 		c[string(o)] = n
 	}

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -322,6 +323,16 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 			return err
 		}
 	}
+	evs := s.events(items)
+	if err := s.emit.Emit(ctx, evs); err != nil {
+		return fmt.Errorf("emit %d events: %w", len(evs), err)
+	}
+	s.Stats.Emitted.Add(int64(len(evs)))
+	return nil
+}
+
+// events are the job's events for items.
+func (s *Scanner) events(items []Item) []events.Reprocess {
 	now := time.Now().UTC()
 	evs := make([]events.Reprocess, len(items))
 	for i, it := range items {
@@ -330,11 +341,7 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 			Transform: s.cfg.Transform, Version: s.cfg.Version, Attempt: 1, EmittedAt: now,
 		}
 	}
-	if err := s.emit.Emit(ctx, evs); err != nil {
-		return fmt.Errorf("emit %d events: %w", len(evs), err)
-	}
-	s.Stats.Emitted.Add(int64(len(evs)))
-	return nil
+	return evs
 }
 
 // asset is the item's asset: the source's copy, else a store read.
@@ -376,4 +383,128 @@ func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
 		kept = append(kept, it)
 	}
 	return kept, nil
+}
+
+// Lacking walks every task of the job again from its start, as the scan
+// does (paused, cancelled and rate-limited alike, the filter applied), and
+// calls fn with each batch's assets for which done is false: in scope but
+// without the job's result. An asset gone from the store is not lacking.
+// It returns how many assets it checked. It keeps no checkpoint: a store
+// outage is waited out and the task walked again.
+func (s *Scanner) Lacking(ctx context.Context, done func(assets.Asset) bool, fn func([]Item) error) (checked int64, err error) {
+	tasks, err := s.src.Tasks(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list scan tasks: %w", err)
+	}
+	var n atomic.Int64
+	var mu sync.Mutex
+	report := func(items []Item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(items)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	for _, t := range tasks {
+		g.Go(func() error {
+			for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+				var seen int64
+				var lacking [][]Item
+				err := s.check(ctx, t, done, &seen, func(items []Item) { lacking = append(lacking, items) })
+				if err == nil {
+					n.Add(seen)
+					for _, items := range lacking {
+						if err := report(items); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if !errors.Is(err, assets.ErrUnavailable) || ctx.Err() != nil {
+					return err
+				}
+				s.cfg.Log.Warn("completeness pass: waiting for store; the task is walked again when it answers", "task", t, "retry_in", wait, "error", err)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(wait):
+				}
+			}
+		})
+	}
+	err = g.Wait()
+	return n.Load(), err
+}
+
+// check walks task from its start, and the parts it splits into.
+func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset) bool, seen *int64, fn func([]Item)) error {
+	var parts []string
+	err := s.src.Walk(ctx, task, "", func(b Batch) error {
+		if s.cfg.Proceed != nil {
+			if err := s.cfg.Proceed(ctx); err != nil {
+				return err
+			}
+		}
+		if s.cfg.Limiter != nil {
+			if err := s.cfg.Limiter.Wait(ctx, len(b.Items)); err != nil {
+				return err
+			}
+		}
+		var lacking []Item
+		for _, it := range b.Items {
+			a, err := s.asset(ctx, it)
+			if errors.Is(err, assets.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("completeness pass: %w", err)
+			}
+			*seen++
+			if s.cfg.Filter != nil {
+				if ok, err := s.cfg.Filter.Match(a); err != nil || !ok {
+					if err != nil {
+						return fmt.Errorf("completeness pass: filter: %w", err)
+					}
+					continue
+				}
+			}
+			if it.Asset != nil { // the source's copy (a backup): the result is in the store
+				if a, err = s.cfg.Store.Get(ctx, it.ID); errors.Is(err, assets.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return fmt.Errorf("completeness pass: %w", err)
+				}
+			}
+			if !done(a) {
+				if it.Type == "" {
+					it.Type = a.Type
+				}
+				lacking = append(lacking, it)
+			}
+		}
+		if len(lacking) > 0 {
+			fn(lacking)
+		}
+		parts = b.Split
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("completeness pass: task %s: %w", task, err)
+	}
+	for _, p := range parts {
+		if err := s.check(ctx, task+assets.SubtaskMark+p, done, seen, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reemit emits the events of items again, counted as emitted.
+func (s *Scanner) Reemit(ctx context.Context, items []Item) error {
+	evs := s.events(items)
+	if err := s.emit.Emit(ctx, evs); err != nil {
+		return fmt.Errorf("emit %d events again: %w", len(evs), err)
+	}
+	s.Stats.Emitted.Add(int64(len(evs)))
+	return nil
 }

@@ -1,0 +1,129 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/scan"
+)
+
+// CompleteRounds is how many times the completeness pass emits again the
+// assets it finds lacking the job's result before it counts them missing.
+var CompleteRounds = 3
+
+// IncompleteError ends a job whose completeness pass still found assets
+// in its scope without its result: the job is incomplete, not succeeded.
+type IncompleteError struct {
+	Job     string
+	Missing int64
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("job %s is incomplete: %d assets in its scope lack its result (list them: reprocess job missing %s)", e.Job, e.Missing, e.Job)
+}
+
+// complete is the completeness pass that ends a job whose events this
+// run follows: the store, not a counter, judges whether it is done. It
+// walks the job's scope as the scan does, finds the assets that lack the
+// transform's marker at the job's version (or, deleting, that still
+// exist), leaves out those dead-lettered (counted as such), emits the
+// others again and waits until they are handled, at most CompleteRounds
+// times; what a last walk still finds is an *IncompleteError.
+// The job's "missing" counter is set to what the last walk found.
+func (r *Job) complete(ctx, workers context.Context) error {
+	j := r.spec
+	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+		r.log.Info("completeness pass skipped: a dry-run delete leaves no result in the store to check")
+		return nil
+	}
+	done := func(a assets.Asset) bool {
+		return !j.Transform.Deletes() && a.Transforms[j.Transform.Name] >= j.Transform.Version
+	}
+	for round := 1; ; round++ {
+		dead, err := r.deadLettered(ctx)
+		if err != nil {
+			return err
+		}
+		var lacking []scan.Item
+		checked, err := r.scan.Lacking(ctx, done, func(items []scan.Item) error {
+			for _, it := range items {
+				if !dead[it.ID] {
+					lacking = append(lacking, it)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		r.log.Info("completeness pass", "round", round, "checked", checked, "lacking", len(lacking), "dead_lettered", len(dead))
+		if err := r.env.Store.SetJobCounters(ctx, j.Name, map[string]int64{"missing": int64(len(lacking))}); err != nil {
+			return err
+		}
+		if len(lacking) == 0 {
+			return nil
+		}
+		if round > CompleteRounds {
+			return &IncompleteError{Job: j.Name, Missing: int64(len(lacking))}
+		}
+		r.reemitted.Add(int64(len(lacking)))
+		if err := r.scan.Reemit(ctx, lacking); err != nil {
+			return err
+		}
+		if r.async {
+			if err := r.drain(ctx, workers); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// drain waits until the events emitted again were handled: this run's
+// count of handled events reaches its emitted count and the transform's
+// group has nothing left on the topic (events of an earlier run queued
+// before them count in the first, not in the second).
+func (r *Job) drain(ctx, workers context.Context) error {
+	group := events.Group(r.spec.Transform.Name, r.spec.Transform.Version)
+	for {
+		if err := r.follow(ctx, workers); err != nil {
+			return err
+		}
+		if lag, err := r.env.Kafka.Lag(ctx, group); err == nil && lag == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-workers.Done():
+			return r.follow(ctx, workers)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// deadLettered is the set of assets whose events of this job, at its
+// transform version, are on the dead-letter topic.
+func (r *Job) deadLettered(ctx context.Context) (map[assets.ID]bool, error) {
+	dead := map[assets.ID]bool{}
+	j := r.spec
+	err := r.env.Kafka.ReadAll(ctx, r.env.Kafka.DLQTopic(), func(m events.Message) error {
+		if ev, err := events.Decode(m.Value); err == nil && ev.JobID == j.Name && ev.Transform == j.Transform.Name && ev.Version == j.Transform.Version {
+			dead[ev.AssetID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("completeness pass: read the dead letters: %w", err)
+	}
+	return dead, nil
+}
+
+// isIncomplete reports whether err ends the job incomplete.
+func isIncomplete(err error) bool {
+	var ie *IncompleteError
+	return errors.As(err, &ie)
+}
