@@ -34,7 +34,8 @@ control socket, <data-dir>/control.sock.`,
 	cmd.AddCommand(a.jobListCmd(&output), a.jobStatusCmd(&output), a.jobRateCmd(),
 		a.jobActCmd("pause", "Pause a running job: its scan waits before the next page"),
 		a.jobActCmd("resume", "Resume a paused job from its checkpoints"),
-		a.jobActCmd("cancel", "Cancel a job that has not ended: its scan stops for good"))
+		a.jobActCmd("cancel", "Cancel a job that has not ended: its scan stops for good"),
+		a.jobMissingCmd(&output))
 	return cmd
 }
 
@@ -118,4 +119,50 @@ func (a *app) jobRateCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "job %s is %s; its rate limit is %.0f/s: its scan and processors go at it within a second while it runs\n", v.ID, v.Status, rate)
 			return nil
 		})
+}
+
+// missingView is what job missing prints.
+type missingView struct {
+	Job     string      `json:"job_id"`
+	Missing int64       `json:"missing"`
+	Checked int64       `json:"checked"`
+	Assets  []assets.ID `json:"asset_ids"`
+}
+
+func (a *app) jobMissingCmd(output *string) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "missing JOB",
+		Short: "List the assets in a job's scope that lack its result, as its completeness pass finds them now",
+		Long: `Walk the job's scope in the store, as its scan and its completeness pass do
+(the filter applied), and list the assets that do not carry the job's
+transform at its version (for a deleting job: that still exist). Dead
+letters are left out: dlq list shows those. An incomplete job's "missing"
+counter is what its last pass found; this is what the store holds now.`,
+		Example: "  reprocess job missing orient-v2\n  reprocess job missing orient-v2 --limit 0 -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, closeEnv, err := a.open(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer closeEnv()
+			ids, n, checked, err := env.Missing(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			v := missingView{Job: args[0], Missing: n, Checked: checked, Assets: ids}
+			return printAs(cmd.OutOrStdout(), *output, v, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "job %s: %d of %d assets checked lack its result\n", v.Job, v.Missing, v.Checked)
+				for _, id := range ids {
+					fmt.Fprintln(tw, id)
+				}
+				if int64(len(ids)) < n {
+					fmt.Fprintf(tw, "... and %d more (--limit 0 lists all)\n", n-int64(len(ids)))
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many (0: all)")
+	return cmd
 }

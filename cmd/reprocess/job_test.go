@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"io"
@@ -221,5 +222,52 @@ func TestJobRateOnCassandra(t *testing.T) {
 	}
 	if out, err := cli(t, append(common, "status", "orient")...); err != nil || !regexp.MustCompile(`rate\s+limit 30/s set by job rate`).MatchString(out) {
 		t.Errorf("job status: %v\n%s", err, out)
+	}
+}
+
+// job missing walks a job's scope in the store: after the job succeeded
+// none lacks its result; assets seeded into its scope since do, and are
+// the ones listed.
+func TestJobMissingListsWhatLacksTheResult(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "300", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	spec := filepath.Join(dir, "tag.yaml")
+	os.WriteFile(spec, []byte(fmt.Sprintf(`name: tag
+source: {kind: cassandra, types: [image, video, document, audio, model3d], created_from: %s}
+transform: {name: tag, version: 1, facts: {tag: '"x"'}}
+mode: sync
+`, time.Now().Add(-72*time.Hour).UTC().Format(time.RFC3339))), 0o600)
+	if out, err := cli(t, "--data-dir", data, "run", spec); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	out, err := cli(t, "--data-dir", data, "job", "missing", "tag")
+	if err != nil || !strings.Contains(out, "job tag: 0 of 300 assets checked lack its result") {
+		t.Fatalf("job missing after the run: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "40", "--days", "2", "--seed", "9"); err != nil {
+		t.Fatalf("seed more: %v\n%s", err, out)
+	}
+	out, err = cli(t, "--data-dir", data, "job", "missing", "tag", "--limit", "0", "-o", "json")
+	var v missingView
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("job missing -o json: %v\n%s", err, out)
+	}
+	s, err := embedded.Open(embedded.Config{Dir: data}, config.Default().Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lack := 0
+	for _, id := range v.Assets {
+		if a, err := s.Get(context.Background(), id); err != nil || a.Transforms["tag"] != 0 {
+			t.Errorf("listed asset %s: %v, transforms %v; want one without tag", id, err, a.Transforms)
+		}
+		lack++
+	}
+	if v.Missing != 40 || v.Checked != 340 || lack != 40 {
+		t.Errorf("job missing after 40 more assets: %d missing of %d checked, %d listed; want 40 of 340", v.Missing, v.Checked, lack)
 	}
 }

@@ -65,6 +65,6 @@ func (a *app) apiHandler(ctx context.Context) (http.Handler, func(), error) {
 	jobs := run.NewBackground(env)
 	jobs.Resume(ctx) // it logs what it resumes, and why not
 	srv := &api.Server{Store: env.Store, Runner: jobs, Planner: a.planner(env.Store), Token: a.cfg.Serve.Token, IDsDir: a.cfg.Serve.IDsDir,
-		ExportDir: a.cfg.Serve.ExportDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready, DeadLetters: env.DeadLetters()}
+		ExportDir: a.cfg.Serve.ExportDir, Registry: env.Metrics, Log: a.log, Ready: env.Ready, DeadLetters: env.DeadLetters(), Missing: env}
 	return srv.Handler(), func() { jobs.Stop(); closeEnv() }, nil
 }

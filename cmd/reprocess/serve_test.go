@@ -114,6 +114,11 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/jobs/api-job/cancel", "", token, 200, "cancelled"},
 		{"POST", "/api/v1/jobs/api-job/resume", "", token, 409, "cannot become running"},
 		{"GET", "/api/v1/jobs/api-job", "", token, 200, "cancelled"},
+		{"GET", "/api/v1/jobs/api-job/missing?limit=2", "", token, 200, "checked:3000"}, // cancelled early: most lack it
+		{"GET", "/api/v1/jobs/api-job/missing?limit=0", "", token, 400, "limit: want a whole number from 1 to 10000"},
+		{"GET", "/api/v1/jobs/api-job/missing?limit=%2Fetc%2Fpasswd", "", token, 400, "limit: want a whole number"},
+		{"GET", "/api/v1/jobs/nope/missing", "", token, 404, "job nope: not found"},
+		{"GET", "/api/v1/jobs/api-job/missing", "", "", 401, "bearer token"},
 		{"GET", "/api/v1/jobs/api-job/dead-letters", "", token, 200, "[]"}, // kept with the embedded store
 		{"POST", "/api/v1/jobs/api-job/dead-letters/replay", "", token, 200, "replayed:0"},
 	} {
@@ -121,6 +126,17 @@ func TestAPI(t *testing.T) {
 		text := fmt.Sprint(body)
 		if code != tc.code || !strings.Contains(text, tc.want) {
 			t.Errorf("%s %s: %d %s; want %d with %q", tc.method, tc.path, code, text, tc.code, tc.want)
+		}
+	}
+	// What missing lists lacks the job's result, as the asset route shows.
+	code, body := call(t, srv, "GET", "/api/v1/jobs/api-job/missing?limit=2", "", token)
+	ids, _ := body["asset_ids"].([]any)
+	if n, _ := body["missing"].(float64); code != 200 || len(ids) != 2 || n < 2 {
+		t.Errorf("missing?limit=2: %d %v; want 2 of the assets lacking the result", code, body)
+	}
+	for _, id := range ids {
+		if code, a := call(t, srv, "GET", fmt.Sprint("/api/v1/assets/", id), "", token); code != 200 || strings.Contains(fmt.Sprint(a["transforms"]), "orientation") {
+			t.Errorf("listed asset %v: %d %v; want one without orientation", id, code, a)
 		}
 	}
 	res, err := http.Get(srv.URL + "/api/v1/openapi.yaml")

@@ -49,6 +49,13 @@ type DeadLetters interface {
 	Replay(ctx context.Context, job string) (int, error)
 }
 
+// Missing finds what a job's completeness pass finds now: the first limit
+// (0: all) assets in its scope without its result, how many there are,
+// and how many it checked.
+type Missing interface {
+	Missing(ctx context.Context, id string, limit int) (ids []assets.ID, n, checked int64, err error)
+}
+
 // Planner previews a job, writing nothing.
 type Planner interface {
 	Make(ctx context.Context, j *job.Job, o plan.Options) (*plan.Plan, error)
@@ -63,6 +70,7 @@ type Server struct {
 	Runner      Runner
 	Planner     Planner // nil: /api/v1/plan answers 503
 	DeadLetters DeadLetters
+	Missing     Missing // nil: /api/v1/jobs/{id}/missing answers 503
 	Token       string
 	IDsDir      string
 	ExportDir   string // where an API job's export may write (none if empty)
@@ -89,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 	s.jobRoutes(api)
 	api.HandleFunc("POST /api/v1/jobs", s.create)
 	api.HandleFunc("GET /api/v1/jobs/{id}/dead-letters", s.deadLetters)
+	api.HandleFunc("GET /api/v1/jobs/{id}/missing", s.missing)
 	api.HandleFunc("POST /api/v1/jobs/{id}/dead-letters/replay", s.replay)
 	api.HandleFunc("GET /api/v1/assets/{id}", s.asset)
 	api.HandleFunc("POST /api/v1/plan", s.plan)
@@ -356,6 +365,44 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
+}
+
+// maxMissing is the most asset ids one answer of the missing route lists.
+const maxMissing = 10000
+
+func (s *Server) missing(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !jobID.MatchString(id) {
+		writeError(w, http.StatusBadRequest, errors.New("id: want 1 to 200 characters of A-Z, a-z, 0-9, '.', '_' or '-'"))
+		return
+	}
+	limit := 100
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > maxMissing {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit: want a whole number from 1 to %d", maxMissing))
+			return
+		}
+		limit = n
+	}
+	if s.Missing == nil {
+		writeError(w, http.StatusServiceUnavailable, errors.New("this server cannot walk a job's scope"))
+		return
+	}
+	ids, n, checked, err := s.Missing.Missing(r.Context(), id, limit)
+	switch {
+	case errors.Is(err, assets.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Errorf("job %s: not found", id))
+		return
+	case err != nil: // its text may name server paths: logged, not answered
+		s.Log.Warn("missing assets of a job through the API", "job", id, "error", err)
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("job %s: its scope could not be walked now (the server's log says why)", id))
+		return
+	}
+	if ids == nil {
+		ids = []assets.ID{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"job_id": id, "missing": n, "checked": checked, "asset_ids": ids})
 }
 
 func statusOf(err error) int {

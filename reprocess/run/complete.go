@@ -8,6 +8,7 @@ import (
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
+	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 )
 
@@ -40,27 +41,12 @@ func (r *Job) complete(ctx, workers context.Context) error {
 		r.log.Info("completeness pass skipped: a dry-run delete leaves no result in the store to check")
 		return nil
 	}
-	done := func(a assets.Asset) bool {
-		return !j.Transform.Deletes() && a.Transforms[j.Transform.Name] >= j.Transform.Version
-	}
 	for round := 1; ; round++ {
-		dead, err := r.deadLettered(ctx)
+		lacking, checked, dead, err := r.env.lacking(ctx, j, r.scan)
 		if err != nil {
 			return err
 		}
-		var lacking []scan.Item
-		checked, err := r.scan.Lacking(ctx, done, func(items []scan.Item) error {
-			for _, it := range items {
-				if !dead[it.ID] {
-					lacking = append(lacking, it)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		r.log.Info("completeness pass", "round", round, "checked", checked, "lacking", len(lacking), "dead_lettered", len(dead))
+		r.log.Info("completeness pass", "round", round, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
 		if err := r.env.Store.SetJobCounters(ctx, j.Name, map[string]int64{"missing": int64(len(lacking))}); err != nil {
 			return err
 		}
@@ -105,12 +91,36 @@ func (r *Job) drain(ctx, workers context.Context) error {
 	}
 }
 
-// deadLettered is the set of assets whose events of this job, at its
-// transform version, are on the dead-letter topic.
-func (r *Job) deadLettered(ctx context.Context) (map[assets.ID]bool, error) {
+// lacking walks j's scope with sc (Scanner.Lacking) and returns the
+// assets without j's result (the transform's marker at j's version; for
+// a deleting job, any that still exists) that were not dead-lettered,
+// how many assets it checked, and how many lacking ones were.
+func (e *Env) lacking(ctx context.Context, j *job.Job, sc *scan.Scanner) (lacking []scan.Item, checked int64, deadLettered int, err error) {
+	dead, err := e.deadLettered(ctx, j)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	done := func(a assets.Asset) bool {
+		return !j.Transform.Deletes() && a.Transforms[j.Transform.Name] >= j.Transform.Version
+	}
+	checked, err = sc.Lacking(ctx, done, func(items []scan.Item) error {
+		for _, it := range items {
+			if dead[it.ID] {
+				deadLettered++
+			} else {
+				lacking = append(lacking, it)
+			}
+		}
+		return nil
+	})
+	return lacking, checked, deadLettered, err
+}
+
+// deadLettered is the set of assets whose events of j, at its transform
+// version, are on the dead-letter topic.
+func (e *Env) deadLettered(ctx context.Context, j *job.Job) (map[assets.ID]bool, error) {
 	dead := map[assets.ID]bool{}
-	j := r.spec
-	err := r.env.Kafka.ReadAll(ctx, r.env.Kafka.DLQTopic(), func(m events.Message) error {
+	err := e.Kafka.ReadAll(ctx, e.Kafka.DLQTopic(), func(m events.Message) error {
 		if ev, err := events.Decode(m.Value); err == nil && ev.JobID == j.Name && ev.Transform == j.Transform.Name && ev.Version == j.Transform.Version {
 			dead[ev.AssetID] = true
 		}
@@ -120,6 +130,40 @@ func (r *Job) deadLettered(ctx context.Context) (map[assets.ID]bool, error) {
 		return nil, fmt.Errorf("completeness pass: read the dead letters: %w", err)
 	}
 	return dead, nil
+}
+
+// Missing is what a completeness pass of job id finds now: the assets in
+// its scope without its result, dead letters aside (the first limit of
+// them; all if limit is 0), how many there are, and how many it checked.
+func (e *Env) Missing(ctx context.Context, id string, limit int) (ids []assets.ID, n, checked int64, err error) {
+	rec, err := e.Store.Job(ctx, id)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	j, err := job.Read([]byte(rec.Spec))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("job %s: its spec: %w", id, err)
+	}
+	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+		return nil, 0, 0, fmt.Errorf("job %s is a dry-run delete: it leaves no result in the store to check", id)
+	}
+	src, err := e.Source(ctx, j, nil)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Store: e.Store, Log: e.Log}, src, nil)
+	lacking, checked, _, err := e.lacking(ctx, j, sc)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, it := range lacking {
+		if limit > 0 && len(ids) == limit {
+			break
+		}
+		ids = append(ids, it.ID)
+	}
+	return ids, int64(len(lacking)), checked, nil
 }
 
 // isIncomplete reports whether err ends the job incomplete.
