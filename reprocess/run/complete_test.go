@@ -111,6 +111,21 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 				rec.Status != control.Incomplete || rec.Counters["missing"] != want {
 				t.Errorf("writes always lost: %v; job %s, missing %d; want incomplete with the %d assets lacking", err, rec.Status, rec.Counters["missing"], want)
 			}
+
+			// Run again once the store keeps writes: the scan is done, the
+			// pass applies what is missing.
+			lossy.mu.Lock()
+			lossy.cut = 0
+			lossy.mu.Unlock()
+			r, err = e.Start(ctx, specOf(t, strings.Replace(spec(t, name, c.mode).Text, "name: tag,", "name: tag2,", 1)), run.Options{Workers: c.workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Run(ctx)
+			rec, _ = e.Store.Job(ctx, name)
+			if n := lacking(t, e, "tag2"); err != nil || n != 0 || rec.Status != control.Succeeded || rec.Counters["missing"] != 0 {
+				t.Errorf("incomplete job run again: %v; job %s, %d lacking, missing counter %d; want succeeded with none", err, rec.Status, n, rec.Counters["missing"])
+			}
 		})
 	}
 }
