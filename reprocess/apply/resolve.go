@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/reprocess/reprocess/assets"
@@ -11,6 +12,41 @@ import (
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform"
 )
+
+// Kind is how a job's transform is made.
+type Kind string
+
+// Kinds, in the order Which tries them.
+const (
+	KindGo    Kind = "go"    // registered in this binary
+	KindCEL   Kind = "cel"   // declared by the spec's facts
+	KindStock Kind = "stock" // one of job.StockNames, built from the spec
+)
+
+// Which is the one place that decides which transform job j runs, for
+// the processors, the job checks, plan and its preview: a Go transform of
+// reg at the job's name and version first, then the facts the spec
+// declares, then the stock transform of that name. Anything else is
+// ErrUnknownTransform, saying what would do.
+func Which(j *job.Job, reg *transform.Registry) (Kind, error) {
+	t := j.Transform
+	regErr := fmt.Errorf("transform %s v%d: this process has no Go transforms", t.Name, t.Version)
+	if reg != nil {
+		_, err := reg.Lookup(t.Name, t.Version)
+		if err == nil {
+			return KindGo, nil
+		}
+		regErr = err
+	}
+	switch {
+	case j.Facts != nil:
+		return KindCEL, nil
+	case t.Stock():
+		return KindStock, nil
+	}
+	return "", fmt.Errorf("%w: %w; declare transform.facts for a CEL transform, or use a stock transform (%s)",
+		ErrUnknownTransform, regErr, strings.Join(job.StockNames, ", "))
+}
 
 // Stock builds a stock transform (see reprocess/transform/stock) from its job's
 // spec; it returns nil, nil for names that are not stock transforms.
@@ -52,7 +88,7 @@ func (r *Resolve) Resolve(ctx context.Context, ev events.Reprocess) (transform.T
 
 func (r *Resolve) build(ctx context.Context, ev events.Reprocess) (transform.Transform, error) {
 	regErr := errors.New("no registry")
-	if r.Registry != nil {
+	if r.Registry != nil { // a Go transform needs no job record
 		t, err := r.Registry.Lookup(ev.Transform, ev.Version)
 		if err == nil {
 			return t, nil
@@ -74,10 +110,13 @@ func (r *Resolve) build(ctx context.Context, ev events.Reprocess) (transform.Tra
 		return nil, fmt.Errorf("%w: event asks for %s v%d, job %s declares %s v%d", ErrUnknownTransform,
 			ev.Transform, ev.Version, ev.JobID, j.Transform.Name, j.Transform.Version)
 	}
-	if j.Facts != nil {
+	kind, err := Which(j, r.Registry)
+	switch {
+	case err != nil:
+		return nil, err
+	case kind == KindCEL:
 		return transform.FromCEL(j.Transform.Name, j.Transform.Version, j.Facts), nil
-	}
-	if r.Stock != nil {
+	case kind == KindStock && r.Stock != nil:
 		t, err := r.Stock(j)
 		if err != nil {
 			return nil, fmt.Errorf("%w: job %s: %w", ErrUnknownTransform, ev.JobID, err)
@@ -86,5 +125,5 @@ func (r *Resolve) build(ctx context.Context, ev events.Reprocess) (transform.Tra
 			return t, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %v", ErrUnknownTransform, regErr)
+	return nil, fmt.Errorf("%w: %v, and this processor builds no stock transforms", ErrUnknownTransform, regErr)
 }

@@ -47,6 +47,9 @@ func TestSampleOutcomes(t *testing.T) {
 		{"delete", "{name: delete, version: 1, dry_run: false}", "delete", "deleted", "", "", " -> ", ": deleted"},
 		{"reindex", "{name: reindex, version: 3, index: docs, mapping_version: 3}", "reindex", "applied", "", "", "2 -> 3", "Elasticsearch index docs"},
 		{"export", "{name: export, version: 1, dir: /nowhere, format: jsonl}", "export", "applied", "", "", " -> 1", "jsonl files under /nowhere"},
+		{"service facts", "{name: service_facts, version: 1, service: {url: 'http://127.0.0.1:1/facts', fields: [title]}}", "service_facts", "applied", "", "", " -> 1", "asks an HTTP endpoint"},
+		{"reverse index", "{name: reverse_index, version: 1, reverse_index: {field: owner}}", "reverse_index", "applied", "", "", " -> 1", "reverse-index table"},
+		{"workflow", "{name: workflow, version: 1, workflow: {name: thumbnail, topic: thumbs}}", "workflow", "applied", "", "", " -> 1", "CloudEvent per asset"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := read(t, fmt.Sprintf(`name: outcome

@@ -127,7 +127,7 @@ type Filter struct {
 type Transform struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
-	Kind    string `json:"kind"` // go, cel, delete, reindex, export
+	Kind    string `json:"kind"` // go, cel, or the stock transform's name
 	// Effect, for reindex and export, is the write outside the store
 	// that the plan does not make: their samples show only the marker.
 	Effect string `json:"effect,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/transform"
@@ -17,38 +18,51 @@ type resolved struct {
 	info Transform
 }
 
-// transform finds the job's transform as a processor would (a registered
-// Go transform first, then the spec's facts, then a stock transform).
-// Reindex and export write outside the store when applied, so they are
-// not run: a stand-in shows the marker they would set.
+// transform finds the job's transform as a processor would (apply.Which
+// decides which). A stock transform that acts outside the store when
+// applied is not run: a stand-in shows the marker it would set and its
+// effect is described. The delete transform is run: it only decides.
 func (e *Env) transform(j *job.Job) (resolved, error) {
 	spec := j.Transform
 	r := resolved{info: Transform{Name: spec.Name, Version: spec.Version}}
-	if e.Transforms != nil {
-		if t, err := e.Transforms.Lookup(spec.Name, spec.Version); err == nil {
-			r.t, r.info.Kind = t, "go"
-			return r, nil
-		}
+	kind, err := apply.Which(j, e.Transforms)
+	if err != nil {
+		return r, run.Invalid(err)
 	}
+	r.info.Kind = string(kind)
 	switch {
-	case j.Facts != nil:
-		r.t, r.info.Kind = transform.FromCEL(spec.Name, spec.Version, j.Facts), "cel"
+	case kind == apply.KindGo:
+		r.t, _ = e.Transforms.Lookup(spec.Name, spec.Version)
+	case kind == apply.KindCEL:
+		r.t = transform.FromCEL(spec.Name, spec.Version, j.Facts)
 	case spec.Name == "delete":
-		t, err := (&stock.Builder{}).Build(j)
-		if err != nil {
+		if r.t, err = (&stock.Builder{}).Build(j); err != nil {
 			return r, err
 		}
-		r.t, r.info.Kind = t, "delete"
-	case spec.Name == "reindex":
-		r.t, r.info.Kind = markerOnly{spec.Name, spec.Version}, "reindex"
-		r.info.Effect = fmt.Sprintf("indexes each asset into Elasticsearch index %s (mapping_version %d); not done by the plan", spec.Index, spec.MappingVersion)
-	case spec.Name == "export":
-		r.t, r.info.Kind = markerOnly{spec.Name, spec.Version}, "export"
-		r.info.Effect = fmt.Sprintf("appends each asset to %s files under %s; not done by the plan", spec.Format, spec.Dir)
+		r.info.Kind = "delete"
 	default:
-		return r, run.Invalid(fmt.Errorf("transform %s v%d: not registered in this binary nor declared by transform.facts; use delete, reindex or export for a stock transform", spec.Name, spec.Version))
+		r.t, r.info.Kind, r.info.Effect = markerOnly{spec.Name, spec.Version}, spec.Name, effect(spec)
 	}
 	return r, nil
+}
+
+// effect describes what a stock transform does outside the store, which
+// the plan does not do.
+func effect(t job.Transform) string {
+	var what string
+	switch t.Name {
+	case "reindex":
+		what = fmt.Sprintf("indexes each asset into Elasticsearch index %s (mapping_version %d)", t.Index, t.MappingVersion)
+	case "export":
+		what = fmt.Sprintf("appends each asset to %s files under %s", t.Format, t.Dir)
+	case "service_facts":
+		what = "asks an HTTP endpoint for each asset's facts"
+	case "reverse_index":
+		what = "writes each asset's (value, asset id) row into a reverse-index table"
+	case "workflow":
+		what = "sends one CloudEvent per asset to its workflow"
+	}
+	return what + "; not done by the plan"
 }
 
 // markerOnly stands in for a transform whose effect is outside the

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reprocess/reprocess/reprocess/control"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/apply"
+	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform/stock"
 )
@@ -70,24 +71,16 @@ func (e *Env) checkTypes(ctx context.Context, j *job.Job) error {
 // ErrOverBudget fails a job that dead-lettered more than its budget.
 var ErrOverBudget = errors.New("over the job's error budget")
 
-// checkTransform refuses a job whose transform no processor could apply:
-// declared by facts in the spec, a stock transform, or registered in this
-// binary.
+// checkTransform refuses a job whose transform no processor could apply
+// (apply.Which decides), and a reverse index on a store without one.
 func (e *Env) checkTransform(j *job.Job) error {
-	t := j.Transform
-	if t.Name == "reverse_index" {
+	if j.Transform.Name == "reverse_index" {
 		if _, ok := e.Store.Store.(assets.ReverseIndexer); !ok {
 			return invalid(fmt.Errorf("transform reverse_index: %w", stock.ErrNoReverseIndex))
 		}
 	}
-	if j.Facts != nil || t.Stock() {
-		return nil
-	}
-	if e.Transforms == nil {
-		return invalid(fmt.Errorf("transform %s v%d: this process has no Go transforms; declare transform.facts or use a stock transform (%s)", t.Name, t.Version, strings.Join(job.StockNames, ", ")))
-	}
-	if _, err := e.Transforms.Lookup(t.Name, t.Version); err != nil {
-		return invalid(fmt.Errorf("transform: %w; declare transform.facts for a CEL transform, or use a stock transform (%s)", err, strings.Join(job.StockNames, ", ")))
+	if _, err := apply.Which(j, e.Transforms); err != nil {
+		return invalid(err)
 	}
 	return nil
 }
