@@ -3,7 +3,7 @@
 //	pending -> running <-> paused -> succeeded | failed | cancelled
 //	running | paused -> interrupted -> running (run again) | cancelled
 //	running -> applying -> succeeded | failed | cancelled
-//	running -> incomplete -> running (run again)
+//	running | applying -> incomplete -> running (run again)
 //
 // A job whose completeness pass still finds assets in its scope without
 // its result ends incomplete, with their count, never succeeded.
@@ -56,7 +56,7 @@ var next = map[string][]string{
 	Pending: {Running, Cancelled},
 	// A running job may be started again: a scan restarted after a crash.
 	Running:     {Running, Paused, Succeeded, Failed, Cancelled, Interrupted, Applying, Incomplete},
-	Applying:    {Running, Succeeded, Failed, Cancelled},
+	Applying:    {Running, Succeeded, Failed, Cancelled, Incomplete},
 	Paused:      {Running, Cancelled, Interrupted},
 	Interrupted: {Running, Cancelled},
 	// A finished job may run again: its checkpoints make that a resume.

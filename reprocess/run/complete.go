@@ -68,6 +68,52 @@ func (r *Job) complete(ctx, workers context.Context) error {
 	}
 }
 
+// checkApplying is the completeness pass of an async job that processors
+// elsewhere end (worker.Complete): what lacks the result is published
+// again and counted as emitted, so the job stays applying until it is
+// handled too; after CompleteRounds such rounds what still lacks it is
+// missing. A job whose scope cannot be walked again (an id list read
+// from standard input) is not checked, with a warning.
+func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missing int64, again bool, err error) {
+	log := e.Log.With("job", j.Name)
+	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+		return 0, false, nil
+	}
+	if j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
+		log.Warn("completeness pass skipped: the job's ids came from standard input, which cannot be read again")
+		return 0, false, nil
+	}
+	src, err := e.Source(ctx, j, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("completeness pass: %w", err)
+	}
+	pub, err := e.Kafka.NewPublisher("reprocess/complete/" + j.Name)
+	if err != nil {
+		return 0, false, err
+	}
+	defer pub.Close()
+	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Store: e.Store, Log: e.Log}, src, pub)
+	lacking, checked, dead, err := e.lacking(ctx, j, sc)
+	if err != nil {
+		return 0, false, err
+	}
+	log.Info("completeness pass", "round", round+1, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
+	n := int64(len(lacking))
+	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"missing": n}); err != nil {
+		return 0, false, err
+	}
+	if n == 0 || round >= int64(CompleteRounds) {
+		return n, false, nil
+	}
+	// Counted before they are sent: a processor reporting them handled
+	// must find them emitted, or no report after it ends the job.
+	if err := e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": n, "reemitted": n, "complete_rounds": 1}); err != nil {
+		return 0, false, err
+	}
+	return n, true, sc.Reemit(ctx, lacking)
+}
+
 // drain waits until the events emitted again were handled: this run's
 // count of handled events reaches its emitted count and the transform's
 // group has nothing left on the topic (events of an earlier run queued

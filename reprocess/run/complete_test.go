@@ -179,3 +179,55 @@ func TestResumedJobWithEventsStillQueued(t *testing.T) {
 		t.Errorf("job %s with %d assets lacking the result (%d lacked it after the stop); want succeeded with none", rec.Status, n, queued)
 	}
 }
+
+// An async job that processors elsewhere end (applying) gets the pass
+// too, from the process that ends it: writes the store lost are emitted
+// again and the job waits for them; writes lost every time end it
+// incomplete.
+func TestApplyingJobEndsByTheStore(t *testing.T) {
+	ctx := context.Background()
+	var lossy *lossyStore
+	e := newEnv(t, 300, func(s assets.Store) assets.Store {
+		lossy = &lossyStore{Store: s, cut: 32, times: 1, lost: map[assets.ID]int{}}
+		return lossy
+	})
+	downableKafka(t, e) // a broker of its own address: no in-process workers
+	for _, c := range []struct {
+		name, transform string
+		times           int
+		status          string
+	}{{"heals", "tag", 1, control.Succeeded}, {"lost", "tag2", 1 << 30, control.Incomplete}} {
+		lossy.mu.Lock()
+		lossy.times, lossy.lost = c.times, map[assets.ID]int{}
+		lossy.mu.Unlock()
+		j := specOf(t, strings.Replace(spec(t, c.name, "").Text, "name: tag,", "name: "+c.transform+",", 1))
+		r, err := e.Start(ctx, j, run.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stop := runWorker(t, e, j)
+		var rec assets.Job
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if rec, err = e.Store.Job(ctx, j.Name); err == nil && rec.Status != control.Applying {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: job %s with counters %v a minute after its scan", c.name, rec.Status, rec.Counters)
+			}
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		n := int64(lacking(t, e, c.transform))
+		want := int64(0)
+		if c.status == control.Incomplete {
+			want = int64(len(lossy.lost))
+		}
+		if rec.Status != c.status || n != want || rec.Counters["missing"] != want || len(lossy.lost) == 0 {
+			t.Errorf("%s: job %s, %d assets lacking the result, missing counter %d (%d writes lost); want %s with %d", c.name, rec.Status, n, rec.Counters["missing"], len(lossy.lost), c.status, want)
+		}
+	}
+}

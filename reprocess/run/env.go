@@ -152,6 +152,9 @@ func (e *Env) Worker(dlq worker.DeadLetters, cfg worker.Config) (w *worker.Worke
 	if cfg.OnSuccess == nil {
 		cfg.OnSuccess = e.onSuccess
 	}
+	if cfg.Check == nil {
+		cfg.Check = e.checkApplying
+	}
 	cfg.Apply = &apply.Handler{Store: e.Store, Transforms: &apply.Resolve{Registry: e.Transforms, Jobs: e.Store, Stock: b.Build}, Log: e.Log}
 	cfg.DLQ, cfg.Log = dlq, e.Log
 	if w, err = worker.New(cfg); err != nil {

@@ -457,7 +457,7 @@ func (e *Env) applying(ctx context.Context, id string) error {
 	if _, err := control.Transition(ctx, e.Store, id, control.Applying, nil); err != nil {
 		return err
 	}
-	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag, e.onSuccess)
+	_, err := worker.Complete(ctx, e.Store, id, e.Kafka.Lag, e.checkApplying, e.onSuccess)
 	return err
 }
 

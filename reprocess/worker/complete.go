@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
@@ -19,6 +20,12 @@ type LagFunc func(ctx context.Context, group string) (int64, error)
 // error fails the job instead.
 type OnSuccess func(ctx context.Context, j *job.Job) error
 
+// Check is a job's completeness pass once its processors handled every
+// event, round the number of passes that came before: it returns how
+// many assets of its scope lack its result, and again when it emitted
+// their events once more (the job then waits for them too).
+type Check func(ctx context.Context, j *job.Job, round int64) (missing int64, again bool, err error)
+
 // Complete ends job id once its scan is done (control.Applying) and the
 // processors, wherever they run, have handled every event it emitted:
 // their reported counts reach its emitted count, or, when a killed
@@ -29,8 +36,10 @@ type OnSuccess func(ctx context.Context, j *job.Job) error
 // calls it after adding its counts to the job's record, the scan's last
 // included, so whichever adds the last ones ends the job. It reports
 // whether it did; a job in any other state is left as it is. A job that
-// would succeed takes onSuccess (nil: none) first.
-func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, onSuccess OnSuccess) (bool, error) {
+// would succeed takes its completeness pass, check (nil: none), first:
+// what it emitted again keeps the job applying, and what still lacks the
+// result after it ends the job incomplete; then onSuccess (nil: none).
+func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, check Check, onSuccess OnSuccess) (bool, error) {
 	rec, err := s.Job(ctx, id)
 	if errors.Is(err, assets.ErrNotFound) {
 		return false, nil
@@ -52,10 +61,30 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, on
 		}
 	}
 	to, edit := control.Succeeded, func(*assets.Job) {}
-	if over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled); over != "" {
+	over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled)
+	if over == "" && check != nil {
+		j, err := job.Compile(spec)
+		if err != nil {
+			return false, err
+		}
+		missing, again, err := check(ctx, j, rec.Counters["complete_rounds"])
+		switch {
+		case err != nil:
+			return false, err
+		case again:
+			return false, nil
+		case missing > 0:
+			to, edit = control.Incomplete, func(j *assets.Job) {
+				j.Error = fmt.Sprintf("%d assets in its scope lack its result (list them: reprocess job missing %s)", missing, id)
+			}
+		}
+	}
+	if over != "" {
 		to, edit = control.Failed, func(j *assets.Job) { j.Error = "over its error budget: " + over }
-	} else if err := finish(ctx, spec, onSuccess); err != nil {
-		to, edit = control.Failed, func(j *assets.Job) { j.Error = err.Error() }
+	} else if to == control.Succeeded {
+		if ferr := finish(ctx, spec, onSuccess); ferr != nil {
+			to, edit = control.Failed, func(j *assets.Job) { j.Error = ferr.Error() }
+		}
 	}
 	_, err = control.Transition(ctx, s, id, to, edit)
 	if errors.Is(err, control.ErrTransition) { // another process ended it first

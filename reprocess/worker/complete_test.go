@@ -56,7 +56,7 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 				}
 			}
 			finished := 0
-			done, err := worker.Complete(ctx, s, "j", lag, func(context.Context, *job.Job) error { finished++; return tc.finish })
+			done, err := worker.Complete(ctx, s, "j", lag, nil, func(context.Context, *job.Job) error { finished++; return tc.finish })
 			if err != nil || done != tc.done {
 				t.Fatalf("Complete = %v, %v; want %v", done, err, tc.done)
 			}

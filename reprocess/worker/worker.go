@@ -57,6 +57,9 @@ type Config struct {
 	// OnSuccess, if set, is taken for each job this worker ends, before
 	// it is recorded succeeded (see Complete).
 	OnSuccess OnSuccess
+	// Check, if set, is the completeness pass of each job this worker
+	// would end (see Complete).
+	Check Check
 	// Throttle, if set, is where the worker reads each job's shared rate
 	// (every second); it applies the job's events at its share of it.
 	Throttle throttle.RateReader
@@ -178,7 +181,7 @@ const ReportEvery = 2 * time.Second
 func (w *Worker) reportEvery(ctx context.Context, interval time.Duration, lag LagFunc) (stop func()) {
 	report := func(ctx context.Context) {
 		for _, id := range w.counts.Report(ctx, w.cfg.Reports, w.cfg.Log) {
-			if done, err := Complete(ctx, w.cfg.Reports, id, lag, w.cfg.OnSuccess); err != nil {
+			if done, err := Complete(ctx, w.cfg.Reports, id, lag, w.cfg.Check, w.cfg.OnSuccess); err != nil {
 				w.cfg.Log.Warn("end the job if all its events are handled", "job", id, "error", err)
 			} else if done {
 				w.cfg.Log.Info("job done: every event it emitted is handled", "job", id)
