@@ -21,9 +21,10 @@ func (a *app) jobCmd() *cobra.Command {
 		Long: `Jobs live in the store: pending -> running <-> paused -> succeeded |
 failed | cancelled | incomplete. A job ends succeeded only when its
 completeness pass, walking its scope in the store, finds every asset with
-its result; else incomplete, with the count in its "missing" counter. Pausing makes a running scan wait before its next page
-(events already published are still applied); resuming lets it go on from
-its checkpoints; cancelling stops it for good. A scan started again with the
+its result; else incomplete, with the count in its "lacking" counter
+(job missing lists them). Pausing makes a running scan wait before its
+next page (events already published are still applied); resuming lets it
+go on from its checkpoints; cancelling stops it for good. A scan started again with the
 same job name resumes from its checkpoints. While a process (run, scan,
 serve, worker) holds the embedded store, these commands go through its
 control socket, <data-dir>/control.sock.`,
@@ -137,7 +138,7 @@ func (a *app) jobMissingCmd(output *string) *cobra.Command {
 		Long: `Walk the job's scope in the store, as its scan and its completeness pass do
 (the filter applied), and list the assets that do not carry the job's
 transform at its version (for a deleting job: that still exist). Dead
-letters are left out: dlq list shows those. An incomplete job's "missing"
+letters are left out: dlq list shows those. An incomplete job's "lacking"
 counter is what its last pass found; this is what the store holds now.`,
 		Example: "  reprocess job missing orient-v2\n  reprocess job missing orient-v2 --limit 0 -o json",
 		Args:    cobra.ExactArgs(1),

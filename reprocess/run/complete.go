@@ -34,7 +34,7 @@ func (e *IncompleteError) Error() string {
 // exist), leaves out those dead-lettered (counted as such), emits the
 // others again and waits until they are handled, at most CompleteRounds
 // times; what a last walk still finds is an *IncompleteError.
-// The job's "missing" counter is set to what the last walk found.
+// The job's "lacking" counter is set to what the last walk found.
 func (r *Job) complete(ctx, workers context.Context) error {
 	j := r.spec
 	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
@@ -47,7 +47,7 @@ func (r *Job) complete(ctx, workers context.Context) error {
 			return err
 		}
 		r.log.Info("completeness pass", "round", round, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
-		if err := r.env.Store.SetJobCounters(ctx, j.Name, map[string]int64{"missing": int64(len(lacking))}); err != nil {
+		if err := r.env.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": int64(len(lacking))}); err != nil {
 			return err
 		}
 		if len(lacking) == 0 {
@@ -100,7 +100,7 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	}
 	log.Info("completeness pass", "round", round+1, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
 	n := int64(len(lacking))
-	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"missing": n}); err != nil {
+	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": n}); err != nil {
 		return 0, false, err
 	}
 	if n == 0 || round >= int64(CompleteRounds) {

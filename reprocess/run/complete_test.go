@@ -91,8 +91,8 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 			if n := lacking(t, e, "tag"); n != 0 || rec.Status != control.Succeeded {
 				t.Errorf("job %s with %d assets lacking the result; want succeeded with none", rec.Status, n)
 			}
-			if rec.Counters["reemitted"] != int64(len(lossy.lost)) || len(lossy.lost) == 0 || rec.Counters["missing"] != 0 {
-				t.Errorf("counters %v; want reemitted = the %d lost writes, missing 0", rec.Counters, len(lossy.lost))
+			if rec.Counters["reemitted"] != int64(len(lossy.lost)) || len(lossy.lost) == 0 || rec.Counters["lacking"] != 0 {
+				t.Errorf("counters %v; want reemitted = the %d lost writes, lacking 0", rec.Counters, len(lossy.lost))
 			}
 
 			lossy.mu.Lock()
@@ -108,8 +108,8 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 			rec, _ = e.Store.Job(ctx, name)
 			want := int64(lacking(t, e, "tag2"))
 			if !errors.As(err, &ie) || ie.Missing != want || want != int64(len(lossy.lost)) || want == 0 ||
-				rec.Status != control.Incomplete || rec.Counters["missing"] != want {
-				t.Errorf("writes always lost: %v; job %s, missing %d; want incomplete with the %d assets lacking", err, rec.Status, rec.Counters["missing"], want)
+				rec.Status != control.Incomplete || rec.Counters["lacking"] != want {
+				t.Errorf("writes always lost: %v; job %s, lacking %d; want incomplete with the %d assets lacking", err, rec.Status, rec.Counters["lacking"], want)
 			}
 
 			// Run again once the store keeps writes: the scan is done, the
@@ -123,8 +123,8 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 			}
 			err = r.Run(ctx)
 			rec, _ = e.Store.Job(ctx, name)
-			if n := lacking(t, e, "tag2"); err != nil || n != 0 || rec.Status != control.Succeeded || rec.Counters["missing"] != 0 {
-				t.Errorf("incomplete job run again: %v; job %s, %d lacking, missing counter %d; want succeeded with none", err, rec.Status, n, rec.Counters["missing"])
+			if n := lacking(t, e, "tag2"); err != nil || n != 0 || rec.Status != control.Succeeded || rec.Counters["lacking"] != 0 {
+				t.Errorf("incomplete job run again: %v; job %s, %d lacking, lacking counter %d; want succeeded with none", err, rec.Status, n, rec.Counters["lacking"])
 			}
 		})
 	}
@@ -226,8 +226,8 @@ func TestApplyingJobEndsByTheStore(t *testing.T) {
 		if c.status == control.Incomplete {
 			want = int64(len(lossy.lost))
 		}
-		if rec.Status != c.status || n != want || rec.Counters["missing"] != want || len(lossy.lost) == 0 {
-			t.Errorf("%s: job %s, %d assets lacking the result, missing counter %d (%d writes lost); want %s with %d", c.name, rec.Status, n, rec.Counters["missing"], len(lossy.lost), c.status, want)
+		if rec.Status != c.status || n != want || rec.Counters["lacking"] != want || len(lossy.lost) == 0 {
+			t.Errorf("%s: job %s, %d assets lacking the result, lacking counter %d (%d writes lost); want %s with %d", c.name, rec.Status, n, rec.Counters["lacking"], len(lossy.lost), c.status, want)
 		}
 	}
 }
