@@ -84,7 +84,7 @@ func benchPublish(b *testing.B, where kafka.Config) (rate float64, topic, payloa
 	for w := range 4 {
 		g.Go(func() error {
 			for i := w * 500; i < len(evs); i += 4 * 500 {
-				if err := pub.Emit(context.Background(), evs[i:min(i+500, len(evs))]); err != nil {
+				if _, err := pub.Emit(context.Background(), evs[i:min(i+500, len(evs))]); err != nil {
 					return err
 				}
 			}

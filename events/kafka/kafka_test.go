@@ -217,7 +217,7 @@ func TestEmitReturnsOnCancelWhileKafkaIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := []events.Reprocess{{SchemaVersion: events.SchemaVersion, JobID: "j", AssetID: assets.NewID(time.Now()), Transform: "t", Version: 1, Attempt: 1}}
-	if err := pub.Emit(context.Background(), evs); err != nil {
+	if _, err := pub.Emit(context.Background(), evs); err != nil {
 		t.Fatalf("emit while the broker is up: %v", err)
 	}
 	// The broker goes down: every produce request's connection drops.
@@ -228,7 +228,7 @@ func TestEmitReturnsOnCancelWhileKafkaIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err = pub.Emit(ctx, evs)
+	_, err = pub.Emit(ctx, evs)
 	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > 5*time.Second {
 		t.Errorf("emit while the broker is down: %v after %s; want the context's error within 5s", err, took.Round(time.Millisecond))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,12 +61,12 @@ func (c *Cluster) NewPublisher(source string, opts ...kgo.Opt) (*Publisher, erro
 }
 
 // Emit publishes evs and returns once Kafka acknowledged every one, with
-// the first error, or when ctx ends: a broker that is down is waited for
+// how many it acknowledged and the first error, or when ctx ends: a broker that is down is waited for
 // (records are retried until it answers) but never past ctx, so a stopped
 // process does not hang on acknowledgements that are not coming. Events
 // not acknowledged may still reach Kafka; a caller checkpoints only after
 // a nil return. Records of one asset keep their order (key = asset id).
-func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
+func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) (int, error) {
 	if p.acks != nil {
 		defer func(start time.Time) { p.acks.Observe(time.Since(start).Seconds()) }(time.Now())
 	}
@@ -73,15 +74,20 @@ func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
+		acked atomic.Int64
 	)
 	for _, e := range evs {
 		m, err := events.Encode(e, p.source)
 		if err != nil {
-			return err
+			wg.Wait()
+			return int(acked.Load()), err
 		}
 		wg.Add(1)
 		p.cl.Produce(ctx, record(p.topic, m), func(_ *kgo.Record, err error) {
 			defer wg.Done()
+			if err == nil {
+				acked.Add(1)
+			}
 			if err != nil {
 				mu.Lock()
 				if first == nil {
@@ -91,23 +97,23 @@ func (p *Publisher) Emit(ctx context.Context, evs []events.Reprocess) error {
 			}
 		})
 	}
-	acked := make(chan struct{})
-	go func() { wg.Wait(); close(acked) }()
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
 	select {
-	case <-acked:
+	case <-all:
 	case <-ctx.Done():
 		// Records whose context ended fail as soon as a broker answers;
 		// waiting briefly for that keeps them from failing the records a
 		// later Emit queues behind them on the same partitions.
 		select {
-		case <-acked:
+		case <-all:
 		case <-time.After(settleAfterStop):
 		}
-		return fmt.Errorf("publish %d events to %s: stopped waiting for acknowledgements: %w", len(evs), p.topic, context.Cause(ctx))
+		return int(acked.Load()), fmt.Errorf("publish %d events to %s: stopped waiting for acknowledgements: %w", len(evs), p.topic, context.Cause(ctx))
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return first
+	return int(acked.Load()), first
 }
 
 // settleAfterStop bounds how long Emit still waits for its records to

@@ -51,9 +51,9 @@ func TestTransitions(t *testing.T) {
 
 type counting struct{ n atomic.Int64 }
 
-func (c *counting) Emit(_ context.Context, evs []events.Reprocess) error {
+func (c *counting) Emit(_ context.Context, evs []events.Reprocess) (int, error) {
 	c.n.Add(int64(len(evs)))
-	return nil
+	return len(evs), nil
 }
 
 // TestPauseResumeCancelARunningScan pauses a throttled scan, checks that

@@ -86,7 +86,7 @@ func (d *DLQ) Replay(ctx context.Context, job string) (int, error) {
 		}
 		ev.Attempt = max(ev.Attempt, 1) + 1
 		ev.EmittedAt = time.Now().UTC()
-		if err := pub.Emit(ctx, []events.Reprocess{ev}); err != nil {
+		if _, err := pub.Emit(ctx, []events.Reprocess{ev}); err != nil {
 			return err
 		}
 		n++

@@ -56,6 +56,8 @@ func TestScannedJobEndsWhenItsProcessorsDo(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	rec, _ := e.Store.Job(ctx, j.Name)
+	assetstest.Ledger(t, rec)
 }
 
 // A run following processors in other processes ends with their counts,

@@ -56,8 +56,9 @@ func (r *Job) complete(ctx, workers context.Context) error {
 		if round > CompleteRounds {
 			return &IncompleteError{Job: j.Name, Missing: int64(len(lacking))}
 		}
-		r.reemitted.Add(int64(len(lacking)))
-		if err := r.scan.Reemit(ctx, lacking); err != nil {
+		n, err := r.scan.Reemit(ctx, lacking)
+		r.reemitted.Add(int64(n))
+		if err != nil {
 			return err
 		}
 		if r.async {
@@ -111,7 +112,11 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	if err := e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": n, "reemitted": n, "complete_rounds": 1}); err != nil {
 		return 0, false, err
 	}
-	return n, true, sc.Reemit(ctx, lacking)
+	sent, err := sc.Reemit(ctx, lacking)
+	if int64(sent) < n { // what was not sent is not counted
+		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": int64(sent) - n, "reemitted": int64(sent) - n}))
+	}
+	return n, true, nil
 }
 
 // drain waits until the events emitted again were handled: this run's

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
 )
@@ -88,6 +89,7 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec, _ := e.Store.Job(ctx, "heal-"+c.name)
+			assetstest.Ledger(t, rec)
 			if n := lacking(t, e, "tag"); n != 0 || rec.Status != control.Succeeded {
 				t.Errorf("job %s with %d assets lacking the result; want succeeded with none", rec.Status, n)
 			}
@@ -106,6 +108,7 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 			err = r.Run(ctx)
 			var ie *run.IncompleteError
 			rec, _ = e.Store.Job(ctx, name)
+			assetstest.Ledger(t, rec)
 			want := int64(lacking(t, e, "tag2"))
 			if !errors.As(err, &ie) || ie.Missing != want || want != int64(len(lossy.lost)) || want == 0 ||
 				rec.Status != control.Incomplete || rec.Counters["lacking"] != want {
@@ -123,6 +126,7 @@ func TestCompletenessPassJudgesByTheStore(t *testing.T) {
 			}
 			err = r.Run(ctx)
 			rec, _ = e.Store.Job(ctx, name)
+			assetstest.Ledger(t, rec)
 			if n := lacking(t, e, "tag2"); err != nil || n != 0 || rec.Status != control.Succeeded || rec.Counters["lacking"] != 0 {
 				t.Errorf("incomplete job run again: %v; job %s, %d lacking, lacking counter %d; want succeeded with none", err, rec.Status, n, rec.Counters["lacking"])
 			}
@@ -175,6 +179,7 @@ func TestResumedJobWithEventsStillQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := e.Store.Job(context.Background(), "queued")
+	assetstest.Ledger(t, rec)
 	if n := lacking(t, e, "tag"); n != 0 || rec.Status != control.Succeeded || queued == 0 {
 		t.Errorf("job %s with %d assets lacking the result (%d lacked it after the stop); want succeeded with none", rec.Status, n, queued)
 	}
@@ -221,6 +226,8 @@ func TestApplyingJobEndsByTheStore(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
+		rec, _ = e.Store.Job(ctx, j.Name) // the worker's last report
+		assetstest.Ledger(t, rec)
 		n := int64(lacking(t, e, c.transform))
 		want := int64(0)
 		if c.status == control.Incomplete {

@@ -236,6 +236,7 @@ func TestSyncJobEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assetstest.Ledger(t, rec)
 	if p.Emitted != 300 || p.Outcomes[apply.Applied] != 300 || p.Handled != 300 {
 		t.Errorf("progress %+v; want 300 emitted and applied", p)
 	}
@@ -298,6 +299,8 @@ func TestAsyncJobWithInProcessWorkers(t *testing.T) {
 	if p.Emitted != 400 || p.Outcomes[apply.Applied] != 400 || p.Outcomes[worker.DeadLettered] != 0 {
 		t.Errorf("progress %+v; want 400 emitted and applied", p)
 	}
+	rec, _ := e.Store.Job(ctx, "async")
+	assetstest.Ledger(t, rec)
 }
 
 // A transform that is neither declared by facts, stock, nor registered is
@@ -429,6 +432,8 @@ func TestErrorBudget(t *testing.T) {
 	if err := r.Run(ctx); err != nil {
 		t.Fatalf("within budget: %v", err)
 	}
+	rec, _ = e.Store.Job(ctx, "allowed")
+	assetstest.Ledger(t, rec)
 	if p := r.Progress(ctx); p.Outcomes[worker.DeadLettered] == 0 || p.Outcomes[apply.Applied] == 0 {
 		t.Errorf("outcomes %v; want some applied and some dead-lettered", p.Outcomes)
 	}
@@ -463,6 +468,7 @@ func TestInterruptedJobResumes(t *testing.T) {
 	}
 	started := rec.StartedAt
 	rec, _ = e.Store.Job(context.Background(), "stopme")
+	assetstest.Ledger(t, rec)
 	second := r.Progress(context.Background()).Emitted
 	if rec.Status != control.Succeeded || first+second < 600 || first == 0 {
 		t.Errorf("resumed: %s after %d then %d events; want succeeded with all 600", rec.Status, first, second)

@@ -39,18 +39,18 @@ type collector struct {
 	failAfter int
 }
 
-func (c *collector) Emit(_ context.Context, evs []events.Reprocess) error {
+func (c *collector) Emit(_ context.Context, evs []events.Reprocess) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failAfter > 0 && c.batches == c.failAfter {
 		c.failAfter = 0
-		return errors.New("injected crash")
+		return 0, errors.New("injected crash")
 	}
 	c.batches++
 	for _, e := range evs {
 		c.ids[e.AssetID]++
 	}
-	return nil
+	return len(evs), nil
 }
 
 // TestBackupSourceOnARealSnapshot writes assets to the real Cassandra in

@@ -73,9 +73,10 @@ type Source interface {
 }
 
 // Emitter delivers events; Emit returns once every event was accepted
-// (acknowledged by Kafka, or applied in sync mode).
+// (acknowledged by Kafka, or applied in sync mode), with how many were,
+// also on an error: those count as emitted.
 type Emitter interface {
-	Emit(ctx context.Context, evs []events.Reprocess) error
+	Emit(ctx context.Context, evs []events.Reprocess) (accepted int, err error)
 }
 
 // Store is what the scanner needs of the asset store.
@@ -302,7 +303,6 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 		}
 	}
 	s.Stats.Batches.Add(1)
-	s.Stats.Scanned.Add(int64(len(b.Items)))
 	if err := s.cfg.Gate.Wait(ctx, func(lag int64) {
 		s.cfg.Log.Info("scan paused: processors lag", "lag", lag)
 	}); err != nil {
@@ -315,7 +315,11 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 			return err
 		}
 	}
+	// An id is counted scanned once its fate is: filtered out, or its
+	// event emitted (also from a batch that failed after some were).
+	filtered := int64(len(b.Items) - len(items))
 	if len(items) == 0 {
+		s.count(filtered, 0)
 		return nil
 	}
 	if s.cfg.Limiter != nil {
@@ -324,11 +328,19 @@ func (s *Scanner) batch(ctx context.Context, b Batch) error {
 		}
 	}
 	evs := s.events(items)
-	if err := s.emit.Emit(ctx, evs); err != nil {
+	n, err := s.emit.Emit(ctx, evs)
+	s.count(filtered, int64(n))
+	if err != nil {
 		return fmt.Errorf("emit %d events: %w", len(evs), err)
 	}
-	s.Stats.Emitted.Add(int64(len(evs)))
 	return nil
+}
+
+// count adds a batch's ids to the stats, once their fate is known.
+func (s *Scanner) count(filtered, emitted int64) {
+	s.Stats.Filtered.Add(filtered)
+	s.Stats.Emitted.Add(emitted)
+	s.Stats.Scanned.Add(filtered + emitted)
 }
 
 // events are the job's events for items.
@@ -363,7 +375,6 @@ func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
 	for _, it := range items {
 		a, err := s.asset(ctx, it)
 		if errors.Is(err, assets.ErrNotFound) {
-			s.Stats.Filtered.Add(1)
 			continue
 		}
 		if err != nil {
@@ -374,7 +385,6 @@ func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
 			return nil, fmt.Errorf("filter: %w", err)
 		}
 		if !ok {
-			s.Stats.Filtered.Add(1)
 			continue
 		}
 		if it.Type == "" {
@@ -499,12 +509,14 @@ func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset
 	return nil
 }
 
-// Reemit emits the events of items again, counted as emitted.
-func (s *Scanner) Reemit(ctx context.Context, items []Item) error {
+// Reemit emits the events of items again, returning how many were
+// accepted; those count as emitted.
+func (s *Scanner) Reemit(ctx context.Context, items []Item) (int, error) {
 	evs := s.events(items)
-	if err := s.emit.Emit(ctx, evs); err != nil {
-		return fmt.Errorf("emit %d events again: %w", len(evs), err)
+	n, err := s.emit.Emit(ctx, evs)
+	s.Stats.Emitted.Add(int64(n))
+	if err != nil {
+		return n, fmt.Errorf("emit %d events again: %w", len(evs), err)
 	}
-	s.Stats.Emitted.Add(int64(len(evs)))
-	return nil
+	return n, nil
 }

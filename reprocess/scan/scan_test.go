@@ -234,13 +234,13 @@ type failingEmitter struct {
 	n  int
 }
 
-func (f *failingEmitter) Emit(ctx context.Context, evs []events.Reprocess) error {
+func (f *failingEmitter) Emit(ctx context.Context, evs []events.Reprocess) (int, error) {
 	f.mu.Lock()
 	f.n--
 	fail := f.n < 0
 	f.mu.Unlock()
 	if fail {
-		return errors.New("injected crash")
+		return 0, errors.New("injected crash")
 	}
 	return f.Emitter.Emit(ctx, evs)
 }
@@ -317,9 +317,9 @@ func TestResumeAfterCrashSkipsNothingAndRewalksNoDoneTask(t *testing.T) {
 // countingEmitter counts events; scan tasks emit concurrently.
 type countingEmitter struct{ n atomic.Int64 }
 
-func (c *countingEmitter) Emit(_ context.Context, evs []events.Reprocess) error {
+func (c *countingEmitter) Emit(_ context.Context, evs []events.Reprocess) (int, error) {
 	c.n.Add(int64(len(evs)))
-	return nil
+	return len(evs), nil
 }
 
 func TestRateLimitHolds500PerSecond(t *testing.T) {
@@ -476,13 +476,13 @@ type idSet struct {
 	ids map[assets.ID]int
 }
 
-func (s *idSet) Emit(_ context.Context, evs []events.Reprocess) error {
+func (s *idSet) Emit(_ context.Context, evs []events.Reprocess) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ev := range evs {
 		s.ids[ev.AssetID]++
 	}
-	return nil
+	return len(evs), nil
 }
 
 // A store outage mid-task is waited out: the tasks it hit resume from

@@ -178,7 +178,7 @@ type crashingEmitter struct {
 	batches [splitWays]int // batches of each part, by its hour
 }
 
-func (c *crashingEmitter) Emit(ctx context.Context, evs []events.Reprocess) error {
+func (c *crashingEmitter) Emit(ctx context.Context, evs []events.Reprocess) (int, error) {
 	c.mu.Lock()
 	for _, ev := range evs {
 		c.ids[ev.AssetID]++
@@ -202,7 +202,7 @@ func (c *crashingEmitter) Emit(ctx context.Context, evs []events.Reprocess) erro
 		case <-ctx.Done():
 		}
 	}
-	return ctx.Err()
+	return 0, ctx.Err()
 }
 
 func TestSplitResumesEachPartAfterAKill(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -134,17 +135,23 @@ func (w *Worker) Handle(ctx context.Context, m events.Message) error {
 }
 
 // Emit applies evs in-process (sync mode, a scan.Emitter), Concurrency at
-// a time; failures go to the dead-letter topic as in async mode.
-func (w *Worker) Emit(ctx context.Context, evs []events.Reprocess) error {
+// a time; failures go to the dead-letter topic as in async mode. It
+// returns how many ended with an outcome (counted), also on an error.
+func (w *Worker) Emit(ctx context.Context, evs []events.Reprocess) (int, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.cfg.Concurrency)
+	var done atomic.Int64
 	for _, ev := range evs {
 		g.Go(func() error {
 			_, err := w.handle(ctx, &Delivery{Event: ev})
+			if err == nil {
+				done.Add(1)
+			}
 			return err
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	return int(done.Load()), err
 }
 
 // Run consumes the events topic as a member of the transform's consumer

@@ -465,7 +465,8 @@ func TestPoisonEventsGoToTheDLQAndReplay(t *testing.T) {
 		}
 		ev.Attempt++
 		replayed++
-		return pub.Emit(context.Background(), []events.Reprocess{ev})
+		_, err = pub.Emit(context.Background(), []events.Reprocess{ev})
+		return err
 	})
 	if err != nil || replayed != len(f.bad) {
 		t.Fatalf("replay: %d events, %v", replayed, err)
