@@ -29,7 +29,7 @@ func (a *app) dlqListCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List dead-lettered events",
-		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job resolution-class-v2\n  reprocess dlq list -o json",
+		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job resolution-class-v2\n  reprocess dlq list -o json\n  reprocess dlq list --job resolution-class-v2 -o ids > failed.ids",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, done, err := a.deadLetters(cmd.Context())
@@ -41,6 +41,16 @@ func (a *app) dlqListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if output == "ids" { // an id list for a job: each asset once
+				seen := map[string]bool{}
+				for _, e := range entries {
+					if !seen[e.AssetID] {
+						seen[e.AssetID] = true
+						fmt.Fprintln(cmd.OutOrStdout(), e.AssetID)
+					}
+				}
+				return nil
+			}
 			return printAs(cmd.OutOrStdout(), output, entries, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "JOB\tASSET\tTRANSFORM\tATTEMPTS\tFAILED AT\tERROR")
 				for _, e := range entries {
@@ -51,7 +61,7 @@ func (a *app) dlqListCmd() *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&job, "job", "", "only this job's events")
-	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	list.Flags().StringVarP(&output, "output", "o", "table", "table, json, or ids: each asset id once, an id list for a job (source: {kind: ids, file: ...})")
 	return list
 }
 

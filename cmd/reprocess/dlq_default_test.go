@@ -218,3 +218,56 @@ func TestSecondTerminalLeavesTheBrokerDirectory(t *testing.T) {
 		t.Errorf("a second terminal's commands touched the held store's broker directory: %v", err)
 	}
 }
+
+// Fix, then replay: replaying a transform bug's dead letters with the
+// transform unchanged says so and fails; the documented path, a job with
+// the fixed transform under a raised version over `dlq list -o ids`,
+// applies it to exactly the dead-lettered assets.
+func TestFixThenReplay(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "400", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "--data-dir", data, "run", tallerJob(t, "taller", "sync", 100000)); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	bad := heightless(t, data)
+	out, err := cli(t, "--data-dir", data, "dlq", "replay", "--job", "taller")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("all %d replayed events of job taller failed again", len(bad))) {
+		t.Errorf("replay with the bug unfixed: %v\n%s; want an error saying all %d failed again", err, out, len(bad))
+	}
+	ids, err := cli(t, "--data-dir", data, "dlq", "list", "--job", "taller", "-o", "ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(ids); len(got) != len(bad) || len(bad) == 0 {
+		t.Fatalf("dlq list -o ids: %d ids; want each of the %d dead-lettered assets once", len(got), len(bad))
+	}
+	list := filepath.Join(dir, "failed.ids")
+	os.WriteFile(list, []byte(ids), 0o600)
+	fix := filepath.Join(dir, "fix.yaml")
+	os.WriteFile(fix, []byte(`name: taller-fix
+source: {kind: ids, file: `+list+`}
+transform: {name: taller, version: 2, facts: {taller: '"height" in asset.metadata ? string(int(asset.metadata.height) + 1) : "none"'}}
+mode: sync
+`), 0o600)
+	if out, err := cli(t, "--data-dir", data, "run", fix); err != nil {
+		t.Fatalf("run the fix: %v\n%s", err, out)
+	}
+	fixed := 0
+	eachAsset(t, data, func(a assets.Asset) {
+		_, tall := a.Metadata["height"]
+		switch {
+		case !tall && (a.Transforms["taller"] != 2 || a.Facts["taller"] != "none"):
+			t.Errorf("dead-lettered asset %s: transforms %v, facts %v; want taller v2 = none", a.ID, a.Transforms, a.Facts)
+		case !tall:
+			fixed++
+		case a.Transforms["taller"] != 1:
+			t.Errorf("asset %s with a height: transforms %v; want taller v1 only (the fix ran over the dead letters only)", a.ID, a.Transforms)
+		}
+	})
+	if fixed != len(bad) {
+		t.Errorf("%d of %d dead-lettered assets fixed", fixed, len(bad))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/assets/synth"
 	"github.com/reprocess/reprocess/config"
@@ -128,7 +129,16 @@ func TestAPI(t *testing.T) {
 			t.Errorf("%s %s: %d %s; want %d with %q", tc.method, tc.path, code, text, tc.code, tc.want)
 		}
 	}
-	// What missing lists lacks the job's result, as the asset route shows.
+	// What missing lists lacks the job's result, as the asset route shows,
+	// once the events published before the cancel are applied.
+	var last any
+	assetstest.Eventually(t, time.Minute, "the cancelled job's published events applied", func() bool {
+		_, body := call(t, srv, "GET", "/api/v1/jobs/api-job/missing?limit=2", "", token)
+		same := body["missing"] == last
+		last = body["missing"]
+		time.Sleep(time.Second)
+		return same
+	})
 	code, body := call(t, srv, "GET", "/api/v1/jobs/api-job/missing?limit=2", "", token)
 	ids, _ := body["asset_ids"].([]any)
 	if n, _ := body["missing"].(float64); code != 200 || len(ids) != 2 || n < 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/reprocess/reprocess/events/kafka"
@@ -74,6 +75,19 @@ func (d *DeadLetters) Replay(ctx context.Context, id string) (int, error) {
 	}
 	d.env.Log.Info("applying replayed dead letters in this process", "job", id, "events", n)
 	e := d.env
-	cfg := worker.Config{Reports: e.Store, Throttle: e.Store}
-	return n, e.member(ctx, &members{set: map[*worker.Worker]bool{}}, cfg, kafka.ConsumerConfig{IdleExit: drainIdle}, spec.Transform)
+	counts := &worker.Counts{}
+	cfg := worker.Config{Reports: e.Store, Throttle: e.Store, Counts: counts}
+	if err := e.member(ctx, &members{set: map[*worker.Worker]bool{}}, cfg, kafka.ConsumerConfig{IdleExit: drainIdle}, spec.Transform); err != nil {
+		return n, err
+	}
+	if dead := counts.Get(worker.DeadLettered); dead > 0 && dead == counts.Handled() {
+		return n, fmt.Errorf("%w: all %d replayed events of job %s failed again (first errors: %s); "+
+			"fix the transform under a raised version and run it over these assets (reprocess dlq list --job %s -o ids gives them as an id list)",
+			ErrFailedAgain, dead, id, strings.Join(counts.FirstErrors(), "; "), id)
+	}
+	return n, nil
 }
+
+// ErrFailedAgain is a replay whose every event failed again: the cause
+// was not fixed.
+var ErrFailedAgain = errors.New("replay changed nothing")
