@@ -168,19 +168,27 @@ func (e *Env) lacking(ctx context.Context, j *job.Job, sc *scan.Scanner) (lackin
 }
 
 // deadLettered is the set of assets whose events of j, at its transform
-// version, are on the dead-letter topic.
+// version, are on the dead-letter topic. A broker that cannot be read is
+// waited for, until ctx ends.
 func (e *Env) deadLettered(ctx context.Context, j *job.Job) (map[assets.ID]bool, error) {
-	dead := map[assets.ID]bool{}
-	err := e.Kafka.ReadAll(ctx, e.Kafka.DLQTopic(), func(m events.Message) error {
-		if ev, err := events.Decode(m.Value); err == nil && ev.JobID == j.Name && ev.Transform == j.Transform.Name && ev.Version == j.Transform.Version {
-			dead[ev.AssetID] = true
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		dead := map[assets.ID]bool{}
+		err := e.Kafka.ReadAll(ctx, e.Kafka.DLQTopic(), func(m events.Message) error {
+			if ev, err := events.Decode(m.Value); err == nil && ev.JobID == j.Name && ev.Transform == j.Transform.Name && ev.Version == j.Transform.Version {
+				dead[ev.AssetID] = true
+			}
+			return nil
+		})
+		if err == nil {
+			return dead, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("completeness pass: read the dead letters: %w", err)
+		e.Log.Warn("completeness pass: waiting for Kafka to read the dead letters", "job", j.Name, "retry_in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("completeness pass: read the dead letters: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(wait):
+		}
 	}
-	return dead, nil
 }
 
 // Missing is what a completeness pass of job id finds now: the assets in
