@@ -17,9 +17,18 @@ import (
 // carry its marker over facts derived from other metadata (here, out of
 // the filter, so no event reaches them) are re-applied and counted.
 func TestVerificationPassReappliesStaleFacts(t *testing.T) {
+	for _, source := range []string{"concurrency: 4}", "concurrency: 4, split_after: 4, split_ways: 2}"} {
+		t.Run(source, func(t *testing.T) { verifyPass(t, source) })
+	}
+}
+
+// verifyPass runs the verification test with the spec's source ending
+// in source (splitting wide partitions, or not).
+func verifyPass(t *testing.T, source string) {
 	ctx := context.Background()
 	e := newEnv(t, 300, nil)
-	j := specOf(t, strings.Replace(spec(t, "verify", "mode: sync\nfilter: '!(\"hold\" in asset.metadata)'\n").Text,
+	text := strings.Replace(spec(t, "verify", "mode: sync\nfilter: '!(\"hold\" in asset.metadata)'\n").Text, "concurrency: 4}", source, 1)
+	j := specOf(t, strings.Replace(text,
 		`transform: {name: tag, version: 1, facts: {tag: '"x"'}}`, `transform: {name: tag, version: 1, facts: {tag: 'asset.metadata.owner'}}`, 1))
 	ids := scope(t, e, j)
 	stale := 0
@@ -61,7 +70,8 @@ func TestVerificationPassReappliesStaleFacts(t *testing.T) {
 	}
 }
 
-// scope is every asset id j's source walks.
+// scope is every asset id j's source walks, the parts of a split task
+// included.
 func scope(t *testing.T, e *run.Env, j *job.Job) []assets.ID {
 	t.Helper()
 	src, err := e.Source(context.Background(), j, nil)
@@ -73,10 +83,15 @@ func scope(t *testing.T, e *run.Env, j *job.Job) []assets.ID {
 		t.Fatal(err)
 	}
 	var ids []assets.ID
-	for _, task := range tasks {
+	for len(tasks) > 0 {
+		task := tasks[0]
+		tasks = tasks[1:]
 		err := src.Walk(context.Background(), task, "", func(b scan.Batch) error {
 			for _, it := range b.Items {
 				ids = append(ids, it.ID)
+			}
+			for _, p := range b.Split {
+				tasks = append(tasks, task+assets.SubtaskMark+p)
 			}
 			return nil
 		})

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/scan"
@@ -67,28 +68,40 @@ func (p *Pass) round(ctx context.Context) (int64, error) {
 	var n atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, p.Concurrency))
-	for _, task := range tasks {
-		g.Go(func() error {
-			return p.Source.Walk(ctx, task, "", func(b scan.Batch) error {
-				for _, it := range b.Items {
-					ev := p.Event
-					ev.AssetID = it.ID
-					did := false
-					_, _, err := policy.Do(ctx, func() (apply.Outcome, error) {
-						var err error
-						did, err = p.Handler.Refresh(ctx, ev)
-						return apply.Applied, err
-					})
-					if err != nil {
-						return fmt.Errorf("verify asset %s: %w", it.ID, err)
-					}
-					if did {
-						n.Add(1)
-					}
+	// walk walks a task, then the parts it splits into (a wide partition).
+	var walk func(task string) error
+	walk = func(task string) error {
+		var parts []string
+		err := p.Source.Walk(ctx, task, "", func(b scan.Batch) error {
+			parts = b.Split
+			for _, it := range b.Items {
+				ev := p.Event
+				ev.AssetID = it.ID
+				did := false
+				_, _, err := policy.Do(ctx, func() (apply.Outcome, error) {
+					var err error
+					did, err = p.Handler.Refresh(ctx, ev)
+					return apply.Applied, err
+				})
+				if err != nil {
+					return fmt.Errorf("verify asset %s: %w", it.ID, err)
 				}
-				return nil
-			})
+				if did {
+					n.Add(1)
+				}
+			}
+			return nil
 		})
+		for _, part := range parts {
+			if err != nil {
+				break
+			}
+			err = walk(task + assets.SubtaskMark + part)
+		}
+		return err
+	}
+	for _, task := range tasks {
+		g.Go(func() error { return walk(task) })
 	}
 	err = g.Wait()
 	return n.Load(), err
