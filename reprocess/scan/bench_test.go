@@ -17,7 +17,9 @@ import (
 // BenchmarkScan reports how fast a scan pages ids out of each store
 // (ids/s): b.N assets are seeded (untimed) under fresh types, then one scan
 // walks them all, 8 partitions at a time, 500 ids a page, into a counting
-// emitter (Kafka is measured by events/kafka's benchmarks).
+// emitter (Kafka is measured by events/kafka's benchmarks). Beside it, the
+// cost of a job's completeness pass over the same scope, which reads every
+// asset to check its marker (checked/s).
 func BenchmarkScan(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) { benchScan(b, assetstest.Embedded(b, layout)) })
 	b.Run("cassandra", func(b *testing.B) { benchScan(b, assetstest.Cassandra(b, "reprocess_bench_scan", layout)) })
@@ -50,6 +52,16 @@ func benchScan(b *testing.B, s assets.Store) {
 		b.Fatalf("scanned %d ids, seeded %d", em.n.Load(), b.N)
 	}
 	b.ReportMetric(float64(em.n.Load())/el.Seconds(), "ids/s")
+	start = time.Now()
+	lacking := 0
+	checked, err := sc.Lacking(context.Background(), func(a assets.Asset) bool { return a.Transforms["t"] >= 1 }, func(items []scan.Item) error {
+		lacking += len(items)
+		return nil
+	})
+	if err != nil || checked != int64(b.N) || lacking != b.N {
+		b.Fatalf("completeness pass: %d checked, %d lacking, %v; want all %d", checked, lacking, err, b.N)
+	}
+	b.ReportMetric(float64(checked)/time.Since(start).Seconds(), "checked/s")
 }
 
 // BenchmarkWidePartition measures what splitting a wide partition buys on
