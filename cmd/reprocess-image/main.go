@@ -79,6 +79,7 @@ func Build(binary, certs, out string, tags []string) error {
 		{name: "etc/ssl/certs/", mode: 0o755},
 		{name: strings.TrimPrefix(CACerts, "/"), mode: 0o644, data: ca},
 		{name: "tmp/", mode: 0o1777},
+		{name: strings.TrimPrefix(DataDir, "/") + "/", mode: 0o700, owner: user},
 		{name: "reprocess", mode: 0o755, data: bin},
 	})
 	if err != nil {
@@ -104,10 +105,14 @@ func Build(binary, certs, out string, tags []string) error {
 	cf.Config = v1.Config{
 		Entrypoint: []string{"/reprocess"},
 		Cmd:        []string{"serve"},
-		User:       "65532:65532",
-		WorkingDir: "/",
-		Env:        []string{"REPROCESS_LOG_FORMAT=json"},
-		Labels:     map[string]string{"org.opencontainers.image.source": Source},
+		User:       fmt.Sprintf("%d:%d", user, user),
+		WorkingDir: DataDir,
+		Env:        Env,
+		Volumes:    map[string]struct{}{DataDir: {}},
+		ExposedPorts: map[string]struct{}{
+			"8080/tcp": {},
+		},
+		Labels: map[string]string{"org.opencontainers.image.source": Source},
 	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
@@ -159,17 +164,30 @@ var epoch = time.Unix(0, 0).UTC()
 
 // file is one entry of the layer; a name ending in / is a directory.
 type file struct {
-	name string
-	mode int64
-	data []byte
+	name  string
+	mode  int64
+	data  []byte
+	owner int // uid and gid; 0 is root
 }
 
-// files returns the tar of entries, owned by root.
+// user is the uid and gid the image runs as (distroless's nonroot).
+const user = 65532
+
+// DataDir is the image's volume for the embedded store (and its broker),
+// owned by the image's user and its working directory.
+const DataDir = "/data"
+
+// Env is the image's environment: the embedded store in DataDir and the
+// API on every interface of the container, port 8080.
+var Env = []string{"REPROCESS_LOG_FORMAT=json", "REPROCESS_STORE_EMBEDDED_DIR=" + DataDir, "REPROCESS_SERVE_ADDR=:8080"}
+
+// files returns the tar of entries.
 func files(entries []file) ([]byte, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, f := range entries {
-		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: epoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX,
+			Uid: f.owner, Gid: f.owner}
 		if strings.HasSuffix(f.name, "/") {
 			h.Typeflag = tar.TypeDir
 		}

@@ -3,7 +3,10 @@ package main
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -12,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -108,6 +112,15 @@ func TestImageRunsHelp(t *testing.T) {
 		t.Fatalf("%s --help: %v\n%s", c.Entrypoint[0], err, help)
 	}
 
+	// The store's directory is the image's volume, owned by its user.
+	if h := seen["data/"]; h == nil || h.Typeflag != tar.TypeDir || h.Uid != 65532 || h.Gid != 65532 || c.WorkingDir != DataDir {
+		t.Errorf("/data in the layer: %+v, working dir %q; want a directory of 65532:65532, the working dir", h, c.WorkingDir)
+	}
+	if _, ok := c.Volumes[DataDir]; !ok {
+		t.Errorf("volumes %v; want %s", c.Volumes, DataDir)
+	}
+	servesHealthz(t, extracted, c.Cmd, c.Env)
+
 	idx, err := layout.ImageIndexFromPath(filepath.Join(out, "oci"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,5 +135,59 @@ func TestBuildWantsCACerts(t *testing.T) {
 	err := Build("reprocess", filepath.Join(t.TempDir(), "none.crt"), t.TempDir(), []string{"reprocess:test"})
 	if err == nil || !strings.Contains(err.Error(), "ca-certificates") {
 		t.Fatalf("got %v, want an error naming ca-certificates", err)
+	}
+}
+
+// servesHealthz runs the entrypoint's command with the image's environment
+// and a token, as `docker run -e REPROCESS_SERVE_TOKEN=...` does, and
+// waits for /healthz. The host has no /data: the store goes to a
+// temporary directory, and the API to a free port on every interface, as
+// the image's address says.
+func servesHealthz(t *testing.T, entrypoint string, cmd, imageEnv []string) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	env := []string{"REPROCESS_SERVE_TOKEN=test"}
+	for _, kv := range imageEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "REPROCESS_STORE_EMBEDDED_DIR":
+			v = filepath.Join(t.TempDir(), "data")
+		case "REPROCESS_SERVE_ADDR":
+			if host, _, err := net.SplitHostPort(v); err != nil || (host != "" && host != "0.0.0.0") {
+				t.Errorf("serve.addr %q: want every interface, which a container's published port reaches", v)
+			}
+			v = fmt.Sprintf(":%d", port)
+		}
+		env = append(env, k+"="+v)
+	}
+	serve := exec.Command(entrypoint, cmd...)
+	serve.Env = env
+	log, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	serve.Stdout, serve.Stderr = log, log
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { serve.Process.Kill(); serve.Wait() }()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("GET %s: %v; the entrypoint's %v did not serve it within 30s:\n%s", url, err, cmd, out)
+		}
 	}
 }
