@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +11,16 @@ import (
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
+	"github.com/reprocess/reprocess/reprocess/throttle"
 )
 
-// CompleteRounds is how many times the completeness pass emits again the
-// assets it finds lacking the job's result before it counts them missing.
-var CompleteRounds = 3
+// completeRounds is how many times the completeness pass emits again the
+// assets it finds lacking the job's result before it counts them lacking.
+const completeRounds = 3
+
+// dryRun reports whether j is a dry-run delete, which leaves no result in
+// the store for a completeness pass to check.
+func dryRun(j *job.Job) bool { return j.Transform.Name == "delete" && !j.Transform.Deletes() }
 
 // IncompleteError ends a job whose completeness pass still found assets
 // in its scope without its result: the job is incomplete, not succeeded.
@@ -32,12 +38,12 @@ func (e *IncompleteError) Error() string {
 // walks the job's scope as the scan does, finds the assets that lack the
 // transform's marker at the job's version (or, deleting, that still
 // exist), leaves out those dead-lettered (counted as such), emits the
-// others again and waits until they are handled, at most CompleteRounds
+// others again and waits until they are handled, at most completeRounds
 // times; what a last walk still finds is an *IncompleteError.
 // The job's "lacking" counter is set to what the last walk found.
 func (r *Job) complete(ctx, workers context.Context) error {
 	j := r.spec
-	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+	if dryRun(j) {
 		r.log.Info("completeness pass skipped: a dry-run delete leaves no result in the store to check")
 		return nil
 	}
@@ -53,7 +59,7 @@ func (r *Job) complete(ctx, workers context.Context) error {
 		if len(lacking) == 0 {
 			return nil
 		}
-		if round > CompleteRounds {
+		if round > completeRounds {
 			return &IncompleteError{Job: j.Name, Missing: int64(len(lacking))}
 		}
 		n, err := r.scan.Reemit(ctx, lacking)
@@ -72,12 +78,12 @@ func (r *Job) complete(ctx, workers context.Context) error {
 // checkApplying is the completeness pass of an async job that processors
 // elsewhere end (worker.Complete): what lacks the result is published
 // again and counted as emitted, so the job stays applying until it is
-// handled too; after CompleteRounds such rounds what still lacks it is
+// handled too; after completeRounds such rounds what still lacks it is
 // missing. A job whose scope cannot be walked again (an id list read
 // from standard input) is not checked, with a warning.
 func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missing int64, again bool, err error) {
 	log := e.Log.With("job", j.Name)
-	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+	if dryRun(j) {
 		return 0, false, nil
 	}
 	if j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
@@ -94,7 +100,7 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	}
 	defer pub.Close()
 	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: j.Source.Concurrency, Filter: j.Filter, Store: e.Store, Log: e.Log}, src, pub)
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: passLimiter(j.Rate), Store: e.Store, Log: e.Log}, src, pub)
 	lacking, checked, dead, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return 0, false, err
@@ -104,7 +110,7 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": n}); err != nil {
 		return 0, false, err
 	}
-	if n == 0 || round >= int64(CompleteRounds) {
+	if n == 0 || round >= int64(completeRounds) {
 		return n, false, nil
 	}
 	// Counted before they are sent: a processor reporting them handled
@@ -117,6 +123,17 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": int64(sent) - n, "reemitted": int64(sent) - n}))
 	}
 	return n, true, nil
+}
+
+// passLimiter paces a completeness pass run outside the job's run, where
+// no latency signal governs it: at the job's rate limit or, for an
+// adaptive rate, at its floor.
+func passLimiter(rate throttle.Config) *throttle.Limiter {
+	cfg := throttle.Config{Limit: rate.Limit}
+	if rate.Adaptive {
+		cfg.Limit = cmp.Or(rate.Min, rate.Limit/20)
+	}
+	return throttle.NewLimiter(cfg, time.Second)
 }
 
 // drain waits until the events emitted again were handled: this run's
@@ -203,7 +220,7 @@ func (e *Env) Missing(ctx context.Context, id string, limit int) (ids []assets.I
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("job %s: its spec: %w", id, err)
 	}
-	if j.Transform.Name == "delete" && !j.Transform.Deletes() {
+	if dryRun(j) {
 		return nil, 0, 0, fmt.Errorf("job %s is a dry-run delete: it leaves no result in the store to check", id)
 	}
 	src, err := e.Source(ctx, j, nil)
@@ -211,7 +228,7 @@ func (e *Env) Missing(ctx context.Context, id string, limit int) (ids []assets.I
 		return nil, 0, 0, err
 	}
 	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: j.Source.Concurrency, Filter: j.Filter, Store: e.Store, Log: e.Log}, src, nil)
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: passLimiter(j.Rate), Store: e.Store, Log: e.Log}, src, nil)
 	lacking, checked, _, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return nil, 0, 0, err
