@@ -99,8 +99,7 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 		return 0, false, err
 	}
 	defer pub.Close()
-	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: passLimiter(j.Rate), Store: e.Store, Log: e.Log}, src, pub)
+	sc := e.passScanner(j, src, pub)
 	lacking, checked, dead, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return 0, false, err
@@ -123,6 +122,13 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": int64(sent) - n, "reemitted": int64(sent) - n}))
 	}
 	return n, true, nil
+}
+
+// passScanner walks j's scope for a completeness pass outside the job's
+// run, paced by passLimiter; emit (may be nil) sends what it re-emits.
+func (e *Env) passScanner(j *job.Job, src scan.Source, emit scan.Emitter) *scan.Scanner {
+	return scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
+		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: passLimiter(j.Rate), Store: e.Store, Log: e.Log}, src, emit)
 }
 
 // passLimiter paces a completeness pass run outside the job's run, where
@@ -227,8 +233,7 @@ func (e *Env) Missing(ctx context.Context, id string, limit int) (ids []assets.I
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	sc := scan.New(scan.Config{Job: j.Name, Transform: j.Transform.Name, Version: j.Transform.Version,
-		Concurrency: j.Source.Concurrency, Filter: j.Filter, Limiter: passLimiter(j.Rate), Store: e.Store, Log: e.Log}, src, nil)
+	sc := e.passScanner(j, src, nil)
 	lacking, checked, _, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return nil, 0, 0, err
