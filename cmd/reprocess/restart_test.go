@@ -313,7 +313,8 @@ type production struct {
 	log    map[assets.ID][]landed
 	acked  int
 	// unsure are writes that failed and were not found by the read after
-	// them: in flight in an outage, they may still land.
+	// them (in flight in an outage, they may still land), and a write
+	// acknowledged as production stopped, before its read back.
 	unsure map[assets.ID][]landed
 }
 
@@ -344,7 +345,7 @@ func writeProduction(ctx context.Context, t *testing.T, hosts, ks string, s asse
 				p.log[id] = append(p.log[id], w)
 			case err == nil && ok:
 				t.Errorf("asset %s: production wrote prod_seq %s, read back %s", id, v, w.seq)
-			case err != nil:
+			default: // failed, or acknowledged as production stopped, before the read back
 				p.unsure[id] = append(p.unsure[id], landed{seq: v, sent: sent})
 			}
 			time.Sleep(20 * time.Millisecond)
