@@ -12,6 +12,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/scan"
 	"github.com/reprocess/reprocess/reprocess/throttle"
+	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 // completeRounds is how many times the completeness pass emits again the
@@ -40,7 +41,8 @@ func (e *IncompleteError) Error() string {
 // exist), leaves out those dead-lettered (counted as such), emits the
 // others again and waits until they are handled, at most completeRounds
 // times; what a last walk still finds is an *IncompleteError.
-// The job's "lacking" counter is set to what the last walk found.
+// The last walk's verdict settles the job's ledger when the run ends
+// (settle).
 func (r *Job) complete(ctx, workers context.Context) error {
 	j := r.spec
 	if dryRun(j) {
@@ -48,21 +50,21 @@ func (r *Job) complete(ctx, workers context.Context) error {
 		return nil
 	}
 	for round := 1; ; round++ {
-		lacking, checked, dead, err := r.env.lacking(ctx, j, r.scan)
+		v, err := r.env.lacking(ctx, j, r.scan)
 		if err != nil {
 			return err
 		}
-		r.log.Info("completeness pass", "round", round, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
-		if err := r.env.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": int64(len(lacking))}); err != nil {
-			return err
+		r.log.Info("completeness pass", "round", round, "checked", v.Checked, "lacking", len(v.lacking), "dead_lettered", v.dead)
+		if len(v.lacking) == 0 || round > completeRounds {
+			r.verdict = &v
 		}
-		if len(lacking) == 0 {
+		if len(v.lacking) == 0 {
 			return nil
 		}
 		if round > completeRounds {
-			return &IncompleteError{Job: j.Name, Missing: int64(len(lacking))}
+			return &IncompleteError{Job: j.Name, Missing: int64(len(v.lacking))}
 		}
-		n, err := r.scan.Reemit(ctx, lacking)
+		n, err := r.scan.Reemit(ctx, v.lacking)
 		r.reemitted.Add(int64(n))
 		if err != nil {
 			return err
@@ -100,28 +102,62 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	}
 	defer pub.Close()
 	sc := e.passScanner(j, src, pub)
-	lacking, checked, dead, err := e.lacking(ctx, j, sc)
+	v, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return 0, false, err
 	}
-	log.Info("completeness pass", "round", round+1, "checked", checked, "lacking", len(lacking), "dead_lettered", dead)
-	n := int64(len(lacking))
-	if err := e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": n}); err != nil {
-		return 0, false, err
-	}
+	log.Info("completeness pass", "round", round+1, "checked", v.Checked, "lacking", len(v.lacking), "dead_lettered", v.dead)
+	n := int64(len(v.lacking))
 	if n == 0 || round >= int64(completeRounds) {
-		return n, false, nil
+		return n, false, e.settle(ctx, j, v)
 	}
 	// Counted before they are sent: a processor reporting them handled
 	// must find them emitted, or no report after it ends the job.
-	if err := e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": n, "reemitted": n, "complete_rounds": 1}); err != nil {
+	count := func(k int64) map[string]int64 {
+		return map[string]int64{"scanned": k, "emitted": k, "reemitted": k}
+	}
+	c := count(n)
+	c["complete_rounds"] = 1
+	if err := e.Store.AddJobCounters(ctx, j.Name, c); err != nil {
 		return 0, false, err
 	}
-	sent, err := sc.Reemit(ctx, lacking)
+	sent, err := sc.Reemit(ctx, v.lacking)
 	if int64(sent) < n { // what was not sent is not counted
-		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, map[string]int64{"emitted": int64(sent) - n, "reemitted": int64(sent) - n}))
+		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, count(int64(sent)-n)))
 	}
 	return n, true, nil
+}
+
+// settle sets job j's ledger to what the completeness pass's last walk
+// found in the store, in assets: scanned (those read, and those named
+// but gone), filtered, emitted (the rest), and, of those emitted, missing
+// (gone), dead-lettered, lacking the result, and carrying it: applied as
+// far as the processors reported (at most those), skipped the rest. The
+// counts processors report are at least once: a process killed before
+// its report loses some, an event handled twice counts twice; the
+// store's are exact. A deleting job keeps its reported counts.
+func (e *Env) settle(ctx context.Context, j *job.Job, v verdict) error {
+	if j.Transform.Deletes() {
+		return nil
+	}
+	rec, err := e.Store.Job(ctx, j.Name)
+	if err != nil {
+		return fmt.Errorf("settle the ledger: %w", err)
+	}
+	applied := min(rec.Counters["applied"], v.Done)
+	want := map[string]int64{"scanned": v.Checked + v.Gone, "filtered": v.Filtered, "emitted": v.Checked - v.Filtered + v.Gone,
+		"applied": applied, "skipped": v.Done - applied, string(worker.DeadLettered): v.dead, "missing": v.Gone}
+	deltas := map[string]int64{}
+	for k, n := range want {
+		if d := n - rec.Counters[k]; d != 0 {
+			deltas[k] = d
+		}
+	}
+	if len(deltas) > 0 {
+		e.Log.Info("ledger settled by the store: the processors' reports were off", "job", j.Name, "by", deltas)
+	}
+	return errors.Join(e.Store.AddJobCounters(ctx, j.Name, deltas),
+		e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": int64(len(v.lacking))}))
 }
 
 // passScanner walks j's scope for a completeness pass outside the job's
@@ -165,29 +201,37 @@ func (r *Job) drain(ctx, workers context.Context) error {
 	}
 }
 
-// lacking walks j's scope with sc (Scanner.Lacking) and returns the
-// assets without j's result (the transform's marker at j's version; for
-// a deleting job, any that still exists) that were not dead-lettered,
-// how many assets it checked, and how many lacking ones were.
-func (e *Env) lacking(ctx context.Context, j *job.Job, sc *scan.Scanner) (lacking []scan.Item, checked int64, deadLettered int, err error) {
+// verdict is what a completeness pass found: the walk's tally, the
+// assets lacking the job's result that were not dead-lettered, and how
+// many lacking ones were.
+type verdict struct {
+	scan.Tally
+	lacking []scan.Item
+	dead    int64
+}
+
+// lacking walks j's scope with sc (Scanner.Lacking) for the assets
+// without j's result: the transform's marker at j's version; for a
+// deleting job, any that still exists.
+func (e *Env) lacking(ctx context.Context, j *job.Job, sc *scan.Scanner) (v verdict, err error) {
 	dead, err := e.deadLettered(ctx, j)
 	if err != nil {
-		return nil, 0, 0, err
+		return v, err
 	}
 	done := func(a assets.Asset) bool {
 		return !j.Transform.Deletes() && a.Transforms[j.Transform.Name] >= j.Transform.Version
 	}
-	checked, err = sc.Lacking(ctx, done, func(items []scan.Item) error {
+	v.Tally, err = sc.Lacking(ctx, done, func(items []scan.Item) error {
 		for _, it := range items {
 			if dead[it.ID] {
-				deadLettered++
+				v.dead++
 			} else {
-				lacking = append(lacking, it)
+				v.lacking = append(v.lacking, it)
 			}
 		}
 		return nil
 	})
-	return lacking, checked, deadLettered, err
+	return v, err
 }
 
 // deadLettered is the set of assets whose events of j, at its transform
@@ -234,17 +278,17 @@ func (e *Env) Missing(ctx context.Context, id string, limit int) (ids []assets.I
 		return nil, 0, 0, err
 	}
 	sc := e.passScanner(j, src, nil)
-	lacking, checked, _, err := e.lacking(ctx, j, sc)
+	v, err := e.lacking(ctx, j, sc)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	for _, it := range lacking {
+	for _, it := range v.lacking {
 		if limit > 0 && len(ids) == limit {
 			break
 		}
 		ids = append(ids, it.ID)
 	}
-	return ids, int64(len(lacking)), checked, nil
+	return ids, int64(len(v.lacking)), v.Checked, nil
 }
 
 // isIncomplete reports whether err ends the job incomplete.

@@ -66,6 +66,7 @@ type Job struct {
 	run assets.Run // this process's entry in the job's run history
 
 	reemitted atomic.Int64 // events the completeness pass emitted again
+	verdict   *verdict     // the completeness pass's last walk: settles the ledger
 
 	mu      sync.Mutex
 	start   time.Time
@@ -424,6 +425,11 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	r.env.setFailed(id, runErr != nil && !stopped && !errors.Is(runErr, control.ErrCancelled) && !isIncomplete(runErr))
 	if err := r.save(ctx); err != nil {
 		r.log.Error("save the job's counters", "error", err)
+	}
+	if r.verdict != nil && (runErr == nil || isIncomplete(runErr)) {
+		if err := r.env.settle(ctx, r.spec, *r.verdict); err != nil {
+			r.log.Error("settle the job's ledger", "error", err)
+		}
 	}
 	switch {
 	case runErr == nil && !r.endsHere():

@@ -395,18 +395,32 @@ func (s *Scanner) filter(ctx context.Context, items []Item) ([]Item, error) {
 	return kept, nil
 }
 
+// Tally is what a completeness pass found, in assets: Checked were read,
+// of which Filtered left out by the filter and Done carry the result;
+// Gone were named by the source but are not in the store.
+type Tally struct {
+	Checked, Filtered, Done, Gone int64
+}
+
+func (t *Tally) add(o Tally) {
+	t.Checked += o.Checked
+	t.Filtered += o.Filtered
+	t.Done += o.Done
+	t.Gone += o.Gone
+}
+
 // Lacking walks every task of the job again from its start, as the scan
 // does (paused, cancelled and rate-limited alike, the filter applied), and
 // calls fn with each batch's assets for which done is false: in scope but
 // without the job's result. An asset gone from the store is not lacking.
-// It returns how many assets it checked. It keeps no checkpoint: a store
-// outage is waited out and the task walked again.
-func (s *Scanner) Lacking(ctx context.Context, done func(assets.Asset) bool, fn func([]Item) error) (checked int64, err error) {
+// It returns what it found. It keeps no checkpoint: a store outage is
+// waited out and the task walked again.
+func (s *Scanner) Lacking(ctx context.Context, done func(assets.Asset) bool, fn func([]Item) error) (Tally, error) {
 	tasks, err := s.src.Tasks(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list scan tasks: %w", err)
+		return Tally{}, fmt.Errorf("list scan tasks: %w", err)
 	}
-	var n atomic.Int64
+	var total Tally
 	var mu sync.Mutex
 	report := func(items []Item) error {
 		mu.Lock()
@@ -418,11 +432,13 @@ func (s *Scanner) Lacking(ctx context.Context, done func(assets.Asset) bool, fn 
 	for _, t := range tasks {
 		g.Go(func() error {
 			for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
-				var seen int64
+				var seen Tally
 				var lacking [][]Item
 				err := s.check(ctx, t, done, &seen, func(items []Item) { lacking = append(lacking, items) })
 				if err == nil {
-					n.Add(seen)
+					mu.Lock()
+					total.add(seen)
+					mu.Unlock()
 					for _, items := range lacking {
 						if err := report(items); err != nil {
 							return err
@@ -443,11 +459,11 @@ func (s *Scanner) Lacking(ctx context.Context, done func(assets.Asset) bool, fn 
 		})
 	}
 	err = g.Wait()
-	return n.Load(), err
+	return total, err
 }
 
 // check walks task from its start, and the parts it splits into.
-func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset) bool, seen *int64, fn func([]Item)) error {
+func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset) bool, seen *Tally, fn func([]Item)) error {
 	var parts []string
 	err := s.src.Walk(ctx, task, "", func(b Batch) error {
 		if s.cfg.Proceed != nil {
@@ -464,28 +480,34 @@ func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset
 		for _, it := range b.Items {
 			a, err := s.asset(ctx, it)
 			if errors.Is(err, assets.ErrNotFound) {
+				seen.Gone++
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("completeness pass: %w", err)
 			}
-			*seen++
 			if s.cfg.Filter != nil {
 				if ok, err := s.cfg.Filter.Match(a); err != nil || !ok {
 					if err != nil {
 						return fmt.Errorf("completeness pass: filter: %w", err)
 					}
+					seen.Checked++
+					seen.Filtered++
 					continue
 				}
 			}
 			if it.Asset != nil { // the source's copy (a backup): the result is in the store
 				if a, err = s.cfg.Store.Get(ctx, it.ID); errors.Is(err, assets.ErrNotFound) {
+					seen.Gone++
 					continue
 				} else if err != nil {
 					return fmt.Errorf("completeness pass: %w", err)
 				}
 			}
-			if !done(a) {
+			seen.Checked++
+			if done(a) {
+				seen.Done++
+			} else {
 				if it.Type == "" {
 					it.Type = a.Type
 				}
@@ -510,10 +532,11 @@ func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset
 }
 
 // Reemit emits the events of items again, returning how many were
-// accepted; those count as emitted.
+// accepted; those count as scanned (read again) and emitted.
 func (s *Scanner) Reemit(ctx context.Context, items []Item) (int, error) {
 	evs := s.events(items)
 	n, err := s.emit.Emit(ctx, evs)
+	s.Stats.Scanned.Add(int64(n)) // read again
 	s.Stats.Emitted.Add(int64(n))
 	if err != nil {
 		return n, fmt.Errorf("emit %d events again: %w", len(evs), err)
