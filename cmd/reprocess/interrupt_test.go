@@ -22,6 +22,7 @@ import (
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/assetstest/need"
+	"github.com/reprocess/reprocess/reprocess/api"
 	"github.com/reprocess/reprocess/reprocess/control"
 )
 
@@ -211,9 +212,9 @@ func (b *bench) serve(t *testing.T) *proc {
 
 // status reads the job's record: through serve's API when s is given,
 // else with `job status`.
-func (b *bench) status(t *testing.T, s *proc) assets.Job {
+func (b *bench) status(t *testing.T, s *proc) api.JobView {
 	t.Helper()
-	var j assets.Job
+	var j api.JobView
 	if s != nil {
 		code, body := s.call(t, "GET", "/api/v1/jobs/"+jobName, "")
 		if code == http.StatusNotFound {
@@ -286,7 +287,10 @@ func (b *bench) judge(t *testing.T) {
 		t.Errorf("job %s (lacking counter %d) with %d of %d assets in scope lacking the result (first: %v)\n%s",
 			j.Status, j.Counters["lacking"], len(lacking), scope, lacking[:min(3, len(lacking))], b.logs())
 	}
-	assetstest.Ledger(t, j)
+	assetstest.Ledger(t, j.Job)
+	if !j.Ledger.Balanced || !strings.HasSuffix(j.Ledger.Text, "(balanced)") {
+		t.Errorf("job status shows the ledger %+v; want it balanced", j.Ledger)
+	}
 	if c := j.Counters; c["emitted"] != int64(scope) || c["applied"]+c["skipped"] != int64(scope-len(lacking)) {
 		t.Errorf("ledger: emitted %d, applied %d + skipped %d; the store holds %d assets in scope, %d with the result",
 			c["emitted"], c["applied"], c["skipped"], scope, scope-len(lacking))

@@ -385,6 +385,14 @@ func TestJobPageInChromium(t *testing.T) {
 	if later <= first {
 		t.Errorf("progress %d -> %d; want it advancing", first, later)
 	}
+	// The job's pane shows its ledger.
+	if _, err := chromedp.Run(ctx, chromedp.Click(row+` button[name="open"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#detail dt')].some(dt => dt.textContent === 'ledger' && /^scanned \d+ = filtered \d+ \+ emitted \d+; emitted \d+ = applied /.test(dt.nextElementSibling.textContent))`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the job's pane shows no ledger: %v", err)
+	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

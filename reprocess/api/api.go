@@ -143,6 +143,7 @@ type JobView struct {
 	control.View
 	Pace
 	Handled  int64         `json:"handled"`
+	Ledger   Ledger        `json:"ledger"`
 	Throttle *ThrottleView `json:"throttle,omitempty"`
 	// RateLimit is an operator's limit (control.SetRate) over the spec's
 	// rate.limit, in assets/s; 0 when none is set.

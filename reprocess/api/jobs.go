@@ -98,7 +98,7 @@ func (l Jobs) hide(spec string) string {
 }
 
 func viewOf(v control.View) JobView {
-	return JobView{View: v, Handled: worker.HandledIn(v.Counters)}
+	return JobView{View: v, Handled: worker.HandledIn(v.Counters), Ledger: LedgerOf(v.Counters)}
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,7 @@ func ListTable(w io.Writer, views []api.JobView) {
 func StatusTable(w io.Writer, v api.JobView) {
 	fmt.Fprintf(w, "job\t%s\nstatus\t%s\nstarted\t%s\nended\t%s\ntasks\t%d started, %d done\ncounters\t%s\n",
 		v.ID, v.Status, when(v.StartedAt), when(v.EndedAt), v.TasksStarted, v.TasksDone, counters(v.Counters))
+	fmt.Fprintf(w, "ledger\t%s\n", api.LedgerOf(v.Counters).Text)
 	if r := Rate(v); r != "" {
 		fmt.Fprintf(w, "rate\t%s\n", r)
 	}
