@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"text/tabwriter"
@@ -29,6 +30,11 @@ func (a *app) dlqListCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List dead-lettered events",
+		Long: `List dead-lettered events with their errors. A dead letter is superseded,
+and no longer counts, when the same asset was dead-lettered again later by the
+same job and version, when the job now runs a later version, or when the asset
+now carries the transform's result (a fix ran) or is gone. The rest are the
+job's dead letters: the count its status, the API and the job page show.`,
 		Example: "  reprocess --kafka-brokers 127.0.0.1:9092 dlq list --job resolution-class-v2\n  reprocess dlq list -o json\n  reprocess dlq list --job resolution-class-v2 -o ids > failed.ids",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,10 +47,10 @@ func (a *app) dlqListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "ids" { // an id list for a job: each asset once
+			if output == "ids" { // an id list for a job: each asset that counts, once
 				seen := map[string]bool{}
 				for _, e := range entries {
-					if !seen[e.AssetID] {
+					if e.Superseded == "" && !seen[e.AssetID] {
 						seen[e.AssetID] = true
 						fmt.Fprintln(cmd.OutOrStdout(), e.AssetID)
 					}
@@ -52,16 +58,17 @@ func (a *app) dlqListCmd() *cobra.Command {
 				return nil
 			}
 			return printAs(cmd.OutOrStdout(), output, entries, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "JOB\tASSET\tTRANSFORM\tATTEMPTS\tFAILED AT\tERROR")
+				fmt.Fprintln(tw, "JOB\tASSET\tTRANSFORM\tATTEMPTS\tFAILED AT\tSUPERSEDED\tERROR")
 				for _, e := range entries {
-					fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\t%s\n", e.Job, e.AssetID, e.Transform, e.Version, e.Attempts, e.FailedAt, e.Error)
+					fmt.Fprintf(tw, "%s\t%s\t%s v%d\t%s\t%s\t%s\t%s\n", e.Job, e.AssetID, e.Transform, e.Version, e.Attempts, e.FailedAt, cmp.Or(e.Superseded, "-"), e.Error)
 				}
-				fmt.Fprintf(tw, "%d dead-lettered events\n", len(entries))
+				n := run.Counted(entries)
+				fmt.Fprintf(tw, "%d dead letters (%d events, %d superseded)\n", n, len(entries), len(entries)-n)
 			})
 		},
 	}
 	list.Flags().StringVar(&job, "job", "", "only this job's events")
-	list.Flags().StringVarP(&output, "output", "o", "table", "table, json, or ids: each asset id once, an id list for a job (source: {kind: ids, file: ...})")
+	list.Flags().StringVarP(&output, "output", "o", "table", "table, json, or ids: each asset whose dead letter counts, once: an id list for a job (source: {kind: ids, file: ...})")
 	return list
 }
 
@@ -98,7 +105,17 @@ replay again sends only events dead-lettered since.`,
 // none, on the in-process broker kept in the embedded store's directory.
 func (a *app) deadLetters(ctx context.Context) (*run.DeadLetters, func(), error) {
 	if len(a.cfg.Kafka.Brokers) > 0 {
-		return run.KafkaDeadLetters(a.cfg.Kafka, a.log)
+		d, done, err := run.KafkaDeadLetters(a.cfg.Kafka, a.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := a.openStore(ctx, true)
+		if err != nil {
+			a.log.Warn("dead letters not judged against the store: which a fix superseded is not known", "error", err)
+			return d, done, nil
+		}
+		d.WithStore(s)
+		return d, func() { done(); s.Close() }, nil
 	}
 	env, closeEnv, err := a.open(ctx, true)
 	if err != nil {

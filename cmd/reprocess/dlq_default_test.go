@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,10 +234,12 @@ func TestFixThenReplay(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
 	bad := heightless(t, data)
+	countsAre(t, data, "taller", "after the run", len(bad), len(bad), 0)
 	out, err := cli(t, "--data-dir", data, "dlq", "replay", "--job", "taller")
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("all %d replayed events of job taller failed again", len(bad))) {
 		t.Errorf("replay with the bug unfixed: %v\n%s; want an error saying all %d failed again", err, out, len(bad))
 	}
+	countsAre(t, data, "taller", "after the replay failed again", len(bad), 2*len(bad), len(bad))
 	ids, err := cli(t, "--data-dir", data, "dlq", "list", "--job", "taller", "-o", "ids")
 	if err != nil {
 		t.Fatal(err)
@@ -270,4 +273,65 @@ mode: sync
 	if fixed != len(bad) {
 		t.Errorf("%d of %d dead-lettered assets fixed", fixed, len(bad))
 	}
+	_, listed, events, superseded := deadLetterCounts(t, data, "taller")
+	if listed != 0 || superseded != events {
+		t.Errorf("after the fix, dlq list says %d dead letters of %d events, %d superseded; want none counting, all superseded", listed, events, superseded)
+	}
+}
+
+// A job stopped over its budget says the count of dead letters its
+// record, dlq list and the page (the record's counter) say.
+func TestOverBudgetCountsAgree(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if out, err := cli(t, "--data-dir", data, "seed", "--count", "400", "--days", "2"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	spec := tallerJob(t, "over", "sync", 100000)
+	b, _ := os.ReadFile(spec)
+	os.WriteFile(spec, []byte(strings.Replace(string(b), "max_dead_letters: 100000", "max_dead_letters: 5", 1)), 0o600)
+	_, err := cli(t, "--data-dir", data, "run", spec)
+	if err == nil {
+		t.Fatal("run over budget: no error")
+	}
+	m := regexp.MustCompile(`error budget: (\d+) dead letters, over`).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("run over budget: %v; want it to say how many dead letters", err)
+	}
+	said, _ := strconv.Atoi(m[1])
+	countsAre(t, data, "over", "over budget", said, said, 0)
+}
+
+// countsAre checks a job's dead letters: its record's counter and dlq
+// list count those that count; the list has events in all, superseded of
+// them not counting.
+func countsAre(t *testing.T, data, job, when string, count, events, superseded int) {
+	t.Helper()
+	counter, listed, e, s := deadLetterCounts(t, data, job)
+	if counter != int64(count) || listed != count || e != events || s != superseded {
+		t.Errorf("%s: dlq counter %d, dlq list %d dead letters of %d events, %d superseded; want %d, %d of %d, %d",
+			when, counter, listed, e, s, count, count, events, superseded)
+	}
+}
+
+// deadLetterCounts reads a job's dlq counter (job status) and what dlq
+// list's table says of its dead letters.
+func deadLetterCounts(t *testing.T, data, job string) (counter int64, listed, events, superseded int) {
+	t.Helper()
+	out, err := cli(t, "--data-dir", data, "job", "status", job, "-o", "json")
+	if err != nil {
+		t.Fatalf("job status: %v\n%s", err, out)
+	}
+	var j assets.Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cli(t, "--data-dir", data, "dlq", "list", "--job", job)
+	if err != nil {
+		t.Fatalf("dlq list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d dead letters (%d events, %d superseded)", &listed, &events, &superseded); err != nil {
+		t.Fatalf("dlq list's last line %q: %v", lines[len(lines)-1], err)
+	}
+	return j.Counters["dlq"], listed, events, superseded
 }

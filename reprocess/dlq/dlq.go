@@ -28,6 +28,10 @@ type Entry struct {
 	Origin    string `json:"origin"`
 	Offset    int64  `json:"dlq_offset"`
 	Partition int32  `json:"dlq_partition"`
+	// Superseded says why the dead letter no longer counts (a later one
+	// of the same asset, a later version, a fix that ran); empty when it
+	// counts.
+	Superseded string `json:"superseded,omitempty"`
 }
 
 func entry(m events.Message) Entry {

@@ -13,6 +13,7 @@ import (
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/transform/stock"
+	"github.com/reprocess/reprocess/reprocess/worker"
 )
 
 // ErrSpecChanged refuses to run a job under a name that ran another spec.
@@ -104,4 +105,39 @@ func (r *Job) overBudget(deadLetters, handled int64, firstErrors []string) error
 func (e *Env) gone(name string) bool {
 	l, ok := e.Store.Store.(interface{ Local() bool })
 	return ok && l.Local() && !control.RunsHere(name)
+}
+
+// countDead counts, for a job stopped over its budget (err), the dead
+// letters that count (DeadLetters.judge): the processors' count can
+// exceed them (an event dead-lettered twice) or trail them (letters
+// still on their way at the stop). The budget's message then says that
+// count, which the job's record keeps (setDead), as dlq list does.
+func (r *Job) countDead(ctx context.Context, err error) error {
+	es, lerr := r.env.DeadLetters().list(ctx, r.spec.Name)
+	if lerr != nil {
+		r.log.Warn("the dead letters could not be counted on the topic: the job keeps the processors' count", "error", lerr)
+		return err
+	}
+	r.dead = 0
+	for _, e := range es {
+		if e.Superseded == "" && e.Version == r.spec.Transform.Version && e.Transform == r.spec.Transform.Name {
+			r.dead++
+		}
+	}
+	if over := r.overBudget(r.dead, r.counts.Handled(), r.counts.FirstErrors()); over != nil {
+		return over
+	}
+	return fmt.Errorf("%w; %d dead letters count on the topic", err, r.dead)
+}
+
+// setDead sets the job's dlq counter to the dead letters that count.
+func (r *Job) setDead(ctx context.Context) error {
+	rec, err := r.env.Store.Job(ctx, r.spec.Name)
+	if err != nil {
+		return err
+	}
+	if d := r.dead - rec.Counters[string(worker.DeadLettered)]; d != 0 {
+		return r.env.Store.AddJobCounters(ctx, r.spec.Name, map[string]int64{string(worker.DeadLettered): d})
+	}
+	return nil
 }

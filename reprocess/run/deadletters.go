@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
@@ -20,13 +21,18 @@ const drainIdle = time.Second
 
 // DeadLetters lists and replays the dead letters of the env's Kafka.
 type DeadLetters struct {
-	env *Env
-	dlq *dlq.DLQ
+	env   *Env
+	dlq   *dlq.DLQ
+	store assets.Store // judges them; nil: not judged against the store
 }
 
 // DeadLetters returns the env's dead letters.
 func (e *Env) DeadLetters() *DeadLetters {
-	return &DeadLetters{env: e, dlq: &dlq.DLQ{Kafka: e.Kafka, Log: e.Log}}
+	d := &DeadLetters{env: e, dlq: &dlq.DLQ{Kafka: e.Kafka, Log: e.Log}}
+	if e.Store != nil {
+		d.store = e.Store
+	}
+	return d
 }
 
 // errEphemeral is the error of the dead letters of an in-process broker
@@ -45,12 +51,92 @@ func KafkaDeadLetters(cfg kafka.Config, log *slog.Logger) (*DeadLetters, func(),
 	return (&Env{Kafka: kc, Log: log}).DeadLetters(), kc.Close, nil
 }
 
-// List returns the dead letters of job, or of every job when job is "".
+// List returns the dead letters of job, or of every job when job is "",
+// each judged (judge): those that count are the job's dead letters.
 func (d *DeadLetters) List(ctx context.Context, job string) ([]dlq.Entry, error) {
 	if d.env.Kafka.Ephemeral() {
 		return nil, errEphemeral
 	}
-	return d.dlq.List(ctx, job)
+	return d.list(ctx, job)
+}
+
+// list is List in the process that ran the job, where an in-process
+// broker kept in memory still holds them.
+func (d *DeadLetters) list(ctx context.Context, job string) ([]dlq.Entry, error) {
+	es, err := d.dlq.List(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	return es, d.judge(ctx, es)
+}
+
+// WithStore lets the dead letters of a Kafka alone (KafkaDeadLetters) be
+// judged against the store s too.
+func (d *DeadLetters) WithStore(s assets.Store) { d.store = s }
+
+// judge marks superseded the dead letters that no longer count: one of
+// an asset dead-lettered again later by the same job and version, one of
+// a version older than the job's spec now runs (a --restart or a raised
+// version), and, with a store, one whose asset now carries the
+// transform's result at its version or later (a fix ran), or is gone.
+func (d *DeadLetters) judge(ctx context.Context, es []dlq.Entry) error {
+	type key struct {
+		job, asset string
+		version    int
+	}
+	last := map[key]int{}
+	for i, e := range es {
+		last[key{e.Job, e.AssetID, e.Version}] = i
+	}
+	runs := map[string]int{} // job -> the version its spec runs; 0 when unknown
+	for i := range es {
+		e := &es[i]
+		if last[key{e.Job, e.AssetID, e.Version}] != i {
+			e.Superseded = "dead-lettered again later"
+			continue
+		}
+		if d.store == nil {
+			continue
+		}
+		v, ok := runs[e.Job]
+		if !ok {
+			if rec, err := d.store.Job(ctx, e.Job); err == nil {
+				if spec, err := job.Parse([]byte(rec.Spec)); err == nil {
+					v = spec.Transform.Version
+				}
+			}
+			runs[e.Job] = v
+		}
+		if v > e.Version {
+			e.Superseded = fmt.Sprintf("job %s now runs version %d", e.Job, v)
+			continue
+		}
+		id, err := assets.ParseID(e.AssetID)
+		if err != nil {
+			continue
+		}
+		a, err := d.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, assets.ErrNotFound):
+			e.Superseded = "the asset is gone"
+		case err != nil:
+			return fmt.Errorf("judge the dead letters against the store: %w", err)
+		case a.Transforms[e.Transform] >= e.Version:
+			e.Superseded = fmt.Sprintf("the asset carries %s v%d", e.Transform, a.Transforms[e.Transform])
+		}
+	}
+	return nil
+}
+
+// Counted is how many of es count, each an asset of a job's version.
+func Counted(es []dlq.Entry) int {
+	n := 0
+	for _, e := range es {
+		if e.Superseded == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Replay sends job's dead letters back to the events topic and returns

@@ -67,6 +67,7 @@ type Job struct {
 
 	reemitted atomic.Int64 // events the completeness pass emitted again
 	verdict   *verdict     // the completeness pass's last walk: settles the ledger
+	dead      int64        // over budget: the dead letters that count; -1 when not known
 
 	mu      sync.Mutex
 	start   time.Time
@@ -90,7 +91,7 @@ func (e *Env) Start(ctx context.Context, j *job.Job, o Options) (*Job, error) {
 	if err := e.checkSpec(ctx, j, o.Restart); err != nil {
 		return nil, err
 	}
-	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync"}
+	r := &Job{env: e, spec: j, opts: o, log: e.Log.With("job", j.Name), async: j.Mode != "sync", dead: -1}
 	if e.Kafka.Ephemeral() {
 		r.log.Warn("no kafka.brokers configured and no embedded store: dead letters go to an in-process broker and are gone when this process exits")
 	}
@@ -300,6 +301,9 @@ func (r *Job) Run(ctx context.Context) error {
 	if werr := g.Wait(); werr != nil && err == nil {
 		err = werr
 	}
+	if errors.Is(err, ErrOverBudget) {
+		err = r.countDead(context.WithoutCancel(ctx), err)
+	}
 	stopBeat()
 	if ferr := r.finish(context.WithoutCancel(ctx), err); ferr != nil {
 		r.log.Error("record the job's end", "error", ferr)
@@ -425,6 +429,11 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 	r.env.setFailed(id, runErr != nil && !stopped && !errors.Is(runErr, control.ErrCancelled) && !isIncomplete(runErr))
 	if err := r.save(ctx); err != nil {
 		r.log.Error("save the job's counters", "error", err)
+	}
+	if r.dead >= 0 && errors.Is(runErr, ErrOverBudget) {
+		if err := r.setDead(ctx); err != nil {
+			r.log.Error("count the job's dead letters", "error", err)
+		}
 	}
 	if r.verdict != nil && (runErr == nil || isIncomplete(runErr)) {
 		if err := r.env.settle(ctx, r.spec, *r.verdict); err != nil {

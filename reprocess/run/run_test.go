@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/reprocess/reprocess/events/kafka"
 	"github.com/reprocess/reprocess/reprocess/apply"
 	"github.com/reprocess/reprocess/reprocess/control"
+	"github.com/reprocess/reprocess/reprocess/dlq"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
 	"github.com/reprocess/reprocess/reprocess/scan"
@@ -436,6 +438,38 @@ func TestErrorBudget(t *testing.T) {
 	assetstest.Ledger(t, rec)
 	if p := r.Progress(ctx); p.Outcomes[worker.DeadLettered] == 0 || p.Outcomes[apply.Applied] == 0 {
 		t.Errorf("outcomes %v; want some applied and some dead-lettered", p.Outcomes)
+	}
+}
+
+// An async job stopped over its budget, its workers still holding
+// failing events, says the count of dead letters its record keeps and
+// the dead-letter topic holds (those that count), not the count when the
+// budget tripped.
+func TestOverBudgetSaysTheDeadLettersThatCount(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 600, nil)
+	fact := "transform: {name: tag, version: 1, facts: {tag: 'string(int(asset.metadata.height) + 1)'}}"
+	j := specOf(t, strings.Replace(spec(t, "overa", "budget: {max_dead_letters: 20, max_ratio: 1}\n").Text, "transform: {name: tag, version: 1, facts: {tag: '\"x\"'}}", fact, 1))
+	r, err := e.Start(ctx, j, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Run(ctx)
+	m := regexp.MustCompile(`(\d+) dead letters, over`).FindStringSubmatch(fmt.Sprint(err))
+	if !errors.Is(err, run.ErrOverBudget) || m == nil {
+		t.Fatalf("over budget: %v; want it to say its dead letters", err)
+	}
+	es, err := (&dlq.DLQ{Kafka: e.Kafka}).List(ctx, "overa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assetsDead := map[string]bool{}
+	for _, e := range es {
+		assetsDead[e.AssetID] = true
+	}
+	rec, _ := e.Store.Job(ctx, "overa")
+	if n := len(assetsDead); m[1] != fmt.Sprint(n) || rec.Counters["dlq"] != int64(n) || n <= 20 {
+		t.Errorf("the error says %s dead letters, the record %d, the topic %d assets in %d events; want one count, over 20", m[1], rec.Counters["dlq"], n, len(es))
 	}
 }
 

@@ -79,14 +79,25 @@ func (c *Counts) FirstErrors() []string {
 
 // Add counts one event of job that ended with o.
 func (c *Counts) Add(job string, o apply.Outcome) {
+	c.add(job, o, false)
+}
+
+// add counts one event of job that ended with o; a replayed one (a dead
+// letter sent back) is reported to the job as its asset's move out of
+// the dead letters: nothing when it failed again, else o counted and a
+// dead letter less. Its own counts (Get) count it as any event.
+func (c *Counts) add(job string, o apply.Outcome, replayed bool) {
 	v, _ := c.all.LoadOrStore(o, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
-	if job == "" || !Done(o) {
+	if job == "" || !Done(o) || (replayed && o == DeadLettered) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.addPending(job, string(o), 1)
+	if replayed {
+		c.addPending(job, string(DeadLettered), -1)
+	}
 }
 
 // addPending adds d to what is not yet reported; c.mu is held.

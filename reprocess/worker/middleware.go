@@ -153,14 +153,15 @@ func DeadLetter(dlq DeadLetters, log *slog.Logger) Middleware {
 	}
 }
 
-// Count records every outcome in c, by job, and the first errors of
-// dead letters.
+// Count records every outcome in c, by job (a replayed event as its
+// asset's move out of the dead letters), and the first errors of dead
+// letters.
 func Count(c *Counts) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, d *Delivery) (apply.Outcome, error) {
 			out, err := next(ctx, d)
 			if err == nil {
-				c.Add(d.Event.JobID, out)
+				c.add(d.Event.JobID, out, d.Event.Attempt > 1)
 			}
 			if d.Err != nil {
 				c.noteError(d.Err)
