@@ -136,7 +136,8 @@ func TestDeadLetterRoutesWithoutKafka(t *testing.T) {
 }
 
 // The OpenAPI document describes the dead-letter routes, and every field
-// of a dead letter, a job (its pace included), a run and a throttle.
+// of a dead letter, a job (its pace included), a run, a throttle and a
+// ledger.
 func TestOpenAPIDescribesViews(t *testing.T) {
 	code, body := call(t, serve(t, nil), "GET", "/api/v1/openapi.yaml", token)
 	var doc struct {
@@ -153,7 +154,7 @@ func TestOpenAPIDescribesViews(t *testing.T) {
 			t.Errorf("openapi.yaml lacks %s %s", method, path)
 		}
 	}
-	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{})
+	schemaFits(t, doc.Components.Schemas["DeadLetter"].Properties, "DeadLetter", dlq.Entry{Superseded: "s"})
 	schemaFits(t, doc.Components.Schemas["Throttle"].Properties, "Throttle", api.ThrottleView{BaselineSeconds: 0.01})
 	one := 1.0
 	run := assets.Run{Counters: map[string]int64{"scanned": 1}, EndedAt: time.Now()}
@@ -162,6 +163,7 @@ func TestOpenAPIDescribesViews(t *testing.T) {
 		Throttle: &api.ThrottleView{}, RateLimit: 5}
 	schemaFits(t, doc.Components.Schemas["Job"].Properties, "Job", j)
 	schemaFits(t, doc.Components.Schemas["Run"].Properties, "Run", run)
+	schemaFits(t, doc.Components.Schemas["Ledger"].Properties, "Ledger", api.LedgerOf(run.Counters))
 }
 
 // schemaFits checks that a schema documents every field v has in JSON,
