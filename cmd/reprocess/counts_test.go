@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -17,6 +16,9 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
+	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"github.com/reprocess/reprocess/events"
 	"github.com/reprocess/reprocess/events/kafka"
 )
@@ -97,6 +99,7 @@ budget: {max_dead_letters: %d, max_ratio: 1}
 		t.Fatalf("job status -o json: %v\n%s", err, out)
 	}
 	c := status.Counters
+	assetstest.Ledger(t, assets.Job{ID: "counts", Counters: c})
 	for name, w := range map[string]int64{"scanned": want.scanned, "filtered": want.filtered, "emitted": want.scanned - want.filtered,
 		"applied": want.applied, "dlq": want.failed} {
 		if c[name] != w {

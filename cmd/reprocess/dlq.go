@@ -28,8 +28,8 @@ cause, and replay them: they go back to kafka.topic with attempts raised.`,
 func (a *app) dlqListCmd() *cobra.Command {
 	var job, output string
 	list := &cobra.Command{
-		Use:     "list",
-		Short:   "List dead-lettered events",
+		Use:   "list",
+		Short: "List dead-lettered events",
 		Long: `List dead-lettered events with their errors. A dead letter is superseded,
 and no longer counts, when the same asset was dead-lettered again later by the
 same job and version, when the job now runs a later version, or when the asset

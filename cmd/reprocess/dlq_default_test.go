@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/embedded"
 	"github.com/reprocess/reprocess/config"
 	"github.com/reprocess/reprocess/reprocess/control"
@@ -333,5 +334,6 @@ func deadLetterCounts(t *testing.T, data, job string) (counter int64, listed, ev
 	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d dead letters (%d events, %d superseded)", &listed, &events, &superseded); err != nil {
 		t.Fatalf("dlq list's last line %q: %v", lines[len(lines)-1], err)
 	}
+	assetstest.Ledger(t, j)
 	return j.Counters["dlq"], listed, events, superseded
 }

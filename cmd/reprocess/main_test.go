@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"math/rand/v2"
 	"os"
@@ -332,6 +333,9 @@ mode: %s
 	if err != nil || !strings.Contains(status, `"status": "succeeded"`) || !strings.Contains(status, `"applied": `+m[2]) {
 		t.Errorf("job status after run: %v\n%s", err, status)
 	}
+	var j assets.Job
+	json.Unmarshal([]byte(status), &j)
+	assetstest.Ledger(t, j)
 }
 
 // A command that only reads refuses a store directory that does not

@@ -110,6 +110,7 @@ rate: {limit: 30}
 	if err != nil || j.Status != "succeeded" || j.Counters["dlq"] != 0 {
 		t.Errorf("job %s, dlq counter %d (%v); want succeeded with no dead letters", j.Status, j.Counters["dlq"], err)
 	}
+	assetstest.Ledger(t, j)
 	dead := deadLetterErrors(t, kcfg)
 	if len(dead) != 0 {
 		t.Errorf("%d dead letters; want none: %v", len(dead), dead)

@@ -131,6 +131,8 @@ rate: {limit: 400}
 	}
 	if j, _ := store.Job(ctx, "scaleout"); j.Status != "succeeded" {
 		t.Errorf("job status %s, want succeeded", j.Status)
+	} else {
+		assetstest.Ledger(t, j)
 	}
 	for _, c := range []*exec.Cmd{scanners[1], workers[1]} {
 		c.Process.Signal(syscall.SIGTERM)
