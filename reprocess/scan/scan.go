@@ -476,40 +476,34 @@ func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset
 				return err
 			}
 		}
+		states, types := make([]state, len(b.Items)), make([]string, len(b.Items))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(passReads)
+		for i, it := range b.Items {
+			g.Go(func() (err error) {
+				states[i], types[i], err = s.judge(gctx, it, done)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 		var lacking []Item
-		for _, it := range b.Items {
-			a, err := s.asset(ctx, it)
-			if errors.Is(err, assets.ErrNotFound) {
+		for i, st := range states {
+			switch st {
+			case gone:
 				seen.Gone++
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("completeness pass: %w", err)
-			}
-			if s.cfg.Filter != nil {
-				if ok, err := s.cfg.Filter.Match(a); err != nil || !ok {
-					if err != nil {
-						return fmt.Errorf("completeness pass: filter: %w", err)
-					}
-					seen.Checked++
-					seen.Filtered++
-					continue
-				}
-			}
-			if it.Asset != nil { // the source's copy (a backup): the result is in the store
-				if a, err = s.cfg.Store.Get(ctx, it.ID); errors.Is(err, assets.ErrNotFound) {
-					seen.Gone++
-					continue
-				} else if err != nil {
-					return fmt.Errorf("completeness pass: %w", err)
-				}
-			}
-			seen.Checked++
-			if done(a) {
+			case filtered:
+				seen.Checked++
+				seen.Filtered++
+			case carries:
+				seen.Checked++
 				seen.Done++
-			} else {
+			case lacks:
+				seen.Checked++
+				it := b.Items[i]
 				if it.Type == "" {
-					it.Type = a.Type
+					it.Type = types[i]
 				}
 				lacking = append(lacking, it)
 			}
@@ -529,6 +523,52 @@ func (s *Scanner) check(ctx context.Context, task string, done func(assets.Asset
 		}
 	}
 	return nil
+}
+
+// passReads is how many assets of a batch a completeness pass reads at
+// once: a read each, so a remote store's round trips overlap.
+const passReads = 16
+
+// state is what a completeness pass finds of one item.
+type state int
+
+const (
+	gone     state = iota // named by the source, not in the store
+	filtered              // left out by the filter
+	carries               // in scope, with the job's result
+	lacks                 // in scope, without it
+)
+
+// judge reads it (the source's copy, if it has one, for the filter; the
+// store's for the result) and says which state it is in, with its type.
+func (s *Scanner) judge(ctx context.Context, it Item, done func(assets.Asset) bool) (state, string, error) {
+	a, err := s.asset(ctx, it)
+	if errors.Is(err, assets.ErrNotFound) {
+		return gone, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("completeness pass: %w", err)
+	}
+	if s.cfg.Filter != nil {
+		ok, err := s.cfg.Filter.Match(a)
+		if err != nil {
+			return 0, "", fmt.Errorf("completeness pass: filter: %w", err)
+		}
+		if !ok {
+			return filtered, "", nil
+		}
+	}
+	if it.Asset != nil { // the source's copy (a backup): the result is in the store
+		if a, err = s.cfg.Store.Get(ctx, it.ID); errors.Is(err, assets.ErrNotFound) {
+			return gone, "", nil
+		} else if err != nil {
+			return 0, "", fmt.Errorf("completeness pass: %w", err)
+		}
+	}
+	if done(a) {
+		return carries, a.Type, nil
+	}
+	return lacks, a.Type, nil
 }
 
 // Reemit emits the events of items again, returning how many were
