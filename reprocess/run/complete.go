@@ -83,33 +83,33 @@ func (r *Job) complete(ctx, workers context.Context) error {
 // handled too; after completeRounds such rounds what still lacks it is
 // missing. A job whose scope cannot be walked again (an id list read
 // from standard input) is not checked, with a warning.
-func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missing int64, again bool, err error) {
+func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worker.Verdict, error) {
 	log := e.Log.With("job", j.Name)
 	if dryRun(j) {
-		return 0, false, nil
+		return worker.Verdict{}, nil
 	}
 	if j.Source.Kind == job.SourceIDs && j.Source.File == "-" {
 		log.Warn("completeness pass skipped: the job's ids came from standard input, which cannot be read again")
-		return 0, false, nil
+		return worker.Verdict{}, nil
 	}
 	src, err := e.Source(ctx, j, nil)
 	if err != nil {
-		return 0, false, fmt.Errorf("completeness pass: %w", err)
+		return worker.Verdict{}, fmt.Errorf("completeness pass: %w", err)
 	}
 	pub, err := e.Kafka.NewPublisher("reprocess/complete/" + j.Name)
 	if err != nil {
-		return 0, false, err
+		return worker.Verdict{}, err
 	}
 	defer pub.Close()
 	sc := e.passScanner(j, src, pub)
 	v, err := e.lacking(ctx, j, sc)
 	if err != nil {
-		return 0, false, err
+		return worker.Verdict{}, err
 	}
 	log.Info("completeness pass", "round", round+1, "checked", v.Checked, "lacking", len(v.lacking), "dead_lettered", v.dead)
 	n := int64(len(v.lacking))
 	if n == 0 || round >= int64(completeRounds) {
-		return n, false, e.settle(ctx, j, v)
+		return worker.Verdict{Missing: n, Settle: func(ctx context.Context) error { return e.settle(ctx, j, v) }}, nil
 	}
 	// Counted before they are sent: a processor reporting them handled
 	// must find them emitted, or no report after it ends the job.
@@ -119,13 +119,13 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (missi
 	c := count(n)
 	c["complete_rounds"] = 1
 	if err := e.Store.AddJobCounters(ctx, j.Name, c); err != nil {
-		return 0, false, err
+		return worker.Verdict{}, err
 	}
 	sent, err := sc.Reemit(ctx, v.lacking)
 	if int64(sent) < n { // what was not sent is not counted
-		return 0, false, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, count(int64(sent)-n)))
+		return worker.Verdict{}, errors.Join(err, e.Store.AddJobCounters(ctx, j.Name, count(int64(sent)-n)))
 	}
-	return n, true, nil
+	return worker.Verdict{Missing: n, Again: true}, nil
 }
 
 // settle sets job j's ledger to what the completeness pass's last walk

@@ -21,10 +21,18 @@ type LagFunc func(ctx context.Context, group string) (int64, error)
 type OnSuccess func(ctx context.Context, j *job.Job) error
 
 // Check is a job's completeness pass once its processors handled every
-// event, round the number of passes that came before: it returns how
-// many assets of its scope lack its result, and again when it emitted
-// their events once more (the job then waits for them too).
-type Check func(ctx context.Context, j *job.Job, round int64) (missing int64, again bool, err error)
+// event, round the number of passes that came before.
+type Check func(ctx context.Context, j *job.Job, round int64) (Verdict, error)
+
+// Verdict is what a completeness pass found: how many assets of the
+// job's scope lack its result, whether it emitted their events once more
+// (Again: the job then waits for them too), and, when it ends the job,
+// Settle (nil: nothing), which the process that ends it runs after.
+type Verdict struct {
+	Missing int64
+	Again   bool
+	Settle  func(context.Context) error
+}
 
 // Complete ends job id once its scan is done (control.Applying) and the
 // processors, wherever they run, have handled every event it emitted:
@@ -62,20 +70,21 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, ch
 	}
 	to, edit := control.Succeeded, func(*assets.Job) {}
 	over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled)
+	var v Verdict
 	if over == "" && check != nil {
 		j, err := job.Compile(spec)
 		if err != nil {
 			return false, err
 		}
-		missing, again, err := check(ctx, j, rec.Counters["complete_rounds"])
+		v, err = check(ctx, j, rec.Counters["complete_rounds"])
 		switch {
 		case err != nil:
 			return false, err
-		case again:
+		case v.Again:
 			return false, nil
-		case missing > 0:
+		case v.Missing > 0:
 			to, edit = control.Incomplete, func(j *assets.Job) {
-				j.Error = fmt.Sprintf("%d assets in its scope lack its result (list them: reprocess job missing %s)", missing, id)
+				j.Error = fmt.Sprintf("%d assets in its scope lack its result (list them: reprocess job missing %s)", v.Missing, id)
 			}
 		}
 	}
@@ -89,6 +98,9 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, ch
 	_, err = control.Transition(ctx, s, id, to, edit)
 	if errors.Is(err, control.ErrTransition) { // another process ended it first
 		return false, nil
+	}
+	if err == nil && v.Settle != nil && to != control.Failed { // once, by the process that ended it
+		err = v.Settle(ctx)
 	}
 	return err == nil, err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,5 +76,45 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 				t.Errorf("job error %q does not say the on-success step failed", rec.Error)
 			}
 		})
+	}
+}
+
+// Of processors ending a job at once, each running its completeness
+// pass, only the one that ends it settles the job's ledger: settling
+// twice would add its corrections twice.
+func TestCompleteSettlesOnce(t *testing.T) {
+	const spec = "name: j\nsource: {kind: ids, ids: [6ba7b810-9dad-11d1-80b4-00c04fd430c8]}\ntransform: {name: t, version: 1, facts: {f: '\"x\"'}}\n"
+	ctx := context.Background()
+	s := assetstest.Embedded(t, layout)
+	now := time.Now().UTC()
+	if err := s.SaveJob(ctx, assets.Job{ID: "j", Spec: spec, Status: control.Applying, Counters: map[string]int64{"emitted": 10, "applied": 10},
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var settled, checked atomic.Int64
+	var both sync.WaitGroup
+	both.Add(2)
+	check := func(context.Context, *job.Job, int64) (worker.Verdict, error) {
+		checked.Add(1)
+		both.Done()
+		both.Wait() // both passes are done before either ends the job
+		return worker.Verdict{Settle: func(context.Context) error { settled.Add(1); return nil }}, nil
+	}
+	var ended atomic.Int64
+	var g sync.WaitGroup
+	for range 2 {
+		g.Go(func() {
+			done, err := worker.Complete(ctx, s, "j", nil, check, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			if done {
+				ended.Add(1)
+			}
+		})
+	}
+	g.Wait()
+	if checked.Load() != 2 || ended.Load() != 1 || settled.Load() != 1 {
+		t.Errorf("%d passes, %d ended the job, %d settled it; want 2, 1 and 1", checked.Load(), ended.Load(), settled.Load())
 	}
 }
