@@ -109,7 +109,7 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worke
 	log.Info("completeness pass", "round", round+1, "checked", v.Checked, "lacking", len(v.lacking), "dead_lettered", v.dead)
 	n := int64(len(v.lacking))
 	if n == 0 || round >= int64(completeRounds) {
-		return worker.Verdict{Missing: n, Settle: func(ctx context.Context) error { return e.settle(ctx, j, v) }}, nil
+		return worker.Verdict{Missing: n, Settle: func(ctx context.Context) error { return e.settle(ctx, j, v, true) }}, nil
 	}
 	// Counted before they are sent: a processor reporting them handled
 	// must find them emitted, or no report after it ends the job.
@@ -135,10 +135,20 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worke
 // far as the processors reported (at most those), skipped the rest. The
 // counts processors report are at least once: a process killed before
 // its report loses some, an event handled twice counts twice; the
-// store's are exact. A deleting job keeps its reported counts.
-func (e *Env) settle(ctx context.Context, j *job.Job, v verdict) error {
+// store's are exact. A deleting job keeps its reported counts. With
+// processors elsewhere (remote), it first lets their last reports in:
+// their group's lag reaches zero up to a report interval before their
+// counts arrive, and one arriving after would unsettle the ledger.
+func (e *Env) settle(ctx context.Context, j *job.Job, v verdict, remote bool) error {
 	if j.Transform.Deletes() {
 		return nil
+	}
+	if remote {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(worker.ReportEvery * 3 / 2):
+		}
 	}
 	rec, err := e.Store.Job(ctx, j.Name)
 	if err != nil {

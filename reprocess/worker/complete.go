@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/reprocess/reprocess/assets"
 	"github.com/reprocess/reprocess/events"
@@ -99,8 +100,10 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, ch
 	if errors.Is(err, control.ErrTransition) { // another process ended it first
 		return false, nil
 	}
-	if err == nil && v.Settle != nil && to != control.Failed { // once, by the process that ended it
-		err = v.Settle(ctx)
+	if err == nil && v.Settle != nil && to != control.Failed { // once, by the process that ended it, even if it is stopping
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		err = v.Settle(sctx)
 	}
 	return err == nil, err
 }
