@@ -73,6 +73,10 @@ type ReverseIndexer interface {
 type JobStore interface {
 	// SaveJob creates or replaces a job's record.
 	SaveJob(ctx context.Context, j Job) error
+	// SaveJobIf replaces job j's record only if its status is still
+	// status, and reports whether it did: of processes moving a job on at
+	// once, one does. False, with no error, for a job that does not exist.
+	SaveJobIf(ctx context.Context, j Job, status string) (bool, error)
 	// Job reads one job; ErrNotFound if there is none.
 	Job(ctx context.Context, id string) (Job, error)
 	// Jobs lists every job, in id order.

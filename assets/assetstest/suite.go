@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -594,6 +595,40 @@ func (s *suite) jobs(t *testing.T) {
 	}
 	if got.Counters["applied"] != 80 || got.Counters["dlq"] != 40 || got.Counters["emitted"] != 42 || got.Status != "running" {
 		t.Errorf("after concurrent AddJobCounters: status %s, counters %v; want applied 80, dlq 40, emitted 42", got.Status, got.Counters)
+	}
+
+	// Of writers moving a job on from one status at once, one does; the
+	// counters stay as they are.
+	var moved sync.WaitGroup
+	var wins atomic.Int32
+	for _, to := range []string{"succeeded", "failed", "cancelled", "incomplete"} {
+		moved.Add(1)
+		go func() {
+			defer moved.Done()
+			next := got
+			next.Status, next.Counters = to, map[string]int64{"applied": 1}
+			ok, err := s.Store.SaveJobIf(c, next, "running")
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	moved.Wait()
+	after, err := s.Store.Job(c, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wins.Load() != 1 || after.Status == "running" || after.Counters["applied"] != 80 {
+		t.Errorf("SaveJobIf from running, 4 writers at once: %d won; status %s, counters %v; want one, applied 80", wins.Load(), after.Status, after.Counters)
+	}
+	if ok, err := s.Store.SaveJobIf(c, assets.Job{ID: "no-such-job-" + s.run, Status: "running"}, "pending"); ok || err != nil {
+		t.Errorf("SaveJobIf of a missing job: %v, %v; want false, nil", ok, err)
+	}
+	if _, err := s.Store.Job(c, "no-such-job-"+s.run); !errors.Is(err, assets.ErrNotFound) {
+		t.Errorf("SaveJobIf created a missing job: %v", err)
 	}
 }
 

@@ -427,6 +427,19 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	return nil
 }
 
+// SaveJobIf replaces job j's record if its status is still status (a
+// lightweight transaction); its counters are left as they are.
+func (s *Store) SaveJobIf(ctx context.Context, j assets.Job, status string) (bool, error) {
+	var ignored *string
+	applied, err := s.query(`UPDATE {ks}.jobs SET spec = ?, status = ?, error = ?, created_at = ?, started_at = ?, ended_at = ?, updated_at = ? WHERE job_id = ? IF status = ?`,
+		j.Spec, j.Status, j.Error, nullTime(j.CreatedAt), nullTime(j.StartedAt), nullTime(j.EndedAt), nullTime(j.UpdatedAt), j.ID, status).
+		Idempotent(false).ScanCASContext(ctx, &ignored)
+	if err != nil {
+		return false, fmt.Errorf("save job %s: %w", j.ID, classify(err))
+	}
+	return applied, nil
+}
+
 // SetJobCounters appends the counters to the job's map (a lightweight
 // transaction, so that a missing job is ErrNotFound, not a partial row).
 func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[string]int64) error {

@@ -446,6 +446,29 @@ func (s *Store) SaveJob(ctx context.Context, j assets.Job) error {
 	return s.setJSON(jobKey(j.ID), j, "save job "+j.ID)
 }
 
+// SaveJobIf replaces job j's record if its status is still status; its
+// counters, kept with the record, are kept as they are.
+func (s *Store) SaveJobIf(ctx context.Context, j assets.Job, status string) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	s.jobsMu.Lock()
+	defer s.jobsMu.Unlock()
+	var cur assets.Job
+	err := s.getJSON(jobKey(j.ID), &cur)
+	if errors.Is(err, assets.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.fail(fmt.Errorf("save job %s: %w", j.ID, err))
+	}
+	if cur.Status != status {
+		return false, nil
+	}
+	j.Counters = cur.Counters
+	return true, s.setJSON(jobKey(j.ID), j, "save job "+j.ID)
+}
+
 // AddJobCounters adds deltas to a job's counters (kept with the record:
 // one process holds the store).
 func (s *Store) AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error {

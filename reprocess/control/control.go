@@ -73,7 +73,9 @@ var ErrTransition = errors.New("control: transition not allowed")
 var ErrCancelled = errors.New("control: job cancelled")
 
 // Transition moves job id to state to, applying edit (may be nil) to the
-// record, and saves it. The job must exist.
+// record, and saves it if no other process moved the job on meanwhile
+// (else ErrTransition): of processes ending a job at once, one does. The
+// job must exist.
 func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func(*assets.Job)) (assets.Job, error) {
 	j, err := s.Job(ctx, id)
 	if err != nil {
@@ -82,7 +84,7 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 	if !slices.Contains(next[j.Status], to) {
 		return j, fmt.Errorf("%w: job %s is %s, cannot become %s", ErrTransition, id, j.Status, to)
 	}
-	now := time.Now().UTC()
+	from, now := j.Status, time.Now().UTC()
 	if to == Running && j.Status != Paused {
 		j.EndedAt, j.Error = time.Time{}, ""
 		if j.StartedAt.IsZero() { // a job's start is its first
@@ -96,8 +98,11 @@ func Transition(ctx context.Context, s assets.JobStore, id, to string, edit func
 	if edit != nil {
 		edit(&j)
 	}
-	if err := s.SaveJob(ctx, j); err != nil {
+	switch ok, err := s.SaveJobIf(ctx, j, from); {
+	case err != nil:
 		return j, err
+	case !ok: // another process moved it on first
+		return j, fmt.Errorf("%w: job %s is no longer %s, so it does not become %s", ErrTransition, id, from, to)
 	}
 	if to != Running && to != Paused && to != Applying {
 		here.set(id, false)
