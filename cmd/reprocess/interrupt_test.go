@@ -65,6 +65,7 @@ func TestInterruptedJobsEndComplete(t *testing.T) {
 		}},
 		{"run killed with SIGKILL and run again", false, func(t *testing.T, b *bench) {
 			r := b.start(t, "run", b.specFile)
+			r.opened(t) // else job status, from this process, may open the store first
 			b.waitEmitted(t, nil)
 			r.stop(t, syscall.SIGKILL)
 			if b.real {
@@ -77,6 +78,7 @@ func TestInterruptedJobsEndComplete(t *testing.T) {
 		}},
 		{"worker killed with SIGKILL, another started", true, func(t *testing.T, b *bench) {
 			r := b.start(t, "run", b.specFile)
+			r.opened(t)
 			b.waitApplied(t)
 			b.workers[0].stop(t, syscall.SIGKILL)
 			b.workers[0] = b.worker(t)
@@ -366,6 +368,24 @@ func (c *proc) exited() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// opened waits until the process opened its store, failing if it could not.
+func (c *proc) opened(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		for _, line := range strings.Split(c.log.String(), "\n") {
+			if strings.Contains(line, `msg="open store"`) {
+				if !strings.Contains(line, "error=<nil>") {
+					t.Fatalf("%v: %s", c.cmd.Args, line)
+				}
+				return
+			}
+		}
+		if c.exited() || time.Now().After(deadline) {
+			t.Fatalf("%v did not open its store (exit: %v)\n%s", c.cmd.Args, c.err, c.log.String())
+		}
 	}
 }
 
