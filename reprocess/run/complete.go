@@ -109,7 +109,8 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worke
 	log.Info("completeness pass", "round", round+1, "checked", v.Checked, "lacking", len(v.lacking), "dead_lettered", v.dead)
 	n := int64(len(v.lacking))
 	if n == 0 || round >= int64(completeRounds) {
-		return worker.Verdict{Missing: n, Settle: func(ctx context.Context) error { return e.settle(ctx, j, v, true) }}, nil
+		settle, err := e.settlement(ctx, j, v, true)
+		return worker.Verdict{Missing: n, Settle: settle}, err
 	}
 	// Counted before they are sent: a processor reporting them handled
 	// must find them emitted, or no report after it ends the job.
@@ -128,31 +129,33 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worke
 	return worker.Verdict{Missing: n, Again: true}, nil
 }
 
-// settle sets job j's ledger to what the completeness pass's last walk
-// found in the store, in assets: scanned (those read, and those named
-// but gone), filtered, emitted (the rest), and, of those emitted, missing
-// (gone), dead-lettered, lacking the result, and carrying it: applied as
-// far as the processors reported (at most those), skipped the rest. The
-// counts processors report are at least once: a process killed before
-// its report loses some, an event handled twice counts twice; the
-// store's are exact. A deleting job keeps its reported counts. With
+// settlement is what settles job j's ledger to what the completeness
+// pass's last walk found in the store, in assets: scanned (those read,
+// and those named but gone), filtered, emitted (the rest), and, of those
+// emitted, missing (gone), dead-lettered, lacking the result, and
+// carrying it: applied as far as the processors reported (at most
+// those), skipped the rest. The counts processors report are at least
+// once: a process killed before its report loses some, an event handled
+// twice counts twice; the store's are exact. It reads the record now and
+// returns the corrections, for the process that ends the job to make
+// (nothing for a deleting job, which keeps its reported counts). With
 // processors elsewhere (remote), it first lets their last reports in:
 // their group's lag reaches zero up to a report interval before their
-// counts arrive, and one arriving after would unsettle the ledger.
-func (e *Env) settle(ctx context.Context, j *job.Job, v verdict, remote bool) error {
+// counts arrive.
+func (e *Env) settlement(ctx context.Context, j *job.Job, v verdict, remote bool) (settle func(context.Context) error, err error) {
 	if j.Transform.Deletes() {
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	if remote {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(worker.ReportEvery * 3 / 2):
 		}
 	}
 	rec, err := e.Store.Job(ctx, j.Name)
 	if err != nil {
-		return fmt.Errorf("settle the ledger: %w", err)
+		return nil, fmt.Errorf("settle the ledger: %w", err)
 	}
 	applied := min(rec.Counters["applied"], v.Done)
 	want := map[string]int64{"scanned": v.Checked + v.Gone, "filtered": v.Filtered, "emitted": v.Checked - v.Filtered + v.Gone,
@@ -163,11 +166,13 @@ func (e *Env) settle(ctx context.Context, j *job.Job, v verdict, remote bool) er
 			deltas[k] = d
 		}
 	}
-	if len(deltas) > 0 {
-		e.Log.Info("ledger settled by the store: the processors' reports were off", "job", j.Name, "by", deltas)
-	}
-	return errors.Join(e.Store.AddJobCounters(ctx, j.Name, deltas),
-		e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": int64(len(v.lacking))}))
+	return func(ctx context.Context) error {
+		if len(deltas) > 0 {
+			e.Log.Info("ledger settled by the store: the processors' reports were off", "job", j.Name, "by", deltas)
+		}
+		return errors.Join(e.Store.AddJobCounters(ctx, j.Name, deltas),
+			e.Store.SetJobCounters(ctx, j.Name, map[string]int64{"lacking": int64(len(v.lacking))}))
+	}, nil
 }
 
 // passScanner walks j's scope for a completeness pass outside the job's

@@ -436,7 +436,11 @@ func (r *Job) finish(ctx context.Context, runErr error) error {
 		}
 	}
 	if r.verdict != nil && (runErr == nil || isIncomplete(runErr)) {
-		if err := r.env.settle(ctx, r.spec, *r.verdict, r.opts.Follow && len(r.workers) == 0); err != nil {
+		settle, err := r.env.settlement(ctx, r.spec, *r.verdict, r.opts.Follow && len(r.workers) == 0)
+		if err == nil {
+			err = settle(ctx)
+		}
+		if err != nil {
 			r.log.Error("settle the job's ledger", "error", err)
 		}
 	}

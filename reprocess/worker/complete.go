@@ -28,7 +28,8 @@ type Check func(ctx context.Context, j *job.Job, round int64) (Verdict, error)
 // Verdict is what a completeness pass found: how many assets of the
 // job's scope lack its result, whether it emitted their events once more
 // (Again: the job then waits for them too), and, when it ends the job,
-// Settle (nil: nothing), which the process that ends it runs after.
+// Settle (nil: nothing), which the process that ends it runs at once
+// after.
 type Verdict struct {
 	Missing int64
 	Again   bool
