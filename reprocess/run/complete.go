@@ -193,10 +193,12 @@ func passLimiter(rate throttle.Config) *throttle.Limiter {
 	return throttle.NewLimiter(cfg, time.Second)
 }
 
-// drain waits until the events emitted again were handled: this run's
-// count of handled events reaches its emitted count and the transform's
-// group has nothing left on the topic (events of an earlier run queued
-// before them count in the first, not in the second).
+// drain waits until the events emitted (after the scan, or again by a
+// completeness pass) were handled: this run's count of handled events
+// reaches its emitted count, and the transform's group, read now, has
+// nothing left on the topic (the count may rest on a lag read before the
+// last events were sent; events of an earlier run queued before them
+// count in the second, not in the first).
 func (r *Job) drain(ctx, workers context.Context) error {
 	group := events.Group(r.spec.Transform.Name, r.spec.Transform.Version)
 	for {

@@ -287,7 +287,7 @@ func (r *Job) Run(ctx context.Context) error {
 	r.scanned = time.Since(r.start)
 	r.mu.Unlock()
 	if err == nil && r.async && (r.opts.Follow || len(r.workers) > 0) {
-		err = r.follow(bctx, gctx) // a stop while following is one too
+		err = r.drain(bctx, gctx) // a stop while following is one too
 	}
 	switch cause := context.Cause(bctx); {
 	case errors.Is(cause, ErrOverBudget):
