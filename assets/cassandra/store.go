@@ -457,17 +457,21 @@ func (s *Store) SetJobCounters(ctx context.Context, id string, counters map[stri
 
 // AddJobCounters increments the job's counter columns (Cassandra
 // counters: safe from many writers; a retried increment may count twice,
-// which progress figures tolerate).
+// which progress figures tolerate). The increments go in one counter
+// batch on the job's partition, so a reader sees all of them or none.
 func (s *Store) AddJobCounters(ctx context.Context, id string, deltas map[string]int64) error {
+	add := strings.ReplaceAll(`UPDATE {ks}.job_counters SET value = value + ? WHERE job_id = ? AND name = ?`, "{ks}", s.ks)
+	b := s.sess.Batch(gocql.CounterBatch)
 	for name, d := range deltas {
-		if d == 0 {
-			continue
+		if d != 0 {
+			b.Query(add, d, id, name)
 		}
-		err := s.query(`UPDATE {ks}.job_counters SET value = value + ? WHERE job_id = ? AND name = ?`, d, id, name).
-			Idempotent(false).ExecContext(ctx)
-		if err != nil {
-			return fmt.Errorf("add to counter %s of job %s: %w", name, id, classify(err))
-		}
+	}
+	if b.Size() == 0 {
+		return nil
+	}
+	if err := b.ExecContext(ctx); err != nil {
+		return fmt.Errorf("add to the counters of job %s: %w", id, classify(err))
 	}
 	return nil
 }
