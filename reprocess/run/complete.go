@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
@@ -141,19 +142,25 @@ func (e *Env) checkApplying(ctx context.Context, j *job.Job, round int64) (worke
 // (nothing for a deleting job, which keeps its reported counts). With
 // processors elsewhere (remote), it first lets their last reports in:
 // their group's lag reaches zero up to a report interval before their
-// counts arrive.
+// counts arrive, and events sent again by a scanner that took over a
+// killed one's task arrive later still; it reads until a report interval
+// and a half passes with no count moving (five at most).
 func (e *Env) settlement(ctx context.Context, j *job.Job, v verdict, remote bool) (settle func(context.Context) error, err error) {
 	if j.Transform.Deletes() {
 		return func(context.Context) error { return nil }, nil
 	}
-	if remote {
+	rec, err := e.Store.Job(ctx, j.Name)
+	for i := 0; remote && err == nil && i < 5; i++ {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(worker.ReportEvery * 3 / 2):
 		}
+		was := rec.Counters
+		if rec, err = e.Store.Job(ctx, j.Name); err == nil && maps.Equal(was, rec.Counters) {
+			break
+		}
 	}
-	rec, err := e.Store.Job(ctx, j.Name)
 	if err != nil {
 		return nil, fmt.Errorf("settle the ledger: %w", err)
 	}
