@@ -38,10 +38,13 @@ type Verdict struct {
 
 // Complete ends job id once its scan is done (control.Applying) and the
 // processors, wherever they run, have handled every event it emitted:
-// their reported counts reach its emitted count, or, when a killed
-// processor's last counts were lost, lag (if not nil) says the
-// transform's group has committed everything on the topic, which the
-// job's events were all on before it became applying. It ends succeeded,
+// lag (if not nil) says the transform's group has committed everything
+// on the topic, which the job's events were all on before it became
+// applying; without lag, their reported counts reach its emitted count.
+// The counts alone can mislead either way: a killed processor's last
+// ones are lost, and events it handled but did not commit count again
+// when a survivor handles them, possibly long after (once the group
+// sees it gone), so they reach the emitted count with events still out. It ends succeeded,
 // or failed when its dead letters are over its budget. Every process
 // calls it after adding its counts to the job's record, the scan's last
 // included, so whichever adds the last ones ends the job. It reports
@@ -62,13 +65,12 @@ func Complete(ctx context.Context, s assets.JobStore, id string, lag LagFunc, ch
 		return false, err
 	}
 	handled := HandledIn(rec.Counters)
-	if handled < rec.Counters["emitted"] {
-		if lag == nil {
-			return false, nil
-		}
+	if lag != nil {
 		if n, err := lag(ctx, events.Group(spec.Transform.Name, spec.Transform.Version)); err != nil || n > 0 {
 			return false, err
 		}
+	} else if handled < rec.Counters["emitted"] {
+		return false, nil
 	}
 	to, edit := control.Succeeded, func(*assets.Job) {}
 	over := spec.Budget.Over(rec.Counters[string(DeadLettered)], handled)

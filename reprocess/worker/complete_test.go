@@ -37,6 +37,7 @@ func TestCompleteEndsAScannedJob(t *testing.T) {
 		{"all handled", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "skipped": 1, "dlq": 1}, -1, true, control.Succeeded, nil},
 		{"over budget", control.Applying, map[string]int64{"emitted": 10, "applied": 8, "dlq": 2}, -1, true, control.Failed, nil},
 		{"redelivered events count", control.Applying, map[string]int64{"emitted": 10, "applied": 10, "skipped": 3}, -1, true, control.Succeeded, nil},
+		{"redelivered events counted, a killed worker's still on the topic", control.Applying, map[string]int64{"emitted": 10, "applied": 10, "skipped": 3}, 2, false, control.Applying, nil},
 		{"still scanning", control.Running, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Running, nil},
 		{"cancelled", control.Cancelled, map[string]int64{"emitted": 10, "applied": 10}, 0, false, control.Cancelled, nil},
 		{"on-success step fails", control.Applying, map[string]int64{"emitted": 10, "applied": 10}, -1, true, control.Failed, errors.New("alias not switched")},
