@@ -171,6 +171,16 @@ func TestWorkJobsServesEveryJob(t *testing.T) {
 	go func() { done <- e.WorkJobs(wctx, worker.Config{Reports: e.Store}, kafka.ConsumerConfig{}) }()
 	jobs := []*job.Job{spec(t, "first", ""),
 		specOf(t, strings.Replace(spec(t, "second", "").Text, "transform: {name: tag,", "transform: {name: tag2,", 1))}
+	const tag2 = `reprocess_apply_events_total{outcome="applied",transform="tag2",version="1"}`
+	seen := make(chan map[string]float64, 1)
+	go func() { // the members leave once the jobs end, which may be before a run returns
+		deadline := time.Now().Add(time.Minute)
+		m := series(t, e)
+		for ; m[tag2] == 0 && time.Now().Before(deadline); m = series(t, e) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		seen <- m
+	}()
 	for _, j := range jobs {
 		r, err := e.Start(ctx, j, run.Options{})
 		if err != nil {
@@ -180,13 +190,10 @@ func TestWorkJobsServesEveryJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for m := series(t, e); m[`reprocess_apply_events_total{outcome="applied",transform="tag2",version="1"}`] == 0; m = series(t, e) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no worker metrics for tag2 while it is served: %v", m)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if m := <-seen; m[tag2] == 0 {
+		t.Fatalf("no worker metrics for tag2 while it is served: %v", m)
 	}
+	deadline := time.Now().Add(time.Minute)
 	for _, j := range jobs {
 		for rec, _ := e.Store.Job(ctx, j.Name); rec.Status != control.Succeeded; rec, _ = e.Store.Job(ctx, j.Name) {
 			if time.Now().After(deadline) {
