@@ -102,6 +102,7 @@ transform:
 	if err != nil || rec.Status != control.Succeeded || rec.Counters["emitted"] != 1 || rec.Counters["scanned"] != 1 {
 		t.Errorf("job record: %+v, %v; want succeeded with 1 scanned and emitted", rec, err)
 	}
+	assetstest.Ledger(t, rec)
 }
 
 // newEnv is an embedded store holding as and an in-process Kafka.

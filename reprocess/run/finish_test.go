@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/elastic"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -99,6 +100,9 @@ func TestOnSuccessStep(t *testing.T) {
 			}
 			if n := tc.f.finished.Load(); n != tc.finished {
 				t.Errorf("on-success step taken %d times; want %d", n, tc.finished)
+			}
+			if tc.status == control.Succeeded {
+				assetstest.Ledger(t, rec)
 			}
 			if tc.status == control.Succeeded && tc.f.atFinish.Load() != 200 {
 				t.Errorf("on-success step taken with %d of 200 assets applied", tc.f.atFinish.Load())
