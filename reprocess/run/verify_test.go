@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/reprocess/control"
 	"github.com/reprocess/reprocess/reprocess/job"
 	"github.com/reprocess/reprocess/reprocess/run"
@@ -56,6 +57,7 @@ func verifyPass(t *testing.T, source string) {
 	if rec.Status != control.Succeeded || rec.Counters["reapplied"] != int64(stale) || rec.Counters["applied"] != int64(len(ids)-stale) {
 		t.Errorf("record %s %v; want succeeded, %d applied, %d reapplied", rec.Status, rec.Counters, len(ids)-stale, stale)
 	}
+	assetstest.Ledger(t, rec)
 	if s := r.Progress(ctx).Summary(j.Name); !strings.Contains(s, fmt.Sprintf("reapplied %d", stale)) {
 		t.Errorf("summary %q does not show the re-applications", s)
 	}
