@@ -113,6 +113,7 @@ func newEnv(t *testing.T, layout assets.Layout, as ...assets.Asset) *run.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assetstest.LedgersAtEnd(t, s)
 	for _, a := range as {
 		if err := s.Put(context.Background(), a); err != nil {
 			t.Fatal(err)

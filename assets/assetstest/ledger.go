@@ -1,9 +1,12 @@
 package assetstest
 
 import (
+	"context"
+	"slices"
 	"testing"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/reprocess/control"
 )
 
 // Ledger checks a job record's counters at the job's end: every asset
@@ -24,5 +27,30 @@ func Ledger(t testing.TB, j assets.Job) {
 	if ended := c["applied"] + c["skipped"] + c["dlq"] + c["deleted"] + c["would_delete"] + c["missing"] + c["lacking"]; c["emitted"] != ended {
 		t.Errorf("job %s (%s): emitted %d != %d ended (applied %d, skipped %d, dlq %d, deleted %d, would_delete %d, missing %d, lacking %d)",
 			j.ID, j.Status, c["emitted"], ended, c["applied"], c["skipped"], c["dlq"], c["deleted"], c["would_delete"], c["missing"], c["lacking"])
+	}
+}
+
+// LedgersAtEnd checks, when the test ends, the Ledger of every job in s
+// that ended succeeded or incomplete, so no test ends a job unchecked.
+// Register it before anything that stops the test's jobs, so it runs
+// after them.
+func LedgersAtEnd(t testing.TB, s assets.Store) {
+	t.Helper()
+	t.Cleanup(func() { Ledgers(t, s) })
+}
+
+// Ledgers checks the Ledger of every job in s that ended succeeded or
+// incomplete.
+func Ledgers(t testing.TB, s assets.Store) {
+	t.Helper()
+	jobs, err := s.Jobs(context.Background())
+	if err != nil {
+		t.Errorf("reading the jobs to check their ledgers: %v", err)
+		return
+	}
+	for _, j := range jobs {
+		if slices.Contains([]string{control.Succeeded, control.Incomplete}, j.Status) {
+			Ledger(t, j)
+		}
 	}
 }

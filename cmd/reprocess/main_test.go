@@ -5,20 +5,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/reprocess/reprocess/assets/assetstest"
-	"github.com/reprocess/reprocess/assets/assetstest/need"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/reprocess/reprocess/assets"
+	"github.com/reprocess/reprocess/assets/assetstest"
+	"github.com/reprocess/reprocess/assets/assetstest/need"
+	"github.com/reprocess/reprocess/reprocess/api"
+	"github.com/reprocess/reprocess/reprocess/control"
 )
 
 // clearEnv unsets the REPROCESS_* settings for one test (t.Setenv
@@ -34,16 +39,57 @@ func clearEnv(t *testing.T) {
 }
 
 // cli executes the CLI in-process with a clean REPROCESS_* environment.
+// The jobs of the embedded store args name are checked when the test
+// ends (ledgersAtEnd).
 func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	clearEnv(t)
-	root := newRoot()
+	if i := slices.Index(args, "--data-dir"); i >= 0 && i+1 < len(args) {
+		ledgersAtEnd(t, args[i+1])
+	}
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := execute(&out, &out, args...)
 	return out.String(), err
+}
+
+// execute runs the CLI in-process with args.
+func execute(stdout, stderr io.Writer, args ...string) error {
+	root := newRoot()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(context.Background())
+}
+
+// checked is the data directories whose jobs a test checks at its end.
+var checked sync.Map
+
+// ledgersAtEnd checks, when the test ends, the ledger of every job that
+// ended in the embedded store in dir, as `job list` shows it (through
+// the holder's control socket if a process still holds the store).
+func ledgersAtEnd(t *testing.T, dir string) {
+	if _, seen := checked.LoadOrStore(dir, true); seen {
+		return
+	}
+	t.Cleanup(func() {
+		defer checked.Delete(dir)
+		var out, logs bytes.Buffer
+		if err := execute(&out, &logs, "--data-dir", dir, "job", "list", "-o", "json"); err != nil {
+			if !strings.Contains(err.Error(), "no embedded store") {
+				t.Errorf("reading the jobs in %s to check their ledgers: %v", dir, err)
+			}
+			return
+		}
+		var views []api.JobView
+		if err := json.Unmarshal(out.Bytes(), &views); err != nil {
+			t.Fatalf("job list -o json: %v\n%s%s", err, &out, &logs)
+		}
+		for _, v := range views {
+			if v.Status == control.Succeeded || v.Status == control.Incomplete {
+				assetstest.Ledger(t, v.Job)
+			}
+		}
+	})
 }
 
 // --version says the version, the commit and the Go version it was

@@ -187,6 +187,7 @@ func schemaFits(t *testing.T, documented map[string]any, name string, v any) {
 // from the counters the workers reported, and nothing else.
 func TestJobViewCountsHandledEvents(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	j := assets.Job{ID: "tally", Status: "running", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
 	if err := s.SaveJob(ctx, j); err != nil {

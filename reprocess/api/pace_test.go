@@ -21,6 +21,7 @@ import (
 // ETA the remaining work at that rate when a total is known.
 func TestJobViewRateAndETA(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	srv := httptest.NewServer((&api.Server{Store: s, Token: token, Log: slog.New(slog.DiscardHandler)}).Handler())
 	t.Cleanup(srv.Close)
 	for _, tc := range []struct {
@@ -75,6 +76,7 @@ func TestJobViewRateAndETA(t *testing.T) {
 // A job that is not running has no pace.
 func TestJobViewNoPaceWhenStopped(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	j := assets.Job{ID: "paused", Status: control.Paused, CreatedAt: now, StartedAt: now.Add(-time.Minute), UpdatedAt: now,

@@ -41,6 +41,7 @@ func browser(t *testing.T) context.Context {
 func TestPageTokenFormAndDetail(t *testing.T) {
 	ctx := browser(t)
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	now := time.Now().UTC()
 	j := assets.Job{ID: "page-a", Spec: "name: page-a # the spec", Status: control.Running, CreatedAt: now.Add(-time.Hour),
 		StartedAt: now.Add(-time.Hour), UpdatedAt: now, Counters: map[string]int64{"tasks": 10, "tasks_done": 5, "scanned": 3600, "dlq": 3}}

@@ -49,6 +49,7 @@ func TestPlanRoute(t *testing.T) {
 	layout := assets.Layout{BucketWidth: 24 * time.Hour, Shards: 2}
 	end := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	s := assetstest.Embedded(t, layout)
+	assetstest.LedgersAtEnd(t, s)
 	if _, err := synth.Seed(ctx, s, synth.Config{Count: 120, Span: 48 * time.Hour, End: end, Seed: 5, Concurrency: 2}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,7 @@ const anID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 // 503; a Start error that is not the job's fault is not a 400.
 func TestStatuses(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	a := assets.Asset{ID: assets.NewID(time.Now()), Type: "image", CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Metadata: map[string]string{"height": "2160"}, Facts: map[string]string{"orientation": "landscape"}, Transforms: map[string]int{"orientation": 2}}

@@ -19,6 +19,7 @@ import (
 
 func TestTransitions(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	if _, err := control.Transition(ctx, s, "nope", control.Paused, nil); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("transition of a missing job: %v", err)
@@ -61,6 +62,7 @@ func (c *counting) Emit(_ context.Context, evs []events.Reprocess) (int, error) 
 func TestPauseResumeCancelARunningScan(t *testing.T) {
 	layout := assets.Layout{BucketWidth: 24 * time.Hour, Shards: 2}
 	s := assetstest.Embedded(t, layout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	end := time.Now()
 	if _, err := synth.Seed(ctx, s, synth.Config{Count: 3000, Span: 48 * time.Hour, End: end, Seed: 2, Concurrency: 4}, nil); err != nil {
@@ -119,6 +121,7 @@ func TestPauseResumeCancelARunningScan(t *testing.T) {
 
 func TestStartRefusesAJobRunningElsewhere(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	if _, err := control.Start(ctx, s, "busy", "", false); err != nil {
 		t.Fatal(err)
@@ -141,6 +144,7 @@ func TestStartRefusesAJobRunningElsewhere(t *testing.T) {
 // resume only a paused job, cancel any that has not ended.
 func TestActions(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	for _, c := range []struct {
 		from, action string
@@ -188,6 +192,7 @@ func TestSetRate(t *testing.T) {
 		t.Errorf("ParseRate(250) = %v, %v", r, err)
 	}
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	if _, err := control.SetRate(ctx, s, "nope", 10); !errors.Is(err, assets.ErrNotFound) {
 		t.Errorf("rate of a missing job: %v; want ErrNotFound", err)

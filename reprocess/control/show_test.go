@@ -13,6 +13,7 @@ import (
 // tasks: a job's view counts its tasks only.
 func TestShowCountsTasksNotParts(t *testing.T) {
 	s := assetstest.Embedded(t, assets.DefaultLayout)
+	assetstest.LedgersAtEnd(t, s)
 	ctx := context.Background()
 	for _, c := range []assets.Checkpoint{
 		{Job: "j", Task: "image/2026-01-01T00:00:00Z/0", Done: true},

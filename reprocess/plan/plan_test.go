@@ -223,6 +223,7 @@ func runJob(t *testing.T, s assets.Store, kc *kafka.Cluster, j *job.Job) map[str
 	if err != nil {
 		t.Fatal(err)
 	}
+	assetstest.Ledger(t, rec)
 	return rec.Counters
 }
 

@@ -42,6 +42,7 @@ func TestSettlementTakesLateReports(t *testing.T) {
 	const spec = "name: j\nsource: {kind: ids, ids: [6ba7b810-9dad-11d1-80b4-00c04fd430c8]}\ntransform: {name: t, version: 1, facts: {f: '\"x\"'}}\n"
 	ctx := context.Background()
 	s := assetstest.Embedded(t, assets.Layout{BucketWidth: 24 * time.Hour, Shards: 4})
+	assetstest.LedgersAtEnd(t, s)
 	now := time.Now().UTC()
 	if err := s.SaveJob(ctx, assets.Job{ID: "j", Spec: spec, Status: "applying", CreatedAt: now, UpdatedAt: now,
 		Counters: map[string]int64{"scanned": 10, "emitted": 10, "applied": 6}}); err != nil {

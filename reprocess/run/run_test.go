@@ -66,6 +66,7 @@ func newEnvOn(t *testing.T, s assets.Store, n int, wrap func(assets.Store) asset
 	if _, err := synth.Seed(context.Background(), s, synth.Config{Count: n, Span: 48 * time.Hour, End: end, Seed: 7, Concurrency: 4}, nil); err != nil {
 		t.Fatal(err)
 	}
+	assetstest.LedgersAtEnd(t, s)
 	if wrap != nil {
 		s = wrap(s)
 	}

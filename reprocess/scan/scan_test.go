@@ -60,6 +60,7 @@ func embeddedEnv(t *testing.T, n int) *env {
 
 func newEnv(t *testing.T, name string, s assets.Store, brokers []string, n int) *env {
 	t.Helper()
+	assetstest.LedgersAtEnd(t, s)
 	e := &env{name: name, store: s, topic: fmt.Sprintf("test.scan.%x", rand.Uint32())}
 	kcfg := kafka.DefaultConfig
 	kcfg.Brokers, kcfg.Topic, kcfg.DLQTopic, kcfg.Partitions = brokers, e.topic, e.topic+".dlq", 4

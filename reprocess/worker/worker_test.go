@@ -85,6 +85,7 @@ var envMakers = map[string]func(testing.TB, int) *env{"embedded+kfake": embedded
 
 func newEnv(t testing.TB, name string, s assets.Store, brokers []string, n int) *env {
 	t.Helper()
+	assetstest.LedgersAtEnd(t, s)
 	e := &env{name: name, store: s}
 	topic := fmt.Sprintf("test.worker.%08x", rand.Uint32())
 	e.kcfg = kafka.DefaultConfig
