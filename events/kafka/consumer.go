@@ -55,6 +55,11 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	defer stopGrace()
 	m := &members{handle: handle, sem: make(chan struct{}, cfg.Concurrency), parts: map[tp]*partition{}, ctx: hctx, stop: ctx.Done(), log: c.log,
 		owned: cfg.Owned, topics: cfg.Topics}
+	if cfg.IdleExit > 0 { // before the client, whose callbacks call m.seen
+		var stop func()
+		ctx, stop = c.exitWhenIdle(ctx, cfg, m)
+		defer stop()
+	}
 	cl, err := c.NewClient(
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
@@ -74,11 +79,6 @@ func (c *Cluster) Consume(ctx context.Context, cfg ConsumerConfig, handle Handle
 	m.cl = cl
 	defer cl.Close() // leaves the group
 
-	if cfg.IdleExit > 0 {
-		var stop func()
-		ctx, stop = c.exitWhenIdle(ctx, cfg, m)
-		defer stop()
-	}
 	for {
 		fetches := cl.PollRecords(ctx, 1000)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -132,16 +132,31 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, func()
 // and the group has committed every record of its topics.
 func (c *Cluster) exitWhenIdle(ctx context.Context, cfg ConsumerConfig, m *members) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	var idle *time.Timer
-	idle = time.AfterFunc(cfg.IdleExit, func() {
-		if lag, err := c.lag(ctx, cfg.Group, cfg.Topics...); err == nil && lag == 0 {
-			cancel()
-			return
+	seen := make(chan struct{}, 1)
+	m.seen = func() {
+		select {
+		case seen <- struct{}{}:
+		default:
 		}
-		idle.Reset(cfg.IdleExit) // records are left: keep waiting for them
-	})
-	m.seen = func() { idle.Reset(cfg.IdleExit) }
-	return ctx, func() { idle.Stop(); cancel() }
+	}
+	go func() {
+		idle := time.NewTimer(cfg.IdleExit)
+		defer idle.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-seen:
+			case <-idle.C:
+				if lag, err := c.lag(ctx, cfg.Group, cfg.Topics...); err == nil && lag == 0 {
+					cancel()
+					return
+				} // records are left: keep waiting for them
+			}
+			idle.Reset(cfg.IdleExit)
+		}
+	}()
+	return ctx, cancel
 }
 
 // fetchErrors sorts a poll's errors: a transient one (a broker
