@@ -2,7 +2,6 @@ package assetstest
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/reprocess/reprocess/assets"
@@ -49,8 +48,14 @@ func Ledgers(t testing.TB, s assets.Store) {
 		return
 	}
 	for _, j := range jobs {
-		if slices.Contains([]string{control.Succeeded, control.Incomplete}, j.Status) {
-			Ledger(t, j)
-		}
+		LedgerIfEnded(t, j)
+	}
+}
+
+// LedgerIfEnded checks j's Ledger if j ended succeeded or incomplete.
+func LedgerIfEnded(t testing.TB, j assets.Job) {
+	t.Helper()
+	if j.Status == control.Succeeded || j.Status == control.Incomplete {
+		Ledger(t, j)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/reprocess/reprocess/assets/assetstest"
 	"github.com/reprocess/reprocess/assets/assetstest/need"
 	"github.com/reprocess/reprocess/reprocess/api"
-	"github.com/reprocess/reprocess/reprocess/control"
 )
 
 // clearEnv unsets the REPROCESS_* settings for one test (t.Setenv
@@ -85,9 +84,7 @@ func ledgersAtEnd(t *testing.T, dir string) {
 			t.Fatalf("job list -o json: %v\n%s%s", err, &out, &logs)
 		}
 		for _, v := range views {
-			if v.Status == control.Succeeded || v.Status == control.Incomplete {
-				assetstest.Ledger(t, v.Job)
-			}
+			assetstest.LedgerIfEnded(t, v.Job)
 		}
 	})
 }
