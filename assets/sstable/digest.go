@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// ErrNoDigest is a table without Digest.crc32: its Data.db cannot be
+// verified whole.
+var ErrNoDigest = errors.New("no Digest.crc32")
+
 // VerifyDigest reads Data.db whole, as stored, and compares its CRC32
 // with Digest.crc32. It reports false, with no error, when the table has
 // no Digest.crc32: the file is then not verified. A mismatch is ErrCorrupt
@@ -55,9 +59,10 @@ func (t *Table) VerifyDigest(ctx context.Context) (bool, error) {
 }
 
 // Verify checks every SSTable's Data.db against its Digest.crc32, writing
-// one line per SSTable to out: ok, or not verified when it has no digest.
-// The error joins every mismatch.
-func (s *Snapshot) Verify(ctx context.Context, out io.Writer) error {
+// one line per SSTable to out: ok, DAMAGED, or not verified when it has no
+// digest. The error joins every mismatch and, unless allowMissing, an
+// ErrNoDigest for each table without a digest.
+func (s *Snapshot) Verify(ctx context.Context, out io.Writer, allowMissing bool) error {
 	var errs []error
 	for _, t := range s.Tables {
 		ok, err := t.VerifyDigest(ctx)
@@ -71,6 +76,9 @@ func (s *Snapshot) Verify(ctx context.Context, out io.Writer) error {
 			fmt.Fprintf(out, "%s: digest ok\n", t.component("Data.db"))
 		default:
 			fmt.Fprintf(out, "%s: not verified: no Digest.crc32\n", t.component("Data.db"))
+			if !allowMissing {
+				errs = append(errs, fmt.Errorf("sstable: %s: not verified: %w", t.component("Data.db"), ErrNoDigest))
+			}
 		}
 	}
 	return errors.Join(errs...)

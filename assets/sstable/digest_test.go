@@ -96,14 +96,19 @@ func TestSnapshotVerify(t *testing.T) {
 
 	s, err := sstable.OpenSnapshot(dir)
 	must(t, err)
-	var out bytes.Buffer
-	err = s.Verify(context.Background(), &out)
-	if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), datas[1]) || strings.Contains(fmt.Sprint(err), datas[0]) {
-		t.Errorf("got %v; want ErrCorrupt naming %s only", err, datas[1])
-	}
-	for _, want := range []string{datas[0] + ": digest ok", datas[1] + ": DAMAGED", datas[2] + ": not verified: no Digest.crc32"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+	for _, allowMissing := range []bool{false, true} {
+		var out bytes.Buffer
+		err = s.Verify(context.Background(), &out, allowMissing)
+		if !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(fmt.Sprint(err), datas[1]) || strings.Contains(fmt.Sprint(err), datas[0]) {
+			t.Errorf("allow missing %v: got %v; want ErrCorrupt naming %s, not %s", allowMissing, err, datas[1], datas[0])
+		}
+		if missing := errors.Is(err, sstable.ErrNoDigest) && strings.Contains(fmt.Sprint(err), datas[2]); missing == allowMissing {
+			t.Errorf("allow missing %v: got %v; want ErrNoDigest naming %s only when not allowed", allowMissing, err, datas[2])
+		}
+		for _, want := range []string{datas[0] + ": digest ok", datas[1] + ": DAMAGED", datas[2] + ": not verified: no Digest.crc32"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
 		}
 	}
 }

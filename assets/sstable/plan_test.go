@@ -2,7 +2,6 @@ package sstable_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -28,7 +27,7 @@ func TestPlanOfFixtureSnapshots(t *testing.T) {
 				t.Errorf("reader bytes %d, want %d", p.ReaderBytes, want)
 			}
 			var out bytes.Buffer
-			must(t, s.WriteInfo(context.Background(), &out, false))
+			must(t, s.WriteInfo(&out))
 			if want := fmt.Sprintf("%s\n", sstable.Plan(s, sstable.Budget{})); !strings.HasSuffix(out.String(), want) {
 				t.Errorf("info does not end with the plan %q:\n%s", want, out.String())
 			}

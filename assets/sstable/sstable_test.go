@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/reprocess/reprocess/assets/sstable"
@@ -405,5 +406,29 @@ func TestDamagedStatisticsIsCorrupt(t *testing.T) {
 		if _, err := sstable.Open(filepath.Join(dir, "nb-1-big-Data.db")); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-Statistics.db") {
 			t.Fatalf("byte %d of %d flipped: %v; want ErrCorrupt naming Statistics.db", at, len(orig), err)
 		}
+	}
+}
+
+// TestDataThatIsNotAFileIsNamed puts a named pipe and a directory where
+// Data.db belongs: opening the table says so, naming Data.db, instead of
+// blaming the CRC.db that does not cover an empty file.
+func TestDataThatIsNotAFileIsNamed(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		make func(path string) error
+	}{
+		{"a named pipe", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"a directory", func(p string) error { return os.Mkdir(p, 0o755) }},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			dir := copyDir(t, uncompressedSnapshot)
+			data := filepath.Join(dir, "nb-1-big-Data.db")
+			must(t, os.Remove(data))
+			must(t, c.make(data))
+			_, err := sstable.Open(data)
+			if want := data + ": " + c.kind + ", not a regular file"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "CRC.db") {
+				t.Errorf("Data.db is %s: %v; want an error with %q", c.kind, err, want)
+			}
+		})
 	}
 }

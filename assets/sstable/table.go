@@ -105,6 +105,9 @@ func Open(path string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sstable: %w", err)
 	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("sstable: %s: %s, not a regular file", t.component("Data.db"), fileKind(st.Mode()))
+	}
 	t.dataSize = st.Size()
 	if t.has("CompressionInfo.db") {
 		if err := t.readCompressionInfo(); err != nil {
@@ -116,6 +119,21 @@ func Open(path string) (*Table, error) {
 		}
 	}
 	return t, nil
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 func (t *Table) component(name string) string {

@@ -35,7 +35,7 @@ wins, and every tombstone and expired TTL is applied as of --as-of.`,
 }
 
 func (a *app) sstableInfoCmd() *cobra.Command {
-	var verify bool
+	var verify, allowMissing bool
 	cmd := &cobra.Command{
 		Use:   "info SNAPSHOT...",
 		Short: "List a snapshot's SSTables: version, format, partitioner, compression, size, partitions",
@@ -47,10 +47,18 @@ func (a *app) sstableInfoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.WriteInfo(cmd.Context(), cmd.OutOrStdout(), verify)
+			if err := s.WriteInfo(cmd.OutOrStdout()); err != nil || !verify {
+				return err
+			}
+			err = s.Verify(cmd.Context(), cmd.OutOrStdout(), allowMissing)
+			if errors.Is(err, sstable.ErrNoDigest) {
+				err = fmt.Errorf("%w\n(--allow-missing-digest accepts SSTables without a digest, their Data.db checked only chunk by chunk as read)", err)
+			}
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&verify, "verify", false, "also read each Data.db whole and check it against its Digest.crc32")
+	cmd.Flags().BoolVar(&verify, "verify", false, "also read each Data.db whole and check it against its Digest.crc32; an SSTable without one is an error")
+	cmd.Flags().BoolVar(&allowMissing, "allow-missing-digest", false, "with --verify, report an SSTable without Digest.crc32 as not verified instead of failing")
 	return cmd
 }
 

@@ -484,8 +484,9 @@ func copyFiles(t *testing.T, dir, to string, patterns ...string) {
 }
 
 // TestSSTableInfoVerify: info prints the read plan; --verify checks each
-// Data.db against its Digest.crc32 and fails naming a damaged one, while
-// one with no digest is reported as not verified.
+// Data.db against its Digest.crc32 and fails naming a damaged one, and
+// fails on one with no digest unless --allow-missing-digest, which
+// reports it as not verified.
 func TestSSTableInfoVerify(t *testing.T) {
 	dir := t.TempDir()
 	src := "../../assets/sstable/testdata/uncompressed-snapshot"
@@ -512,16 +513,27 @@ func TestSSTableInfoVerify(t *testing.T) {
 	if err := os.WriteFile(data, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "nb-1-big-Digest.crc32")); err != nil {
-		t.Fatal(err)
-	}
 	digest, _ := os.ReadFile(filepath.Join(src, "nb-2-big-Digest.crc32"))
 	want := fmt.Sprintf("%s: CRC32 %d, Digest.crc32 says %s", data, crc32.ChecksumIEEE(b), strings.TrimSpace(string(digest)))
 	out, err = cli(t, "sstable", "info", "--verify", dir)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("info --verify of a damaged Data.db: error %v, want one with %q", err, want)
 	}
-	if !strings.Contains(out, filepath.Join(dir, "nb-1-big-Data.db")+": not verified: no Digest.crc32") {
-		t.Errorf("info --verify without a digest:\n%s", out)
+
+	b[100] ^= 0x04
+	if err := os.WriteFile(data, b, 0o644); err != nil { // intact again
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "nb-1-big-Digest.crc32")); err != nil {
+		t.Fatal(err)
+	}
+	undigested := filepath.Join(dir, "nb-1-big-Data.db") + ": not verified: no Digest.crc32"
+	out, err = cli(t, "sstable", "info", "--verify", dir)
+	if err == nil || !strings.Contains(err.Error(), undigested) || !strings.Contains(err.Error(), "--allow-missing-digest") {
+		t.Errorf("info --verify without a digest: error %v, want one naming the SSTable and --allow-missing-digest", err)
+	}
+	out, err = cli(t, "sstable", "info", "--verify", "--allow-missing-digest", dir)
+	if err != nil || !strings.Contains(out, undigested) || strings.Count(out, ": digest ok\n") != 1 {
+		t.Errorf("info --verify --allow-missing-digest: %v\n%s", err, out)
 	}
 }
