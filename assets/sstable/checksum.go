@@ -5,15 +5,30 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"slices"
 )
 
 // checksums is CRC.db, the checksums of an uncompressed Data.db: i32
 // chunk length, then the CRC32 of each chunk of that many bytes (the last
 // one shorter).
+//
+// Cassandra's writer appends one checksum each time it flushes its
+// chunk-sized buffer (when it is full and more is written, and on every
+// sync), whether or not the buffer holds anything; a flush with nothing
+// buffered appends the CRC32 of no bytes, 0. A flush of a memtable syncs
+// Data.db once, when it commits. Compaction (and every rewrite: scrub,
+// upgradesstables) that opens its new tables early, as it does by
+// default, syncs it once it has written the last byte and again when it
+// commits: one 0 follows the last chunk's checksum. Nothing else in
+// CRC.db is valid.
 type checksums struct {
 	chunk int64
 	sums  []uint32
 }
+
+// maxEmptyFlushes is how many checksums of an empty flush Cassandra's
+// writer leaves after the last chunk's, at most (see checksums).
+const maxEmptyFlushes = 1
 
 // readChecksums reads CRC.db and checks that it covers Data.db.
 func (t *Table) readChecksums() error {
@@ -32,9 +47,13 @@ func (t *Table) readChecksums() error {
 	for b := raw[4:]; len(b) > 0; b = b[4:] {
 		c.sums = append(c.sums, binary.BigEndian.Uint32(b))
 	}
-	if want := (t.dataSize + c.chunk - 1) / c.chunk; int64(len(c.sums)) != want {
-		return fmt.Errorf("%w: %s: %d checksums of %d-byte chunks for the %d bytes of Data.db, want %d", ErrCorrupt, path, len(c.sums), c.chunk, t.dataSize, want)
+	want := (t.dataSize + c.chunk - 1) / c.chunk
+	extra := int64(len(c.sums)) - want
+	if extra < 0 || extra > maxEmptyFlushes || slices.ContainsFunc(c.sums[want:], func(s uint32) bool { return s != 0 }) {
+		return fmt.Errorf("%w: %s: %d checksums of %d-byte chunks for the %d bytes of Data.db, want %d, then at most one 0 (an empty flush)",
+			ErrCorrupt, path, len(c.sums), c.chunk, t.dataSize, want)
 	}
+	c.sums = c.sums[:want]
 	t.checksums = c
 	return nil
 }

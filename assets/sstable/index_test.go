@@ -598,8 +598,8 @@ func TestIndexKeysOutOfOrderAreCorrupt(t *testing.T) {
 
 // TestDamagedUncompressedDataIsCorrupt flips bytes of an uncompressed
 // Data.db: the chunk checksums of CRC.db catch every one, and the error
-// names the file and the chunk. A CRC.db that does not cover Data.db is
-// corrupt when the table opens.
+// names the file and the chunk. A CRC.db that holds other checksums than
+// Cassandra writes for Data.db is corrupt when the table opens.
 func TestDamagedUncompressedDataIsCorrupt(t *testing.T) {
 	dir := copyDir(t, uncompressedSnapshot)
 	data := filepath.Join(dir, "nb-1-big-Data.db")
@@ -616,8 +616,24 @@ func TestDamagedUncompressedDataIsCorrupt(t *testing.T) {
 	must(t, os.WriteFile(data, orig, 0o644))
 	crc := filepath.Join(dir, "nb-1-big-CRC.db")
 	sums, _ := os.ReadFile(crc)
-	must(t, os.WriteFile(crc, append(sums, 0, 0, 0, 0), 0o644))
-	if _, err := sstable.Open(data); !errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-CRC.db: 2 checksums") {
-		t.Errorf("CRC.db with an extra checksum: %v; want ErrCorrupt naming CRC.db", err)
+	for _, c := range []struct {
+		name  string
+		sums  []byte
+		valid bool
+	}{
+		{"as flushed", sums, true},
+		{"then the 0 of an empty flush, as compacted", append(slices.Clone(sums), 0, 0, 0, 0), true},
+		{"one checksum short", sums[:len(sums)-4], false},
+		{"then a checksum that is not 0", append(slices.Clone(sums), 0, 0, 0, 1), false},
+		{"then two 0s", append(slices.Clone(sums), 0, 0, 0, 0, 0, 0, 0, 0), false},
+	} {
+		must(t, os.WriteFile(crc, c.sums, 0o644))
+		rows, err := readAll([]string{dir}, 2)
+		switch {
+		case c.valid && (err != nil || len(rows) != 190):
+			t.Errorf("CRC.db %s: %d rows, %v; want all 190", c.name, len(rows), err)
+		case !c.valid && (!errors.Is(err, sstable.ErrCorrupt) || !strings.Contains(err.Error(), "nb-1-big-CRC.db: ")):
+			t.Errorf("CRC.db %s: %v; want ErrCorrupt naming CRC.db", c.name, err)
+		}
 	}
 }
