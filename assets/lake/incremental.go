@@ -37,6 +37,8 @@ type Export struct {
 	// Since is the older snapshot or manifest Base was read from;
 	// default Base's manifest, Base+ManifestSuffix.
 	Since string
+	// Replace, for an Iceberg table, rewrites the table in full.
+	Replace bool
 }
 
 // Check checks the export's settings before anything is read.

@@ -142,7 +142,10 @@ With --format iceberg the rows, every column typed, are appended in one
 commit to --table (created when absent, partitioned by --partition-by) in
 --catalog; a snapshot the table already holds is refused. With --since (an
 older snapshot, its manifest, or "last": the one the table's last export
-recorded) the commit is an overwrite of the partitions changed since. With
+recorded) the commit is an overwrite of the partitions changed since; it
+is refused unless the table's rows were built from that snapshot, and
+when SSTables the last export read are gone and only a manifest is at
+hand. With --replace the commit replaces every row the table holds. With
 --distribute the scanner group ('reprocess scan' with no job) writes the
 token ranges, committed at once when all are written; it waits for that, a
 re-run resumes.`
@@ -186,6 +189,7 @@ func (a *app) sstableExportCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&ex.Out, "out", "o", "", "file to write (written as FILE.part, renamed when complete)")
 	cmd.Flags().StringVar(&ex.Base, "base", "", "a previous export of an older snapshot to update (incremental)")
 	cmd.Flags().StringVar(&ex.Since, "since", "", "the older snapshot or SSTable manifest --base (or --table; \"last\": its last export's) was read from (default BASE.sstables.json)")
+	cmd.Flags().BoolVar(&ex.Replace, "replace", false, "with --format iceberg: replace every row the table holds with the snapshot's, in one commit")
 	cmd.Flags().StringVar(&ice.Catalog.URI, "catalog", "", "Iceberg catalog: a SQLite file or a REST catalog's URL (default iceberg.catalog)")
 	cmd.Flags().StringVar(&ice.Table, "table", "", "Iceberg table, namespace.name")
 	cmd.Flags().StringVar(&ice.PartitionBy, "partition-by", "", "partition spec of a new Iceberg table, e.g. 'day(c_timestamp), bucket(16, id)'")
@@ -194,11 +198,15 @@ func (a *app) sstableExportCmd() *cobra.Command {
 }
 
 // export runs the export the flags ask for: to a file, to Iceberg (an
-// incremental one with --since), or by the scanner group.
+// incremental one with --since, a replacement with --replace), or by the
+// scanner group.
 func (a *app) export(ctx context.Context, ex lake.Export, ice iceberg.Options, distribute bool, s *sstable.Snapshot, o sstable.ReadOptions, locations []string) (string, error) {
 	switch {
 	case distribute:
 		return a.exportByGroup(ctx, s, locations, o, ice, o.Progress)
+	case ex.Replace:
+		r, err := iceberg.ReplaceAll(ctx, s, o, ice)
+		return r.String(), err
 	case ex.Format == "iceberg":
 		r, err := iceberg.ExportChanges(ctx, s, o, ice, ex.Since, a.cfg.Backup, a.log)
 		return r.String(), err

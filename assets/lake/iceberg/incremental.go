@@ -2,13 +2,18 @@ package iceberg
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
@@ -26,16 +31,26 @@ import (
 // table's last export recorded.
 const SinceLast = "last"
 
+// ErrNotIncremental is an incremental export refused because it could not
+// equal a full export of the snapshot; the error says why, and what to
+// run instead.
+var ErrNotIncremental = errors.New("iceberg: refused")
+
 // ExportChanges updates the table, which holds an export of an older
 // snapshot of the same Cassandra table, to what ExportSnapshot of s would
 // have written, in one overwrite commit: the partitions touched by
 // SSTables new since (sstable.ChangedSince) are re-merged across all of
 // s's SSTables and replace every row the table has of them; a partition
-// with no live row left loses its rows. since is the older snapshot or
-// its manifest, opened with cfg (backup.Since), or SinceLast: the
-// manifest the table's last export recorded (ManifestProperty). The
-// commit records s's fingerprint and manifest as ExportSnapshot does, and
-// an export of a snapshot the table holds is refused (ErrAlreadyExported).
+// with no live row left loses its rows. The table's state must have been
+// built from the older snapshot: its last export recorded that snapshot's
+// manifest (ManifestProperty), and since is SinceLast, or that snapshot
+// or a manifest of it, opened with cfg (backup.Since). Anything else is
+// refused (ErrNotIncremental), as is a recorded manifest that no longer
+// matches the checksum its commit recorded, and SSTables gone since when
+// only a manifest is at hand: the partitions that only they held (purged
+// by compaction, expired) cannot be seen without their files. The commit
+// records s's fingerprint and manifest as ExportSnapshot does, and an
+// export of a snapshot the table holds is refused (ErrAlreadyExported).
 // An empty since is ExportSnapshot.
 func ExportChanges(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, opt Options, since string, cfg backup.Config, log *slog.Logger) (Result, error) {
 	if since == "" {
@@ -45,17 +60,29 @@ func ExportChanges(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptio
 	if err != nil {
 		return Result{}, err
 	}
-	var c *sstable.Changes
-	if since == SinceLast {
-		var m sstable.Manifest
-		if m, err = LastManifest(ctx, opt.Catalog, opt.Table); err == nil {
-			c, err = s.ChangedSince(m, nil, o.AsOf)
-		}
-	} else {
-		c, err = backup.Changed(ctx, cfg, s, since, o.AsOf, log)
+	last, err := lastExport(ctx, opt, w.props[SourceProperty])
+	if err != nil {
+		return Result{}, err
 	}
+	var older *sstable.Snapshot
+	if since != SinceLast {
+		var given sstable.Manifest
+		if given, older, err = backup.Since(ctx, cfg, since, log); err != nil {
+			return Result{}, fmt.Errorf("--since: %w", err)
+		}
+		if !sameSSTables(given, last) {
+			return Result{}, fmt.Errorf("%w: --since %s is not the snapshot the table's rows were built from (its last export read %d SSTables of %s, created %s): give that snapshot, or --since last; %s",
+				ErrNotIncremental, since, len(last.SSTables), last.Table, last.CreatedAt.Format(time.RFC3339), replaceHint)
+		}
+	}
+	c, err := s.ChangedSince(last, older, o.AsOf)
 	if err != nil {
 		return Result{}, fmt.Errorf("--since: %w", err)
+	}
+	log.Info("changes since the table's last export", "since", since, "new_sstables", len(c.New), "gone_sstables", len(c.Gone), "expiring_sstables", len(c.Expiring), "partitions", len(c.Keys))
+	if len(c.Gone) > 0 && older == nil {
+		return Result{}, fmt.Errorf("%w: %d SSTables the table's last export read are gone from this snapshot (compacted away): partitions that only they held, purged or expired since, cannot be seen from a manifest; give the older snapshot itself (--since DIR or URL), or %s",
+			ErrNotIncremental, len(c.Gone), replaceHint)
 	}
 	keys, filter, err := keyFilter(s, w.sc, c.Keys)
 	if err != nil {
@@ -70,6 +97,54 @@ func ExportChanges(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptio
 		err = fmt.Errorf("%w: the table is up to date with this snapshot", err)
 	}
 	return res, err
+}
+
+// replaceHint is what to run when an export cannot be incremental.
+const replaceHint = "export the snapshot with --replace (no --since) to rewrite the table in full"
+
+// ReplaceAll replaces every row of the table with the live rows of s,
+// read with o, in one overwrite commit that records s as ExportSnapshot
+// does: the table then holds exactly what a full export of s into a new
+// table would.
+func ReplaceAll(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions, opt Options) (Result, error) {
+	w, err := newWrite(s, o)
+	if err != nil {
+		return Result{}, err
+	}
+	w.overwrite = ice.AlwaysTrue{}
+	w.rows = snapshotRows(s, o, time.Now().UTC())
+	res, err := commitRows(ctx, opt, w)
+	if errors.Is(err, ErrAlreadyExported) {
+		err = fmt.Errorf("%w: the table is up to date with this snapshot", err)
+	}
+	return res, err
+}
+
+// lastExport returns the manifest the table's last export recorded, or
+// ErrAlreadyExported when the table holds the export of source.
+func lastExport(ctx context.Context, opt Options, source string) (sstable.Manifest, error) {
+	tbl, err := Load(ctx, opt.Catalog, opt.Table)
+	if err != nil {
+		return sstable.Manifest{}, fmt.Errorf("%w: --since needs the table an earlier export wrote: %w", ErrNotIncremental, err)
+	}
+	if snap := findExport(tbl, source); snap != nil {
+		return sstable.Manifest{}, fmt.Errorf("%w: the table is up to date with this snapshot", alreadyExported(opt.Table, snap, source))
+	}
+	return lastManifest(ctx, tbl, opt.Table)
+}
+
+// sameSSTables reports whether two manifests list the same SSTables of
+// the same table.
+func sameSSTables(a, b sstable.Manifest) bool {
+	key := func(m sstable.Manifest) []string {
+		l := make([]string, len(m.SSTables))
+		for i, f := range m.SSTables {
+			l[i] = fmt.Sprintf("%s %d %s", f.Name, f.Size, f.Digest)
+		}
+		slices.Sort(l)
+		return l
+	}
+	return (a.Table == "" || b.Table == "" || a.Table == b.Table) && slices.Equal(key(a), key(b))
 }
 
 // partitionRows is the live rows of the partitions keys of s, re-merged
@@ -217,7 +292,8 @@ func temporalLiteral(t ice.Type, v any) ice.Literal {
 }
 
 // writeManifest writes m beside the table's metadata, named after the
-// source's fingerprint, and returns its location.
+// source's fingerprint and the SHA-256 of its bytes, and returns its
+// location: the commit that records the location records the checksum.
 func writeManifest(ctx context.Context, tbl *table.Table, source string, m sstable.Manifest) (string, error) {
 	fs, err := tbl.FS(ctx)
 	if err != nil {
@@ -231,7 +307,8 @@ func writeManifest(ctx context.Context, tbl *table.Table, source string, m sstab
 	if err != nil {
 		return "", err
 	}
-	loc := tbl.Location() + "/metadata/reprocess-" + source + lake.ManifestSuffix
+	sum := sha256.Sum256(b)
+	loc := tbl.Location() + "/metadata/reprocess-" + source + "-" + hex.EncodeToString(sum[:]) + lake.ManifestSuffix
 	if err := wfs.WriteFile(loc, b); err != nil {
 		return "", fmt.Errorf("manifest: %w", err)
 	}
@@ -239,12 +316,17 @@ func writeManifest(ctx context.Context, tbl *table.Table, source string, m sstab
 }
 
 // LastManifest reads the SSTable manifest the newest export of the table
-// recorded (ManifestProperty), walking back from its current snapshot.
+// recorded (ManifestProperty), walking back from its current snapshot,
+// and checks it against the checksum its location carries.
 func LastManifest(ctx context.Context, c Catalog, name string) (sstable.Manifest, error) {
 	tbl, err := Load(ctx, c, name)
 	if err != nil {
 		return sstable.Manifest{}, err
 	}
+	return lastManifest(ctx, tbl, name)
+}
+
+func lastManifest(ctx context.Context, tbl *table.Table, name string) (sstable.Manifest, error) {
 	for snap := tbl.CurrentSnapshot(); snap != nil; snap = parent(tbl, snap) {
 		loc := ""
 		if snap.Summary != nil {
@@ -266,9 +348,25 @@ func LastManifest(ctx context.Context, c Catalog, name string) (sstable.Manifest
 		if err != nil {
 			return sstable.Manifest{}, fmt.Errorf("manifest of Iceberg snapshot %d: %w", snap.SnapshotID, err)
 		}
+		sum := sha256.Sum256(raw)
+		if want := manifestSum(loc); want != hex.EncodeToString(sum[:]) {
+			return sstable.Manifest{}, fmt.Errorf("%w: the manifest of Iceberg snapshot %d, %s, does not match the checksum its commit recorded (%q): it was changed or replaced since; %s",
+				ErrNotIncremental, snap.SnapshotID, loc, want, replaceHint)
+		}
 		return sstable.ParseManifest(loc, raw)
 	}
-	return sstable.Manifest{}, fmt.Errorf("%s: no export of a snapshot recorded its SSTables (%s); give the older snapshot or its manifest", name, ManifestProperty)
+	return sstable.Manifest{}, fmt.Errorf("%w: %s: no export recorded the SSTables its rows were read from (%s); %s", ErrNotIncremental, name, ManifestProperty, replaceHint)
+}
+
+// manifestSum is the SHA-256 a manifest's location carries (writeManifest),
+// or "".
+func manifestSum(loc string) string {
+	name := strings.TrimSuffix(path.Base(loc), lake.ManifestSuffix)
+	sum := name[strings.LastIndexByte(name, '-')+1:]
+	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 2*sha256.Size {
+		return ""
+	}
+	return sum
 }
 
 func parent(tbl *table.Table, snap *table.Snapshot) *table.Snapshot {
@@ -284,14 +382,18 @@ func CheckExport(ex *lake.Export, table string, distribute bool) error {
 	switch {
 	case ex.Format != "iceberg" && distribute:
 		return errors.New("--distribute: only --format iceberg exports are distributed")
+	case ex.Format != "iceberg" && ex.Replace:
+		return errors.New("--replace: only an Iceberg table (--format iceberg) is replaced; a file export writes a new file")
 	case ex.Format != "iceberg":
 		return ex.Check()
 	case table == "":
 		return errors.New("--table: name the Iceberg table to write, namespace.name")
 	case ex.Out != "" || ex.Base != "":
 		return errors.New("--format iceberg writes to --table: --out and --base are for parquet and jsonl")
-	case distribute && ex.Since != "":
-		return errors.New("--distribute: an incremental export (--since) runs in one process; leave out one of them")
+	case distribute && (ex.Since != "" || ex.Replace):
+		return errors.New("--distribute: an incremental export (--since) or a replacement (--replace) runs in one process; leave out one of them")
+	case ex.Since != "" && ex.Replace:
+		return errors.New("--replace rewrites the table in full: leave out --since")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package iceberg_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -158,5 +159,84 @@ func sameRows(t *testing.T, got, want []string) {
 			i, j, shown = i+1, j+1, shown-1
 		}
 		shown++
+	}
+}
+
+// TestExportChangesRefusesWhatCannotBeExact: an incremental export that
+// could not equal a full export is refused, saying why and naming
+// --replace, and commits nothing: since a snapshot other than the one the
+// table was built from (the target itself, a newer one, a manifest of
+// either), since the last export when SSTables it read are gone, and
+// since a recorded manifest changed after its commit. --replace then
+// makes the table what a full export into a new table holds.
+func TestExportChangesRefusesWhatCannotBeExact(t *testing.T) {
+	first, second := onlySSTable(t, fixture, "nb-1-"), onlySSTable(t, fixture, "nb-2-")
+	for _, tc := range []struct {
+		name, built, target string
+		since               func(tmp, table string) string
+		want                string
+	}{
+		{"since the target itself", first, fixture, func(string, string) string { return fixture }, "is not the snapshot the table's rows were built from"},
+		{"since a manifest of the target", first, fixture, func(tmp, _ string) string { return writeManifest(t, fixture, tmp) }, "is not the snapshot"},
+		{"since another snapshot of the table", first, fixture, func(string, string) string { return second }, "is not the snapshot"},
+		{"since the last export, an SSTable gone", fixture, first, func(string, string) string { return iceberg.SinceLast }, "1 SSTables the table's last export read are gone"},
+		{"since a manifest, an SSTable gone", fixture, first, func(tmp, _ string) string { return writeManifest(t, fixture, tmp) }, "are gone"},
+		{"since a recorded manifest changed after its commit", first, fixture, func(tmp, table string) string {
+			tamper(t, iceberg.Catalog{URI: filepath.Join(tmp, "c.db")}, table)
+			return iceberg.SinceLast
+		}, "does not match the checksum its commit recorded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			cat := iceberg.Catalog{URI: filepath.Join(tmp, "c.db")}
+			o := sstable.ReadOptions{AsOf: time.Now()}
+			T := iceberg.Options{Catalog: cat, Table: "lake.t", PartitionBy: "bucket(2, k)"}
+			U := iceberg.Options{Catalog: cat, Table: "lake.u", PartitionBy: "bucket(2, k)"}
+			if _, err := iceberg.ExportSnapshot(context.Background(), open(t, tc.built), o, T); err != nil {
+				t.Fatal(err)
+			}
+			before := icebergtest.Table(t, cat, T.Table).CurrentSnapshot().SnapshotID
+			target := open(t, tc.target)
+			_, err := iceberg.ExportChanges(context.Background(), target, o, T, tc.since(tmp, T.Table), backup.Config{}, slog.New(slog.DiscardHandler))
+			if !errors.Is(err, iceberg.ErrNotIncremental) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--replace") {
+				t.Fatalf("got %v; want ErrNotIncremental saying %q and naming --replace", err, tc.want)
+			}
+			if now := icebergtest.Table(t, cat, T.Table).CurrentSnapshot().SnapshotID; now != before {
+				t.Errorf("a refused export committed snapshot %d", now)
+			}
+
+			res, err := iceberg.ReplaceAll(context.Background(), target, o, T)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := iceberg.ExportSnapshot(context.Background(), target, o, U); err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, icebergtest.Lines(t, T.Catalog, T.Table), icebergtest.Lines(t, U.Catalog, U.Table))
+			checkOverwrite(t, T, res)
+			if _, err := iceberg.ReplaceAll(context.Background(), target, o, T); !errors.Is(err, iceberg.ErrAlreadyExported) {
+				t.Errorf("replacing with the snapshot the table holds: %v, want ErrAlreadyExported", err)
+			}
+		})
+	}
+}
+
+// tamper rewrites the manifest the table's last export recorded to list
+// one SSTable fewer, as a hand edit or a foreign file would.
+func tamper(t *testing.T, cat iceberg.Catalog, name string) {
+	t.Helper()
+	loc := icebergtest.Table(t, cat, name).CurrentSnapshot().Summary.Properties[iceberg.ManifestProperty]
+	path := strings.TrimPrefix(loc, "file://")
+	m, err := sstable.ReadManifest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SSTables = m.SSTables[1:]
+	b, err := json.Marshal(m)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
