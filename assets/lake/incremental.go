@@ -82,9 +82,16 @@ func (e *Export) Run(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOpt
 	if !backup.HoldsAssets(s) {
 		return "", errors.New("--base: an incremental export is of the assets table only (partition key asset_id); export other tables in full")
 	}
-	changes, err := backup.Changed(ctx, cfg, s, e.Since, o.AsOf, log)
+	m, older, err := backup.Since(ctx, cfg, e.Since, log)
 	if err != nil {
 		return "", fmt.Errorf("--since: %w", err)
+	}
+	changes, err := s.ChangedSince(m, older, o.AsOf)
+	if err != nil {
+		return "", fmt.Errorf("--since: %w", err)
+	}
+	if len(changes.Gone) > 0 && older == nil {
+		return "", fmt.Errorf("--since %s: %d SSTables of the older snapshot are gone from this one (compacted away): partitions that only they held, purged or expired since, cannot be seen from a manifest; give the older snapshot itself with --since, or export in full (without --base)", e.Since, len(changes.Gone))
 	}
 	st, err := e.incremental(s, o, changes)
 	if err == nil {

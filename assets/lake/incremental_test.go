@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -160,5 +161,55 @@ func TestExportCheck(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v: %v; want an error saying %q", tc.e, err, tc.want)
 		}
+	}
+}
+
+// TestIncrementalExportOfAGoneSSTable updates an export of a snapshot of
+// two SSTables to one where an SSTable is gone, as after a compaction:
+// from the older export's manifest it is refused, naming the ways out and
+// writing nothing; from the older snapshot itself it equals a full export.
+func TestIncrementalExportOfAGoneSSTable(t *testing.T) {
+	const both = "../../cmd/reprocess/testdata/assets-snapshot"
+	one := t.TempDir()
+	copyFile(t, filepath.Join(both, "schema.cql"), filepath.Join(one, "schema.cql"))
+	files, _ := filepath.Glob(filepath.Join(both, "nb-1-*"))
+	for _, f := range files {
+		copyFile(t, f, filepath.Join(one, filepath.Base(f)))
+	}
+	asOf := time.Now()
+	dir := t.TempDir()
+	export(t, lake.Export{Out: filepath.Join(dir, "a"), Format: lake.JSONL}, both, asOf)
+	full := readRows(t, export(t, lake.Export{Out: filepath.Join(dir, "b"), Format: lake.JSONL}, one, asOf), lake.JSONL)
+
+	e := lake.Export{Out: filepath.Join(dir, "b-incr"), Format: lake.JSONL, Base: filepath.Join(dir, "a")}
+	if err := e.Check(); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := sstable.OpenSnapshot(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Run(context.Background(), snap, sstable.ReadOptions{AsOf: asOf}, backup.Config{}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "1 SSTables of the older snapshot are gone") || !strings.Contains(err.Error(), "without --base") {
+		t.Errorf("from the manifest: %v; want a refusal naming the gone SSTable and the full export", err)
+	}
+	if _, err := os.Stat(e.Out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused export left %s: %v", e.Out, err)
+	}
+
+	got := readRows(t, export(t, lake.Export{Out: e.Out, Format: lake.JSONL, Base: e.Base, Since: both}, one, asOf), lake.JSONL)
+	if len(full) == 0 || !reflect.DeepEqual(got, full) {
+		t.Errorf("from the older snapshot: %d rows, the full export %d", len(got), len(full))
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
