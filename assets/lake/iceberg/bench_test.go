@@ -112,7 +112,7 @@ var stagers = []struct {
 		return txn.Overwrite(ctx, rdr, nil, table.WithOverwriteFilter(filter))
 	}},
 	{"replace", func(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *arrow.Schema, filter ice.BooleanExpression) error {
-		_, err := replaceRows(ctx, tbl, txn, sc, func(func(arrow.RecordBatch, error) bool) {}, filter, nil)
+		_, err := replaceRows(ctx, tbl, tbl, txn, sc, func(func(arrow.RecordBatch, error) bool) {}, filter, nil)
 		return err
 	}},
 }

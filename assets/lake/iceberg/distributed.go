@@ -52,6 +52,10 @@ func Prepare(ctx context.Context, s *sstable.Snapshot, opt Options) (source, tab
 	if err != nil {
 		return "", "", err
 	}
+	got, want := tbl.Schema().AsStruct(), sc.AsStruct()
+	if err := sameShape(&got, &want, ""); err != nil {
+		return "", "", fmt.Errorf("iceberg: table %s does not fit the rows to write: %w; an export in one process (without --distribute) evolves its schema", opt.Table, err)
+	}
 	if snap := findExport(tbl, source); snap != nil {
 		return source, "", alreadyExported(opt.Table, snap, source)
 	}

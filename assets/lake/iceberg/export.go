@@ -93,6 +93,8 @@ type write struct {
 	manifest *sstable.Manifest
 	// overwrite, when set, selects the table's rows the commit replaces.
 	overwrite ice.BooleanExpression
+	// dropped is the snapshot's dropped columns (sstable.Schema.Dropped).
+	dropped map[string]int64
 }
 
 // newWrite is the write of snapshot s's rows, read with o: its schema,
@@ -112,7 +114,11 @@ func newWrite(s *sstable.Snapshot, o sstable.ReadOptions) (write, error) {
 	}
 	m.AsOf = cmp.Or(o.AsOf, s.CreatedAt, time.Now()).UTC()
 	props := ice.Properties{SourceProperty: source, TableProperty: SourceTable(s), AsOfProperty: asOf(s, o)}
-	return write{sc: sc, props: props, manifest: &m}, nil
+	w := write{sc: sc, props: props, manifest: &m}
+	if s.Schema != nil && !backup.HoldsAssets(s) {
+		w.dropped = s.Schema.Dropped
+	}
+	return w, nil
 }
 
 // commitRows writes the rows of w to the table of opt in one commit
@@ -132,14 +138,18 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 	if snap := findExport(tbl, res.Source); snap != nil {
 		return res, alreadyExported(opt.Table, snap, res.Source)
 	}
-	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	txn := tbl.NewTransaction()
+	target, order, err := evolve(txn, tbl, w.sc, w.dropped)
+	if err != nil {
+		return res, err
+	}
+	arrowSchema, err := table.SchemaToArrowSchema(target.Schema(), nil, true, false)
 	if err != nil {
 		return res, err
 	}
 	var c counts
-	batches := rowBatches{rows: w.rows, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
-	txn := tbl.NewTransaction()
-	if res.Deleted, err = stage(ctx, tbl, txn, arrowSchema, batches.all(ctx), w); err != nil {
+	batches := rowBatches{rows: reorder(w.rows, order), schema: arrowSchema, fields: target.Schema().Fields(), counts: &c}
+	if res.Deleted, err = stage(ctx, tbl, target, txn, arrowSchema, batches.all(ctx), w); err != nil {
 		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
 	}
 	if opt.BeforeCommit != nil {
@@ -164,8 +174,9 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 
 // stage writes the manifest of w, if any, and the rows of recs (of Arrow
 // schema sc) in txn: appended, or replacing the rows w.overwrite selects
-// (replaceRows). It returns the rows the commit removes.
-func stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], w write) (int64, error) {
+// (replaceRows). tbl is the table as it is, target as txn leaves it. It
+// returns the rows the commit removes.
+func stage(ctx context.Context, tbl, target *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], w write) (int64, error) {
 	if w.manifest != nil {
 		loc, err := writeManifest(ctx, tbl, w.props[SourceProperty], *w.manifest)
 		if err != nil {
@@ -174,7 +185,7 @@ func stage(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *ar
 		w.props[ManifestProperty] = loc
 	}
 	if w.overwrite != nil {
-		return replaceRows(ctx, tbl, txn, sc, recs, w.overwrite, w.props)
+		return replaceRows(ctx, tbl, target, txn, sc, recs, w.overwrite, w.props)
 	}
 	rdr := array.ReaderFromIter(sc, recs)
 	defer rdr.Release()
@@ -258,6 +269,23 @@ func rowFunc(s *sstable.Snapshot, exportedAt time.Time, fn func([]string, []any)
 		}
 		return fn(assetColumns, assetValues(lake.AssetRow(a, exportedAt)))
 	}
+}
+
+// reorder is rows with each row's columns in order: column i is the
+// column order[i] of the row as rows gives it.
+func reorder(rows rowSource, order []int) rowSource {
+	if !slices.IsSorted(order) {
+		return func(ctx context.Context, fn func([]string, []any) error) error {
+			cols, vals := make([]string, len(order)), make([]any, len(order))
+			return rows(ctx, func(c []string, v []any) error {
+				for i, j := range order {
+					cols[i], vals[i] = c[j], v[j]
+				}
+				return fn(cols, vals)
+			})
+		}
+	}
+	return rows
 }
 
 // rowBatches reads rows as Arrow record batches.

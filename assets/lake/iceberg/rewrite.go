@@ -17,9 +17,10 @@ import (
 // row. The scan planner picks the files that may (by partition, then
 // by column statistics); each is rewritten without the selected rows
 // (copy-on-write), and the rows of recs are written to new files. The
-// commit is an overwrite; with no file to rewrite, an append. It returns
-// the rows removed.
-func replaceRows(ctx context.Context, tbl *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], filter ice.BooleanExpression, props ice.Properties) (int64, error) {
+// commit is an overwrite; with no file to rewrite, an append. tbl is the
+// table as it is, target as txn leaves it (its schema evolved), which the
+// new files are written for. It returns the rows removed.
+func replaceRows(ctx context.Context, tbl, target *table.Table, txn *table.Transaction, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], filter ice.BooleanExpression, props ice.Properties) (int64, error) {
 	tasks, err := filesHolding(ctx, tbl, filter)
 	if err != nil {
 		return 0, err
@@ -28,7 +29,7 @@ func replaceRows(ctx context.Context, tbl *table.Table, txn *table.Transaction, 
 	if err != nil {
 		return 0, err
 	}
-	added, err := writeFiles(ctx, tbl, sc, recs)
+	added, err := writeFiles(ctx, target, sc, recs)
 	if err != nil {
 		return 0, err
 	}
