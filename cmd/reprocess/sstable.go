@@ -43,6 +43,9 @@ func (a *app) sstableInfoCmd() *cobra.Command {
   reprocess sstable info --verify /backups/node1/ks/t-1c8e1a40/snapshots/daily`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if allowMissing && !verify {
+				return errors.New("--allow-missing-digest: give --verify too; without it no digest is checked")
+			}
 			s, err := backup.Open(cmd.Context(), a.cfg.Backup, args, a.log)
 			if err != nil {
 				return err

@@ -278,6 +278,7 @@ func TestSSTableRejectsBadInput(t *testing.T) {
 	}{
 		{[]string{"sstable", "dump", filepath.Join(t.TempDir(), "missing")}, "no such file"},
 		{[]string{"sstable", "dump", "--as-of", "yesterday", simple}, "--as-of"},
+		{[]string{"sstable", "info", "--allow-missing-digest", simple}, "--allow-missing-digest: give --verify too"},
 		{[]string{"sstable", "dump", "--limit", "-5", simple}, "--limit: want 0 (all) or more rows, got -5"},
 		{[]string{"sstable", "export", "--format", "csv", "--out", "x", simple}, "--format"},
 		{[]string{"sstable", "export", simple}, "--out"},

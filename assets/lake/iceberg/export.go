@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -30,6 +31,7 @@ const (
 	AsOfProperty     = "reprocess.as-of"        // the moment TTLs were judged at
 	ManifestProperty = "reprocess.sstables"     // the location of the source's SSTable manifest
 	ChangedProperty  = "reprocess.changed"      // partitions an incremental export replaced
+	DroppedProperty  = "reprocess.dropped"      // the source's dropped columns and drop times (µs), JSON
 )
 
 // ErrAlreadyExported is returned when the table already holds an export
@@ -114,10 +116,15 @@ func newWrite(s *sstable.Snapshot, o sstable.ReadOptions) (write, error) {
 	}
 	m.AsOf = cmp.Or(o.AsOf, s.CreatedAt, time.Now()).UTC()
 	props := ice.Properties{SourceProperty: source, TableProperty: SourceTable(s), AsOfProperty: asOf(s, o)}
-	w := write{sc: sc, props: props, manifest: &m}
+	w := write{sc: sc, props: props, manifest: &m, dropped: map[string]int64{}}
 	if s.Schema != nil && !backup.HoldsAssets(s) {
 		w.dropped = s.Schema.Dropped
 	}
+	b, err := json.Marshal(w.dropped)
+	if err != nil {
+		return write{}, err
+	}
+	props[DroppedProperty] = string(b)
 	return w, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	ice "github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
@@ -124,8 +125,11 @@ func ReplaceAll(ctx context.Context, s *sstable.Snapshot, o sstable.ReadOptions,
 // ErrAlreadyExported when the table holds the export of source.
 func lastExport(ctx context.Context, opt Options, source string) (sstable.Manifest, error) {
 	tbl, err := Load(ctx, opt.Catalog, opt.Table)
-	if err != nil {
+	if errors.Is(err, catalog.ErrNoSuchTable) {
 		return sstable.Manifest{}, fmt.Errorf("%w: --since needs the table an earlier export wrote: %w", ErrNotIncremental, err)
+	}
+	if err != nil {
+		return sstable.Manifest{}, err
 	}
 	if snap := findExport(tbl, source); snap != nil {
 		return sstable.Manifest{}, fmt.Errorf("%w: the table is up to date with this snapshot", alreadyExported(opt.Table, snap, source))
@@ -349,7 +353,12 @@ func lastManifest(ctx context.Context, tbl *table.Table, name string) (sstable.M
 			return sstable.Manifest{}, fmt.Errorf("manifest of Iceberg snapshot %d: %w", snap.SnapshotID, err)
 		}
 		sum := sha256.Sum256(raw)
-		if want := manifestSum(loc); want != hex.EncodeToString(sum[:]) {
+		want := manifestSum(loc)
+		if want == "" {
+			return sstable.Manifest{}, fmt.Errorf("%w: the manifest of Iceberg snapshot %d, %s, was recorded without its checksum (by an older version), so it cannot be trusted; %s",
+				ErrNotIncremental, snap.SnapshotID, loc, replaceHint)
+		}
+		if want != hex.EncodeToString(sum[:]) {
 			return sstable.Manifest{}, fmt.Errorf("%w: the manifest of Iceberg snapshot %d, %s, does not match the checksum its commit recorded (%q): it was changed or replaced since; %s",
 				ErrNotIncremental, snap.SnapshotID, loc, want, replaceHint)
 		}

@@ -2,10 +2,10 @@ package iceberg
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -50,31 +50,52 @@ func openTable(ctx context.Context, cat catalog.Catalog, name string, sc *ice.Sc
 
 // evolve stages in txn the schema changes that make the table's columns
 // those of sc, the schema of a snapshot to write, as Cassandra changed
-// them since the table's last export: a column the snapshot lacks
-// (dropped) is deleted; a column the snapshot has and the table lacks
-// (added) is added, with a new field id; a column dropped and added again
-// since the last export (dropped, its drop time in µs, after the export's
-// as-of) is deleted and added anew, so that its values from before the
-// drop, which Cassandra no longer shows, are gone. A column whose type
-// changed is refused: Iceberg cannot change a type into another Cassandra
-// writes. It returns the table as the commit will leave it and, for each
-// of its columns, the index of the column of sc it holds.
+// them since the table's last export (dropped: the snapshot's dropped
+// columns, each with its last drop time in µs; recorded in the commit as
+// DroppedProperty):
+//   - a column Cassandra dropped, which the snapshot lacks, is deleted;
+//   - a column the snapshot has and the table lacks is added, with a new
+//     field id;
+//   - a column dropped and added again since the last export (its drop
+//     time newer than the one that export recorded) is deleted and added
+//     anew, so its values from before the drop, which Cassandra no longer
+//     shows, are gone.
+//
+// Refused, saying what to do: a type change (Iceberg cannot turn one
+// Cassandra type into another); a column the snapshot lacks that
+// Cassandra did not drop (a snapshot of another table?); a change to a
+// column the table is partitioned by; and a dropped-and-re-added column
+// in a table whose last export recorded no drop times. It returns the
+// table as the commit will leave it and, for each of its columns, the
+// index of the column of sc it holds.
 func evolve(txn *table.Transaction, tbl *table.Table, sc *ice.Schema, dropped map[string]int64) (*table.Table, []int, error) {
 	have := tbl.Schema()
-	since := lastAsOf(tbl)
-	var gone, readd, add []ice.NestedField
+	recorded, ok := lastDropped(tbl)
+	refuse := func(format string, a ...any) (*table.Table, []int, error) {
+		return nil, nil, fmt.Errorf("iceberg: table %s: "+format, append([]any{tbl.Identifier()}, a...)...)
+	}
+	var gone, renew, add []ice.NestedField
 	for _, f := range have.Fields() {
-		w, ok := sc.FindFieldByName(f.Name)
+		w, inSnapshot := sc.FindFieldByName(f.Name)
 		drop := dropped[f.Name]
 		switch {
-		case !ok:
+		case !inSnapshot && drop == 0:
+			return refuse("the snapshot has no column %s, which Cassandra did not drop: is it a snapshot of another table? Export it to a new table", f.Name)
+		case !inSnapshot:
 			gone = append(gone, f)
-		case drop != 0 && (since.IsZero() || drop > since.UnixMicro()):
-			readd = append(readd, w)
+		case drop > recorded[f.Name] && !ok:
+			return refuse("column %s was dropped and added again in Cassandra, and the table's last export recorded no drop times (%s): which of its values predate the drop cannot be told; %s", f.Name, DroppedProperty, replaceHint)
+		case drop > recorded[f.Name]:
+			renew = append(renew, w)
 		default:
 			if err := sameShape(f.Type, w.Type, "."+f.Name); err != nil {
-				return nil, nil, fmt.Errorf("iceberg: table %s: %w: Iceberg cannot change the type of a column into another; export to a new table", tbl.Identifier(), err)
+				return refuse("%w: Iceberg cannot turn a column's type into another; export to a new table", err)
 			}
+		}
+	}
+	for _, f := range append(gone, renew...) {
+		if partitionSource(tbl, f.Name) {
+			return refuse("column %s, which the table is partitioned by, was dropped in Cassandra; export to a new table", f.Name)
 		}
 	}
 	for _, f := range sc.Fields() {
@@ -82,20 +103,19 @@ func evolve(txn *table.Transaction, tbl *table.Table, sc *ice.Schema, dropped ma
 			add = append(add, f)
 		}
 	}
-	if len(gone)+len(readd)+len(add) > 0 {
-		del := txn.UpdateSchema(true, false)
-		for _, f := range append(gone, readd...) {
-			del.DeleteColumn([]string{f.Name})
-		}
-		if err := del.Commit(); err != nil {
-			return nil, nil, fmt.Errorf("iceberg: evolve the schema of %s: %w", tbl.Identifier(), err)
-		}
+	if len(gone)+len(renew)+len(add) > 0 {
+		// One schema update: each one asserts the schema it started from,
+		// and the catalog checks every assertion against the table as it
+		// is. Deletes come first, so a renewed column is added anew.
 		up := txn.UpdateSchema(true, false)
-		for _, f := range append(readd, add...) {
+		for _, f := range append(gone, renew...) {
+			up.DeleteColumn([]string{f.Name})
+		}
+		for _, f := range append(renew, add...) {
 			up.AddColumn([]string{f.Name}, f.Type, "", false, nil)
 		}
 		if err := up.Commit(); err != nil {
-			return nil, nil, fmt.Errorf("iceberg: evolve the schema of %s: %w", tbl.Identifier(), err)
+			return refuse("evolve the schema: %w", err)
 		}
 		staged, err := txn.StagedTable()
 		if err != nil {
@@ -110,18 +130,41 @@ func evolve(txn *table.Transaction, tbl *table.Table, sc *ice.Schema, dropped ma
 	return tbl, order, nil
 }
 
-// lastAsOf is the time the table's last export read its snapshot as of
-// (AsOfProperty), or zero when none recorded one.
-func lastAsOf(tbl *table.Table) time.Time {
+// lastDropped is the drop times of dropped columns the table's last export
+// recorded (DroppedProperty), and whether it recorded them (a distributed
+// export does not); a table without a snapshot has them all.
+func lastDropped(tbl *table.Table) (map[string]int64, bool) {
+	if tbl.CurrentSnapshot() == nil {
+		return map[string]int64{}, true
+	}
 	for snap := tbl.CurrentSnapshot(); snap != nil; snap = parent(tbl, snap) {
-		if snap.Summary == nil {
-			continue
+		if snap.Summary == nil || snap.Summary.Properties[SourceProperty] == "" {
+			continue // not an export
 		}
-		if t, err := time.Parse(time.RFC3339Nano, snap.Summary.Properties[AsOfProperty]); err == nil {
-			return t
+		var m map[string]int64
+		if json.Unmarshal([]byte(snap.Summary.Properties[DroppedProperty]), &m) != nil {
+			return nil, false
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+// partitionSource reports whether a partition spec of the table, current
+// or past, is on the column.
+func partitionSource(tbl *table.Table, column string) bool {
+	f, ok := tbl.Schema().FindFieldByName(column)
+	if !ok {
+		return false
+	}
+	for _, spec := range tbl.Metadata().PartitionSpecs() {
+		for _, pf := range spec.Fields() {
+			if pf.SourceID() == f.ID {
+				return true
+			}
 		}
 	}
-	return time.Time{}
+	return false
 }
 
 // sameShape checks that two types have the same fields, names and types,
