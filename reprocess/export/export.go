@@ -40,6 +40,8 @@ type Spec struct {
 	Source      string    `json:"source"` // the snapshot's fingerprint
 	SourceTable string    `json:"source_table"`
 	Manifest    string    `json:"manifest"` // where its SSTable manifest is, for a later --since last
+	// Dropped is the source table's dropped columns (iceberg.Dropped).
+	Dropped map[string]int64 `json:"dropped,omitempty"`
 }
 
 // ID is the export job of source to table: a re-run finds the same job.
@@ -191,7 +193,7 @@ func (j *Job) Finish(ctx context.Context) (committed bool, err error) {
 	}
 	res, err := iceberg.CommitParts(ctx, j.options(), all, ice.Properties{
 		iceberg.SourceProperty: j.Spec.Source, iceberg.TableProperty: j.Spec.SourceTable, iceberg.AsOfProperty: asOf(j.Spec),
-		iceberg.ManifestProperty: j.Spec.Manifest, JobProperty: j.ID,
+		iceberg.ManifestProperty: j.Spec.Manifest, iceberg.DroppedProperty: iceberg.DroppedJSON(j.Spec.Dropped), JobProperty: j.ID,
 	})
 	if errors.Is(err, iceberg.ErrAlreadyExported) {
 		res, _, err = iceberg.Exported(ctx, j.options(), j.Spec.Source)

@@ -84,7 +84,7 @@ func exportSpec(s *sstable.Snapshot, locations []string, o sstable.ReadOptions, 
 		return filepath.Abs(p)
 	}
 	spec := export.Spec{Export: "iceberg", AsOf: o.AsOf, ExportedAt: time.Now().UTC(), Table: opt.Table,
-		PartitionBy: opt.PartitionBy, Source: source, SourceTable: iceberg.SourceTable(s)}
+		PartitionBy: opt.PartitionBy, Source: source, SourceTable: iceberg.SourceTable(s), Dropped: iceberg.Dropped(s)}
 	if spec.AsOf.IsZero() {
 		spec.AsOf = s.CreatedAt
 	}

@@ -123,6 +123,16 @@ func TestExportByGroup(t *testing.T) {
 	if len(tbl.Metadata().Snapshots()) != 1 {
 		t.Errorf("%d Iceberg snapshots, want 1", len(tbl.Metadata().Snapshots()))
 	}
+	// The commit records the snapshot's dropped columns as the
+	// one-process export does, so that a later export can evolve the
+	// table's schema.
+	refTbl, err := iceberg.Load(ctx, ref.Catalog, ref.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tbl.CurrentSnapshot().Summary.Properties[iceberg.DroppedProperty], refTbl.CurrentSnapshot().Summary.Properties[iceberg.DroppedProperty]; got != want || got == "" {
+		t.Errorf("the commit records dropped columns %q, the one-process export %q", got, want)
+	}
 	// The commit records the snapshot's SSTables, so that a later
 	// incremental export can take --since last.
 	m, err := iceberg.LastManifest(ctx, opt.Catalog, opt.Table)

@@ -116,16 +116,28 @@ func newWrite(s *sstable.Snapshot, o sstable.ReadOptions) (write, error) {
 	}
 	m.AsOf = cmp.Or(o.AsOf, s.CreatedAt, time.Now()).UTC()
 	props := ice.Properties{SourceProperty: source, TableProperty: SourceTable(s), AsOfProperty: asOf(s, o)}
-	w := write{sc: sc, props: props, manifest: &m, dropped: map[string]int64{}}
-	if s.Schema != nil && !backup.HoldsAssets(s) {
-		w.dropped = s.Schema.Dropped
-	}
-	b, err := json.Marshal(w.dropped)
-	if err != nil {
-		return write{}, err
-	}
-	props[DroppedProperty] = string(b)
+	w := write{sc: sc, props: props, manifest: &m, dropped: Dropped(s)}
+	props[DroppedProperty] = DroppedJSON(w.dropped)
 	return w, nil
+}
+
+// Dropped is the dropped columns of s's table, each with its last drop
+// time in µs (sstable.Schema.Dropped): what an export records as
+// DroppedProperty. The assets table's columns are the export's own.
+func Dropped(s *sstable.Snapshot) map[string]int64 {
+	if s.Schema == nil || backup.HoldsAssets(s) {
+		return map[string]int64{}
+	}
+	return s.Schema.Dropped
+}
+
+// DroppedJSON is dropped as DroppedProperty holds it.
+func DroppedJSON(dropped map[string]int64) string {
+	if dropped == nil {
+		dropped = map[string]int64{}
+	}
+	b, _ := json.Marshal(dropped) // a map of strings to numbers always marshals
+	return string(b)
 }
 
 // commitRows writes the rows of w to the table of opt in one commit
