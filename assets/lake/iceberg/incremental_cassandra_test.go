@@ -219,8 +219,8 @@ func TestExportChangesAfterCompaction(t *testing.T) {
 		short = append(short, fmt.Sprintf("INSERT INTO %s (k, c, v) VALUES (%d, 0, 'brief') USING TTL 4", tbl, k))
 	}
 	short = append(short, "INSERT INTO "+tbl+" (k, c, v) VALUES (5, 99, 'brief') USING TTL 4")
+	asOfA := time.Now() // before the short rows are written: A reads them live
 	dirA := sstabletest.Snapshot(t, ks, "t", [][]string{lasting, short})
-	asOfA := time.Now()
 	time.Sleep(5 * time.Second) // the TTLs pass
 	sstabletest.Exec(t, "DELETE FROM "+tbl+" WHERE k = 1")
 	sstabletest.Flush(t, ks, "t")
