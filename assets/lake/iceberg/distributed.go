@@ -93,10 +93,6 @@ func WriteRange(ctx context.Context, s *sstable.Snapshot, r sstable.TokenRange, 
 	if err := sameShape(&got, &want, ""); err != nil {
 		return Part{}, fmt.Errorf("iceberg: table %s does not fit the rows to write: %w", opt.Table, err)
 	}
-	arrowSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
-	if err != nil {
-		return Part{}, err
-	}
 	var c counts
 	read := func(ctx context.Context, fn func([]string, []any) error) error {
 		return s.ReadRange(r, o, rowFunc(s, exportedAt, func(cols []string, vals []any) error {
@@ -106,14 +102,18 @@ func WriteRange(ctx context.Context, s *sstable.Snapshot, r sstable.TokenRange, 
 			return fn(cols, vals)
 		}))
 	}
-	batches := rowBatches{rows: read, schema: arrowSchema, fields: tbl.Schema().Fields(), counts: &c}
+	batches, err := newRowBatches(read, tbl.Schema(), tbl.Spec(), &c)
+	if err != nil {
+		return Part{}, err
+	}
 	meta := tbl.Metadata()
 	p := Part{Table: meta.TableUUID().String(), SchemaID: meta.CurrentSchema().ID, SpecID: meta.DefaultPartitionSpec()}
 	// A fresh write id per attempt: no two attempts name a file alike.
-	for df, err := range table.WriteRecords(ctx, tbl, arrowSchema, batches.all(ctx), table.WithWriteUUID(uuid.New())) {
-		if err != nil {
-			return Part{}, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
-		}
+	files, err := writeFiles(ctx, tbl, batches.schema, batches.all(ctx), table.WithWriteUUID(uuid.New()))
+	if err != nil {
+		return Part{}, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
+	}
+	for _, df := range files {
 		b, err := codec.EncodeDataFile(df, meta.PartitionSpec(), meta.CurrentSchema(), meta.Version())
 		if err != nil {
 			return Part{}, err

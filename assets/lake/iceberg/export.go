@@ -162,13 +162,12 @@ func commitRows(ctx context.Context, opt Options, w write) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	arrowSchema, err := table.SchemaToArrowSchema(target.Schema(), nil, true, false)
+	var c counts
+	batches, err := newRowBatches(reorder(w.rows, order), target.Schema(), target.Spec(), &c)
 	if err != nil {
 		return res, err
 	}
-	var c counts
-	batches := rowBatches{rows: reorder(w.rows, order), schema: arrowSchema, fields: target.Schema().Fields(), counts: &c}
-	if res.Deleted, err = stage(ctx, tbl, target, txn, arrowSchema, batches.all(ctx), w); err != nil {
+	if res.Deleted, err = stage(ctx, tbl, target, txn, batches.schema, batches.all(ctx), w); err != nil {
 		return res, fmt.Errorf("iceberg: write %s: %w", opt.Table, err)
 	}
 	if opt.BeforeCommit != nil {
@@ -206,9 +205,11 @@ func stage(ctx context.Context, tbl, target *table.Table, txn *table.Transaction
 	if w.overwrite != nil {
 		return replaceRows(ctx, tbl, target, txn, sc, recs, w.overwrite, w.props)
 	}
-	rdr := array.ReaderFromIter(sc, recs)
-	defer rdr.Release()
-	return 0, txn.Append(ctx, rdr, w.props)
+	files, err := writeFiles(ctx, target, sc, recs)
+	if err != nil || len(files) == 0 {
+		return 0, cmp.Or(err, appendNothing(ctx, txn, sc, w.props))
+	}
+	return 0, txn.AddDataFiles(ctx, files, w.props)
 }
 
 // findExport returns the table's snapshot that recorded source, if any.
@@ -307,13 +308,29 @@ func reorder(rows rowSource, order []int) rowSource {
 	return rows
 }
 
-// rowBatches reads rows as Arrow record batches.
+// rowBatches reads rows as Arrow record batches; rows of a partitioned
+// table (part not nil) come grouped by partition.
 type rowBatches struct {
 	rows   rowSource
 	schema *arrow.Schema
 	fields []ice.NestedField
+	part   *partitioner
 	counts *counts
 	n      int64
+}
+
+// newRowBatches reads rows as batches of the table's schema sc,
+// partitioned by spec.
+func newRowBatches(rows rowSource, sc *ice.Schema, spec ice.PartitionSpec, c *counts) (*rowBatches, error) {
+	arrowSchema, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		return nil, err
+	}
+	part, err := newPartitioner(spec, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &rowBatches{rows: rows, schema: arrowSchema, fields: sc.Fields(), part: part, counts: c}, nil
 }
 
 // all yields the batches, reading the snapshot in another goroutine; it
@@ -326,7 +343,11 @@ func (r *rowBatches) all(ctx context.Context) iter.Seq2[arrow.RecordBatch, error
 		errc := make(chan error, 1)
 		go func() {
 			defer close(batches)
-			errc <- r.read(ctx, batches)
+			if r.part == nil {
+				errc <- r.read(ctx, batches)
+			} else {
+				errc <- r.readGrouped(ctx, batches)
+			}
 		}()
 		for b := range batches {
 			if !yield(b, nil) {
@@ -346,12 +367,15 @@ func (r *rowBatches) all(ctx context.Context) iter.Seq2[arrow.RecordBatch, error
 func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) error {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, r.schema)
 	defer b.Release()
-	apps := make([]appender, len(r.fields))
-	for i, f := range r.fields {
-		apps[i] = appenderFor(f.Type, r.counts)
-	}
+	apps := r.appenders()
 	pending := 0
-	send := func() error {
+	err := r.rows(ctx, func(cols []string, vals []any) error {
+		if err := r.append(b, apps, cols, vals); err != nil {
+			return err
+		}
+		if pending++; pending < batchRows {
+			return nil
+		}
 		pending = 0
 		select {
 		case out <- b.NewRecordBatch():
@@ -359,23 +383,55 @@ func (r *rowBatches) read(ctx context.Context, out chan<- arrow.RecordBatch) err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-	err := r.rows(ctx, func(cols []string, vals []any) error {
-		for i, v := range vals {
-			if err := apps[i](b.Field(i), v); err != nil {
-				return fmt.Errorf("row %d, column %s: %w", r.n+1, cols[i], err)
-			}
-		}
-		r.n++
-		if pending++; pending == batchRows {
-			return send()
-		}
-		return nil
 	})
 	if err == nil && pending > 0 {
-		err = send()
+		out <- b.NewRecordBatch()
 	}
 	return err
+}
+
+// readGrouped reads every row into a spill, then sends its batches
+// partition by partition.
+func (r *rowBatches) readGrouped(ctx context.Context, out chan<- arrow.RecordBatch) error {
+	s, err := newSpill(r.schema)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	apps := r.appenders()
+	err = r.rows(ctx, func(cols []string, vals []any) error {
+		key, err := r.part.key(vals)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", r.n+1, err)
+		}
+		if err := r.append(s.builder(key), apps, cols, vals); err != nil {
+			return err
+		}
+		return s.added(key)
+	})
+	if err != nil {
+		return err
+	}
+	return s.drain(ctx, out)
+}
+
+func (r *rowBatches) appenders() []appender {
+	apps := make([]appender, len(r.fields))
+	for i, f := range r.fields {
+		apps[i] = appenderFor(f.Type, r.counts)
+	}
+	return apps
+}
+
+// append appends a row to b and counts it.
+func (r *rowBatches) append(b *array.RecordBuilder, apps []appender, cols []string, vals []any) error {
+	for i, v := range vals {
+		if err := apps[i](b.Field(i), v); err != nil {
+			return fmt.Errorf("row %d, column %s: %w", r.n+1, cols[i], err)
+		}
+	}
+	r.n++
+	return nil
 }
 
 // String formats a result for the command's report.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -43,15 +46,20 @@ func replaceRows(ctx context.Context, tbl, target *table.Table, txn *table.Trans
 		removed -= f.Count()
 	}
 	if len(old) == 0 && len(added) == 0 {
-		// A commit still records the export: an empty append.
-		rdr, err := array.NewRecordReader(sc, nil)
-		if err != nil {
-			return 0, err
-		}
-		defer rdr.Release()
-		return 0, txn.Append(ctx, rdr, props)
+		return 0, appendNothing(ctx, txn, sc, props)
 	}
 	return removed, txn.ReplaceDataFilesWithDataFiles(ctx, old, append(kept, added...), props)
+}
+
+// appendNothing stages an empty append recording props: a commit records
+// an export that writes no row.
+func appendNothing(ctx context.Context, txn *table.Transaction, sc *arrow.Schema, props ice.Properties) error {
+	rdr, err := array.NewRecordReader(sc, nil)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	return txn.Append(ctx, rdr, props)
 }
 
 // filesHolding is a task reading the whole of each data file of the
@@ -81,6 +89,11 @@ func rewriteWithout(ctx context.Context, tbl *table.Table, tasks []table.FileSca
 	if len(tasks) == 0 {
 		return nil, nil
 	}
+	// Read in the order of their partitions, the files' rows come grouped
+	// by partition, as writeFiles needs them.
+	slices.SortStableFunc(tasks, func(a, b table.FileScanTask) int {
+		return strings.Compare(filePartition(a.File), filePartition(b.File))
+	})
 	sc, recs, err := tbl.Scan(table.WithRowFilter(ice.NewNot(filter))).ReadTasks(ctx, tasks)
 	if err != nil {
 		return nil, fmt.Errorf("read the files to rewrite: %w", err)
@@ -88,10 +101,40 @@ func rewriteWithout(ctx context.Context, tbl *table.Table, tasks []table.FileSca
 	return writeFiles(ctx, tbl, sc, recs)
 }
 
-// writeFiles writes recs to new data files of the table.
-func writeFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error]) ([]ice.DataFile, error) {
+// rowGroupRows bounds the rows of a Parquet row group, which the writer
+// holds in memory until the group is full, where the table does not set
+// write.parquet.row-group-limit.
+const rowGroupRows = 128 << 10
+
+// filePartition names the partition of a data file: its spec and
+// partition values.
+func filePartition(f ice.DataFile) string {
+	p := f.Partition()
+	ids := slices.Sorted(maps.Keys(p))
+	var b strings.Builder
+	fmt.Fprint(&b, f.SpecID())
+	for _, id := range ids {
+		fmt.Fprintf(&b, " %d=%#v", id, p[id])
+	}
+	return b.String()
+}
+
+// writeFiles writes recs to new data files of the table: files rolled at
+// the table's write.target-file-size-bytes, in bounded row groups
+// (rowGroupRows), with few batches queued. recs must come grouped by
+// partition (see partitioner): a partitioned table's files are written
+// one partition at a time, so that the memory a write takes grows
+// neither with its rows nor with its partitions.
+func writeFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], opts ...table.WriteRecordOption) ([]ice.DataFile, error) {
+	opts = append(opts, table.WithRecordBatchBufferSize(2))
+	if _, set := tbl.Properties()[table.ParquetRowGroupLimitKey]; !set {
+		opts = append(opts, table.WithParquetRowGroupLimit(rowGroupRows))
+	}
+	if !tbl.Spec().IsUnpartitioned() {
+		opts = append(opts, table.WithClusteredWrite())
+	}
 	var files []ice.DataFile
-	for f, err := range table.WriteRecords(ctx, tbl, sc, recs) {
+	for f, err := range table.WriteRecords(ctx, tbl, sc, recs, opts...) {
 		if err != nil {
 			return nil, err
 		}
