@@ -778,8 +778,30 @@ type valueReader struct {
 	b []byte
 }
 
-func (r *valueReader) i32(what string) (int32, error) {
+// part names a part of a value in an error: "key 3", "field name",
+// "element count". It is formatted only for an error.
+type part struct {
+	kind string
+	i    int // the index, when name is "" and i >= 0
+	name string
+}
+
+func (p part) String() string {
+	switch {
+	case p.name != "":
+		return p.kind + " " + p.name
+	case p.i >= 0:
+		return p.kind + " " + strconv.Itoa(p.i)
+	}
+	return p.kind
+}
+
+// i32 reads an i32, the length of what when length is set.
+func (r *valueReader) i32(what part, length bool) (int32, error) {
 	if len(r.b) < 4 {
+		if length {
+			return 0, r.t.corrupt("truncated %s length: %d bytes left", what, len(r.b))
+		}
 		return 0, r.t.corrupt("truncated %s: %d bytes left", what, len(r.b))
 	}
 	v := int32(binary.BigEndian.Uint32(r.b))
@@ -788,8 +810,8 @@ func (r *valueReader) i32(what string) (int32, error) {
 }
 
 // value reads an i32 length and that many bytes; a length of -1 is null.
-func (r *valueReader) value(what string) (v []byte, null bool, err error) {
-	n, err := r.i32(what + " length")
+func (r *valueReader) value(what part) (v []byte, null bool, err error) {
+	n, err := r.i32(what, true)
 	switch {
 	case err != nil:
 		return nil, false, err
@@ -805,7 +827,7 @@ func (r *valueReader) value(what string) (v []byte, null bool, err error) {
 
 // count reads an element count that the bytes left could hold.
 func (r *valueReader) count(per int) (int, error) {
-	n, err := r.i32("element count")
+	n, err := r.i32(part{kind: "element count", i: -1}, false)
 	if err != nil {
 		return 0, err
 	}
@@ -823,7 +845,7 @@ func (r *valueReader) end() error {
 }
 
 // element decodes a collection element; a null (negative length) one is nil.
-func (r *valueReader) element(typ *Type, what string) (any, error) {
+func (r *valueReader) element(typ *Type, what part) (any, error) {
 	v, null, err := r.value(what)
 	if err != nil || null {
 		return nil, err
@@ -846,7 +868,7 @@ func (t *Type) decodeList(b []byte) (any, error) {
 	}
 	out := make([]any, n)
 	for i := range out {
-		if out[i], err = r.element(t.Params[0], fmt.Sprintf("element %d", i)); err != nil {
+		if out[i], err = r.element(t.Params[0], part{kind: "element", i: i}); err != nil {
 			return nil, err
 		}
 	}
@@ -864,10 +886,10 @@ func (t *Type) decodeMap(b []byte) (any, error) {
 	}
 	out := make(Map, n)
 	for i := range out {
-		if out[i].Key, err = r.element(t.Params[0], fmt.Sprintf("key %d", i)); err != nil {
+		if out[i].Key, err = r.element(t.Params[0], part{kind: "key", i: i}); err != nil {
 			return nil, err
 		}
-		if out[i].Value, err = r.element(t.Params[1], fmt.Sprintf("value %d", i)); err != nil {
+		if out[i].Value, err = r.element(t.Params[1], part{kind: "value", i: i}); err != nil {
 			return nil, err
 		}
 	}
@@ -884,7 +906,11 @@ func (t *Type) decodeTuple(b []byte) (any, error) {
 			break
 		}
 		var err error
-		if vals[i], err = r.element(p, "field "+t.fieldName(i)); err != nil {
+		what := part{kind: "field", i: i}
+		if t.Name == "UserType" && i < len(t.Fields) {
+			what.name = t.Fields[i]
+		}
+		if vals[i], err = r.element(p, what); err != nil {
 			return nil, err
 		}
 	}
