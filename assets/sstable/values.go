@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"math/bits"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -776,6 +777,17 @@ func (t *Type) duration(b []byte) (any, error) {
 type valueReader struct {
 	t *Type
 	b []byte
+	s string // when set, the whole value as a string: text elements are its substrings
+}
+
+// newValueReader reads b, a value of t; texts, when t has text elements,
+// share one string.
+func newValueReader(t *Type, b []byte) *valueReader {
+	r := &valueReader{t: t, b: b}
+	if slices.ContainsFunc(t.Params, (*Type).isText) {
+		r.s = string(b)
+	}
+	return r
 }
 
 // part names a part of a value in an error: "key 3", "field name",
@@ -850,6 +862,12 @@ func (r *valueReader) element(typ *Type, what part) (any, error) {
 	if err != nil || null {
 		return nil, err
 	}
+	if r.s != "" && len(v) > 0 && typ.isText() {
+		end := len(r.s) - len(r.b)
+		if s := r.s[end-len(v) : end]; utf8.ValidString(s) && (typ.base().Name != "AsciiType" || isASCII(s)) {
+			return s, nil
+		}
+	}
 	d, err := typ.Decode(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.t.CQL(), what, err)
@@ -861,7 +879,7 @@ func (t *Type) decodeList(b []byte) (any, error) {
 	if len(t.Params) != 1 {
 		return nil, t.corrupt("want 1 element type, have %d", len(t.Params))
 	}
-	r := &valueReader{t: t, b: b}
+	r := newValueReader(t, b)
 	n, err := r.count(4)
 	if err != nil {
 		return nil, err
@@ -879,7 +897,7 @@ func (t *Type) decodeMap(b []byte) (any, error) {
 	if len(t.Params) != 2 {
 		return nil, t.corrupt("want key and value types, have %d", len(t.Params))
 	}
-	r := &valueReader{t: t, b: b}
+	r := newValueReader(t, b)
 	n, err := r.count(8)
 	if err != nil {
 		return nil, err
@@ -899,7 +917,7 @@ func (t *Type) decodeMap(b []byte) (any, error) {
 // decodeTuple decodes a tuple or a frozen user type: i32-length fields,
 // -1 for null; trailing fields may be left out (null).
 func (t *Type) decodeTuple(b []byte) (any, error) {
-	r := &valueReader{t: t, b: b}
+	r := newValueReader(t, b)
 	vals := make([]any, len(t.Params))
 	for i, p := range t.Params {
 		if len(r.b) == 0 {
