@@ -50,7 +50,7 @@ test: deps services-up ## all tests, against embedded + kfake and real Cassandra
 test-unit: ## only what needs no real services (integration tests skip, loudly)
 	$(GO) test $(TESTFLAGS) ./...
 
-bench: services-up ## benchmarks with figures: seed, scan, wide partition split off vs on, publish (vs Kafka's own), end-to-end, SSTable readers side by side (reprocess, CQLite, sstabledump), decode rates, wide-partition peak RSS
+bench: services-up ## benchmarks with figures: seed, scan, wide partition split off vs on, publish (vs Kafka's own), end-to-end, SSTable readers side by side (reprocess, CQLite, sstabledump; Iceberg export peak RSS), decode rates, wide-partition peak RSS
 	@set -a; eval "$$($(SERVICES) env)"; set +a; \
 	$(GO) test -run '^$$' -bench 'Seed|Scan' -benchtime 20000x ./... | grep -E '^(Benchmark|ok|FAIL|---)'; \
 	$(GO) test -run '^$$' -bench Publish -benchtime 200000x -v ./events/kafka/ | grep -E '^(Benchmark|ok|FAIL)|ProducerPerformance: [0-9]{4}'; \

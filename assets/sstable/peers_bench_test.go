@@ -269,6 +269,45 @@ func (pb *peerBench) export() *peerRun {
 	return r
 }
 
+// icebergExport is `reprocess sstable export --format iceberg` into a new
+// table of a new catalog, partitioned by partitionBy; its rows are the
+// table's, as pyiceberg reads them from its snapshot's summary.
+func (pb *peerBench) icebergExport(partitionBy string) *peerRun {
+	task := "Iceberg (sstable export)"
+	if partitionBy != "" {
+		task = "Iceberg by " + partitionBy
+	}
+	r := pb.run("reprocess", task, "parquet", pb.paths)
+	dir, err := os.MkdirTemp(pb.tmp, "lake-")
+	if err != nil {
+		r.err = err
+		return r
+	}
+	catalog := filepath.Join(dir, "lake.db")
+	r.measure(exec.Command(pb.bin, "sstable", "export", "--format", "iceberg", "--parallel", "1", "--catalog", catalog,
+		"--table", "lake.bench", "--partition-by", partitionBy, pb.dir), io.Discard)
+	if r.err != nil {
+		return r
+	}
+	got, err := exec.Command(pb.python, "-c", icebergRowsScript, catalog, "file://"+filepath.Join(dir, "warehouse")).Output()
+	if err != nil {
+		r.err = fmt.Errorf("reading the table with pyiceberg: %v", err)
+		return r
+	}
+	if r.rows, err = strconv.ParseInt(strings.TrimSpace(string(got)), 10, 64); err != nil {
+		r.err = fmt.Errorf("pyiceberg printed %q, not a row count", got)
+	}
+	return r
+}
+
+// icebergRowsScript prints the rows of table lake.bench of the SQLite
+// catalog argv[1] (warehouse argv[2]), from its current snapshot.
+const icebergRowsScript = `import sys
+from pyiceberg.catalog.sql import SqlCatalog
+cat = SqlCatalog("default", uri="sqlite:///" + sys.argv[1], warehouse=sys.argv[2])
+print(cat.load_table("lake.bench").current_snapshot().summary["total-records"])
+`
+
 // parquetRows sets r's rows to the row count of the Parquet file out, as
 // pyarrow reads it from the file's footer; reported, unless negative, is
 // the count the reader itself returned and must agree.
@@ -344,8 +383,9 @@ func (pb *peerBench) dumpJSON(files []string) *peerRun {
 	return r
 }
 
-// BenchmarkPeers reads the benchmark set (see benchSet) with reprocess,
-// CQLite and Cassandra's sstabledump, each reader and task in child
+// BenchmarkPeers reads the benchmark set (see benchSet) with reprocess
+// (decode, dump, and export to Parquet and to Iceberg, unpartitioned and
+// by day), CQLite and Cassandra's sstabledump, each reader and task in child
 // processes, and prints one table: rows, uncompressed MB, wall and CPU
 // time, rows/s and MB/s per core (per CPU-second, which other load on the
 // machine does not skew), peak RSS, and the ratios to CQLite (its scan for
@@ -358,7 +398,7 @@ func BenchmarkPeers(b *testing.B) {
 	var runs []*peerRun
 	for b.Loop() {
 		runs = []*peerRun{
-			pb.decode(), pb.dump(), pb.export(),
+			pb.decode(), pb.dump(), pb.export(), pb.icebergExport(""), pb.icebergExport("day(created_at)"),
 			pb.cqliteRun(b, "scan"), pb.cqliteRun(b, "parquet"),
 			pb.dumpJSON(pb.paths[:1]),
 		}

@@ -76,10 +76,11 @@ const spillRows = 64 << 10
 
 // A spill groups the batches of a partitioned write by partition: each
 // partition's rows are built apart and written, in batches, to an
-// unlinked temporary Arrow IPC file (zstd); then every partition's batches
-// are read back, one partition after another. Memory holds spillRows rows
-// and one batch read back, whatever the rows' and partitions' number; the
-// disk holds the rows, compressed.
+// unlinked temporary Arrow IPC file (LZ4, the quickest to write and read
+// back of its codecs); then every partition's batches are read back, one
+// partition after another. Memory holds spillRows rows and one batch read
+// back, whatever the rows' and partitions' number; the disk holds the
+// rows, compressed.
 type spill struct {
 	schema   *arrow.Schema
 	file     *os.File
@@ -97,7 +98,7 @@ func newSpill(schema *arrow.Schema) (*spill, error) {
 		return nil, fmt.Errorf("iceberg: a spill file to group rows by partition: %w", err)
 	}
 	os.Remove(f.Name()) // gone with the process, however it ends
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithZstd())
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithLZ4())
 	if err != nil {
 		f.Close()
 		return nil, err
