@@ -232,15 +232,21 @@ func Fingerprint(s *sstable.Snapshot) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", SourceTable(s))
-	lines := make([]string, len(m.SSTables))
-	for i, f := range m.SSTables {
-		lines[i] = fmt.Sprintf("%s %d %s\n", f.Name, f.Size, f.Digest)
-	}
-	slices.Sort(lines)
-	for _, l := range lines {
-		h.Write([]byte(l))
+	for _, l := range sstableLines(m) {
+		fmt.Fprintf(h, "%s\n", l)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// sstableLines is a line per SSTable of m, "name size digest", sorted:
+// what tells two manifests' SSTables apart.
+func sstableLines(m sstable.Manifest) []string {
+	lines := make([]string, len(m.SSTables))
+	for i, f := range m.SSTables {
+		lines[i] = fmt.Sprintf("%s %d %s", f.Name, f.Size, f.Digest)
+	}
+	slices.Sort(lines)
+	return lines
 }
 
 // SourceTable names the table s is a snapshot of, keyspace.table.

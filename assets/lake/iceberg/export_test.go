@@ -116,3 +116,20 @@ func TestParsePartitionSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintIsStable pins the fingerprint of a fixture: tables
+// record it to refuse a second export of a snapshot, so a change to how
+// it is computed would let every snapshot exported before in again.
+func TestFingerprintIsStable(t *testing.T) {
+	snap, err := sstable.OpenSnapshot(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := iceberg.Fingerprint(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ff139b79224e4afe0326a394f0fee5e6"; got != want {
+		t.Errorf("fingerprint of %s: %s, want %s", fixture, got, want)
+	}
+}

@@ -140,15 +140,7 @@ func lastExport(ctx context.Context, opt Options, source string) (sstable.Manife
 // sameSSTables reports whether two manifests list the same SSTables of
 // the same table.
 func sameSSTables(a, b sstable.Manifest) bool {
-	key := func(m sstable.Manifest) []string {
-		l := make([]string, len(m.SSTables))
-		for i, f := range m.SSTables {
-			l[i] = fmt.Sprintf("%s %d %s", f.Name, f.Size, f.Digest)
-		}
-		slices.Sort(l)
-		return l
-	}
-	return (a.Table == "" || b.Table == "" || a.Table == b.Table) && slices.Equal(key(a), key(b))
+	return (a.Table == "" || b.Table == "" || a.Table == b.Table) && slices.Equal(sstableLines(a), sstableLines(b))
 }
 
 // partitionRows is the live rows of the partitions keys of s, re-merged
