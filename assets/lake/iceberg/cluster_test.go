@@ -198,11 +198,10 @@ func addedFiles(t *testing.T, opt Options) []string {
 		if m.SnapshotID() != snap.SnapshotID {
 			continue
 		}
-		entries, err := m.FetchEntries(fs, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				t.Fatal(err)
+			}
 			if e.SnapshotID() == snap.SnapshotID {
 				paths[e.DataFile().FilePath()] = true
 			}
