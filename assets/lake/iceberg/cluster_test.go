@@ -122,8 +122,9 @@ func TestPartitionedRowsComeGrouped(t *testing.T) {
 	}
 }
 
-// TestExportsWriteBoundedFiles exports more rows than a row group holds:
-// the data file has row groups of at most rowGroupRows rows; with the
+// TestExportsWriteBoundedFiles exports more rows than a row group holds
+// into a new table, which compresses at zstd's level 1: the data file has
+// row groups of at most rowGroupRows rows; with the
 // table's write.target-file-size-bytes at 1 byte, the rows roll over
 // several files; a partitioned table gets a file per partition.
 func TestExportsWriteBoundedFiles(t *testing.T) {
@@ -156,6 +157,9 @@ func TestExportsWriteBoundedFiles(t *testing.T) {
 	tbl, err := cat.LoadTable(ctx, ident)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := tbl.Properties()["write.parquet.compression-level"]; got != "1" {
+		t.Errorf("a new table's write.parquet.compression-level is %q, want zstd's quickest, 1", got)
 	}
 	txn := tbl.NewTransaction()
 	if err := txn.SetProperties(ice.Properties{table.WriteTargetFileSizeBytesKey: "1"}); err != nil {

@@ -31,7 +31,7 @@ func openTable(ctx context.Context, cat catalog.Catalog, name string, sc *ice.Sc
 		if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 			return nil, fmt.Errorf("iceberg: create namespace of %s: %w", name, err)
 		}
-		tbl, err = cat.CreateTable(ctx, ident, sc, catalog.WithPartitionSpec(spec))
+		tbl, err = cat.CreateTable(ctx, ident, sc, catalog.WithPartitionSpec(spec), catalog.WithProperties(newTableProps))
 		if err != nil {
 			return nil, fmt.Errorf("iceberg: create %s: %w", name, err)
 		}
@@ -47,6 +47,12 @@ func openTable(ctx context.Context, cat catalog.Catalog, name string, sc *ice.Sc
 	}
 	return tbl, nil
 }
+
+// newTableProps are the properties of a table an export creates: pages
+// compressed at zstd's level 1, the quickest, as the Parquet export
+// compresses them. iceberg-go's default, level 3, takes more CPU and
+// about 50 MiB more memory for files about 3% smaller.
+var newTableProps = ice.Properties{"write.parquet.compression-level": "1"}
 
 // evolve stages in txn the schema changes that make the table's columns
 // those of sc, the schema of a snapshot to write, as Cassandra changed
