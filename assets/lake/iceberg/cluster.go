@@ -18,6 +18,7 @@ import (
 // string: rows of one partition have one key, rows of two partitions two.
 type partitioner struct {
 	cols       []int // each partition field's source column, in the row
+	names      []string
 	types      []ice.Type
 	transforms []ice.Transform
 }
@@ -40,7 +41,8 @@ func newPartitioner(spec ice.PartitionSpec, sc *ice.Schema) (*partitioner, error
 		if i < 0 {
 			return nil, fmt.Errorf("iceberg: partition field %s: the table has no column with id %d", f.Name, f.SourceID())
 		}
-		p.cols, p.types, p.transforms = append(p.cols, i), append(p.types, fields[i].Type), append(p.transforms, f.Transform)
+		p.cols, p.names = append(p.cols, i), append(p.names, fields[i].Name)
+		p.types, p.transforms = append(p.types, fields[i].Type), append(p.transforms, f.Transform)
 	}
 	return p, nil
 }
@@ -54,7 +56,7 @@ func (p *partitioner) key(vals []any) (string, error) {
 		if vals[c] != nil {
 			lit, err := literal(p.types[i], vals[c])
 			if err != nil {
-				return "", fmt.Errorf("partition by %s: %w", p.transforms[i], err)
+				return "", fmt.Errorf("column %s, partitioned by %s: %w", p.names[i], p.transforms[i], err)
 			}
 			out = p.transforms[i].Apply(ice.Optional[ice.Literal]{Valid: true, Val: lit})
 		}

@@ -228,3 +228,37 @@ func rowGroups(t *testing.T, path string) []int64 {
 	}
 	return rows
 }
+
+// TestPartitionOfABadValueIsNamed reads, into a table partitioned by day,
+// a row whose timestamp Iceberg cannot hold: the error names the row, the
+// column and the partitioning.
+func TestPartitionOfABadValueIsNamed(t *testing.T) {
+	spec, err := ParsePartitionSpec("day(day)", clusterSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(_ context.Context, fn func([]string, []any) error) error {
+		cols := []string{"k", "day", "v"}
+		for i, day := range []sstable.Timestamp{0, 86_400_000, maxMillis + 1} {
+			if err := fn(cols, []any{int64(i), day, "v"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rb, err := newRowBatches(rows, clusterSchema, *spec, &counts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got error
+	for rec, err := range rb.all(context.Background()) {
+		if err != nil {
+			got = err
+			break
+		}
+		rec.Release()
+	}
+	if want := "row 3: column day, partitioned by day: sstable.Timestamp"; got == nil || !strings.Contains(got.Error(), want) {
+		t.Errorf("error %v; want one containing %q", got, want)
+	}
+}

@@ -192,7 +192,7 @@ func keyFilter(s *sstable.Snapshot, sc *ice.Schema, keys []sstable.PartitionKey)
 		for i, f := range fields {
 			lit, err := literal(f.Type, vals[i])
 			if err != nil {
-				return nil, nil, fmt.Errorf("iceberg: partition key column %s: %w", f.Name, err)
+				return nil, nil, fmt.Errorf("iceberg: partition key column %s: %w: an incremental export cannot select rows by it; export in full", f.Name, err)
 			}
 			if !sets[i][lit.String()] {
 				sets[i][lit.String()] = true
@@ -258,7 +258,7 @@ func literal(t ice.Type, v any) (ice.Literal, error) {
 		lit = temporalLiteral(t, v)
 	}
 	if lit == nil {
-		return nil, fmt.Errorf("%T in an Iceberg %s: an incremental export cannot select rows by it; export in full", v, t)
+		return nil, fmt.Errorf("%T %v does not fit an Iceberg %s", v, v, t)
 	}
 	return lit, nil
 }

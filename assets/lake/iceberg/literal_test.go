@@ -35,9 +35,9 @@ func TestLiteral(t *testing.T) {
 		{ice.PrimitiveTypes.Date, sstable.Date(1), "1970-01-02"},
 		{ice.PrimitiveTypes.Time, sstable.Time(1_000_000_999), "00:00:01"},
 		{ice.DecimalTypeOf(38, 0), big.NewInt(12345), "12345"},
-		{ice.DecimalTypeOf(38, 0), new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil), "error: *big.Int in an Iceberg decimal(38, 0)"},
-		{ice.PrimitiveTypes.Int32, "7", "error: string in an Iceberg int"},
-		{&ice.ListType{ElementID: 9, Element: ice.PrimitiveTypes.Int32}, []any{int64(1)}, "error: []interface {} in an Iceberg list<int>: an incremental export cannot select rows by it"},
+		{ice.DecimalTypeOf(38, 0), new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil), "error: *big.Int 100000000000000000000000000000000000000 does not fit an Iceberg decimal(38, 0)"},
+		{ice.PrimitiveTypes.Int32, "7", "error: string 7 does not fit an Iceberg int"},
+		{&ice.ListType{ElementID: 9, Element: ice.PrimitiveTypes.Int32}, []any{int64(1)}, "error: []interface {} [1] does not fit an Iceberg list<int>"},
 	} {
 		lit, err := literal(tc.typ, tc.v)
 		got := ""
