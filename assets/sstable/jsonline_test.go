@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/big"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -34,10 +35,16 @@ func TestJSONLineWriterMatchesEncoder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows := []sstable.CQLRow{{Columns: cols, Values: tt.vals}, {Columns: cols, Values: tt.vals}}
+			// The third row's columns are the same slice, renamed in place:
+			// keys encoded once for the first rows must not be reused.
+			renamed := slices.Clone(cols)
+			rows := []sstable.CQLRow{{Columns: renamed, Values: tt.vals}, {Columns: renamed, Values: tt.vals}, {Columns: renamed, Values: tt.vals}}
 			var want, got bytes.Buffer
 			enc, w := json.NewEncoder(&want), sstable.NewJSONLineWriter(&got)
-			for _, r := range rows {
+			for i, r := range rows {
+				if i == 2 {
+					renamed[0] = "Other<k>"
+				}
 				if err := enc.Encode(r); err != nil {
 					t.Fatal(err)
 				}

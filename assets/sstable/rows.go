@@ -33,17 +33,18 @@ func (r CQLRow) Get(name string) any {
 // schema order, values in Cassandra's text forms, case-sensitive names
 // quoted.
 func (r CQLRow) MarshalJSON() ([]byte, error) {
-	return r.appendJSON(make([]byte, 0, 64*len(r.Columns)), jsonSpaced), nil
+	return r.appendJSON(make([]byte, 0, 64*len(r.Columns)), jsonSpaced, jsonSpaced.keys(r.Columns)), nil
 }
 
-func (r CQLRow) appendJSON(b []byte, st jsonStyle) []byte {
+// appendJSON appends the row as a JSON object, keys its columns' keys
+// (jsonStyle.keys).
+func (r CQLRow) appendJSON(b []byte, st jsonStyle, keys [][]byte) []byte {
 	b = append(b, '{')
-	for i, c := range r.Columns {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, st.comma...)
 		}
-		b = append(st.name(b, c), st.colon...)
-		b = st.value(b, r.Values[i])
+		b = st.value(append(b, k...), r.Values[i])
 	}
 	return append(b, '}')
 }
@@ -54,6 +55,8 @@ func (r CQLRow) appendJSON(b []byte, st jsonStyle) []byte {
 type JSONLineWriter struct {
 	w    *bufio.Writer
 	line []byte
+	cols []string // the columns of the rows written last, and their keys
+	keys [][]byte
 }
 
 // NewJSONLineWriter returns a JSONLineWriter to w; Flush writes what is
@@ -64,7 +67,10 @@ func NewJSONLineWriter(w io.Writer) *JSONLineWriter {
 
 // Write writes one row and a newline.
 func (j *JSONLineWriter) Write(r CQLRow) error {
-	j.line = append(r.appendJSON(j.line[:0], jsonCompact), '\n')
+	if !slices.Equal(r.Columns, j.cols) {
+		j.cols, j.keys = slices.Clone(r.Columns), jsonCompact.keys(r.Columns)
+	}
+	j.line = append(r.appendJSON(j.line[:0], jsonCompact, j.keys), '\n')
 	_, err := j.w.Write(j.line)
 	return err
 }

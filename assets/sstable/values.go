@@ -389,6 +389,15 @@ func (st jsonStyle) mapValue(dst []byte, m Map) []byte {
 	return append(dst, '}')
 }
 
+// keys is each column's name as a JSON object key, the colon included.
+func (st jsonStyle) keys(cols []string) [][]byte {
+	keys := make([][]byte, len(cols))
+	for i, c := range cols {
+		keys[i] = append(st.name(nil, c), st.colon...)
+	}
+	return keys
+}
+
 // name writes a column or field name as Cassandra does: double-quoted
 // inside the JSON string when not all lower case.
 func (st jsonStyle) name(dst []byte, name string) []byte {
